@@ -1,0 +1,42 @@
+# The README's two commands: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+STAMP := .make
+export MICROGRADNN_DATA ?= $(abspath ../shared/mnist)
+
+.PHONY: demo test install install-test system-deps bench clean
+
+demo: $(STAMP)/install
+	$(PYTHON) -m microgradnn demo
+
+test: $(STAMP)/install-test system-deps
+	$(PYTHON) -m pytest -q
+
+install: $(STAMP)/install
+install-test: $(STAMP)/install-test
+
+$(STAMP)/install: pyproject.toml
+	@mkdir -p $(STAMP)
+	$(PIP) install -q -e .
+	@touch $@
+
+$(STAMP)/install-test: pyproject.toml
+	@mkdir -p $(STAMP)
+	$(PIP) install -q -e '.[test]'
+	@touch $@ $(STAMP)/install
+
+# graphviz's `dot` and chromium come from the OS; installed here when we may (root + apt).
+system-deps:
+	@if ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq graphviz chromium >/dev/null; \
+	  else \
+	    echo "Please install graphviz and chromium with your OS package manager (e.g. sudo apt-get install graphviz chromium)"; exit 1; \
+	  fi; \
+	fi
+
+bench: $(STAMP)/install-test
+	$(PYTHON) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(STAMP) build *.egg-info .pytest_cache microgradnn_out

@@ -1,0 +1,54 @@
+"""The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict``.
+
+Each sub-command lives in its own module under ``microgradnn.commands`` and
+registers itself through ``register(subparsers)``. The CLI is the application
+layer: the picture commands import ``viz`` inside their handlers, while the
+library modules of ``microgradnn`` never import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+__all__ = ["main", "build_parser"]
+
+# One module per group of sub-commands, in the order shown by --help.
+COMMAND_MODULES = ("demo",)
+
+
+class CommandError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="microgradnn",
+        description="Backpropagation you can see: train, draw and step through neural networks.")
+    parser.add_argument("--version", action="version", version=f"microgradnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"microgradnn.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except (CommandError, ValueError, TypeError, KeyError, FileNotFoundError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"microgradnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

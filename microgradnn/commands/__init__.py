@@ -1,0 +1,1 @@
+"""Sub-commands of the ``microgradnn`` CLI, one module per group (see ``microgradnn.cli``)."""

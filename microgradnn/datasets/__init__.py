@@ -1,0 +1,5 @@
+"""Built-in data: toy 2-D problems (no download) and MNIST."""
+
+from .toy import make_circles, make_moons, make_spiral, make_xor
+
+__all__ = ["make_moons", "make_circles", "make_spiral", "make_xor"]
