@@ -1,8 +1,9 @@
 """The one graph traversal shared by the scalar engine and the vectorized path.
 
-Any node type works as long as it exposes ``operands``: a sequence of the nodes it
-was computed from, in order (duplicates allowed). The order is built with an
-explicit stack, so a chain a million ops deep needs no recursion.
+Any node type works as long as it exposes ``operands`` (the nodes it was computed
+from, in order, duplicates allowed) and hashes by identity (``object.__hash__``).
+The order is built with an explicit stack, so a chain a million ops deep needs no
+recursion.
 """
 
 from __future__ import annotations
@@ -15,26 +16,22 @@ __all__ = ["topological_order"]
 def topological_order(root: Any) -> List[Any]:
     """Return every node reachable from ``root``, operands before their results.
 
-    The order is deterministic: it depends only on the graph's structure and the
-    order of each node's operands, never on ids or hashes. ``root`` comes last.
+    Depth-first, first operand first, so the order is deterministic: it depends
+    only on the graph's structure, never on ids or memory addresses. ``root`` is last.
     """
     order: List[Any] = []
-    entered = set()
-    # (node, expanded): a node is pushed once to enter it and once more, under its
-    # operands, so that it is appended only after all of them.
-    stack = [(root, False)]
+    visited = {root}
+    # Each stack entry is a node and an iterator over the operands not yet looked at.
+    stack = [(root, iter(root.operands))]
+    push, pop, mark = stack.append, stack.pop, visited.add
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, pending = stack[-1]
+        for operand in pending:
+            if operand not in visited:
+                mark(operand)
+                push((operand, iter(operand.operands)))
+                break
+        else:  # every operand is placed: the node can follow them
+            pop()
             order.append(node)
-            continue
-        key = id(node)
-        if key in entered:
-            continue
-        entered.add(key)
-        stack.append((node, True))
-        # Reversed so that the first operand is visited first.
-        for operand in reversed(node.operands):
-            if id(operand) not in entered:
-                stack.append((operand, False))
     return order

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from operator import mul
+from operator import attrgetter, mul
 from typing import Sequence, Tuple, Union
 
 from .autodiff import topological_order
@@ -30,6 +30,7 @@ __all__ = ["Value", "weighted_sum", "format_number"]
 
 Number = Union[int, float]
 _INF = math.inf
+_data = attrgetter("data")
 
 
 def format_number(x: float) -> str:
@@ -82,12 +83,11 @@ class Value:
 
     def __add__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, op="+", operands=(self, other), local_grads=(1.0, 1.0))
+        return Value(self.data + other.data, "", "+", (self, other), (1.0, 1.0))
 
     def __mul__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, op="*", operands=(self, other),
-                     local_grads=(other.data, self.data))
+        return Value(self.data * other.data, "", "*", (self, other), (other.data, self.data))
 
     def __sub__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
@@ -150,7 +150,7 @@ class Value:
 
     def tanh(self) -> "Value":
         t = math.tanh(self.data)
-        return Value(t, op="tanh", operands=(self,), local_grads=(1.0 - t * t,))
+        return Value(t, "", "tanh", (self,), (1.0 - t * t,))
 
     def sigmoid(self) -> "Value":
         x = self.data
@@ -159,12 +159,13 @@ class Value:
         else:  # written this way so that exp never overflows
             e = math.exp(x)
             s = e / (1.0 + e)
-        return Value(s, op="sigmoid", operands=(self,), local_grads=(s * (1.0 - s),))
+        return Value(s, "", "sigmoid", (self,), (s * (1.0 - s),))
 
     def relu(self) -> "Value":
         x = self.data
-        return Value(x if x > 0.0 else 0.0, op="relu", operands=(self,),
-                     local_grads=(1.0 if x > 0.0 else 0.0,))
+        if x > 0.0:
+            return Value(x, "", "relu", (self,), (1.0,))
+        return Value(0.0, "", "relu", (self,), (0.0,))
 
     # ---- backpropagation ----
 
@@ -173,6 +174,8 @@ class Value:
 
         Leaves accumulate (call ``zero_grad()`` on them, or on a ``Module``, between
         steps); inner nodes are reset first, so each call adds exactly one gradient.
+        A node whose gradient is exactly zero (say behind a dead ReLU) passes nothing
+        back: the chain rule with 0 * inf = 0, where PyTorch would give NaN.
         """
         order = topological_order(self)
         for node in order:
@@ -181,6 +184,8 @@ class Value:
         self.grad += 1.0
         for node in reversed(order):
             upstream = node.grad
+            if upstream == 0.0:
+                continue
             for operand, local in zip(node.operands, node.local_grads):
                 operand.grad += local * upstream
 
@@ -222,10 +227,13 @@ def weighted_sum(weights: Sequence[Value], inputs: Sequence[Union[Value, Number]
     """
     if len(weights) != len(inputs):
         raise ValueError(f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs")
-    inputs = [x if isinstance(x, Value) else Value(x) for x in inputs]
-    w_data = [w.data for w in weights]
-    x_data = [x.data for x in inputs]
-    out = sum(map(mul, w_data, x_data)) + bias.data
-    return Value(out, op="Σwx+b", operands=(*weights, *inputs, bias),
-                 local_grads=(*x_data, *w_data, 1.0))
+    xs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
+    return _weighted_sum(tuple(weights), xs, tuple(map(_data, xs)), bias)
 
+
+def _weighted_sum(ws: Tuple[Value, ...], xs: Tuple[Value, ...], x_data: Tuple[float, ...],
+                  b: Value) -> Value:
+    """``weighted_sum`` for callers that already hold tuples (a layer shares ``xs``)."""
+    w_data = tuple(map(_data, ws))
+    out = sum(map(mul, w_data, x_data)) + b.data
+    return Value(out, "", "Σwx+b", ws + xs + (b,), x_data + w_data + (1.0,))

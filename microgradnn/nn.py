@@ -9,17 +9,24 @@ drawing or stepping through a single neuron. Both give the same numbers.
 from __future__ import annotations
 
 import random
-from typing import Dict, List, Optional, Sequence, Union
+from operator import attrgetter
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .engine import Value, weighted_sum
+from .engine import Value, _weighted_sum
 from .module import Module
 
 __all__ = ["Neuron", "Layer", "MLP", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 Input = Union[Value, float]
+_data = attrgetter("data")
+
+
+def _as_values(x: Sequence[Input]) -> Tuple[Value, ...]:
+    """Inputs as a tuple of Values; a plain number becomes a leaf labelled ``x[i]``."""
+    return tuple(v if isinstance(v, Value) else Value(v, label=f"x[{i}]") for i, v in enumerate(x))
 
 
 def _check_activation(activation: str) -> str:
@@ -41,7 +48,7 @@ class Neuron(Module):
             raise ValueError(f"Neuron: nin must be a positive integer, got {nin!r}")
         rng = rng or random.Random()
         bound = 1.0 / nin ** 0.5
-        self.w = [Value(rng.uniform(-bound, bound), label=f"{label}w.{i}") for i in range(nin)]
+        self.w = tuple(Value(rng.uniform(-bound, bound), label=f"{label}w.{i}") for i in range(nin))
         self.b = Value(0.0, label=f"{label}b")
         self.activation = _check_activation(activation)
         self.fused = fused
@@ -49,11 +56,15 @@ class Neuron(Module):
     def __call__(self, x: Sequence[Input]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"Neuron with {len(self.w)} inputs got {len(x)} values")
+        xs = _as_values(x)
+        return self._forward(xs, tuple(map(_data, xs)))
+
+    def _forward(self, xs: Tuple[Value, ...], x_data: Tuple[float, ...]) -> Value:
         if self.fused:
-            z = weighted_sum(self.w, x, self.b)
+            z = _weighted_sum(self.w, xs, x_data, self.b)
         else:
             z = self.b
-            for wi, xi in zip(self.w, x):
+            for wi, xi in zip(self.w, xs):
                 z = wi * xi + z
         if self.activation == "linear":
             return z
@@ -78,8 +89,14 @@ class Layer(Module):
                         for i in range(nout)]
         self.nin, self.nout, self.activation = nin, nout, activation
 
-    def __call__(self, x: Sequence[Input]) -> List[Value]:
-        return [n(x) for n in self.neurons]
+    def __call__(self, x: Sequence[Input]) -> Tuple[Value, ...]:
+        if len(x) != self.nin:
+            raise ValueError(f"Layer with {self.nin} inputs got {len(x)} values")
+        return self._forward(_as_values(x))
+
+    def _forward(self, xs: Tuple[Value, ...]) -> Tuple[Value, ...]:
+        x_data = tuple(map(_data, xs))  # shared by every neuron of the layer
+        return tuple([n._forward(xs, x_data) for n in self.neurons])
 
     def weight_matrix(self) -> np.ndarray:
         return np.array([[w.data for w in n.w] for n in self.neurons], dtype=np.float64)
@@ -131,10 +148,10 @@ class MLP(Module):
     def __call__(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
         if len(x) != self.nin:
             raise ValueError(f"MLP expects {self.nin} inputs, got {len(x)}")
-        out: List = list(x)
+        out = _as_values(x)
         for layer in self.layers:
-            out = layer(out)
-        return out[0] if len(out) == 1 else out
+            out = layer._forward(out)
+        return out[0] if len(out) == 1 else list(out)
 
     def __repr__(self) -> str:
         sizes = " -> ".join(str(s) for s in [self.nin] + self.nouts)

@@ -1,0 +1,22 @@
+"""The vectorized path: array autograd, layers and CNNs with the scalar engine's API.
+
+    from microgradnn.tensor import Tensor, Sequential, Linear, ReLU, cross_entropy
+    net = Sequential(Linear(784, 16), ReLU(), Linear(16, 10))
+    loss = cross_entropy(net(Tensor(x_batch)), y_batch)
+    loss.backward()
+"""
+
+from . import ops as _ops  # noqa: F401  (attaches the operators to Tensor)
+from .conv import avg_pool2d, conv2d, max_pool2d
+from .functional import cross_entropy, dropout, linear, log_softmax, mse_loss, softmax
+from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+                     Sigmoid, Tanh)
+from .ops import exp, log, relu, sigmoid, tanh
+from .tensor import Tensor, is_grad_enabled, no_grad
+
+__all__ = ["Tensor", "no_grad", "is_grad_enabled",
+           "exp", "log", "tanh", "sigmoid", "relu",
+           "linear", "cross_entropy", "mse_loss", "softmax", "log_softmax", "dropout",
+           "conv2d", "max_pool2d", "avg_pool2d",
+           "Linear", "ReLU", "Sigmoid", "Tanh", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+           "Dropout", "Sequential"]

@@ -1,0 +1,186 @@
+"""Fused ops: one graph node each where a chain of small ops would cost time and memory.
+
+``linear`` is ``x @ W.T + b`` in one node; ``cross_entropy`` fuses log-softmax and the
+negative log-likelihood (log-sum-exp, so large logits never overflow) and passes back
+``(softmax - onehot) / N`` directly. Convolution and pooling live in ``conv.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from .tensor import Tensor, as_tensor, make_node
+
+__all__ = ["linear", "cross_entropy", "mse_loss", "softmax", "log_softmax", "dropout",
+           "check_input"]
+
+
+def check_input(x: Any, layer: Any, dtype: np.dtype) -> Tensor:
+    """``x`` as a Tensor of ``dtype``, or a TypeError naming the layer and both dtypes."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x, dtype=dtype)
+    elif x.data.dtype != dtype:
+        raise TypeError(f"{layer!r}: input is {x.data.dtype} but the layer's weights are "
+                        f"{dtype}; convert with Tensor(x, dtype=np.{dtype}) or build the "
+                        f"layer with dtype=np.{x.data.dtype}")
+    return x
+
+
+# ---- linear ----
+
+def _linear_back(g, ctx, ops):
+    x, w = ops[0], ops[1]
+    X = x.data
+    if X.ndim != 2:  # (N, *, in): fold the leading axes into one batch axis
+        X = X.reshape(-1, X.shape[-1])
+        g = g.reshape(-1, g.shape[-1])
+    gx = (g @ w.data).reshape(x.data.shape) if x.requires_grad else None
+    gw = g.T @ X if w.requires_grad else None
+    if len(ops) == 2:
+        return gx, gw
+    gb = g.sum(axis=0) if ops[2].requires_grad else None
+    return gx, gw, gb
+
+
+def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``x @ weight.T + bias``: x (N, in) or (N, *, in), weight (out, in), bias (out,)."""
+    X, W = x.data, weight.data
+    if X.ndim == 0 or X.shape[-1] != W.shape[1]:
+        raise ValueError(f"linear: input of shape {X.shape} does not match weight of shape "
+                         f"{W.shape} (the input's last axis must be {W.shape[1]})")
+    out = X @ W.T
+    if bias is None:
+        return make_node(out, (x, weight), _linear_back, None, "linear")
+    out += bias.data
+    return make_node(out, (x, weight, bias), _linear_back, None, "linear")
+
+
+# ---- softmax family ----
+
+def _log_softmax_back(g, ctx, ops):
+    p, axis = ctx
+    return (g - p * g.sum(axis=axis, keepdims=True),)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``, stable for any magnitude; same shape as x."""
+    X = x.data
+    z = X - X.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=axis, keepdims=True)
+    out = z - np.log(s)
+    return make_node(out, (x,), _log_softmax_back, (e / s, axis), "log_softmax")
+
+
+def _softmax_back(g, ctx, ops):
+    p, axis = ctx
+    gp = g * p
+    return (gp - p * gp.sum(axis=axis, keepdims=True),)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis`` (max subtracted first); same shape as x."""
+    X = x.data
+    e = np.exp(X - X.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return make_node(e, (x,), _softmax_back, (e, axis), "softmax")
+
+
+# ---- losses ----
+
+def _check_targets(targets: Any, n: int, c: int) -> np.ndarray:
+    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if t.dtype.kind not in "iu":
+        if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):
+            t = t.astype(np.intp)
+        else:
+            raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype "
+                            f"{t.dtype}")
+    if t.shape != (n,):
+        raise ValueError(f"cross_entropy: logits of shape ({n}, {c}) need targets of shape "
+                         f"({n},), got {t.shape}")
+    if n and (t.min() < 0 or t.max() >= c):
+        bad = t.min() if t.min() < 0 else t.max()
+        raise ValueError(f"cross_entropy: target class {int(bad)} is outside 0..{c - 1}")
+    return t
+
+
+def _cross_entropy_back(g, ctx, ops):
+    e, s, t, scale = ctx
+    grad = e / s  # softmax, a fresh array we may edit
+    grad[np.arange(len(t)), t] -= 1.0
+    grad *= g * scale
+    return (grad,)
+
+
+def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: logits (N, C), targets int (N,) -> a scalar tensor.
+
+    ``reduction`` is "mean" (default, PyTorch's) or "sum". Numerically stable: the
+    row maximum is subtracted before exponentiating.
+    """
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
+    X = logits.data
+    if X.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {X.shape}")
+    n, c = X.shape
+    if n == 0:
+        raise ValueError("cross_entropy: got an empty batch (N = 0)")
+    t = _check_targets(targets, n, c)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
+    z = X - X.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    total = np.log(s).sum() - z[np.arange(n), t].sum()
+    scale = 1.0 / n if reduction == "mean" else 1.0
+    out = np.asarray(total * scale, dtype=X.dtype)
+    return make_node(out, (logits,), _cross_entropy_back, (e, s, t, scale), "cross_entropy")
+
+
+def _mse_back(g, ctx, ops):
+    diff, scale = ctx
+    pred, target = ops
+    gp = diff * (g * scale)
+    return (gp if pred.requires_grad else None, -gp if target.requires_grad else None)
+
+
+def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum) of squared differences; pred and target must have the same shape."""
+    if not isinstance(pred, Tensor):
+        pred = Tensor(pred)
+    target = as_tensor(target, like=pred)
+    if pred.data.shape != target.data.shape:
+        raise ValueError(f"mse_loss: prediction of shape {pred.data.shape} and target of shape "
+                         f"{target.data.shape} differ")
+    if target.data.dtype != pred.data.dtype:
+        raise TypeError(f"mse_loss: prediction is {pred.data.dtype}, target is {target.data.dtype}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
+    diff = pred.data - target.data
+    scale = 2.0 / max(diff.size, 1) if reduction == "mean" else 2.0
+    out = np.asarray(np.vdot(diff, diff) * (scale / 2.0), dtype=pred.data.dtype)
+    return make_node(out, (pred, target), _mse_back, (diff, scale), "mse_loss")
+
+
+# ---- dropout ----
+
+def _dropout_back(g, mask, ops):
+    return (g * mask,)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            rng: Optional[np.random.Generator] = None) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training only)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p!r}")
+    if not training or p == 0.0:
+        return x
+    rng = rng if rng is not None else np.random.default_rng()
+    keep = rng.random(x.data.shape) >= p
+    mask = keep.astype(x.data.dtype) * x.data.dtype.type(1.0 / (1.0 - p))
+    return make_node(x.data * mask, (x,), _dropout_back, mask, "dropout")
+

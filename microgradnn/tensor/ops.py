@@ -1,0 +1,429 @@
+"""Elementwise, reduction and shape ops of ``Tensor``, attached to the class at import.
+
+Each op computes its forward result with numpy and hands ``make_node`` a module-level
+backward function plus the few arrays it needs. Binary ops broadcast like numpy;
+their backward sums the gradient back to each operand's shape (``unbroadcast``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .tensor import Tensor, _leaf, _to_array, make_node, unbroadcast
+
+__all__ = ["add", "sub", "mul", "div", "power", "neg", "matmul", "exp", "log", "tanh",
+           "sigmoid", "relu", "sum", "mean", "max", "reshape", "transpose", "getitem"]
+
+Axis = Union[None, int, Tuple[int, ...]]
+
+
+def _const(x: Any, dtype: np.dtype) -> Tensor:
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        if not math.isfinite(x):
+            raise ValueError(f"Tensor op: got a non-finite number {x!r}")
+        return _leaf(np.array(x, dtype=dtype))
+    return _leaf(_to_array(x, dtype, copy=False))
+
+
+def _pair(a: Tensor, b: Any, op: str) -> Tensor:
+    if not isinstance(b, Tensor):
+        return _const(b, a.data.dtype)
+    if b.data.dtype != a.data.dtype:
+        raise TypeError(f"{op}: cannot mix {a.data.dtype} and {b.data.dtype} tensors "
+                        f"(shapes {a.data.shape} and {b.data.shape}); convert one with "
+                        f"Tensor(x, dtype=...)")
+    return b
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(f"{op}: shapes {a.data.shape} and {b.data.shape} do not broadcast")
+
+
+# ---- binary arithmetic ----
+
+def _add_back(g, ctx, ops):
+    a, b = ops
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g, b.data.shape) if b.requires_grad else None)
+
+
+def add(a: Tensor, b: Any) -> Tensor:
+    """``a + b`` with numpy broadcasting; shapes (..) and (..) -> broadcast shape."""
+    b = _pair(a, b, "+")
+    try:
+        out = a.data + b.data
+    except ValueError:
+        raise _broadcast_error("+", a, b) from None
+    return make_node(out, (a, b), _add_back, None, "+")
+
+
+def _sub_back(g, ctx, ops):
+    a, b = ops
+    return (unbroadcast(g, a.data.shape) if a.requires_grad else None,
+            unbroadcast(-g, b.data.shape) if b.requires_grad else None)
+
+
+def sub(a: Tensor, b: Any) -> Tensor:
+    b = _pair(a, b, "-")
+    try:
+        out = a.data - b.data
+    except ValueError:
+        raise _broadcast_error("-", a, b) from None
+    return make_node(out, (a, b), _sub_back, None, "-")
+
+
+def _mul_back(g, ctx, ops):
+    a, b = ops
+    return (unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None,
+            unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None)
+
+
+def mul(a: Tensor, b: Any) -> Tensor:
+    b = _pair(a, b, "*")
+    try:
+        out = a.data * b.data
+    except ValueError:
+        raise _broadcast_error("*", a, b) from None
+    return make_node(out, (a, b), _mul_back, None, "*")
+
+
+def _div_back(g, out, ops):
+    a, b = ops
+    ga = g / b.data
+    return (unbroadcast(ga, a.data.shape) if a.requires_grad else None,
+            unbroadcast(-ga * out, b.data.shape) if b.requires_grad else None)
+
+
+def div(a: Tensor, b: Any) -> Tensor:
+    b = _pair(a, b, "/")
+    if not np.all(b.data):
+        raise ZeroDivisionError(f"/: the divisor of shape {b.data.shape} contains zeros")
+    try:
+        out = a.data / b.data
+    except ValueError:
+        raise _broadcast_error("/", a, b) from None
+    return make_node(out, (a, b), _div_back, out, "/")
+
+
+def _pow_back(g, ctx, ops):
+    a, b = ops
+    out = ctx
+    A, B = a.data, b.data
+    ga = gb = None
+    if a.requires_grad:
+        # k * x**(k-1), with 0 where k == 0 (also at x == 0), PyTorch's convention.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = np.where(B == 0, 0.0, B * np.power(A, B - 1)).astype(A.dtype, copy=False)
+        ga = unbroadcast(g * local, A.shape)
+    if b.requires_grad:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(A > 0, np.log(np.where(A > 0, A, 1)), np.where(A == 0, 0.0, np.nan))
+        gb = unbroadcast(g * out * logs.astype(A.dtype, copy=False), B.shape)
+    return ga, gb
+
+
+def power(a: Tensor, b: Any) -> Tensor:
+    """``a ** b``; a negative base needs an integer exponent, zero a non-negative one."""
+    b = _pair(a, b, "**")
+    A, B = a.data, b.data
+    try:
+        bad_zero = np.any((A == 0) & (B < 0))
+        bad_neg = np.any((A < 0) & (B != np.round(B)))
+    except ValueError:
+        raise _broadcast_error("**", a, b) from None
+    if bad_zero:
+        raise ZeroDivisionError("**: zero raised to a negative power")
+    if bad_neg:
+        raise ValueError("**: negative base with a non-integer exponent is complex")
+    out = np.power(A, B)
+    return make_node(out, (a, b), _pow_back, out, "**")
+
+
+def _neg_back(g, ctx, ops):
+    return (-g,)
+
+
+def neg(a: Tensor) -> Tensor:
+    return make_node(-a.data, (a,), _neg_back, None, "neg")
+
+
+def _matmul_back(g, ctx, ops):
+    a, b = ops
+    A, B = a.data, b.data
+    if A.ndim == 1 and B.ndim == 1:
+        return (g * B if a.requires_grad else None, g * A if b.requires_grad else None)
+    A2 = A[None, :] if A.ndim == 1 else A
+    B2 = B[:, None] if B.ndim == 1 else B
+    g2 = g
+    if A.ndim == 1:
+        g2 = np.expand_dims(g2, -2)
+    if B.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    ga = gb = None
+    if a.requires_grad:
+        ga = unbroadcast(g2 @ np.swapaxes(B2, -1, -2), A2.shape).reshape(A.shape)
+    if b.requires_grad:
+        gb = unbroadcast(np.swapaxes(A2, -1, -2) @ g2, B2.shape).reshape(B.shape)
+    return ga, gb
+
+
+def matmul(a: Tensor, b: Any) -> Tensor:
+    """``a @ b`` with numpy's rules: (n,k)@(k,m) -> (n,m), batched over leading axes."""
+    b = _pair(a, b, "@")
+    if a.data.ndim == 0 or b.data.ndim == 0:
+        raise ValueError(f"@: operands must have at least one axis, got shapes "
+                         f"{a.data.shape} and {b.data.shape}")
+    try:
+        out = a.data @ b.data
+    except ValueError:
+        raise ValueError(f"@: shapes {a.data.shape} and {b.data.shape} do not align "
+                         f"(inner sizes must match)") from None
+    return make_node(out, (a, b), _matmul_back, None, "@")
+
+
+# ---- elementwise functions ----
+
+def _exp_back(g, out, ops):
+    return (g * out,)
+
+
+def exp(a: Tensor) -> Tensor:
+    with np.errstate(over="raise"):
+        try:
+            out = np.exp(a.data)
+        except FloatingPointError:
+            raise OverflowError(f"exp overflow: the input's maximum {a.data.max()!r} is too "
+                                f"large for {a.data.dtype}") from None
+    return make_node(out, (a,), _exp_back, out, "exp")
+
+
+def _log_back(g, ctx, ops):
+    return (g / ops[0].data,)
+
+
+def log(a: Tensor) -> Tensor:
+    if a.data.size and a.data.min() <= 0:
+        raise ValueError(f"log of a non-positive number: the input's minimum is {a.data.min()!r}")
+    return make_node(np.log(a.data), (a,), _log_back, None, "log")
+
+
+def _tanh_back(g, out, ops):
+    return (g * (1 - out * out),)
+
+
+def tanh(a: Tensor) -> Tensor:
+    out = np.tanh(a.data)
+    return make_node(out, (a,), _tanh_back, out, "tanh")
+
+
+def _sigmoid_back(g, out, ops):
+    return (g * (out * (1 - out)),)
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))`` computed as ``(1 + tanh(x/2)) / 2``: no overflow anywhere."""
+    out = np.tanh(a.data * 0.5)
+    out *= 0.5
+    out += 0.5
+    return make_node(out, (a,), _sigmoid_back, out, "sigmoid")
+
+
+def _relu_back(g, out, ops):
+    return (g * (out > 0),)
+
+
+def relu(a: Tensor) -> Tensor:
+    out = np.maximum(a.data, 0)
+    return make_node(out, (a,), _relu_back, out, "relu")
+
+
+# ---- reductions ----
+
+def _norm_axis(axis: Axis, ndim: int, op: str) -> Optional[Tuple[int, ...]]:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} axes")
+        out.append(int(ax) % ndim)
+    return tuple(out)
+
+
+def _expand_back(g: np.ndarray, axes: Optional[Tuple[int, ...]], keepdims: bool,
+                 shape: Tuple[int, ...]) -> np.ndarray:
+    """Reshape a reduced gradient so that it broadcasts against the input's shape."""
+    if not keepdims:
+        if axes is None:
+            g = g.reshape((1,) * len(shape))
+        else:
+            g = np.expand_dims(g, axes)
+    return g
+
+
+def _sum_back(g, ctx, ops):
+    axes, keepdims = ctx
+    shape = ops[0].data.shape
+    return (np.broadcast_to(_expand_back(g, axes, keepdims, shape), shape),)
+
+
+def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (all axes when None)."""
+    axes = _norm_axis(axis, a.data.ndim, "sum")
+    out = np.asarray(a.data.sum(axis=axes, keepdims=keepdims))
+    return make_node(out, (a,), _sum_back, (axes, keepdims), "sum")
+
+
+def _mean_back(g, ctx, ops):
+    axes, keepdims, count = ctx
+    shape = ops[0].data.shape
+    return (np.broadcast_to(_expand_back(g / count, axes, keepdims, shape), shape),)
+
+
+def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (all axes when None)."""
+    axes = _norm_axis(axis, a.data.ndim, "mean")
+    count = a.data.size if axes is None else int(np.prod([a.data.shape[i] for i in axes]))
+    if count == 0:
+        raise ValueError(f"mean over an empty selection of a tensor of shape {a.data.shape}")
+    out = np.asarray(a.data.mean(axis=axes, keepdims=keepdims))
+    return make_node(out, (a,), _mean_back, (axes, keepdims, count), "mean")
+
+
+def _max_back(g, ctx, ops):
+    axes, keepdims, out = ctx
+    x = ops[0].data
+    shape = x.shape
+    peak = _expand_back(out, axes, keepdims, shape)
+    mask = x == peak
+    # Ties share the gradient equally (PyTorch's amax convention).
+    share = mask / mask.sum(axis=axes, keepdims=True)
+    return (_expand_back(g, axes, keepdims, shape) * share.astype(x.dtype, copy=False),)
+
+
+def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    axes = _norm_axis(axis, a.data.ndim, "max")
+    if a.data.size == 0:
+        raise ValueError("max of an empty tensor")
+    out = np.asarray(a.data.max(axis=axes, keepdims=keepdims))
+    return make_node(out, (a,), _max_back, (axes, keepdims, out), "max")
+
+
+# ---- shape ops ----
+
+def _reshape_back(g, ctx, ops):
+    return (g.reshape(ops[0].data.shape),)
+
+
+def reshape(a: Tensor, *shape: Any) -> Tensor:
+    """A view with a new shape (one entry may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        out = a.data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.data.shape} "
+                         f"({a.data.size} elements) into {shape}") from None
+    return make_node(out, (a,), _reshape_back, None, "reshape")
+
+
+def _transpose_back(g, inverse, ops):
+    return (g.transpose(inverse),)
+
+
+def transpose(a: Tensor, *axes: Any) -> Tensor:
+    """Permute axes (reverse them when none are given), like ``ndarray.transpose``."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    ndim = a.data.ndim
+    perm = tuple(reversed(range(ndim))) if not axes else tuple(int(x) % ndim if ndim else 0 for x in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ValueError(f"transpose: {axes} is not a permutation of the {ndim} axes of a "
+                         f"tensor of shape {a.data.shape}")
+    inverse = tuple(np.argsort(perm))
+    return make_node(a.data.transpose(perm), (a,), _transpose_back, inverse, "transpose")
+
+
+def _is_basic_index(idx: Any) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis
+               for i in items)
+
+
+def _getitem_back(g, ctx, ops):
+    idx, basic = ctx
+    x = ops[0].data
+    out = np.zeros_like(x)
+    if basic:
+        out[idx] += g
+    else:
+        np.add.at(out, idx, g)  # repeated fancy indices accumulate
+    return (out,)
+
+
+def getitem(a: Tensor, idx: Any) -> Tensor:
+    """numpy indexing (ints, slices, integer or boolean arrays); repeats accumulate."""
+    if isinstance(idx, Tensor):
+        idx = idx.data.astype(np.intp)
+    elif isinstance(idx, tuple):
+        idx = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in idx)
+    try:
+        out = a.data[idx]
+    except IndexError as err:
+        raise IndexError(f"indexing a tensor of shape {a.data.shape}: {err}") from None
+    return make_node(np.asarray(out), (a,), _getitem_back, (idx, _is_basic_index(idx)), "getitem")
+
+
+# ---- attach to Tensor ----
+
+def _rsub(a: Tensor, b: Any) -> Tensor:
+    return sub(_pair(a, b, "-"), a)
+
+
+def _rdiv(a: Tensor, b: Any) -> Tensor:
+    return div(_pair(a, b, "/"), a)
+
+
+def _rpow(a: Tensor, b: Any) -> Tensor:
+    return power(_pair(a, b, "**"), a)
+
+
+def _rmatmul(a: Tensor, b: Any) -> Tensor:
+    return matmul(_pair(a, b, "@"), a)
+
+
+def _attach() -> None:
+    T = Tensor
+    T.__add__ = add
+    T.__radd__ = add  # a + b == b + a elementwise, gradients likewise
+    T.__sub__ = sub
+    T.__rsub__ = _rsub
+    T.__mul__ = mul
+    T.__rmul__ = mul
+    T.__truediv__ = div
+    T.__rtruediv__ = _rdiv
+    T.__pow__ = power
+    T.__rpow__ = _rpow
+    T.__neg__ = neg
+    T.__matmul__ = matmul
+    T.__rmatmul__ = _rmatmul
+    T.__getitem__ = getitem
+    T.exp, T.log, T.tanh, T.sigmoid, T.relu = exp, log, tanh, sigmoid, relu
+    T.sum, T.mean, T.max = sum, mean, max
+    T.reshape, T.transpose = reshape, transpose
+    T.T = property(lambda self: transpose(self))
+
+    def flatten(self: Tensor, start_dim: int = 0) -> Tensor:
+        """Merge the axes from ``start_dim`` on: (N, C, H, W) -> (N, C*H*W) for 1."""
+        return reshape(self, self.data.shape[:start_dim] + (-1,))
+
+    T.flatten = flatten
+
+
+_attach()

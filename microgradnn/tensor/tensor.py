@@ -1,0 +1,276 @@
+"""``Tensor``: reverse-mode autodiff over numpy arrays, the ``Value`` idea scaled up.
+
+Every op makes a node holding its operands in order, a small saved context (arrays
+it needs later, never the output node itself) and a module-level backward function
+``fn(upstream, ctx, operands) -> one gradient (or None) per operand``. ``backward()``
+walks the shared ``topological_order`` once and calls those functions. No closure
+refers back to its output node, so a graph has no reference cycles and is freed by
+reference counting as soon as the loss goes out of scope.
+
+Semantics follow PyTorch: leaves accumulate gradients across ``backward()`` calls
+(``zero_grad()`` clears them, setting ``grad`` to ``None``); inner nodes are reset
+first and then hold this call's gradient (handy for teaching, as with ``Value``).
+Nodes are only recorded when an operand requires a gradient and grad mode is on.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..autodiff import topological_order
+from ..engine import format_number
+
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "unbroadcast"]
+
+# A one-element list so that helpers elsewhere can read the flag without a global
+# statement; ``no_grad()`` flips it.
+_GRAD_ENABLED = [True]
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+BackwardFn = Callable[[np.ndarray, Any, Tuple["Tensor", ...]], Sequence[Optional[np.ndarray]]]
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block ops build no graph (evaluation, optimizer-free updates)."""
+    previous = _GRAD_ENABLED[0]
+    _GRAD_ENABLED[0] = False
+    try:
+        yield
+    finally:
+        _GRAD_ENABLED[0] = previous
+
+
+def is_grad_enabled() -> bool:
+    return _GRAD_ENABLED[0]
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"Tensor: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"Tensor: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+    """User data -> a float32/float64 array, refusing non-numeric data and NaN/inf."""
+    arr = data if isinstance(data, np.ndarray) else np.asarray(data)
+    kind = arr.dtype.kind
+    if kind not in "biuf":
+        raise TypeError(f"Tensor: data must be real numbers, got an array of dtype {arr.dtype}")
+    if dtype is not None:
+        target = _check_dtype(dtype)
+    elif kind == "f" and isinstance(data, np.ndarray) and arr.dtype in _FLOAT_DTYPES:
+        target = arr.dtype  # a float64 array stays float64, as torch.from_numpy does
+    else:
+        target = _FLOAT_DTYPES[0]
+    out = arr.astype(target, copy=copy)
+    if kind == "f" and out.size:
+        # One fast reduction; only if it is not finite do we look element by element
+        # (a large finite float32 array can overflow the sum to inf).
+        if not np.isfinite(out.sum()) and not np.isfinite(out).all():
+            bad = "NaN" if np.isnan(out).any() else "inf"
+            raise ValueError(f"Tensor: input of shape {out.shape} contains {bad}; "
+                             f"clean the data before building a Tensor")
+    return out
+
+
+class Tensor:
+    """An n-dimensional array in a computation graph.
+
+    Attributes:
+        data: the numpy array (float32 by default, float64 on request).
+        grad: d(output)/d(this), same shape as ``data``, or ``None`` before backward.
+        requires_grad: whether gradients are tracked for this tensor.
+        op: the op that made it ("" for a leaf); operands: its inputs, in order.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "operands", "_backward", "_ctx", "op",
+                 "label", "__weakref__")
+    # Make ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of broadcasting numpy.
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 label: str = "") -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = _to_array(data, dtype, copy=bool(requires_grad))
+        self.grad: Optional[np.ndarray] = None
+        self.requires_grad = bool(requires_grad)
+        self.operands: Tuple[Tensor, ...] = ()
+        self._backward: Optional[BackwardFn] = None
+        self._ctx: Any = None
+        self.op = ""
+        self.label = label
+
+    # ---- properties ----
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    @property
+    def is_parameter(self) -> bool:
+        """True for leaves that require a gradient: what ``Module`` collects."""
+        return self.requires_grad and self._backward is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor converts to a number, "
+                             f"this one has shape {self.data.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> "Tensor":
+        """The same array, cut from the graph."""
+        return _leaf(self.data)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        if self.data.size == 1:
+            body = format_number(float(self.data.reshape(())))
+        else:
+            body = f"shape={self.data.shape}"
+        return f"Tensor({body}, dtype={self.data.dtype}{grad}{label})"
+
+    # ---- backpropagation ----
+
+    def backward(self, grad: Any = None) -> None:
+        """Fill in ``grad`` of every tensor this one depends on.
+
+        ``grad`` is d(final)/d(self); it may be omitted only for a one-element tensor
+        (a loss), where it is 1. Leaves accumulate, inner nodes are reset first.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require a gradient "
+                               "(no operand had requires_grad=True, or it was built under no_grad)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward(): pass grad= for a non-scalar output of shape "
+                                 f"{self.data.shape}")
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if seed.shape != self.data.shape:
+                raise ValueError(f"backward(): grad has shape {seed.shape}, "
+                                 f"the tensor has shape {self.data.shape}")
+        order = topological_order(self)
+        for node in order:
+            if node._backward is not None:
+                node.grad = None
+        self.grad = seed if self.grad is None else self.grad + seed
+        for node in reversed(order):
+            fn = node._backward
+            upstream = node.grad
+            if fn is None or upstream is None:
+                continue
+            operands = node.operands
+            grads = fn(upstream, node._ctx, operands)
+            for operand, g in zip(operands, grads):
+                if g is None or not operand.requires_grad:
+                    continue
+                if operand.grad is None:
+                    # Broadcast views are read-only; a leaf gets a real array.
+                    operand.grad = g if g.flags.writeable or operand._backward is not None else g.copy()
+                else:
+                    operand.grad = operand.grad + g
+
+    # ---- operators (defined in ops.py, attached below) ----
+    def __hash__(self) -> int:  # identity, so tensors can live in sets and dict keys
+        return id(self)
+
+
+_new = object.__new__
+
+
+def _leaf(data: np.ndarray) -> Tensor:
+    """A constant leaf around an array that is already clean (no checks, no copy)."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.requires_grad = False
+    t.operands = ()
+    t._backward = None
+    t._ctx = None
+    t.op = ""
+    t.label = ""
+    return t
+
+
+def make_node(data: np.ndarray, operands: Tuple[Tensor, ...], backward: BackwardFn, ctx: Any,
+              op: str) -> Tensor:
+    """The one place ops build a result: records the graph only when it is needed."""
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.op = op
+    t.label = ""
+    if _GRAD_ENABLED[0]:
+        for operand in operands:
+            if operand.requires_grad:
+                t.requires_grad = True
+                t.operands = operands
+                t._backward = backward
+                t._ctx = ctx
+                return t
+    t.requires_grad = False
+    t.operands = ()
+    t._backward = None
+    t._ctx = None
+    return t
+
+
+def as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
+    """``x`` itself if it is a Tensor, else a constant leaf (in ``like``'s dtype if given)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None:
+        return _leaf(_to_array(x, like.data.dtype, copy=False))
+    return Tensor(x)
+
+
+def unbroadcast(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` over the axes that broadcasting added or stretched, back to ``shape``."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    return g.reshape(shape)
+
+
+Operand = Union[Tensor, float, int, np.ndarray]

@@ -1,0 +1,249 @@
+"""Training loop for the vectorized path: ``fit`` with history and a divergence stop, ``evaluate``.
+
+Images stay uint8 until a batch is drawn; only that batch becomes float32 in [0, 1]
+(``to_input``), so a 60,000-image training set never needs a 188 MB float copy.
+Shuffling and augmentation draw from one ``numpy`` generator seeded by ``seed``, so the
+same seed, data and model give the same run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .engine import format_number
+from .models import input_shape_of
+from .tensor import Tensor, cross_entropy, no_grad
+
+__all__ = ["fit", "evaluate", "predict_proba", "to_input", "shift_batch", "write_history",
+           "TrainingDiverged", "HISTORY_FIELDS"]
+
+Data = Tuple[np.ndarray, np.ndarray]
+PathLike = Union[str, "os.PathLike[str]"]
+HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
+                  "seconds")
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; ``history`` holds the epochs that finished well."""
+
+    def __init__(self, message: str, history: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def to_input(images: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """uint8 images (n, 28, 28) -> float32 in [0, 1] of shape (n, *shape), e.g. (n, 784)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"to_input expects uint8 images, got {images.dtype}")
+    batch = images.reshape((images.shape[0],) + tuple(shape)).astype(np.float32)
+    batch *= np.float32(1.0 / 255.0)
+    return batch
+
+
+def shift_batch(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Move each (n, h, w) image by a random whole-pixel offset in [-max_shift, max_shift]^2.
+
+    Pixels moved in are background (0); one gather, no loop over images.
+    """
+    if max_shift <= 0:
+        return images
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy = rng.integers(0, 2 * max_shift + 1, size=n)
+    dx = rng.integers(0, 2 * max_shift + 1, size=n)
+    rows = dy[:, None] + np.arange(h)[None, :]
+    cols = dx[:, None] + np.arange(w)[None, :]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def _check_data(data: Data, what: str) -> Data:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{what} must be a pair (images, labels)")
+    images, labels = np.asarray(data[0]), np.asarray(data[1])
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"{what}: images must be uint8 of shape (n, h, w), got {images.dtype} "
+                         f"{images.shape}")
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"{what}: {images.shape[0]} images but labels of shape {labels.shape}")
+    if images.shape[0] == 0:
+        raise ValueError(f"{what} is empty")
+    return images, labels.astype(np.int64)
+
+
+def predict_logits(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Raw scores (n, classes) for uint8 images (n, 28, 28), in eval mode, without a graph."""
+    shape = input_shape_of(model)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    out = []
+    try:
+        with no_grad():
+            for start in range(0, images.shape[0], batch_size):
+                x = to_input(images[start:start + batch_size], shape)
+                out.append(np.asarray(model(Tensor(x)).data, dtype=np.float64))
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 10))
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def predict_proba(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (n, classes), softmax of the model's scores; rows sum to 1."""
+    return np.exp(_log_softmax(predict_logits(model, images, batch_size)))
+
+
+def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000,
+             classes: int = 10) -> Tuple[float, np.ndarray]:
+    """Accuracy in [0, 1] and the confusion matrix (classes, classes): row = true, column = predicted."""
+    images, labels = _check_data((images, labels), "evaluate")
+    predicted = predict_logits(model, images, batch_size).argmax(axis=1)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    return float((predicted == labels).mean()), confusion
+
+
+def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
+    logits = predict_logits(model, images)
+    loss = -_log_softmax(logits)[np.arange(labels.size), labels].mean()
+    return float(loss), float((logits.argmax(axis=1) == labels).mean())
+
+
+def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
+    """Write the per-epoch records atomically: CSV if ``path`` ends in .csv, else JSON."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(HISTORY_FIELDS), extrasaction="ignore")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_FIELDS})
+        text = buffer.getvalue()
+    else:
+        text = json.dumps(list(history), indent=1) + "\n"
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 32, seed: int = 0,
+        *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
+        checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
+        lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
+        extra: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))`` with cross-entropy.
+
+    Each epoch shuffles with a generator seeded by ``seed``, runs minibatches of
+    ``batch_size`` (the last may be smaller), optionally shifts images by up to
+    ``augment`` pixels, then multiplies the optimizer's ``lr`` by ``lr_decay``. After each
+    epoch it evaluates ``val_data`` if given, appends a record (see ``HISTORY_FIELDS``)
+    to the returned history, rewrites ``history_path`` and saves ``checkpoint`` (needs
+    ``spec`` or ``model.spec``). If the loss becomes NaN/inf, training stops with
+    ``TrainingDiverged`` naming the epoch, step and learning rate; the model is put back
+    to the last good epoch's weights and the checkpoint on disk is left as it was.
+    """
+    from . import checkpoint as ckpt
+
+    images, labels = _check_data(data, "fit data")
+    if val_data is not None:
+        val_images, val_labels = _check_data(val_data, "fit val_data")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
+    if not (isinstance(augment, (int, np.integer)) and 0 <= augment <= 8):
+        raise ValueError(f"fit: augment must be a whole number of pixels in 0..8, got {augment!r}")
+    if not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
+        raise ValueError(f"fit: lr_decay must be in (0, 1], got {lr_decay!r}")
+    spec = dict(spec) if spec is not None else getattr(model, "spec", None)
+    if checkpoint is not None and spec is None:
+        raise ValueError("fit: saving a checkpoint needs the model's spec (pass spec=...)")
+
+    from tqdm import tqdm
+
+    shape = input_shape_of(model)
+    rng = np.random.default_rng(seed)
+    n = images.shape[0]
+    steps = math.ceil(n / batch_size)
+    history: List[Dict[str, Any]] = []
+    good_state = model.state_dict()
+    model.train()
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        order = rng.permutation(n)
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", unit="batch",
+                   disable=not progress, leave=True, dynamic_ncols=True)
+        for step in bar:
+            index = np.sort(order[step * batch_size:(step + 1) * batch_size])  # sorted: faster gather
+            batch = shift_batch(images[index], augment, rng) if augment else images[index]
+            target = labels[index]
+            logits = model(Tensor(to_input(batch, shape)))
+            loss = cross_entropy(logits, target)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                model.load_state_dict(good_state)
+                kept = (f"; the checkpoint {checkpoint} from epoch {epoch - 1} is kept"
+                        if checkpoint is not None and epoch > 1 else "")
+                bar.close()
+                raise TrainingDiverged(
+                    f"training diverged: the loss became {value} at epoch {epoch}, step "
+                    f"{step + 1} of {steps}, learning rate {format_number(optimizer.lr)}; the model "
+                    f"was reset to the weights after epoch {epoch - 1}{kept}. Try a smaller --lr.",
+                    history)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            count = target.size
+            loss_sum += value * count
+            correct += int((np.asarray(logits.data).argmax(axis=1) == target).sum())
+            seen += count
+            if progress and (step % 20 == 0 or step == steps - 1):
+                bar.set_postfix(loss=format_number(loss_sum / seen),
+                                acc=format_number(correct / seen), refresh=False)
+        bar.close()
+        record: Dict[str, Any] = {
+            "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+            "test_loss": None, "test_accuracy": None, "lr": optimizer.lr,
+            "seconds": round(time.perf_counter() - started, 3)}
+        if val_data is not None:
+            record["test_loss"], record["test_accuracy"] = _evaluate_loss(model, val_images,
+                                                                          val_labels)
+            model.train()
+        history.append(record)
+        if progress:
+            shown = f"test accuracy {format_number(record['test_accuracy'])}" \
+                if val_data is not None else f"train accuracy {format_number(correct / seen)}"
+            tqdm.write(f"epoch {epoch}: loss {format_number(record['train_loss'])}, {shown}, "
+                       f"{record['seconds']:.1f} s")
+        good_state = model.state_dict()
+        if checkpoint is not None:
+            meta = dict(extra or {})
+            meta.update({"epochs": epoch, "history": history})
+            ckpt.save(model, checkpoint, spec, extra=meta)
+        if history_path is not None:
+            write_history(history, history_path)
+        optimizer.lr *= lr_decay
+    return history
