@@ -1,0 +1,185 @@
+"""Small DOT helpers shared by ``viz.graph`` and ``viz.network``.
+
+Escaping of user strings into HTML-like labels, the one number format of the
+pictures, a colour-blind-safe diverging colour scale, and rendering with one clear
+error when the graphviz ``dot`` binary is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Iterable, Optional, Tuple
+
+import graphviz
+
+from microgradnn.engine import format_number
+
+__all__ = [
+    "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
+    "max_abs", "GraphvizNotFoundError", "Picture", "render", "write_atomic", "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT",
+]
+
+MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
+
+# Ends of ColorBrewer's PuOr scale, which stays distinguishable under the common
+# colour-vision deficiencies: purple for negative values, orange for positive ones.
+NEGATIVE_HEX = "#5e3c99"
+POSITIVE_HEX = "#e66101"
+_NEUTRAL = (0xF7, 0xF7, 0xF7)
+_NEGATIVE = (0x5E, 0x3C, 0x99)
+_POSITIVE = (0xE6, 0x61, 0x01)
+
+_HTML_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+    # Braces, brackets and backslashes mean nothing in HTML-like labels, but they are
+    # written as entities so no DOT or record-label parser can ever read them.
+    "{": "&#123;", "}": "&#125;", "\\": "&#92;", "[": "&#91;", "]": "&#93;", "|": "&#124;",
+}
+
+
+def escape_html(text: str) -> str:
+    """Make any user string safe inside a graphviz HTML-like label.
+
+    Markup characters become entities, newlines become ``<BR/>``, other control
+    characters are dropped (graphviz rejects them).
+    """
+    out = []
+    for ch in str(text).replace("\r\n", "\n").replace("\r", "\n"):
+        if ch in _HTML_ESCAPES:
+            out.append(_HTML_ESCAPES[ch])
+        elif ch == "\n":
+            out.append("<BR/>")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def format_value(x: float) -> str:
+    """A number for a picture: ``format_number`` (4 decimals) when that shows it
+    faithfully, scientific notation for very large or very small non-zero values."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    magnitude = abs(x)
+    if magnitude >= 1e6 or 0.0 < magnitude < 1e-4:
+        return f"{x:.4e}"
+    text = format_number(x)
+    return "0.0000" if text == "-0.0000" else text
+
+
+def max_abs(values: Iterable[float]) -> float:
+    """Largest finite ``|v|`` (0.0 if none): the normalisation of a whole picture."""
+    best = 0.0
+    for v in values:
+        if math.isfinite(v) and abs(v) > best:
+            best = abs(v)
+    return best
+
+
+def _mix(a: Tuple[int, int, int], b: Tuple[int, int, int], t: float) -> str:
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
+
+
+def _intensity(value: float, scale: float) -> float:
+    if scale <= 0.0 or not math.isfinite(value):
+        return 0.0 if not math.isinf(value) else 1.0
+    # Square root so that gradients ten times smaller than the largest still show.
+    return min(1.0, abs(value) / scale) ** 0.5
+
+
+def diverging_colour(value: float, scale: float) -> str:
+    """Hex colour for ``value`` on the purple (negative) - grey - orange (positive)
+    scale, where ``scale`` is the picture's largest ``|value|``."""
+    t = _intensity(value, scale)
+    return _mix(_NEUTRAL, _POSITIVE if value > 0 else _NEGATIVE, t)
+
+
+def sequential_colour(value: float, scale: float) -> str:
+    """Hex colour for a non-negative ``value`` (e.g. summed ``|grad|``): grey to orange."""
+    return _mix(_NEUTRAL, _POSITIVE, _intensity(value, scale))
+
+
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (``#rrggbb``)."""
+    r, g, b = (int(background[i:i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.299 * r + 0.587 * g + 0.114 * b
+    return "#000000" if luminance > 140 else "#ffffff"
+
+
+INSTALL_HINT = (
+    "the graphviz 'dot' program was not found on PATH, so the picture cannot be rendered. "
+    "Install graphviz (Debian/Ubuntu: 'sudo apt-get install graphviz'; macOS: "
+    "'brew install graphviz'; conda: 'conda install -c conda-forge graphviz'; Windows: "
+    "https://graphviz.org/download/). The DOT text is still available as graph.source."
+)
+
+
+class GraphvizNotFoundError(graphviz.ExecutableNotFound):
+    """The graphviz ``dot`` program is not installed or not on ``PATH``.
+
+    A subclass of graphviz's own ``ExecutableNotFound``, so code catching that still works.
+    """
+
+    def __init__(self, message: str = INSTALL_HINT) -> None:
+        RuntimeError.__init__(self, message)
+
+
+class Picture(graphviz.Digraph):
+    """A ``graphviz.Digraph`` whose rendering says how to install graphviz if ``dot`` is missing.
+
+    Building it and reading ``.source`` never need the ``dot`` binary.
+    """
+
+    def pipe(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            if isinstance(error, GraphvizNotFoundError):
+                raise
+            raise GraphvizNotFoundError() from error
+
+    def render(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            if isinstance(error, GraphvizNotFoundError):
+                raise
+            raise GraphvizNotFoundError() from error
+
+
+def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:
+    """Render ``graph`` to the file ``path`` atomically; the format defaults to its suffix.
+
+    Raises ``GraphvizNotFoundError`` (with install instructions) if ``dot`` is missing.
+    Returns ``path``.
+    """
+    fmt = fmt or os.path.splitext(path)[1].lstrip(".").lower()
+    if not fmt:
+        raise ValueError(f"cannot tell the picture format of {path!r}: give a suffix like .svg or .png")
+    try:
+        data = graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound as error:
+        if isinstance(error, GraphvizNotFoundError):
+            raise
+        raise GraphvizNotFoundError() from error
+    write_atomic(path, data)
+    return path
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

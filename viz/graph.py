@@ -1,0 +1,199 @@
+"""``draw_graph``: a scalar computation graph as DOT, showing how gradients flow.
+
+One node per ``Value`` (an HTML table: label, data, grad) and one node per op.
+Every operand slot is its own edge, so ``a * a`` shows two edges into ``*``. After
+``backward()`` each edge says the local derivative and the contribution
+(``local × upstream grad``) it added to its operand's grad.
+
+DOT names and SVG ids are stable, for the stepper that restyles the SVG:
+value node ``v3`` (the trace id), its op node ``v3_op``, the edge from an operand
+into an op node ``e5`` (the ``EdgeRecord`` id), the edge from op node to result
+``v3_out``. The same graph always gives byte-identical DOT.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Dict, Iterable, List, Optional
+
+import graphviz
+
+from microgradnn.engine import Value
+
+from .collapse import draw_collapsed
+from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
+                  text_colour)
+from .grouping import GROUP_LEVELS, groups
+from .trace import EdgeRecord, NodeRecord, Trace, trace
+
+__all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES", "graph_legend"]
+
+RANKDIRS = ("LR", "TB", "RL", "BT")
+DEFAULT_MAX_NODES = 3000
+
+# Roles are told apart by border and header, not by colour alone.
+_ROLE_STYLE = {
+    # role: (table attributes, header background, header word)
+    "input": ('BORDER="1" STYLE="rounded"', "#e4e4e4", "input"),
+    "parameter": ('BORDER="3"', "#fff2cc", "parameter"),
+    "constant": ('BORDER="1" STYLE="dashed"', "#ffffff", "constant"),
+    "intermediate": ('BORDER="1"', "#ffffff", ""),
+    "output": ('BORDER="3" STYLE="rounded"', "#d9d9d9", "output"),
+}
+_NOT_YET = "not computed yet"
+
+
+class LargeGraphWarning(UserWarning):
+    """``draw_graph`` switched to the collapsed grouped view because the graph is big."""
+
+
+def _cell(text: str, *, bgcolor: Optional[str] = None, mono: bool = False,
+          align: str = "LEFT", colour: Optional[str] = None, italic: bool = False) -> str:
+    attrs = f' ALIGN="{align}"' + (f' BGCOLOR="{bgcolor}"' if bgcolor else "")
+    font = f'<FONT FACE="{MONO_FONT}"' if mono else "<FONT"
+    font += f' COLOR="{colour}">' if colour else ">"
+    body = f"<I>{text}</I>" if italic else text
+    return f"<TD{attrs}>{font}{body}</FONT></TD>"
+
+
+def _value_label(node: NodeRecord, show_grads: bool, has_grads: bool, scale: float) -> str:
+    table_attrs, header_bg, word = _ROLE_STYLE[node.role]
+    rows: List[str] = []
+    header = f"<B>{escape_html(node.label)}</B>" if node.label else ""
+    if word:
+        small = f'<FONT POINT-SIZE="9">{word}</FONT>'
+        header = f"{header} {small}" if header else small
+    if header:
+        rows.append(f'<TR><TD COLSPAN="2" BGCOLOR="{header_bg}">{header}</TD></TR>')
+    rows.append("<TR>" + _cell("data") + _cell(format_value(node.data), mono=True, align="RIGHT")
+                + "</TR>")
+    if show_grads:
+        if has_grads:
+            fill = diverging_colour(node.grad, scale)
+            rows.append("<TR>" + _cell("grad") + _cell(format_value(node.grad), mono=True,
+                                                       align="RIGHT", bgcolor=fill,
+                                                       colour=text_colour(fill)) + "</TR>")
+        else:
+            rows.append("<TR>" + _cell("grad") + _cell(_NOT_YET, align="RIGHT", colour="#666666",
+                                                       italic=True) + "</TR>")
+    return (f'<<TABLE {table_attrs} CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
+                scale: float) -> Dict[str, str]:
+    lines = [f"local {format_value(edge.local_grad)}"]
+    attrs = {"id": edge.id, "color": "#555555"}
+    if show_grads and has_grads:
+        lines.append(f"grad += {format_value(edge.contribution)}")
+        colour = diverging_colour(edge.contribution, scale)
+        attrs["color"] = colour if colour != "#f7f7f7" else "#bbbbbb"
+        attrs["penwidth"] = f"{1.0 + 2.0 * min(1.0, abs(edge.contribution) / scale) if scale else 1.0:.2f}"
+    attrs["label"] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="9">'
+                      + "<BR/>".join(lines) + "</FONT>>")
+    return attrs
+
+
+def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constants: int = 0) -> str:
+    """The caption under a picture: what the colours mean, or that grads are not computed yet."""
+    parts = []
+    if show_grads:
+        if has_grads:
+            parts.append(f"grad colour: purple &lt; 0 &lt; orange, "
+                         f"full colour at |grad| = {format_value(scale)}")
+            parts.append("edges: local derivative, and what it added to the operand's grad")
+        else:
+            parts.append("gradients not computed yet: call backward() on the output")
+            parts.append("edges: local derivative of the op with respect to that operand")
+    if hidden_constants:
+        parts.append(f"{hidden_constants} constant{'s' if hidden_constants != 1 else ''} hidden")
+    if not parts:
+        return ""
+    return '<<FONT POINT-SIZE="10">' + "<BR/>".join(parts) + "</FONT>>"
+
+
+def _check_options(rankdir: str, group: Optional[str], max_nodes: int) -> None:
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if group is not None and group not in GROUP_LEVELS:
+        raise ValueError(f"group must be one of {', '.join(GROUP_LEVELS)} or None, got {group!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+
+
+def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False,
+               group: Optional[str] = None, parameters: Optional[Iterable[Value]] = None,
+               show_grads: bool = True, collapse: bool = False,
+               max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
+    """Draw the graph under ``root`` as a ``graphviz.Digraph`` (render it, or read ``.source``).
+
+    Args:
+        root: the output ``Value``; the picture shows everything it depends on.
+        rankdir: ``"LR"`` (left to right) or ``"TB"`` (top to bottom); also RL, BT.
+        hide_constants: leave out unlabelled leaves (like the ``1`` in ``x + 1``).
+        group: ``"neuron"`` or ``"layer"``: put each neuron's or layer's nodes in a cluster.
+        parameters: the leaves to mark as parameters (default: guessed from labels).
+        show_grads: show gradients (after ``backward()``) or leave them out entirely.
+        collapse: draw each group as one node (the view used for big graphs).
+        max_nodes: past this many DOT nodes the collapsed grouped view is drawn
+            instead, with a ``LargeGraphWarning``, so that rendering stays fast.
+    """
+    _check_options(rankdir, group, max_nodes)
+    t = trace(root, parameters)
+    visible = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
+    dot_nodes = len(visible) + sum(1 for n in t.nodes if not n.is_leaf)
+    if collapse or dot_nodes > max_nodes:
+        if not collapse:
+            warnings.warn(
+                f"draw_graph: the graph has {dot_nodes} DOT nodes, more than max_nodes={max_nodes}; "
+                f"drawing the grouped view instead (each {group or 'neuron'} collapsed into one "
+                f"node, repeated ungrouped ops merged if needed) so it renders quickly",
+                LargeGraphWarning, stacklevel=2)
+        return draw_collapsed(t, level=group or "neuron", rankdir=rankdir,
+                              hide_constants=hide_constants, show_grads=show_grads,
+                              max_nodes=max_nodes)
+    return _draw_full(t, visible, rankdir=rankdir, group=group, show_grads=show_grads,
+                      hidden_constants=len(t.nodes) - len(visible))
+
+
+def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Optional[str],
+               show_grads: bool, hidden_constants: int) -> graphviz.Digraph:
+    shown = {n.id for n in visible}
+    edges = [e for e in t.edges if e.source in shown]
+    scale = max_abs([n.grad for n in visible] + [e.contribution for e in edges]) if t.has_grads else 0.0
+    g = Picture(name="computation_graph")
+    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.25", ranksep="0.4")
+    g.attr("node", fontname="DejaVu Sans", fontsize="11")
+    g.attr("edge", fontname="DejaVu Sans", arrowsize="0.7")
+    legend = graph_legend(t.has_grads, show_grads, scale, hidden_constants)
+    if legend:
+        g.attr(label=legend, labelloc="b", labeljust="l")
+
+    group_of = groups(t, group) if group else {}
+    clusters: Dict[str, graphviz.Digraph] = {}
+    for key in dict.fromkeys(group_of[n.id] for n in visible if n.id in group_of):
+        cluster = graphviz.Digraph(name=f"cluster_{len(clusters)}")
+        cluster.attr(label=f"<<B>{escape_html(key)}</B>>", style="rounded,dashed",
+                     color="#888888", fontsize="10")
+        clusters[key] = cluster
+
+    for node in visible:
+        target = clusters[group_of[node.id]] if node.id in group_of else g
+        target.node(node.id, id=node.id, shape="plain",
+                    label=_value_label(node, show_grads, t.has_grads, scale))
+        if not node.is_leaf:
+            target.node(f"{node.id}_op", id=f"{node.id}_op", shape="circle", style="filled",
+                        fillcolor="#eeeeee", fontsize="10", width="0.3", margin="0.02",
+                        label=f"<{escape_html(node.op)}>")
+    for cluster in clusters.values():
+        g.subgraph(cluster)
+    into: Dict[str, List[EdgeRecord]] = {}
+    for edge in edges:
+        into.setdefault(edge.target, []).append(edge)
+    for node in visible:
+        if node.is_leaf:
+            continue
+        for edge in into.get(node.id, ()):
+            g.edge(edge.source, f"{node.id}_op", **_edge_attrs(edge, show_grads, t.has_grads, scale))
+        g.edge(f"{node.id}_op", node.id, id=f"{node.id}_out", color="#555555")
+    return g
