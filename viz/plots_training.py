@@ -1,0 +1,161 @@
+"""Pictures of what happens inside during training: gradient flow and activations.
+
+``plot_gradient_flow`` shows the mean |gradient| of each layer's weights over the steps
+(log scale), several runs side by side, e.g. sigmoid against ReLU: with sigmoid the
+first layers get gradients orders of magnitude smaller (vanishing gradients).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from microgradnn.engine import format_number
+
+from .plots_common import as_array, grid_shape, new_figure
+
+__all__ = ["plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer"]
+
+# "layers.0.neurons.3.w.17" (scalar MLP) and "layers.0.weight" / "0.weight" (tensor layers)
+# both belong to layer "layers.0" / "0"; biases are left out of the gradient-flow picture.
+_WEIGHT_NAME = re.compile(r"^(?:(.*?)\.)?(?:neurons\.\d+\.)?(?:w\.\d+|weight)$")
+
+Series = Dict[str, np.ndarray]
+
+
+def mean_abs_grad_per_layer(module: Any) -> Dict[str, float]:
+    """Mean |grad| of each layer's weights, in layer order: ``{"layers.0": 0.012, ...}``.
+
+    Works for a scalar ``MLP`` (``Value`` grads) and for tensor modules (array grads; a
+    weight whose grad is ``None`` counts as zero). Call it after ``backward()``.
+    """
+    totals: Dict[str, List[float]] = {}
+    for name, param in module.named_parameters():
+        match = _WEIGHT_NAME.match(name)
+        if not match:
+            continue
+        layer = match.group(1) or "weights"
+        grad = param.grad
+        entry = totals.setdefault(layer, [0.0, 0])
+        if grad is None:
+            entry[1] += int(np.size(param.data))
+        else:
+            grad = np.asarray(grad, dtype=np.float64)
+            entry[0] += float(np.abs(grad).sum())
+            entry[1] += grad.size
+    if not totals:
+        raise ValueError(f"mean_abs_grad_per_layer: no weight parameters found in {type(module).__name__}")
+    return {layer: total / count for layer, (total, count) in totals.items()}
+
+
+def _as_series(name: str, data: Any) -> Series:
+    """``{layer: values over steps}`` from that mapping or from a list of per-step dicts."""
+    if isinstance(data, Mapping):
+        series = {str(layer): as_array(f"plot_gradient_flow: {name}[{layer!r}]", values, 1)
+                  for layer, values in data.items()}
+    elif isinstance(data, Sequence) and data and all(isinstance(step, Mapping) for step in data):
+        layers = list(dict.fromkeys(layer for step in data for layer in step))
+        series = {str(layer): as_array(f"plot_gradient_flow: {name} layer {layer!r}",
+                                       [step.get(layer, np.nan) for step in data], 1)
+                  for layer in layers}
+    else:
+        raise TypeError(f"plot_gradient_flow: {name} must map layer -> values per step, or be a "
+                        f"list of per-step {{layer: value}} dicts; got {type(data).__name__}")
+    if not series:
+        raise ValueError(f"plot_gradient_flow: {name} has no layers")
+    return series
+
+
+def _normalize_runs(records: Any) -> Dict[str, Series]:
+    if isinstance(records, Mapping) and records:
+        first = next(iter(records.values()))
+        if isinstance(first, Mapping) or (isinstance(first, Sequence) and first
+                                          and isinstance(first[0], Mapping)):
+            return {str(run): _as_series(f"run {run!r}", data) for run, data in records.items()}
+    return {"": _as_series("records", records)}
+
+
+def plot_gradient_flow(records: Any, title: str = "Gradient flow") -> Figure:
+    """Mean |grad| per layer over training steps, log scale, one panel per run.
+
+    ``records`` is one of:
+      * ``{run: {layer: [g_step0, g_step1, ...]}}`` e.g. ``{"sigmoid": ..., "relu": ...}``;
+      * ``{run: [{layer: g}, ...]}`` (one dict per step, as ``mean_abs_grad_per_layer`` gives);
+      * one run alone, in either of those two forms.
+    All panels share the y axis so runs compare directly. A last panel plots the mean over
+    steps against layer depth, one line per run: how the gradient shrinks towards the input.
+    Non-positive values cannot be drawn on a log axis and are left out.
+    """
+    runs = _normalize_runs(records)
+    layers = list(dict.fromkeys(layer for series in runs.values() for layer in series))
+    colors = {layer: f"C{i % 10}" for i, layer in enumerate(layers)}
+    fig = new_figure(4.2 * (len(runs) + 1), 3.6)
+    axes = fig.subplots(1, len(runs) + 1, squeeze=False, sharey=True)[0]
+    for ax, (run, series) in zip(axes, runs.items()):
+        for layer, values in series.items():
+            ax.plot(np.arange(values.size), np.where(values > 0, values, np.nan),
+                    color=colors[layer], label=layer)
+        ax.set_yscale("log")
+        ax.set_title(run or "mean |grad| per layer")
+        ax.set_xlabel("step")
+        ax.set_ylabel("mean |grad| of weights")
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7, title="layer", title_fontsize=7)
+    summary = axes[-1]
+    for run, series in runs.items():
+        depth = [layer for layer in layers if layer in series]
+        means = [float(np.nanmean(series[layer])) for layer in depth]
+        summary.plot([layers.index(layer) for layer in depth],
+                     [m if m > 0 else np.nan for m in means], marker="o", label=run or "mean")
+    summary.set_yscale("log")
+    summary.set_xticks(range(len(layers)), layers, rotation=30, fontsize=7)
+    summary.set_title("mean over steps, by layer")
+    summary.set_xlabel("layer (input -> output)")
+    summary.set_ylabel("mean |grad| of weights")
+    summary.grid(True, which="both", alpha=0.25)
+    summary.legend(fontsize=7)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_activation_histograms(activations: Mapping[str, Any], bins: int = 50,
+                               title: str = "Activations per layer") -> Figure:
+    """One histogram per layer of the values its neurons output (any shape, flattened).
+
+    ``activations`` maps a layer name to an array of activations (e.g. (batch, units)),
+    in layer order. Each panel notes the mean, the std and the share of exact zeros
+    (dead ReLUs) or of values within 0.01 of 0 or 1 (saturated sigmoids).
+    """
+    if not isinstance(activations, Mapping) or not activations:
+        raise ValueError("plot_activation_histograms: expected a non-empty dict {layer name: array}")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"plot_activation_histograms: bins must be a positive integer, got {bins!r}")
+    arrays = {str(name): as_array(f"plot_activation_histograms: {name!r}", values).ravel()
+              for name, values in activations.items()}
+    for name, values in arrays.items():
+        if values.size == 0:
+            raise ValueError(f"plot_activation_histograms: layer {name!r} has no values")
+    rows, cols = grid_shape(len(arrays), max_cols=4)
+    fig = new_figure(3.4 * cols, 2.8 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[len(arrays):]:
+        fig.delaxes(ax)
+    for ax, (name, values) in zip(axes, arrays.items()):
+        ax.hist(values, bins=bins, color="#0072B2", alpha=0.85)
+        ax.set_title(name)
+        ax.set_xlabel("activation")
+        ax.set_ylabel("count")
+        notes = [f"mean {format_number(values.mean())}", f"std {format_number(values.std())}"]
+        zeros = float(np.mean(values == 0.0))
+        if zeros > 0:
+            notes.append(f"{100 * zeros:.1f}% exactly 0")
+        if values.min() >= 0.0 and values.max() <= 1.0:
+            saturated = float(np.mean((values < 0.01) | (values > 0.99)))
+            notes.append(f"{100 * saturated:.1f}% within 0.01 of 0 or 1")
+        ax.text(0.97, 0.95, "\n".join(notes), transform=ax.transAxes, ha="right", va="top",
+                fontsize=7, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    fig.suptitle(title)
+    return fig
