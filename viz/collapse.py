@@ -14,7 +14,7 @@ first appear in the trace, so the DOT text is deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Hashable, List, Tuple
+from typing import Dict, Hashable, List, Optional, Tuple
 
 import graphviz
 
@@ -102,7 +102,7 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
 
 
 def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
-                   show_grads: bool, max_nodes: int) -> graphviz.Digraph:
+                   show_grads: bool, max_nodes: int, title: Optional[str] = None) -> graphviz.Digraph:
     """Draw ``t`` with each neuron (``level="neuron"``) or layer collapsed into one node."""
     shown = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
     keys, level, merge = _assign(t, shown, level, max_nodes)
@@ -146,7 +146,11 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
             f"{len(t.nodes)} values in the full graph")
     if show_grads and not has_grads:
         note += "<BR/>gradients not computed yet: call backward() on the output"
-    g.attr(label=f'<<FONT POINT-SIZE="10">{note}</FONT>>', labelloc="b", labeljust="l")
+    if title:
+        note = f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT><BR ALIGN="LEFT"/>' + note
+    note = note.replace("<BR/>", '<BR ALIGN="LEFT"/>')
+    g.attr(label=f'<<FONT POINT-SIZE="10">{note}<BR ALIGN="LEFT"/></FONT>>', labelloc="t",
+           labeljust="l")
     for unit in units.values():
         g.node(unit.name, id=unit.name,
                label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))

@@ -94,9 +94,11 @@ def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
     return attrs
 
 
-def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constants: int = 0) -> str:
-    """The caption under a picture: what the colours mean, or that grads are not computed yet."""
-    parts = []
+def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constants: int = 0,
+                 title: Optional[str] = None) -> str:
+    """The caption of a picture: its title, what the colours mean, or that grads are not
+    computed yet (an HTML-like label; ``title`` is escaped here)."""
+    parts = [f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT>'] if title else []
     if show_grads:
         if has_grads:
             parts.append(f"grad colour: purple &lt; 0 &lt; orange, "
@@ -109,7 +111,7 @@ def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constan
         parts.append(f"{hidden_constants} constant{'s' if hidden_constants != 1 else ''} hidden")
     if not parts:
         return ""
-    return '<<FONT POINT-SIZE="10">' + "<BR/>".join(parts) + "</FONT>>"
+    return '<<FONT POINT-SIZE="10">' + '<BR ALIGN="LEFT"/>'.join(parts) + '<BR ALIGN="LEFT"/></FONT>>'
 
 
 def _check_options(rankdir: str, group: Optional[str], max_nodes: int) -> None:
@@ -124,7 +126,7 @@ def _check_options(rankdir: str, group: Optional[str], max_nodes: int) -> None:
 def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False,
                group: Optional[str] = None, parameters: Optional[Iterable[Value]] = None,
                show_grads: bool = True, collapse: bool = False,
-               max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
+               max_nodes: int = DEFAULT_MAX_NODES, title: Optional[str] = None) -> graphviz.Digraph:
     """Draw the graph under ``root`` as a ``graphviz.Digraph`` (render it, or read ``.source``).
 
     Args:
@@ -137,6 +139,7 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
         collapse: draw each group as one node (the view used for big graphs).
         max_nodes: past this many DOT nodes the collapsed grouped view is drawn
             instead, with a ``LargeGraphWarning``, so that rendering stays fast.
+        title: a caption shown above the picture (escaped), e.g. the expression text.
     """
     _check_options(rankdir, group, max_nodes)
     t = trace(root, parameters)
@@ -151,13 +154,13 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
                 LargeGraphWarning, stacklevel=2)
         return draw_collapsed(t, level=group or "neuron", rankdir=rankdir,
                               hide_constants=hide_constants, show_grads=show_grads,
-                              max_nodes=max_nodes)
+                              max_nodes=max_nodes, title=title)
     return _draw_full(t, visible, rankdir=rankdir, group=group, show_grads=show_grads,
-                      hidden_constants=len(t.nodes) - len(visible))
+                      hidden_constants=len(t.nodes) - len(visible), title=title)
 
 
 def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Optional[str],
-               show_grads: bool, hidden_constants: int) -> graphviz.Digraph:
+               show_grads: bool, hidden_constants: int, title: Optional[str]) -> graphviz.Digraph:
     shown = {n.id for n in visible}
     edges = [e for e in t.edges if e.source in shown]
     scale = max_abs([n.grad for n in visible] + [e.contribution for e in edges]) if t.has_grads else 0.0
@@ -165,9 +168,9 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
     g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.25", ranksep="0.4")
     g.attr("node", fontname="DejaVu Sans", fontsize="11")
     g.attr("edge", fontname="DejaVu Sans", arrowsize="0.7")
-    legend = graph_legend(t.has_grads, show_grads, scale, hidden_constants)
+    legend = graph_legend(t.has_grads, show_grads, scale, hidden_constants, title)
     if legend:
-        g.attr(label=legend, labelloc="b", labeljust="l")
+        g.attr(label=legend, labelloc="t", labeljust="l")
 
     group_of = groups(t, group) if group else {}
     clusters: Dict[str, graphviz.Digraph] = {}

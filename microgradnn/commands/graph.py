@@ -1,0 +1,76 @@
+"""``microgradnn graph``: draw the computation graph of an expression, no Python needed.
+
+Example::
+
+    microgradnn graph "tanh(x*w + b)" --set x=2 w=-3 b=6.8814 --backward -o neuron.svg
+
+The expression is parsed safely (``microgradnn.expression``), never evaluated.
+The picture format follows the suffix of ``-o`` (svg, png, pdf; ``.dot``/``.gv``
+write DOT text); ``-o -`` (the default) prints the DOT text to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["register"]
+
+_TEXT_SUFFIXES = (".dot", ".gv")
+_PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``graph`` sub-command to the CLI's sub-parsers."""
+    parser = subparsers.add_parser(
+        "graph", help="draw the computation graph of an expression",
+        description="Draw the computation graph of a scalar expression, with gradients "
+                    "after --backward. Allowed: names given with --set, numbers, + - * / **, "
+                    "unary -, and exp, log, tanh, sigmoid, relu.")
+    parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
+    parser.add_argument("--set", dest="assignments", metavar="NAME=VALUE", nargs="+",
+                        action="extend", default=[], help="give a name its value, e.g. x=2 w=-3")
+    parser.add_argument("--backward", action="store_true",
+                        help="run backward() first so the picture shows gradients")
+    parser.add_argument("-o", "--output", default="-",
+                        help="output file (.svg, .png, .pdf, or .dot); '-' prints DOT (default)")
+    parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR",
+                        help="layout direction: left to right or top to bottom (default LR)")
+    parser.add_argument("--hide-constants", action="store_true",
+                        help="leave out unnamed numbers such as the 1 in x + 1")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse, optionally backpropagate, draw, and write or print the picture."""
+    from microgradnn.cli import CommandError
+    from microgradnn.expression import parse_assignments, parse_expression
+
+    output = args.output
+    suffix = os.path.splitext(output)[1].lower()
+    if output != "-" and suffix not in _TEXT_SUFFIXES + _PICTURE_SUFFIXES:
+        raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
+                           f"{', '.join(_PICTURE_SUFFIXES + _TEXT_SUFFIXES)}, or '-' for DOT")
+    variables = parse_assignments(args.assignments)
+    root = parse_expression(args.expression, variables)
+    if args.backward:
+        root.backward()
+
+    import viz  # the CLI is the application layer: it may draw, the library never does
+    from viz.dot import GraphvizNotFoundError, render, write_atomic
+
+    picture = viz.draw_graph(root, rankdir=args.rankdir, hide_constants=args.hide_constants,
+                             title=args.expression)
+    if output == "-":
+        sys.stdout.write(picture.source)
+        return 0
+    if suffix in _TEXT_SUFFIXES:
+        write_atomic(output, picture.source.encode("utf-8"))
+    else:
+        try:
+            render(picture, output)
+        except GraphvizNotFoundError as error:
+            raise CommandError(str(error)) from None
+    print(f"wrote {output}")
+    return 0
