@@ -74,7 +74,9 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     if kind == "f" and out.size:
         # One fast reduction; only if it is not finite do we look element by element
         # (a large finite float32 array can overflow the sum to inf).
-        if not np.isfinite(out.sum()) and not np.isfinite(out).all():
+        with np.errstate(over="ignore"):
+            total = out.sum()
+        if not np.isfinite(total) and not np.isfinite(out).all():
             bad = "NaN" if np.isnan(out).any() else "inf"
             raise ValueError(f"Tensor: input of shape {out.shape} contains {bad}; "
                              f"clean the data before building a Tensor")
