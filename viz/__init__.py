@@ -19,3 +19,7 @@ from .dot import GraphvizNotFoundError
 from .graph import LargeGraphWarning, draw_graph
 
 __all__ += ["draw_graph", "LargeGraphWarning", "GraphvizNotFoundError"]
+from .backprop import Step, Term, backprop_steps, format_walkthrough
+from .stepper_html import save_stepper
+
+__all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper"]

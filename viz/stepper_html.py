@@ -1,0 +1,153 @@
+"""The backprop stepper as one self-contained HTML file.
+
+The graph is laid out once: its DOT (``viz.graph.draw_graph``) goes through the
+``dot`` binary to SVG a single time and is embedded inline. The page then only
+restyles elements found by id (``v3``, ``v3_op``, ``e5``, ``v3_out``) frame by
+frame, so nothing ever moves. All step data travels as JSON escaped for a
+``<script>`` element and reaches the page through ``textContent`` only, so user
+labels are shown as text, never interpreted as markup. No network, no server:
+the file works when opened from ``file://``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence
+
+from microgradnn.engine import Value, format_number
+
+from .backprop import Step, node_names, steps_from_trace
+from .stepper_assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
+from .stepper_layout import DEFAULT_MAX_NODES, graph_svg
+from .trace import Trace, trace
+
+__all__ = ["save_stepper", "stepper_html", "stepper_data", "script_json"]
+
+_PLACEHOLDER = re.compile(r"(/\*STEPPER_\w+\*/|<!--STEPPER_\w+-->)")
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c`` etc. so no ``</script>`` or
+    ``<!--`` can appear, and U+2028/U+2029 are escaped for old JavaScript parsers.
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def _num(x: float) -> Optional[float]:
+    """A float JSON can carry (NaN and infinities become null; the text still shows them)."""
+    return x if math.isfinite(x) else None
+
+
+def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str, Any]:
+    """Everything the page needs, as plain JSON-able data.
+
+    ``nodes``: id -> name, value text, leaf flag, and ``final``: the index of the
+    last step that changes its gradient (-1 if none). ``edges``: id -> source and
+    target ids. ``steps``: kind, node id,
+    caption text, the edges used and, per operand slot, the numbers of the term.
+    """
+    names = node_names(tr)
+    last_change: Dict[str, int] = {}
+    for step in steps:
+        if step.kind == "seed":
+            last_change[step.node_id] = step.index
+        for term in step.terms:
+            last_change[term.operand_id] = step.index
+    nodes = {
+        n.id: {"name": names[n.id], "label": n.label, "op": n.op, "leaf": n.is_leaf,
+               "data": _num(n.data), "dataText": format_number(n.data),
+               "final": last_change.get(n.id, -1)}
+        for n in tr.nodes
+    }
+    out_steps: List[Dict[str, Any]] = []
+    for step in steps:
+        item: Dict[str, Any] = {"kind": step.kind, "node": step.node_id, "name": step.node_name,
+                                "text": step.text, "edges": list(step.edge_ids),
+                                "upstreamText": format_number(step.upstream), "terms": []}
+        if step.kind == "forward":
+            node = tr.by_id[step.node_id]
+            item["edges"] = [e.id for e in tr.edges_into(node.id)]
+            item["operands"] = list(node.operand_ids)
+        elif step.kind == "seed":
+            item["gradText"] = format_number(1.0)
+        for term in step.terms:
+            item["terms"].append({
+                "operand": term.operand_id, "operandName": term.operand_name, "edge": term.edge_id,
+                "local": format_number(term.local_grad), "localText": term.local_text,
+                "contribution": format_number(term.contribution),
+                "before": format_number(term.grad_before), "after": format_number(term.grad_after),
+                "line": str(term)})
+        out_steps.append(item)
+    edges = {e.id: {"source": e.source, "target": e.target} for e in tr.edges}
+    return {"title": title, "root": tr.root, "nodes": nodes, "edges": edges, "steps": out_steps,
+            "hasForward": any(s.kind == "forward" for s in steps)}
+
+
+def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None,
+                 rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """The stepper page for the graph under ``root``, as a string (see ``save_stepper``)."""
+    if not isinstance(root, Value):
+        raise TypeError(f"stepper: expected a Value, got {type(root).__name__}")
+    tr = trace(root, parameters)
+    steps = steps_from_trace(tr, forward=forward)
+    title = title if title is not None else "Backpropagation, step by step"
+    svg = graph_svg(root, rankdir=rankdir, parameters=parameters,
+                    hide_constants=hide_constants, max_nodes=max_nodes)
+    values = {"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
+              "<!--STEPPER_SVG-->": svg, "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
+              "/*STEPPER_JS*/": PAGE_JS}
+    # One pass over the template, so text inserted for one placeholder is never searched again.
+    parts = _PLACEHOLDER.split(PAGE_TEMPLATE)
+    page = "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
+    return page
+
+
+def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
+                 rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """Write the interactive stepper for ``root`` to ``path`` (one HTML file); return ``path``.
+
+    ``forward=True`` plays the forward pass (values in topological order) before
+    the backward pass. ``rankdir`` is graphviz's direction (``"LR"`` or ``"TB"``).
+    ``hide_constants`` leaves unlabelled leaves out of the picture (their steps stay).
+    Graphs of more than ``max_nodes`` DOT nodes are refused with a ``ValueError``.
+    The file needs no network and no server: open it from disk in any browser.
+    """
+    page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
+                        hide_constants=hide_constants, max_nodes=max_nodes)
+    write_text_atomic(path, page)
+    return path
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) through a temporary file in the same directory, then rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it normal permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

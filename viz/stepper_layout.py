@@ -1,0 +1,187 @@
+"""The stepper's one layout: ``draw_graph``'s DOT, rendered once, read by id.
+
+``graph_source`` draws the graph as it looks after one fresh ``backward()``, so
+every cell and edge label is already sized for its final number; the user's
+gradients are put back afterwards. ``graph_svg`` renders it with ``dot`` once and
+marks the elements the page restyles (``class="mg-grad"`` etc.); ``layout`` reads
+node positions and edge splines from ``dot -Tjson`` for the matplotlib frames.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import graphviz
+
+from microgradnn.autodiff import topological_order
+from microgradnn.engine import Value
+
+__all__ = ["graph_source", "graph_svg", "mark_svg", "layout", "Layout", "DEFAULT_MAX_NODES",
+           "fresh_gradients"]
+
+# The stepper lays out every node; past this many DOT nodes dot gets slow and the
+# page unreadable, so we refuse with a clear message instead.
+DEFAULT_MAX_NODES = 3000
+
+_SVG_NS = "http://www.w3.org/2000/svg"
+_XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", _SVG_NS)
+ET.register_namespace("xlink", _XLINK_NS)
+
+
+@contextmanager
+def fresh_gradients(root: Value) -> Iterator[List[Value]]:
+    """Inside the block, every node holds the gradients of one fresh ``root.backward()``.
+
+    On leaving, each node's gradient is put back as it was, so the caller's graph
+    (leaves that accumulate across calls included) is left exactly as found.
+    """
+    nodes = topological_order(root)
+    saved = [v.grad for v in nodes]
+    try:
+        for v in nodes:
+            v.grad = 0.0
+        root.backward()
+        yield nodes
+    finally:
+        for v, g in zip(nodes, saved):
+            v.grad = g
+
+
+def graph_source(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
+    """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout."""
+    from .graph import draw_graph  # the picture module; imported when a stepper is made
+
+    nodes = topological_order(root)
+    dot_nodes = len(nodes) + sum(1 for v in nodes if v.operands)
+    if dot_nodes > max_nodes:
+        raise ValueError(
+            f"the graph has {dot_nodes} DOT nodes, more than max_nodes={max_nodes}: too many to "
+            f"step through one at a time; use a smaller expression or one sample of a small "
+            f"network (or raise max_nodes)")
+    with fresh_gradients(root):
+        return draw_graph(root, rankdir=rankdir, parameters=parameters,
+                          hide_constants=hide_constants, show_grads=True, max_nodes=max_nodes + 1)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _add_class(element: ET.Element, name: str) -> None:
+    classes = element.get("class", "").split()
+    if name not in classes:
+        element.set("class", " ".join(classes + [name]))
+
+
+def mark_svg(svg_text: str) -> str:
+    """Tag what the page restyles and return the bare ``<svg>`` element as text.
+
+    In each value node ``g#vN``: the number after the word ``data`` gets ``mg-data``,
+    the number after ``grad`` gets ``mg-grad`` (its coloured cell ``mg-grad-bg``),
+    unfilled outlines get ``mg-outline``. In each edge: ``local ...`` gets
+    ``mg-local`` and ``grad += ...`` gets ``mg-contrib``. Each of those texts keeps
+    its words in ``data-prefix``. The XML prolog, doctype and comments are dropped.
+    """
+    root = ET.fromstring(svg_text)
+    for group in root.iter(f"{{{_SVG_NS}}}g"):
+        classes = group.get("class", "").split()
+        children = list(group)
+        if "node" in classes:
+            _mark_node(children)
+        elif "edge" in classes:
+            for child in children:
+                text = child.text or ""
+                if _local(child.tag) != "text":
+                    continue
+                for prefix, name in (("local ", "mg-local"), ("grad += ", "mg-contrib")):
+                    if text.startswith(prefix):
+                        _add_class(child, name)
+                        child.set("data-prefix", prefix)
+    # The page sizes the picture itself; the viewBox keeps its proportions.
+    for attribute in ("width", "height"):
+        root.attrib.pop(attribute, None)
+    return ET.tostring(root, encoding="unicode")
+
+
+def _mark_node(children: List[ET.Element]) -> None:
+    texts = [(i, c) for i, c in enumerate(children) if _local(c.tag) == "text"]
+    for (_, word), (index, number) in zip(texts, texts[1:]):
+        kind = {"data": "mg-data", "grad": "mg-grad"}.get((word.text or "").strip())
+        if kind is None:
+            continue
+        _add_class(number, kind)
+        number.set("data-prefix", "")
+        if kind == "mg-grad":
+            before = children[index - 1]
+            if _local(before.tag) == "polygon" and before.get("fill") not in (None, "none"):
+                _add_class(before, "mg-grad-bg")
+    for child in children:
+        tag = _local(child.tag)
+        if tag == "ellipse" or (tag in ("polygon", "path") and child.get("fill") == "none"):
+            _add_class(child, "mg-outline")
+
+
+def graph_svg(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+              hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+    """Render the stepper's graph to SVG once (``dot -Tsvg``) and mark it (``mark_svg``)."""
+    graph = graph_source(root, rankdir, parameters, hide_constants, max_nodes)
+    return mark_svg(graph.pipe(format="svg").decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Positions from one ``dot`` run, in points, y growing upwards.
+
+    ``nodes``: DOT name -> (x, y, width, height) of the node's box;
+    ``edges``: edge id -> list of spline points (cubic Bézier control points).
+    """
+
+    width: float
+    height: float
+    nodes: Dict[str, Tuple[float, float, float, float]]
+    edges: Dict[str, List[Tuple[float, float]]]
+
+
+def layout(graph: graphviz.Digraph) -> Layout:
+    """Lay ``graph`` out once with ``dot -Tjson`` and keep the geometry."""
+    data = json.loads(graph.pipe(format="json").decode("utf-8"))
+    x0, y0, x1, y1 = (float(v) for v in data["bb"].split(","))
+    nodes: Dict[str, Tuple[float, float, float, float]] = {}
+    names: Dict[int, str] = {}
+    for obj in data.get("objects", []):
+        if "pos" not in obj or "nodes" in obj:  # clusters have bb, not pos
+            continue
+        x, y = (float(v) for v in obj["pos"].split(","))
+        nodes[obj["name"]] = (x, y, float(obj["width"]) * 72.0, float(obj["height"]) * 72.0)
+        names[obj["_gvid"]] = obj["name"]
+    edges: Dict[str, List[Tuple[float, float]]] = {}
+    for edge in data.get("edges", []):
+        edge_id = edge.get("id") or f"{names.get(edge['tail'])}->{names.get(edge['head'])}"
+        edges[edge_id] = _spline_points(edge.get("pos", ""))
+    return Layout(x1 - x0, y1 - y0, nodes, edges)
+
+
+def _spline_points(pos: str) -> List[Tuple[float, float]]:
+    """DOT's ``pos`` of an edge: optional ``s,x,y``/``e,x,y`` ends, then Bézier points.
+
+    The arrow tip (``e,x,y``) is appended last so the drawn line reaches it.
+    """
+    points: List[Tuple[float, float]] = []
+    end: Optional[Tuple[float, float]] = None
+    for item in pos.split():
+        parts = item.split(",")
+        if parts[0] == "e":
+            end = (float(parts[1]), float(parts[2]))
+        elif parts[0] == "s":
+            continue
+        else:
+            points.append((float(parts[0]), float(parts[1])))
+    if end is not None:
+        points.append(end)
+    return points
