@@ -1,0 +1,167 @@
+"""``draw_network``: an MLP drawn as neurons and weights, one node per neuron.
+
+Layers are columns (clusters). Each edge is one weight: colour by sign on the
+picture's diverging scale, width by magnitude, both normalised over the whole
+picture; ``edge_value="grad"`` draws the weights' gradients instead. A neuron's
+label shows its bias and, after ``backward()``, the summed ``|grad|`` of its
+parameters (which also sets its fill). Many inputs (an MNIST image's 784) collapse
+into one input node, with one edge per first-layer neuron sized by the norm of its
+weights. Names are stable: inputs ``x0..`` (or ``input``), neurons ``n{layer}_{i}``,
+weight edges ``w{layer}_{i}_{j}``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import graphviz
+
+from microgradnn.nn import MLP
+
+from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
+                  sequential_colour, text_colour)
+
+__all__ = ["draw_network", "EDGE_VALUES"]
+
+EDGE_VALUES = ("weight", "grad")
+
+
+def _row(name: str, value: str, fill: str = "") -> str:
+    bg = f' BGCOLOR="{fill}"' if fill else ""
+    colour = f' COLOR="{text_colour(fill)}"' if fill else ""
+    return (f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">{name}</FONT></TD><TD ALIGN="RIGHT"{bg}>'
+            f'<FONT FACE="{MONO_FONT}" POINT-SIZE="9"{colour}>{value}</FONT></TD></TR>')
+
+
+def _chain(graph: graphviz.Digraph, names: List[str]) -> None:
+    for a, b in zip(names, names[1:]):
+        graph.edge(a, b, style="invis", tailport="_", headport="_")
+
+
+def _input_title(nin: int) -> str:
+    side = math.isqrt(nin)
+    shape = f" ({side}×{side} image)" if side * side == nin else ""
+    return f"input: {nin} values{shape}"
+
+
+def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
+                 max_inputs: int = 16, max_edges: int = 4000,
+                 title: Optional[str] = None) -> graphviz.Digraph:
+    """Draw ``mlp`` (a ``microgradnn.nn.MLP``) as a ``graphviz.Digraph``.
+
+    Args:
+        rankdir: ``"LR"`` (layers left to right) or ``"TB"``.
+        edge_value: ``"weight"`` (sign and size of each weight) or ``"grad"`` (its gradient).
+        max_inputs: more inputs than this collapse into one input node.
+        max_edges: if the layers hold more weights than this, only the ``max_edges``
+            largest in magnitude are drawn (the caption says so), keeping renders fast.
+        title: a caption shown above the picture (escaped).
+    """
+    layers = getattr(mlp, "layers", None)
+    if not isinstance(mlp, MLP) or not layers:
+        raise TypeError(f"draw_network: expected a microgradnn.nn.MLP, got {type(mlp).__name__}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be one of LR, TB, RL, BT, got {rankdir!r}")
+    if edge_value not in EDGE_VALUES:
+        raise ValueError(f"edge_value must be one of {', '.join(EDGE_VALUES)}, got {edge_value!r}")
+    for name, value in (("max_inputs", max_inputs), ("max_edges", max_edges)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    params = mlp.parameters()
+    has_grads = any(p.grad != 0.0 for p in params)
+    collapsed = mlp.nin > max_inputs
+
+    def number(w) -> float:
+        return w.grad if edge_value == "grad" else w.data
+
+    # (source, target, id, value, is_norm) for every drawn edge.
+    edges: List[Tuple[str, str, str, float, bool]] = []
+    for li, layer in enumerate(layers):
+        for ni, neuron in enumerate(layer.neurons):
+            target = f"n{li}_{ni}"
+            if li == 0 and collapsed:
+                norm = math.sqrt(sum(number(w) ** 2 for w in neuron.w))
+                edges.append(("input", target, f"w0_{ni}", norm, True))
+                continue
+            for ki, w in enumerate(neuron.w):
+                source = f"x{ki}" if li == 0 else f"n{li - 1}_{ki}"
+                edges.append((source, target, f"w{li}_{ni}_{ki}", number(w), False))
+    total_edges = len(edges)
+    if total_edges > max_edges:
+        keep = sorted(range(total_edges), key=lambda i: (-abs(edges[i][3]), i))[:max_edges]
+        edges = [edges[i] for i in sorted(keep)]
+    scale = max_abs(e[3] for e in edges if not e[4])
+    norm_scale = max_abs(e[3] for e in edges if e[4])
+    sums = [[sum(abs(w.grad) for w in n.w) + abs(n.b.grad) for n in layer.neurons]
+            for layer in layers]
+    sum_scale = max_abs(s for row in sums for s in row)
+
+    g = Picture(name="network")
+    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.08", ranksep="1.6",
+           splines="line")
+    g.attr("node", fontname="DejaVu Sans", fontsize="10", shape="plain")
+    # Edges leave a neuron on its far side and enter on its near side, so no line
+    # crosses a label; invisible chains (below) keep each column in neuron order.
+    tail, head = {"LR": ("e", "w"), "RL": ("w", "e"), "TB": ("s", "n"), "BT": ("n", "s")}[rankdir]
+    g.attr("edge", arrowhead="none", tailport=tail, headport=head)
+
+    caption = [f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT>'] if title else []
+    what = "weight" if edge_value == "weight" else "weight gradient"
+    caption.append(f"edges: {what} sign (purple &lt; 0 &lt; orange) and size, "
+                   f"full at |{'w' if edge_value == 'weight' else 'grad'}| = {format_value(scale)}")
+    if collapsed:
+        caption.append(f"edges from the input: norm of each neuron's {mlp.nin} "
+                       f"{what}s (grey, width by norm)")
+    if total_edges > len(edges):
+        caption.append(f"showing the {len(edges)} largest of {total_edges} edges")
+    caption.append("neuron fill: summed |grad| of its weights and bias" if has_grads
+                   else "gradients not computed yet: call backward() on a loss")
+    g.attr(label='<<FONT POINT-SIZE="10">' + '<BR ALIGN="LEFT"/>'.join(caption)
+           + '<BR ALIGN="LEFT"/></FONT>>', labelloc="t", labeljust="l")
+
+    # Columns are rank=same subgraphs headed by a caption node; invisible edges down
+    # each column keep neurons in index order (clusters with rank=same lay out badly).
+    with g.subgraph(name="column_input") as c:
+        c.attr(rank="same")
+        c.node("input_header", id="input_header", label="<<B>input</B>>")
+        column = ["input_header"]
+        if collapsed:
+            c.node("input", id="input",
+                   label=(f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0" CELLPADDING="6">'
+                          f"<TR><TD><B>{escape_html(_input_title(mlp.nin))}</B></TD></TR></TABLE>>"))
+            column.append("input")
+        else:
+            for ki in range(mlp.nin):
+                c.node(f"x{ki}", id=f"x{ki}", label=(f'<<TABLE BORDER="1" STYLE="rounded" '
+                                                     f'CELLBORDER="0"><TR><TD>x{ki}</TD></TR></TABLE>>'))
+                column.append(f"x{ki}")
+        _chain(c, column)
+    for li, layer in enumerate(layers):
+        with g.subgraph(name=f"column_layer{li}") as c:
+            c.attr(rank="same")
+            header = f"layer{li}_header"
+            c.node(header, id=header, label=(f"<<B>layers.{li}</B><BR/>{len(layer.neurons)} × "
+                                             f"{escape_html(layer.activation)}>"))
+            column = [header]
+            for ni, neuron in enumerate(layer.neurons):
+                fill = sequential_colour(sums[li][ni], sum_scale) if has_grads else ""
+                rows = [f'<TR><TD COLSPAN="2"><B>{li}.{ni}</B></TD></TR>',
+                        _row("b", format_value(neuron.b.data))]
+                rows.append(_row("Σ|grad|", format_value(sums[li][ni]), fill) if has_grads
+                            else _row("grad", "not yet"))
+                c.node(f"n{li}_{ni}", id=f"n{li}_{ni}",
+                       label=('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+                              + "".join(rows) + "</TABLE>>"))
+                column.append(f"n{li}_{ni}")
+            _chain(c, column)
+    for source, target, edge_id, value, is_norm in edges:
+        if is_norm:
+            colour = "#888888"
+            width = 0.5 + 3.0 * (value / norm_scale if norm_scale else 0.0)
+        else:
+            colour = diverging_colour(value, scale)
+            width = 0.3 + 2.7 * (abs(value) / scale if scale else 0.0)
+        g.edge(source, target, id=edge_id, color=colour, penwidth=f"{width:.2f}")
+    return g
