@@ -1,0 +1,153 @@
+"""Convolution and pooling over a grid of kernels, strides, paddings and odd sizes."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+from microgradnn.optim import Adam
+from microgradnn.tensor import (AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+                                Tensor, avg_pool2d, conv2d, cross_entropy, max_pool2d)
+from microgradnn.tensor.gradcheck import tensor_gradcheck
+
+RNG = np.random.default_rng(42)
+
+CONV_GRID = [(k, s, p) for k, s, p in itertools.product([1, 2, 3, 4], [1, 2, 3], [0, 1, 2])]
+
+
+def compare_with_torch(ours, theirs, arrays, rtol=1e-9):
+    leaves = [Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays]
+    out = ours(*leaves)
+    tleaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    tout = theirs(*tleaves)
+    assert out.shape == tuple(tout.shape)
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=rtol, atol=1e-12)
+    upstream = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(upstream)
+    tout.backward(torch.tensor(upstream))
+    for k, (leaf, tleaf) in enumerate(zip(leaves, tleaves)):
+        np.testing.assert_allclose(leaf.grad, tleaf.grad.numpy(), rtol=rtol, atol=1e-11,
+                                   err_msg=f"operand {k}")
+
+
+@pytest.mark.parametrize("k,s,p", CONV_GRID)
+def test_conv2d_matches_torch_over_grid(k, s, p):
+    x = RNG.standard_normal((2, 3, 7, 9))  # odd, non-square
+    w = RNG.standard_normal((4, 3, k, k))
+    b = RNG.standard_normal(4)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, s, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=s, padding=p), [x, w, b])
+
+
+@pytest.mark.parametrize("k,s,p", [(3, 1, 1), (2, 2, 0), (3, 2, 1), (2, 1, 0)])
+def test_conv2d_matches_finite_differences(k, s, p):
+    x = RNG.standard_normal((2, 2, 5, 4))
+    w = RNG.standard_normal((3, 2, k, k))
+    b = RNG.standard_normal(3)
+    tensor_gradcheck(lambda x, w, b: conv2d(x, w, b, s, p), [x, w, b])
+
+
+def test_conv2d_rectangular_kernel_stride_padding_no_bias():
+    x = RNG.standard_normal((1, 2, 8, 7))
+    w = RNG.standard_normal((3, 2, 3, 2))
+    compare_with_torch(lambda x, w: conv2d(x, w, None, (2, 1), (1, 0)),
+                       lambda x, w: TF.conv2d(x, w, None, stride=(2, 1), padding=(1, 0)), [x, w])
+
+
+POOL_GRID = [(k, s, p) for k, s, p in itertools.product([1, 2, 3], [None, 1, 2, 3], [0, 1])
+             if 2 * p <= k]
+
+
+@pytest.mark.parametrize("k,s,p", POOL_GRID)
+def test_max_pool_matches_torch_over_grid(k, s, p):
+    x = RNG.standard_normal((2, 3, 7, 8))
+    compare_with_torch(lambda x: max_pool2d(x, k, s, p),
+                       lambda x: TF.max_pool2d(x, k, s if s is not None else k, p), [x])
+
+
+@pytest.mark.parametrize("k,s,p", POOL_GRID)
+def test_avg_pool_matches_torch_over_grid(k, s, p):
+    x = RNG.standard_normal((2, 3, 7, 8))
+    compare_with_torch(lambda x: avg_pool2d(x, k, s, p),
+                       lambda x: TF.avg_pool2d(x, k, s if s is not None else k, p), [x])
+
+
+@pytest.mark.parametrize("k,s,p", [(2, None, 0), (3, 2, 1), (2, 1, 0), (3, 3, 0)])
+def test_pools_match_finite_differences(k, s, p):
+    x = RNG.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) * 0.1  # distinct: no ties
+    tensor_gradcheck(lambda x: max_pool2d(x, k, s, p), [x])
+    tensor_gradcheck(lambda x: avg_pool2d(x, k, s, p), [x])
+
+
+def test_max_pool_ties_send_gradient_to_one_element_like_torch():
+    x = np.zeros((1, 1, 4, 4))  # what a dead ReLU produces: every window is a tie
+    x[0, 0, 0, 0] = 1.0
+    compare_with_torch(lambda x: max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x])
+    compare_with_torch(lambda x: max_pool2d(x, 3, 1), lambda x: TF.max_pool2d(x, 3, 1), [x])
+
+
+def test_pooling_layers_and_odd_sizes():
+    x = RNG.standard_normal((1, 2, 5, 5))
+    compare_with_torch(lambda x: MaxPool2d(2)(x), lambda x: TF.max_pool2d(x, 2), [x])
+    compare_with_torch(lambda x: AvgPool2d(2)(x), lambda x: TF.avg_pool2d(x, 2), [x])
+    assert MaxPool2d(2).stride == (2, 2)
+
+
+def small_cnn(dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return Sequential(Conv2d(1, 4, 3, padding=1, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
+                      Conv2d(4, 6, 3, padding=1, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
+                      Flatten(), Linear(6 * 3 * 3, 5, dtype=dtype, rng=rng))
+
+
+def torch_cnn(net):
+    tnet = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 6, 3, padding=1),
+                               torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                               torch.nn.Linear(54, 5)).double()
+    tnet.load_state_dict({k: torch.tensor(v) for k, v in net.state_dict().items()})
+    return tnet
+
+
+def test_cnn_matches_torch_forward_backward():
+    net = small_cnn()
+    tnet = torch_cnn(net)
+    assert [n for n, _ in net.named_parameters()] == [n for n, _ in tnet.named_parameters()]
+    x = RNG.standard_normal((3, 1, 12, 13))
+    y = np.array([0, 4, 2])
+    loss = cross_entropy(net(Tensor(x)), y)
+    loss.backward()
+    tloss = TF.cross_entropy(tnet(torch.tensor(x)), torch.tensor(y))
+    tloss.backward()
+    assert loss.item() == pytest.approx(tloss.item(), rel=1e-12)
+    for (name, p), tp in zip(net.named_parameters(), tnet.parameters()):
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_cnn_trains_in_float32():
+    net = small_cnn(dtype=np.float32)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((32, 1, 12, 12)).astype(np.float32)
+    y = rng.integers(0, 5, 32)
+    opt = Adam(net.parameters(), lr=0.01)
+    losses = []
+    for _ in range(40):
+        opt.zero_grad()
+        loss = cross_entropy(net(Tensor(x)), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert all(p.data.dtype == np.float32 and p.grad.dtype == np.float32
+               for p in net.parameters())
+
+
+def test_conv_input_gradient_only_when_needed():
+    layer = Conv2d(1, 2, 3, dtype=np.float64)
+    x = Tensor(RNG.standard_normal((1, 1, 5, 5)))
+    layer(x).sum().backward()
+    assert x.grad is None and layer.weight.grad is not None
