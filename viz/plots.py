@@ -67,7 +67,7 @@ def plot_history(history: Sequence[Mapping[str, float]]) -> Figure:
                     xs.append(float(row.get("epoch", i + 1)))
                     ys.append(float(row[key]))
             split = key.split("_", 1)[0]
-            ax.plot(xs, ys, marker="o", markersize=3, label=split)
+            ax.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, label=split)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
