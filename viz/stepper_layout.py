@@ -139,13 +139,15 @@ class Layout:
     """Positions from one ``dot`` run, in points, y growing upwards.
 
     ``nodes``: DOT name -> (x, y, width, height) of the node's box;
-    ``edges``: edge id -> list of spline points (cubic Bézier control points).
+    ``edges``: edge id -> list of spline points (cubic Bézier control points, then
+    the arrow tip); ``edge_labels``: edge id -> centre of its label.
     """
 
     width: float
     height: float
     nodes: Dict[str, Tuple[float, float, float, float]]
     edges: Dict[str, List[Tuple[float, float]]]
+    edge_labels: Dict[str, Tuple[float, float]]
 
 
 def layout(graph: graphviz.Digraph) -> Layout:
@@ -161,10 +163,14 @@ def layout(graph: graphviz.Digraph) -> Layout:
         nodes[obj["name"]] = (x, y, float(obj["width"]) * 72.0, float(obj["height"]) * 72.0)
         names[obj["_gvid"]] = obj["name"]
     edges: Dict[str, List[Tuple[float, float]]] = {}
+    labels: Dict[str, Tuple[float, float]] = {}
     for edge in data.get("edges", []):
         edge_id = edge.get("id") or f"{names.get(edge['tail'])}->{names.get(edge['head'])}"
         edges[edge_id] = _spline_points(edge.get("pos", ""))
-    return Layout(x1 - x0, y1 - y0, nodes, edges)
+        if "lp" in edge:
+            lx, ly = (float(v) for v in edge["lp"].split(","))
+            labels[edge_id] = (lx, ly)
+    return Layout(x1 - x0, y1 - y0, nodes, edges, labels)
 
 
 def _spline_points(pos: str) -> List[Tuple[float, float]]:

@@ -1,0 +1,95 @@
+"""``microgradnn backprop``: step through backpropagation of an expression, no Python needed.
+
+Example::
+
+    microgradnn backprop "tanh(x*w + b)" --set x=2 w=-3 b=6.8814 --html neuron.html
+
+prints every chain-rule step in the terminal, and can write the interactive HTML
+stepper (``--html``), an animated GIF (``--gif``) and numbered SVG frames
+(``--frames DIR``). The expression is parsed safely, never evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``backprop`` sub-command to the CLI's sub-parsers."""
+    parser = subparsers.add_parser(
+        "backprop", help="step through backpropagation of an expression",
+        description="Walk through backpropagation of a scalar expression one node at a time: "
+                    "each step shows the chain-rule term with its numbers. Allowed: names given "
+                    "with --set, numbers, + - * / **, unary -, and exp, log, tanh, sigmoid, relu.")
+    parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
+    parser.add_argument("--set", dest="assignments", metavar="NAME=VALUE", nargs="+",
+                        action="extend", default=[], help="give a name its value, e.g. x=2 w=-3")
+    parser.add_argument("--forward", action="store_true",
+                        help="show the forward pass (values in topological order) first")
+    parser.add_argument("--html", metavar="FILE", help="write the interactive stepper (.html)")
+    parser.add_argument("--gif", metavar="FILE", help="write an animated GIF of the steps (.gif)")
+    parser.add_argument("--frames", metavar="DIR",
+                        help="write numbered SVG frames frame_000.svg ... into DIR")
+    parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR",
+                        help="layout direction of the pictures (default LR)")
+    parser.add_argument("--hide-constants", action="store_true",
+                        help="leave unnamed numbers such as the 1 in x + 1 out of the pictures")
+    parser.add_argument("--quiet", action="store_true", help="do not print the steps")
+    parser.set_defaults(handler=run)
+
+
+def _check_suffix(path: str, suffixes: tuple, option: str) -> None:
+    from microgradnn.cli import CommandError
+
+    if os.path.splitext(path)[1].lower() not in suffixes:
+        raise CommandError(f"{option} expects a file ending in {' or '.join(suffixes)}, got {path!r}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse the expression, print the walk-through, and write the requested pictures."""
+    from microgradnn.cli import CommandError
+    from microgradnn.engine import format_number
+    from microgradnn.expression import parse_assignments, parse_expression
+
+    if args.html:
+        _check_suffix(args.html, (".html", ".htm"), "--html")
+    if args.gif:
+        _check_suffix(args.gif, (".gif",), "--gif")
+    variables = parse_assignments(args.assignments)
+    root = parse_expression(args.expression, variables)
+
+    import viz  # the CLI is the application layer: it may draw, the library never does
+    from viz.animation import save_animation
+    from viz.dot import GraphvizNotFoundError
+
+    steps = viz.backprop_steps(root, forward=args.forward)
+    if not args.quiet:
+        print(f"expression: {args.expression}")
+        print(viz.format_walkthrough(steps))
+        root_name = next(step.node_name for step in steps if step.kind == "seed")
+        final = {}
+        for step in steps:
+            for term in step.terms:
+                final[term.operand_name] = term.grad_after
+        named = [f"d{root_name}/d{name} = {format_number(final[name])}"
+                 for name in variables if name in final]
+        if named:
+            print("gradients: " + ", ".join(named))
+    options = dict(forward=args.forward, rankdir=args.rankdir, hide_constants=args.hide_constants)
+    try:
+        if args.html:
+            viz.save_stepper(root, args.html, title=f"Backpropagation through {args.expression}",
+                             **options)
+            print(f"wrote {args.html}")
+        if args.gif or args.frames:
+            written = save_animation(root, args.gif, frames_dir=args.frames, **options)
+            if args.gif:
+                print(f"wrote {args.gif}")
+            if args.frames:
+                print(f"wrote {len(written) - (1 if args.gif else 0)} frames into {args.frames}")
+    except GraphvizNotFoundError as error:
+        raise CommandError(str(error)) from None
+    return 0

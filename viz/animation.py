@@ -1,0 +1,290 @@
+"""The backprop walk-through as an animated GIF (matplotlib + Pillow) and SVG frames.
+
+The layout comes from one ``dot`` run on the same DOT the HTML stepper uses; every
+frame draws from those fixed positions, so nothing moves between frames. Artists
+are made once and only restyled per frame (texts and colours), like the HTML page.
+No ffmpeg: frames are rasterised by matplotlib's Agg and assembled by Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from microgradnn.engine import Value, format_number
+
+from .backprop import Step, node_names, steps_from_trace
+from .stepper_layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
+from .trace import Trace, trace
+
+__all__ = ["save_animation", "frame_states", "FrameState"]
+
+_CURRENT, _RECEIVING, _PENDING = "#d62728", "#1f77b4", "#b0b0b0"
+_PARTIAL_BG, _EDGE = "#fff3b0", "#555555"
+_MONO = "DejaVu Sans Mono"
+_MAX_CAPTION_LINES = 6
+
+
+@dataclass
+class FrameState:
+    """What frame ``index`` shows: frame 0 is before any step, frame k after step k-1."""
+
+    index: int
+    step: Optional[Step]
+    known: Set[str]
+    grads: Dict[str, float]
+    used: Dict[str, float] = field(default_factory=dict)  # edge id -> contribution added
+    final: Set[str] = field(default_factory=set)  # nodes whose gradient will not change again
+
+
+def frame_states(tr: Trace, steps: Sequence[Step]) -> Iterator[FrameState]:
+    """Yield ``len(steps) + 1`` states by replaying the steps' recorded numbers."""
+    last: Dict[str, int] = {}
+    for step in steps:
+        if step.kind == "seed":
+            last[step.node_id] = step.index
+        for term in step.terms:
+            last[term.operand_id] = step.index
+    has_forward = any(s.kind == "forward" for s in steps)
+    known = {n.id for n in tr.nodes if n.is_leaf or not has_forward}
+    grads: Dict[str, float] = {}
+    used: Dict[str, float] = {}
+    yield FrameState(0, None, set(known), {}, {}, set())
+    for step in steps:
+        if step.kind == "forward":
+            known.add(step.node_id)
+        elif step.kind == "seed":
+            grads[step.node_id] = step.upstream
+        for term in step.terms:
+            grads[term.operand_id] = term.grad_after
+            used[term.edge_id] = term.contribution
+        final = {i for i in grads if last.get(i, -1) <= step.index}
+        yield FrameState(step.index + 1, step, set(known), dict(grads), dict(used), final)
+
+
+def _caption(state: FrameState, total: int, has_forward: bool) -> Tuple[str, str]:
+    step = state.step
+    if step is None:
+        what = ("only the leaves are known; the forward pass comes first" if has_forward else
+                "the forward pass has computed every value; backpropagation comes next")
+        return f"0 / {total}  start: {what}", ""
+    head = {"forward": "forward pass: compute", "seed": "backward pass: start at",
+            "backward": "backward pass through"}[step.kind]
+    lines = step.text.split("\n")
+    if len(lines) > _MAX_CAPTION_LINES:
+        lines = lines[:_MAX_CAPTION_LINES - 1] + [f"... and {len(lines) - _MAX_CAPTION_LINES + 1} more"]
+    return f"{state.index} / {total}  {head} {step.node_name}", "\n".join(lines)
+
+
+class _Scene:
+    """The artists of one figure, made once from a ``Layout``; ``show`` restyles them."""
+
+    def __init__(self, tr: Trace, lay: Layout, steps: Sequence[Step], max_width_px: int, dpi: int):
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
+        from matplotlib.path import Path
+
+        from .dot import diverging_colour, max_abs
+
+        self.tr, self.names, self.total = tr, node_names(tr), len(steps)
+        self.has_forward = any(step.kind == "forward" for step in steps)
+        self.edge_records = {e.id: e for e in tr.edges}
+        lines = max([len(s.text.split("\n")) for s in steps] + [1])
+        caption_pt = 16.0 * (min(lines, _MAX_CAPTION_LINES) + 2)
+        width_in = lay.width / 72.0
+        self.scale = s = min(1.5, max_width_px / (width_in * dpi))
+        graph_h, total_h = lay.height * s, lay.height * s + caption_pt * s
+        self.figure = Figure(figsize=(lay.width * s / 72.0, total_h / 72.0), dpi=dpi)
+        self.figure.patch.set_facecolor("white")
+        ax = self.figure.add_axes((0.0, 0.0, 1.0, graph_h / total_h))
+        ax.set_xlim(0, lay.width)
+        ax.set_ylim(0, lay.height)
+        ax.axis("off")
+        self.title = self.figure.text(0.01, 1 - 8 * s / total_h, "", va="top", ha="left",
+                                      fontsize=11 * s, fontweight="bold")
+        self.caption = self.figure.text(0.01, 1 - 26 * s / total_h, "", va="top", ha="left",
+                                        fontsize=10 * s, family=_MONO, color=_CURRENT)
+        scale = max_abs([n_grad for n_grad in _final_grads(steps).values()])
+        self.colour = {i: diverging_colour(g, scale) for i, g in _final_grads(steps).items()}
+        self.boxes, self.ops, self.data, self.grad, self.edges, self.contrib = {}, {}, {}, {}, {}, {}
+        for node in tr.nodes:
+            if node.id not in lay.nodes:  # hidden constant
+                continue
+            x, y, w, h = lay.nodes[node.id]
+            box = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=4",
+                                 fc="white", ec="black", lw=1.0 * s)
+            ax.add_patch(box)
+            self.boxes[node.id] = box
+            rows = [self.names[node.id]] if node.label else []
+            step_h = h / (len(rows) + 2)
+            top = y + h / 2 - step_h / 2
+            if rows:
+                ax.text(x, top, rows[0][:28], ha="center", va="center", fontsize=9 * s,
+                        fontweight="bold", clip_on=True)
+                top -= step_h
+            self.data[node.id] = ax.text(x, top, "", ha="center", va="center", fontsize=9 * s,
+                                         family=_MONO)
+            self.grad[node.id] = ax.text(x, top - step_h, "", ha="center", va="center",
+                                         fontsize=9 * s, family=_MONO,
+                                         bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
+            op_id = f"{node.id}_op"
+            if op_id in lay.nodes:
+                ox, oy, ow, _ = lay.nodes[op_id]
+                circle = Circle((ox, oy), ow / 2, fc="#eeeeee", ec="black", lw=1.0 * s)
+                ax.add_patch(circle)
+                ax.text(ox, oy, node.op, ha="center", va="center", fontsize=7 * s)
+                self.ops[node.id] = circle
+        for edge_id, points in lay.edges.items():
+            if len(points) < 2:
+                continue
+            codes = [Path.MOVETO] + [Path.CURVE4] * (3 * ((len(points) - 1) // 3))
+            codes += [Path.LINETO] * (len(points) - len(codes))
+            arrow = FancyArrowPatch(path=Path(points, codes), arrowstyle="-|>",
+                                    mutation_scale=8 * s, lw=1.0 * s, color=_EDGE)
+            ax.add_patch(arrow)
+            self.edges[edge_id] = arrow
+            if edge_id in lay.edge_labels:
+                lx, ly = lay.edge_labels[edge_id]
+                self.contrib[edge_id] = ax.text(lx, ly, "", ha="center", va="center",
+                                                fontsize=7 * s, family=_MONO)
+
+    def show(self, state: FrameState) -> None:
+        """Restyle every artist for ``state``."""
+        s, step = self.scale, state.step
+        head, text = _caption(state, self.total, self.has_forward)
+        self.title.set_text(head)
+        self.caption.set_text(text)
+        used_now = set(step.edge_ids) if step else set()
+        receiving = {t.operand_id for t in step.terms} if step else set()
+        if step is not None and step.kind == "forward":
+            used_now = {e.id for e in self.tr.edges_into(step.node_id)}
+            receiving = set(self.tr.by_id[step.node_id].operand_ids)
+        for node_id, box in self.boxes.items():
+            current = step is not None and step.node_id == node_id
+            known = node_id in state.known
+            box.set_edgecolor(_CURRENT if current else _RECEIVING if node_id in receiving else "black")
+            box.set_linewidth((3.0 if current or node_id in receiving else 1.0) * s)
+            box.set_linestyle("-" if known else "--")
+            self.data[node_id].set_text(f"data {format_number(self.tr.by_id[node_id].data) if known else '?'}")
+            grad = self.grad[node_id]
+            if node_id in state.grads:
+                grad.set_text(f"grad {format_number(state.grads[node_id])}")
+                final = node_id in state.final
+                grad.get_bbox_patch().set_facecolor(self.colour.get(node_id, "white") if final else _PARTIAL_BG)
+                grad.set_color("black")
+            else:
+                grad.set_text("grad ?")
+                grad.get_bbox_patch().set_facecolor("white")
+                grad.set_color(_PENDING)
+            if node_id in self.ops:
+                self.ops[node_id].set_edgecolor(_CURRENT if current and step.kind != "seed" else "black")
+                self.ops[node_id].set_linewidth((3.0 if current and step.kind != "seed" else 1.0) * s)
+        out_now = f"{step.node_id}_out" if step is not None and step.kind != "seed" else None
+        for edge_id, arrow in self.edges.items():
+            hot = edge_id in used_now or edge_id == out_now
+            pending = edge_id.startswith("e") and edge_id not in state.used
+            arrow.set_color(_CURRENT if hot else _PENDING if pending else _EDGE)
+            arrow.set_linewidth((2.5 if hot else 1.0) * s)
+            arrow.set_linestyle("--" if pending and not hot else "-")
+            if edge_id in self.contrib:
+                value = state.used.get(edge_id)
+                record = self.edge_records.get(edge_id)
+                local = "?" if record is None or record.target not in state.known \
+                    else format_number(record.local_grad)
+                label = "?" if value is None else format_number(value)
+                self.contrib[edge_id].set_text(f"local {local}\ngrad += {label}")
+                self.contrib[edge_id].set_color(_CURRENT if hot else _PENDING if pending else "black")
+
+
+def _final_grads(steps: Sequence[Step]) -> Dict[str, float]:
+    grads: Dict[str, float] = {}
+    for step in steps:
+        if step.kind == "seed":
+            grads[step.node_id] = step.upstream
+        for term in step.terms:
+            grads[term.operand_id] = term.grad_after
+    return grads
+
+
+def _save_atomic(path: str, write) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[str] = None,
+                   forward: bool = False, rankdir: str = "LR",
+                   parameters: Optional[Sequence[Value]] = None, hide_constants: bool = False,
+                   frame_ms: int = 1200, max_width_px: int = 1200, dpi: int = 100,
+                   max_nodes: int = DEFAULT_MAX_NODES, progress: bool = True) -> List[str]:
+    """Write the walk-through of backprop from ``root`` as a GIF and/or numbered SVG frames.
+
+    One frame before any step, then one per step (``backprop_steps``), the last
+    held three times as long. ``path_gif`` may be ``None`` to write only SVG frames
+    ``frame_000.svg``, ``frame_001.svg``, ... into ``frames_dir`` (created if needed).
+    Returns the paths written (the GIF first). ``max_width_px`` caps the image width.
+    """
+    if path_gif is None and frames_dir is None:
+        raise ValueError("save_animation: give path_gif, frames_dir, or both")
+    if path_gif is not None and not path_gif.lower().endswith(".gif"):
+        raise ValueError(f"save_animation: the animation is written as GIF; got {path_gif!r}")
+    if not isinstance(frame_ms, int) or frame_ms < 20:
+        raise ValueError(f"frame_ms must be an integer of at least 20 ms, got {frame_ms!r}")
+    from tqdm import tqdm
+
+    tr = trace(root, parameters)
+    steps = steps_from_trace(tr, forward=forward)
+    lay = layout(graph_source(root, rankdir, parameters, hide_constants, max_nodes))
+    scene = _Scene(tr, lay, steps, max_width_px, dpi)
+    written: List[str] = []
+    digits = max(3, len(str(len(steps))))
+    if frames_dir is not None:
+        os.makedirs(frames_dir, exist_ok=True)
+
+    def frames() -> Iterator:
+        from PIL import Image
+
+        states = frame_states(tr, steps)
+        for state in tqdm(states, total=len(steps) + 1, desc="frames", disable=not progress,
+                          leave=False):
+            scene.show(state)
+            if frames_dir is not None:
+                svg_path = os.path.join(frames_dir, f"frame_{state.index:0{digits}d}.svg")
+                _save_atomic(svg_path, lambda tmp: scene.figure.savefig(tmp, format="svg"))
+                written.append(svg_path)
+            if path_gif is not None:
+                buffer = io.BytesIO()
+                scene.figure.savefig(buffer, format="png", dpi=dpi)
+                buffer.seek(0)
+                with Image.open(buffer) as image:
+                    yield image.convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE)
+
+    if path_gif is None:
+        for _ in frames():
+            pass
+        return written
+    durations = [frame_ms] * len(steps) + [frame_ms * 3]
+
+    def write_gif(tmp: str) -> None:
+        stream = frames()
+        first = next(stream)
+        first.save(tmp, format="GIF", save_all=True, append_images=stream, duration=durations,
+                   loop=0, optimize=False, disposal=1)
+
+    _save_atomic(path_gif, write_gif)
+    return [path_gif] + written
