@@ -20,6 +20,7 @@ from .module import Module
 __all__ = ["Neuron", "Layer", "MLP", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+INITS = ("fan_in", "unit")
 Input = Union[Value, float]
 _data = attrgetter("data")
 
@@ -38,16 +39,19 @@ def _check_activation(activation: str) -> str:
 class Neuron(Module):
     """One neuron: ``activation(w·x + b)`` over ``nin`` inputs.
 
-    Weights start uniform in [-1/sqrt(nin), 1/sqrt(nin)] (PyTorch's ``Linear``
-    default range), bias at 0; pass ``rng`` (a ``random.Random``) for reproducibility.
+    Weights start uniform in [-1/sqrt(nin), 1/sqrt(nin)] with ``init="fan_in"``
+    (PyTorch's ``Linear`` range) or in [-1, 1] with ``init="unit"`` (micrograd's);
+    bias at 0. Pass ``rng`` (a ``random.Random``) for reproducibility.
     """
 
     def __init__(self, nin: int, activation: str = "relu", fused: bool = True,
-                 rng: Optional[random.Random] = None, label: str = "") -> None:
+                 rng: Optional[random.Random] = None, label: str = "", init: str = "fan_in") -> None:
         if not isinstance(nin, int) or nin < 1:
             raise ValueError(f"Neuron: nin must be a positive integer, got {nin!r}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
         rng = rng or random.Random()
-        bound = 1.0 / nin ** 0.5
+        bound = 1.0 / nin ** 0.5 if init == "fan_in" else 1.0
         self.w = tuple(Value(rng.uniform(-bound, bound), label=f"{label}w.{i}") for i in range(nin))
         self.b = Value(0.0, label=f"{label}b")
         self.activation = _check_activation(activation)
@@ -82,10 +86,10 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, activation: str = "relu", fused: bool = True,
-                 rng: Optional[random.Random] = None, label: str = "") -> None:
+                 rng: Optional[random.Random] = None, label: str = "", init: str = "fan_in") -> None:
         if not isinstance(nout, int) or nout < 1:
             raise ValueError(f"Layer: nout must be a positive integer, got {nout!r}")
-        self.neurons = [Neuron(nin, activation, fused, rng, label=f"{label}neurons.{i}.")
+        self.neurons = [Neuron(nin, activation, fused, rng, label=f"{label}neurons.{i}.", init=init)
                         for i in range(nout)]
         self.nin, self.nout, self.activation = nin, nout, activation
 
@@ -122,12 +126,13 @@ class MLP(Module):
 
     Hidden layers use ``activation``; the last layer is linear unless
     ``output_activation`` says otherwise. Called on a list of ``nin`` numbers or
-    Values it returns a ``Value`` for one output and a list otherwise.
+    Values it returns a ``Value`` for one output and a list otherwise. ``init`` and
+    ``fused`` are passed to every ``Neuron``; ``seed`` makes the weights reproducible.
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  output_activation: str = "linear", fused: bool = True,
-                 seed: Optional[int] = None) -> None:
+                 seed: Optional[int] = None, init: str = "fan_in") -> None:
         if not isinstance(nin, int) or nin < 1:
             raise ValueError(f"MLP: nin must be a positive integer, got {nin!r}")
         nouts = list(nouts)
@@ -140,7 +145,7 @@ class MLP(Module):
         last = len(nouts) - 1
         self.layers = [Layer(sizes[i], sizes[i + 1],
                              output_activation if i == last else activation, fused, rng,
-                             label=f"layers.{i}.")
+                             label=f"layers.{i}.", init=init)
                        for i in range(len(nouts))]
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation = activation, output_activation

@@ -1,0 +1,152 @@
+"""``microgradnn demo``: the README's main command, end to end on built-in data.
+
+1. Train ``MLP(2, [16, 16, 1])`` on 100 moons points with the scalar engine
+   (micrograd's demo: hinge loss + L2, SGD) and print the accuracy.
+2. Write the pictures: decision boundary, training curve, the graph of one sample's
+   loss, and the backprop stepper (HTML) of that loss.
+3. If MNIST is on disk, train the classic 784-16-16-10 network for one epoch with
+   the vectorized path; if not, say how to get it (and still succeed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import List
+
+import numpy as np
+
+from ..datasets import make_moons
+from ..engine import format_number
+from ..nn import MLP
+from ..toy_training import train_hinge_classifier
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="train a small MLP on moons, draw it, step through backprop (and MNIST if present)",
+        description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="microgradnn_out", help="folder for the pictures (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=100, help="training steps on moons (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (default: %(default)s)")
+    parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST part")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
+    import viz
+    from ..toy_training import sample_loss
+
+    X, y = make_moons(100, noise=0.1, seed=args.seed)
+    model = MLP(2, [16, 16, 1], seed=args.seed, init="unit")
+    print(f"1. Training MLP 2-16-16-1 ({model.num_parameters()} parameters) on 100 moons points "
+          f"with the scalar engine")
+    print("   (micrograd's demo: hinge loss + 1e-4 L2, SGD, learning rate 1.0 falling to 0.1)")
+    start = time.perf_counter()
+    history = train_hinge_classifier(model, X, y, steps=args.steps, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    scores = viz.mlp_predict_fn(model)(X)
+    accuracy = float(np.mean((scores > 0) == (y == 1)))
+    print(f"   {args.steps} steps in {seconds:.1f} s: loss {format_number(history[-1]['loss'])}, "
+          f"accuracy {accuracy:.0%}")
+
+    print("2. Pictures")
+    viz.save_figure(viz.plot_decision_boundary(viz.mlp_predict_fn(model), X, y,
+                                               title="MLP 2-16-16-1 on moons"),
+                    out / "moons_decision_boundary.png")
+    written.append("moons_decision_boundary.png   what the network learned")
+    curve = [{"epoch": h["step"], "train_loss": h["loss"], "train_accuracy": h["accuracy"]}
+             for h in history]
+    viz.save_figure(viz.plot_history(curve), out / "moons_training.png")
+    written.append("moons_training.png            loss and accuracy per step")
+
+    # One sample's loss is small enough to draw and step through node by node.
+    loss = sample_loss(model, X[0].tolist(), int(y[0]))
+    loss.backward()
+    from viz.network import draw_network
+
+    network = draw_network(model)
+    network.render(outfile=str(out / "moons_network.svg"), cleanup=True)
+    written.append("moons_network.svg             the trained network, gradients of one sample")
+    graph = viz.draw_graph(loss, title=f"hinge loss of one moons sample (label {int(y[0])})")
+    dot_path = out / "moons_sample_graph.dot"
+    dot_path.write_text(graph.source, encoding="utf-8")
+    try:
+        graph.render(outfile=str(out / "moons_sample_graph.svg"), cleanup=True)
+        written.append("moons_sample_graph.svg        how gradients flow through one sample's loss")
+    except viz.GraphvizNotFoundError as error:
+        written.append(f"moons_sample_graph.dot        (no SVG: {error})")
+    neuron_x, neuron_w, neuron_b = _tanh_neuron()
+    neuron = (neuron_x * neuron_w + neuron_b).tanh()
+    neuron.backward()
+    viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)")
+    written.append("neuron_backprop.html          step through backprop of a tanh neuron")
+    viz.save_stepper(loss, str(out / "moons_sample_backprop.html"),
+                     title="hinge loss of one moons sample", hide_constants=True)
+    written.append("moons_sample_backprop.html    step through backprop of one sample's loss")
+
+
+def _tanh_neuron():
+    from ..engine import Value
+
+    return Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.8813735870195432, label="b")
+
+
+def _mnist(args: argparse.Namespace, out: Path, written: List[str]) -> None:
+    from ..datasets.mnist import MnistUnavailableError, load_mnist
+
+    print("3. MNIST: the classic 784-16-16-10 network, one epoch")
+    try:
+        train = load_mnist("train", download=False, progress=False)
+        test = load_mnist("test", download=False, progress=False)
+    except MnistUnavailableError:
+        print("   MNIST is not on this machine, so this part is skipped. To get it, either run\n"
+              "     python -c \"from microgradnn.datasets.mnist import load_mnist; load_mnist('train'); "
+              "load_mnist('test')\"\n"
+              "   (downloads about 11 MB into your cache), or point MICROGRADNN_DATA at a folder\n"
+              "   holding the four IDX files (train-images-idx3-ubyte.gz and friends).")
+        return
+    import viz
+    from ..models import build_model
+    from ..optim import SGD
+    from ..training import evaluate, fit
+
+    spec = {"model": "mlp", "hidden": [16, 16], "activation": "sigmoid"}
+    model = build_model(spec)
+    start = time.perf_counter()
+    fit(model, SGD(model.parameters(), lr=0.5), train, epochs=1, batch_size=32, seed=args.seed,
+        spec=spec, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    result = evaluate(model, *test)
+    accuracy = result[0] if isinstance(result, tuple) else result["accuracy"]
+    print(f"   one epoch over 60,000 images in {seconds:.1f} s: test accuracy {accuracy:.2%}")
+    weights = model.state_dict()["0.weight"]
+    viz.save_figure(viz.plot_weight_images(weights), out / "mnist_first_layer_weights.png")
+    written.append("mnist_first_layer_weights.png what each hidden neuron of the MNIST MLP looks for")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise ValueError(f"--steps must be a positive integer, got {args.steps}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written: List[str] = []
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        _moons(args, out, written)
+        if args.no_mnist:
+            print("3. MNIST: skipped (--no-mnist)")
+        else:
+            _mnist(args, out, written)
+    print(f"\nWrote to {out.resolve()}/:")
+    for line in written:
+        print(f"  {line}")
+    print("Open the .html files in a browser (no server needed); the pictures in any viewer.")
+    return 0
