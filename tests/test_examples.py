@@ -1,0 +1,120 @@
+"""Every example runs with ``--quick`` in a fresh folder, writes its pictures and prints
+numbers that are right (not just present).
+
+The MNIST examples need ``MICROGRADNN_DATA`` (set by the Makefile); they are marked
+``mnist``. Without the data they must still exit 0 and say how to get it.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+MNIST_DIR = os.environ.get("MICROGRADNN_DATA", "")
+needs_mnist = pytest.mark.skipif(
+    not (MNIST_DIR and Path(MNIST_DIR, "t10k-labels-idx1-ubyte.gz").exists()),
+    reason="MNIST files not found: set MICROGRADNN_DATA (the Makefile does)")
+
+
+def run(script: str, cwd: Path, *args: str, env: Optional[Dict[str, str]] = None,
+        timeout: float = 300) -> str:
+    """Run ``examples/<script>`` with ``sys.executable`` in ``cwd``; return its stdout."""
+    environment = dict(os.environ if env is None else env)
+    # The checkout first, so the examples test this code whatever is installed.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []))
+    environment.setdefault("MPLBACKEND", "Agg")
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), *args], cwd=cwd,
+                            env=environment, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), f"{path} was not written"
+    assert path.read_bytes()[:8] == PNG, f"{path} is not a PNG"
+
+
+def assert_svg(path: Path) -> None:
+    assert path.is_file(), f"{path} was not written"
+    assert "<svg" in path.read_text(encoding="utf-8")[:2000]
+
+
+def numbers(pattern: str, text: str):
+    """Every match of ``pattern`` in ``text`` with its groups as floats."""
+    return [tuple(float(g) for g in m.groups()) for m in re.finditer(pattern, text)]
+
+
+def test_examples_readme_lists_every_example_in_order():
+    scripts = sorted(p.name for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
+    assert len(scripts) == 8
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    positions = [readme.find(name) for name in scripts]
+    assert -1 not in positions, f"missing from examples/README.md: {scripts[positions.index(-1)]}"
+    assert positions == sorted(positions)
+
+
+def test_01_value_prints_the_chain_rule_and_draws_the_graph(tmp_path):
+    out = run("01_value.py", tmp_path)  # default --out: examples_out/01_value in the cwd
+    assert "L = -8.0000" in out
+    for name, grad in [("a", 6.0), ("b", -4.0), ("c", -2.0), ("f", 4.0), ("d", -2.0)]:
+        assert f"dL/d{name} = {grad:.4f}" in out
+    (slope, told), = numbers(r"/ h = (-?\d+\.\d+)\s+\(backprop said (-?\d+\.\d+)\)", out)
+    assert slope == told == 6.0
+    folder = tmp_path / "examples_out" / "01_value"
+    assert_svg(folder / "graph.svg")
+    assert_png(folder / "graph.png")
+    svg = html.unescape((folder / "graph.svg").read_text(encoding="utf-8"))
+    assert ">6.0000<" in svg and ">-8.0000<" in svg  # a's grad and L's data are drawn
+
+
+def test_03_gradcheck_agrees_and_catches_the_wrong_op(tmp_path):
+    out = run("03_gradcheck.py", tmp_path, "--quick", "--out", "pics")
+    pairs = numbers(r"backprop (-?\d+\.\d+)\s+finite difference (-?\d+\.\d+)", out)
+    assert len(pairs) == 8
+    assert all(a == n for a, n in pairs)
+    errors = [e for (e,) in numbers(r"largest difference: (\d\.\d+e[-+]\d+)", out)]
+    assert len(errors) == 4 and max(errors) < 1e-7
+    steps = numbers(r"h = (\d+e-\d+)\s+\|finite difference - backprop\| = (\d\.\d+e[-+]\d+)", out)
+    assert steps[0][1] > 1e-4 and min(e for _, e in steps) < 1e-9  # too big an h is visibly wrong
+    assert "caught: gradcheck failed at input 0" in out and "not caught" not in out
+    assert_png(tmp_path / "pics" / "step_size.png")
+
+
+def test_04_toy_mlp_learns_each_problem(tmp_path):
+    out = run("04_toy_mlp.py", tmp_path, "--quick", "--out", "pics")
+    results = numbers(r"loss (\d+\.\d+) -> (\d+\.\d+), accuracy (\d+\.\d+) -> (\d+\.\d+)", out)
+    assert len(results) == 3
+    for loss0, loss1, acc0, acc1 in results:
+        assert loss1 < loss0 and acc1 >= acc0
+    moons = results[0]
+    assert moons[3] >= 0.75  # a few steps already separate the moons well beyond chance
+    assert "MLP(2 -> 24 -> 24 -> 3" in out  # the spiral has three classes
+    for name in ("moons", "circles", "spiral"):
+        assert_png(tmp_path / "pics" / f"{name}_boundary.png")
+        assert_png(tmp_path / "pics" / f"{name}_curves.png")
+
+
+def test_07_conv_by_hand_gradients_match_the_rules(tmp_path):
+    out = run("07_conv_by_hand.py", tmp_path, "--quick", "--out", "pics")
+    assert "stride 1, padding 0: output 4x4" in out and "stride 2, padding 1: output 3x3" in out
+    assert "L = sum of the 4x4 outputs = 32.0000" in out
+    assert "numpy check: kernel grad True, image grad = full convolution with the flipped kernel True" in out
+    assert "microgradnn.tensor.conv2d agrees: kernel grad True, image grad True" in out
+    # dL/dkernel: each weight touched a 4x4 block of pixels; the first column of the image
+    # blocks sums to 5, 6, 7 going down (the edge moves left in the lower half).
+    block = out.split("dL/dkernel")[1].splitlines()[1:4]
+    assert [[float(v) for v in row.split()] for row in block] == [[5, 9, 13], [6, 10, 14], [7, 11, 15]]
+    assert "9 products, 3 of them with the zero border" in out
+    assert_png(tmp_path / "pics" / "conv_grids.png")
+    assert_svg(tmp_path / "pics" / "one_output_pixel.svg")
