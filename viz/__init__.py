@@ -21,5 +21,7 @@ from .graph import LargeGraphWarning, draw_graph
 __all__ += ["draw_graph", "LargeGraphWarning", "GraphvizNotFoundError"]
 from .backprop import Step, Term, backprop_steps, format_walkthrough
 from .stepper_html import save_stepper
+from .animation import save_animation
 
-__all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper"]
+__all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper",
+            "save_animation"]

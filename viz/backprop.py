@@ -97,8 +97,8 @@ _SIMPLE = re.compile(r"^[\w.]+$")  # labels like w1 or layers.0.w.1, ids, plain 
 
 
 def _is_call(name: str) -> bool:
-    """``f(...)`` whose first parenthesis closes at the very end."""
-    m = re.match(r"^\w+\(", name)
+    """``f(...)`` or ``(...)`` whose first parenthesis closes at the very end."""
+    m = re.match(r"^\w*\(", name)
     if not m or not name.endswith(")"):
         return False
     depth = 0

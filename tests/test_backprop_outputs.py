@@ -1,0 +1,181 @@
+"""The stepper's outputs without a browser: page structure, escaping, GIF/SVG frames, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from PIL import Image
+
+from microgradnn.autodiff import topological_order
+from microgradnn.cli import main
+from microgradnn.engine import Value
+from microgradnn.nn import MLP
+from viz.animation import frame_states, save_animation
+from viz.backprop import backprop_steps, steps_from_trace
+from viz.stepper_html import save_stepper, script_json, stepper_html
+from viz.stepper_layout import fresh_gradients, mark_svg
+from viz.trace import trace
+
+XSS = "</script><script>alert(1)</script>"
+
+
+def neuron(w_label="w"):
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label=w_label), Value(6.8813735870195432, label="b")
+    o = (x * w + b).tanh()
+    o.label = "o"
+    return o
+
+
+def page_data(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="mg-data">(.*?)</script>', page, re.S)
+    return json.loads(match.group(1))
+
+
+def test_script_json_escapes_markup_and_line_separators():
+    data = {"label": XSS + " & <!-- \u2028\u2029"}
+    text = script_json(data)
+    for bad in ("<", ">", "&", "\u2028", "\u2029"):
+        assert bad not in text
+    assert json.loads(text) == data
+
+
+def test_xss_label_stays_text_in_the_page():
+    page = stepper_html(neuron(XSS), title=XSS)
+    # Exactly our two script elements, no other opening tag made of the label.
+    assert page.count("<script") == 2
+    assert "alert(1)</script>" not in page.replace("</script>\n</body>", "")
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the SVG text and <title>
+    data = page_data(page)
+    assert data["title"] == XSS
+    assert data["nodes"]["v1"]["label"] == XSS
+    assert "innerHTML" not in page and "outerHTML" not in page and "insertAdjacentHTML" not in page
+
+
+def test_page_is_self_contained_and_has_every_id():
+    page = stepper_html(neuron(), forward=True)
+    # No network: the only URLs are XML namespace names; nothing is loaded.
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert not re.search(r"\s(src|href)\s*=", page)
+    assert "Content-Security-Policy" in page
+    for node_id in ("v0", "v1", "v2", "v3", "v4", "v5"):
+        assert f'id="{node_id}"' in page
+    for element_id in ("v2_op", "v4_op", "v5_op", "v2_out", "e0", "e1", "e2", "e3", "e4"):
+        assert f'id="{element_id}"' in page
+    assert page.count('class="mg-grad"') == 6 and page.count('class="mg-data"') == 6
+    assert page.count('class="mg-contrib"') == 5
+    assert page.count("<svg") == 1
+    data = page_data(page)
+    assert [s["kind"] for s in data["steps"]] == ["forward"] * 3 + ["seed"] + ["backward"] * 3
+    assert data["steps"][-1]["terms"][0]["after"] == "-1.5000"
+    assert data["nodes"]["v0"]["final"] == 6  # x's gradient is complete after the last step
+
+
+def test_stepper_leaves_user_gradients_as_they_were(tmp_path):
+    o = neuron()
+    o.backward()
+    o.backward()
+    before = [(v.grad, v.data) for v in topological_order(o)]
+    save_stepper(o, str(tmp_path / "s.html"))
+    assert [(v.grad, v.data) for v in topological_order(o)] == before
+
+
+def test_fresh_gradients_restores_even_on_error():
+    o = neuron()
+    leaves = topological_order(o)
+    with pytest.raises(RuntimeError):
+        with fresh_gradients(o):
+            assert leaves[0].grad == pytest.approx(-1.5)
+            raise RuntimeError("boom")
+    assert all(v.grad == 0.0 for v in leaves)
+
+
+def test_mark_svg_tags_numbers_and_drops_prolog():
+    svg = ('<?xml version="1.0"?><!DOCTYPE svg><svg xmlns="http://www.w3.org/2000/svg" width="10pt" '
+           'height="5pt" viewBox="0 0 10 5"><!-- v0 --><g id="v0" class="node"><text>data</text>'
+           '<text>2.0000</text><text>grad</text><polygon fill="#abcdef" points="0,0"/>'
+           '<text>-1.5000</text><polygon fill="none" stroke="black" points="0,0"/></g>'
+           '<g id="e0" class="edge"><path d="M0,0"/><text>local 3.0000</text>'
+           '<text>grad += 1.0000</text></g></svg>')
+    out = mark_svg(svg)
+    assert out.startswith("<svg") and "<!--" not in out and "DOCTYPE" not in out
+    assert 'width="10pt"' not in out and 'viewBox="0 0 10 5"' in out
+    assert re.search(r'<text class="mg-data"[^>]*>2.0000</text>', out)
+    assert re.search(r'<text class="mg-grad"[^>]*>-1.5000</text>', out)
+    assert 'class="mg-grad-bg"' in out and 'class="mg-outline"' in out
+    assert re.search(r'<text class="mg-local" data-prefix="local ">', out)
+    assert re.search(r'<text class="mg-contrib" data-prefix="grad \+= ">', out)
+
+
+def test_too_big_graph_is_refused_clearly(tmp_path):
+    with pytest.raises(ValueError, match="max_nodes=5"):
+        save_stepper(neuron(), str(tmp_path / "s.html"), max_nodes=5)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save_stepper(neuron(), str(tmp_path / "nope" / "s.html"))
+
+
+def test_frame_states_end_with_engine_gradients():
+    model = MLP(2, [3, 1], fused=False, seed=0)
+    loss = (model([0.3, -0.8]) - 1.0) ** 2
+    tr = trace(loss)
+    steps = steps_from_trace(tr, forward=True)
+    states = list(frame_states(tr, steps))
+    assert len(states) == len(steps) + 1
+    assert states[0].grads == {} and states[0].known == {n.id for n in tr.nodes if n.is_leaf}
+    loss.backward()
+    engine = {n.id: n.value.grad for n in tr.nodes}
+    assert states[-1].grads == engine
+    assert states[-1].final == set(engine)
+    assert states[-1].known == set(engine)
+
+
+def test_gif_and_numbered_svg_frames(tmp_path):
+    o = neuron()
+    gif, frames = tmp_path / "n.gif", tmp_path / "frames"
+    written = save_animation(o, str(gif), frames_dir=str(frames), progress=False)
+    n_frames = len(backprop_steps(o)) + 1
+    assert written[0] == str(gif)
+    assert sorted(p.name for p in frames.iterdir()) == [f"frame_{i:03d}.svg" for i in range(n_frames)]
+    with Image.open(gif) as image:
+        assert image.format == "GIF" and image.n_frames == n_frames
+    last = (frames / f"frame_{n_frames - 1:03d}.svg").read_text()
+    assert "-1.5000" in last and "grad ?" not in last
+    first = (frames / "frame_000.svg").read_text()
+    assert "-1.5000" not in first and "grad ?" in first
+
+
+def test_save_animation_checks_its_arguments(tmp_path):
+    with pytest.raises(ValueError, match="GIF"):
+        save_animation(neuron(), str(tmp_path / "a.mp4"))
+    with pytest.raises(ValueError, match="path_gif, frames_dir"):
+        save_animation(neuron(), None)
+
+
+def test_cli_prints_walkthrough_and_writes_files(tmp_path, capsys):
+    html, gif = tmp_path / "n.html", tmp_path / "n.gif"
+    code = main(["backprop", "tanh(x*w + b)", "--set", "x=2", "w=-3", "b=6.8813735870195432",
+                 "--html", str(html), "--gif", str(gif)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "dL/dx += w * dL/d(x*w) = (-3.0000) * 0.5000 = -1.5000" in out
+    assert "gradients: dL/dx = -1.5000, dL/dw = 1.0000, dL/db = 0.5000" in out
+    assert "forward" not in out
+    assert html.exists() and gif.exists()
+    assert page_data(html.read_text())["title"] == "Backpropagation through tanh(x*w + b)"
+
+
+def test_cli_forward_and_errors(tmp_path, capsys):
+    assert main(["backprop", "a*a", "--set", "a=3", "--forward"]) == 0
+    out = capsys.readouterr().out
+    assert "    L = a * a = 3.0000 * 3.0000 = 9.0000\n" in out
+    assert "dL/da += a * dL/dL = 3.0000 * 1.0000 = 3.0000" in out
+    assert "gradients: dL/da = 6.0000" in out
+    assert main(["backprop", "x*y", "--set", "x=1"]) == 2
+    assert "'y' has no value" in capsys.readouterr().err
+    assert main(["backprop", "x", "--set", "x=1", "--html", str(tmp_path / "a.txt")]) == 2
+    assert "--html expects" in capsys.readouterr().err

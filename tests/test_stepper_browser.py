@@ -1,0 +1,181 @@
+"""The HTML stepper in a real browser: headless Debian chromium driven by Playwright.
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright``
+Python package; Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from microgradnn.autodiff import topological_order
+from microgradnn.engine import Value, format_number
+from viz.backprop import backprop_steps
+from viz.stepper_html import save_stepper
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+XSS = "</script><script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Open an HTML file from file:// and collect console errors, page errors and dialogs."""
+    contexts = []
+
+    def _open(path):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.problems = []
+        page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+        page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        page.on("request", lambda r: not r.url.startswith("file://")
+                and page.problems.append(f"network: {r.url}"))
+        page.goto(path.as_uri())
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def neuron(w_label="w"):
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label=w_label), Value(6.8813735870195432, label="b")
+    o = (x * w + b).tanh()
+    o.label = "o"
+    return o
+
+
+def grad_shown(page, node_id):
+    return page.text_content(f"#{node_id} text.mg-grad")
+
+
+def classes(page, element_id):
+    return page.get_attribute(f"#{element_id}", "class").split()
+
+
+def test_clicking_next_walks_the_chain_rule(tmp_path, open_page):
+    o = neuron()
+    steps = backprop_steps(o)
+    path = tmp_path / "neuron.html"
+    save_stepper(o, str(path))
+    page = open_page(path)
+
+    assert page.text_content("#mg-counter") == f"0 / {len(steps)}"
+    assert all(grad_shown(page, f"v{i}") == "?" for i in range(6))
+    assert "mg-pending" in classes(page, "e0")
+
+    for _ in range(3):
+        page.click("#mg-next")
+    step = steps[2]  # backward through x*w + b
+    assert page.text_content("#mg-counter") == f"3 / {len(steps)}"
+    assert page.text_content("#mg-caption") == str(step)
+    assert page.eval_on_selector_all("g.node.mg-current", "els => els.map(e => e.id).sort()") == \
+        [step.node_id, f"{step.node_id}_op"]
+    used = page.eval_on_selector_all("g.edge.mg-used", "els => els.map(e => e.id).sort()")
+    assert used == sorted(list(step.edge_ids) + [f"{step.node_id}_out"])
+    receiving = page.eval_on_selector_all("g.node.mg-receiving", "els => els.map(e => e.id).sort()")
+    assert receiving == sorted(t.operand_id for t in step.terms)
+    assert grad_shown(page, "v4") == "0.5000" and grad_shown(page, "v3") == "0.5000"
+    assert grad_shown(page, "v2") == "0.5000"
+    assert grad_shown(page, "v0") == "?" and "mg-grad-pending" in classes(page, "v0")
+    assert page.text_content("#e3 text.mg-contrib") == "grad += 0.5000"
+    assert page.text_content("#e0 text.mg-contrib") == "grad += ?"
+    rows = page.eval_on_selector_all("#mg-terms-body tr", "rs => rs.map(r => r.textContent)")
+    assert len(rows) == 2
+
+    page.click("#mg-next")
+    o.backward()
+    leaves = topological_order(o)
+    for i, value in enumerate(leaves):
+        assert grad_shown(page, f"v{i}") == format_number(value.grad)
+    assert "Done" in page.text_content("#mg-phase")
+    assert page.is_disabled("#mg-next")
+    assert page.problems == []
+
+
+def test_keys_slider_and_prev_land_on_the_same_frames(tmp_path, open_page):
+    o = neuron()
+    steps = backprop_steps(o)
+    path = tmp_path / "neuron.html"
+    save_stepper(o, str(path))
+    page = open_page(path)
+    page.keyboard.press("End")
+    assert page.text_content("#mg-counter") == f"{len(steps)} / {len(steps)}"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert page.text_content("#mg-caption") == str(steps[len(steps) - 3])
+    keyed = page.inner_html("#mg-graph")
+    page.keyboard.press("Home")
+    assert page.text_content("#mg-caption") == ""
+    page.eval_on_selector("#mg-slider", "(s, v) => { s.value = v; s.dispatchEvent(new Event('input')); }",
+                          str(len(steps) - 2))
+    assert page.inner_html("#mg-graph") == keyed  # same state however we got there
+    page.click("#mg-prev")
+    assert page.text_content("#mg-counter") == f"{len(steps) - 3} / {len(steps)}"
+    assert page.problems == []
+
+
+def test_play_runs_to_the_end(tmp_path, open_page):
+    a = Value(3.0, label="a")
+    path = tmp_path / "square.html"
+    save_stepper(a * a, str(path))
+    page = open_page(path)
+    page.select_option("#mg-speed", "400")
+    page.click("#mg-play")
+    page.wait_for_function("() => document.getElementById('mg-counter').textContent === '2 / 2'",
+                           timeout=20000)
+    assert grad_shown(page, "v0") == "6.0000"
+    assert page.text_content("#mg-caption").count("dL/da += a * dL/dL") == 2
+    assert page.problems == []
+
+
+def test_forward_mode_fills_values_first(tmp_path, open_page):
+    o = neuron()
+    path = tmp_path / "forward.html"
+    save_stepper(o, str(path), forward=True)
+    page = open_page(path)
+    assert page.text_content("#v0 text.mg-data") == "2.0000"
+    assert page.text_content("#v5 text.mg-data") == "?"
+    assert page.text_content("#e4 text.mg-local") == "local ?"
+    page.click("#mg-next")
+    assert page.text_content("#v2 text.mg-data") == "-6.0000"
+    assert page.text_content("#v5 text.mg-data") == "?"
+    assert page.text_content("#mg-caption") == "x*w = 2.0000 * (-3.0000) = -6.0000"
+    assert "mg-value-pending" in classes(page, "v5")
+    for _ in range(3):
+        page.click("#mg-next")
+    assert page.text_content("#v5 text.mg-data") == "0.7071"
+    assert page.text_content("#e4 text.mg-local") == "local 0.5000"
+    assert grad_shown(page, "v5") == "1.0000" and grad_shown(page, "v4") == "?"
+    assert page.problems == []
+
+
+def test_script_label_is_shown_as_text(tmp_path, open_page):
+    o = neuron(w_label=XSS)
+    path = tmp_path / "xss.html"
+    save_stepper(o, str(path), title=XSS)
+    page = open_page(path)
+    assert page.text_content("#mg-title") == XSS
+    assert XSS in page.text_content("#v1")
+    page.keyboard.press("End")
+    assert f"do/dx += ({XSS}) * do/dv2 = " in page.text_content("#mg-caption")
+    assert f"do/d({XSS}) += x * do/dv2 = " in page.text_content("#mg-caption")
+    assert XSS in page.text_content("#mg-terms-body")
+    assert page.evaluate("document.querySelectorAll('script').length") == 2
+    assert page.problems == []
