@@ -14,6 +14,7 @@ import gc
 import os
 import platform
 import time
+import weakref
 
 from micrograd.engine import Value as MgValue
 from micrograd.nn import MLP as MgMLP
@@ -87,8 +88,10 @@ def deep_chain(n: int = 1_000_000):
     x = Value(1.0, label="x")
     y = x
     start = time.perf_counter()
-    for _ in range(n):
+    for i in range(n):
         y = y * 1.0000001
+        if i == n // 2:
+            middle = weakref.ref(y)
     forward = time.perf_counter() - start
     built = rss_mb()
     start = time.perf_counter()
@@ -97,7 +100,7 @@ def deep_chain(n: int = 1_000_000):
     grad = x.grad
     del y
     freed = rss_mb()
-    return forward, backward, grad, base, built, freed
+    return forward, backward, grad, base, built, freed, middle() is None
 
 
 def main() -> None:
@@ -127,10 +130,11 @@ def main() -> None:
     print(f"  speed-up vs micrograd: {t_mg / t_ours:5.1f}x (goal >= 30x); "
           f"vs micrograd without gc: {t_nogc / t_ours:5.1f}x (goal >= 5x)")
 
-    forward, backward, grad, base, built, freed = deep_chain()
+    forward, backward, grad, base, built, freed, released = deep_chain()
     print(f"chain of 1,000,000 multiplications: forward {forward:.2f} s, backward {backward:.2f} s "
           f"(goal < 5 s), dy/dx = {grad:.6f}")
-    print(f"  memory: {base:.0f} MB before, {built:.0f} MB with the graph, {freed:.0f} MB after del")
+    print(f"  memory: {base:.0f} MB before, {built:.0f} MB with the graph, {freed:.0f} MB after del; "
+          f"nodes released by reference counting alone: {released}")
 
 
 if __name__ == "__main__":
