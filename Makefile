@@ -2,7 +2,10 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 STAMP := .make
+# The project's checkout has MNIST beside it in ../shared/mnist; elsewhere the loader's cache is used.
+ifneq ($(wildcard ../shared/mnist),)
 export MICROGRADNN_DATA ?= $(abspath ../shared/mnist)
+endif
 
 .PHONY: demo test install install-test system-deps bench clean
 
