@@ -80,6 +80,8 @@ class Value:
         self.local_grads = local_grads
 
     # ---- arithmetic: forward result and local derivatives side by side ----
+    # Each op returns Value(result, label, op, operands, local_grads): positional
+    # arguments because this is the engine's hot path.
 
     def __add__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
@@ -91,17 +93,17 @@ class Value:
 
     def __sub__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data - other.data, op="-", operands=(self, other), local_grads=(1.0, -1.0))
+        return Value(self.data - other.data, "", "-", (self, other), (1.0, -1.0))
 
     def __truediv__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
         a, b = self.data, other.data
         if b == 0.0:
             raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
-        return Value(a / b, op="/", operands=(self, other), local_grads=(1.0 / b, -a / (b * b)))
+        return Value(a / b, "", "/", (self, other), (1.0 / b, -a / (b * b)))
 
     def __neg__(self) -> "Value":
-        return Value(-self.data, op="neg", operands=(self,), local_grads=(-1.0,))
+        return Value(-self.data, "", "neg", (self,), (-1.0,))
 
     def __pow__(self, exponent: Union["Value", Number]) -> "Value":
         x = self.data
@@ -111,11 +113,9 @@ class Value:
             # d(x**k)/dk = x**k * log(x): defined for x > 0; PyTorch's convention 0 at
             # x == 0, and NaN (documented) for a negative base.
             dk = out * math.log(x) if x > 0 else (0.0 if x == 0 else math.nan)
-            return Value(out, op="**", operands=(self, exponent),
-                         local_grads=(_power_derivative(x, k), dk))
+            return Value(out, "", "**", (self, exponent), (_power_derivative(x, k), dk))
         k = _as_float(exponent, "**")
-        return Value(_power(x, k), op=f"**{exponent:g}", operands=(self,),
-                     local_grads=(_power_derivative(x, k),))
+        return Value(_power(x, k), "", f"**{k:g}", (self,), (_power_derivative(x, k),))
 
     def __radd__(self, other: Number) -> "Value":
         return Value(other) + self
@@ -140,13 +140,13 @@ class Value:
             out = math.exp(x)
         except OverflowError:
             raise OverflowError(f"exp overflow: exp({x!r}) is too large for a float") from None
-        return Value(out, op="exp", operands=(self,), local_grads=(out,))
+        return Value(out, "", "exp", (self,), (out,))
 
     def log(self) -> "Value":
         x = self.data
         if x <= 0.0:
             raise ValueError(f"log of a non-positive number: log({x!r})")
-        return Value(math.log(x), op="log", operands=(self,), local_grads=(1.0 / x,))
+        return Value(math.log(x), "", "log", (self,), (1.0 / x,))
 
     def tanh(self) -> "Value":
         t = math.tanh(self.data)
