@@ -13,7 +13,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph"]
+__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "to_input", "train_epoch",
+           "predict_logits"]
 
 
 def example_args(name: str, description: str, argv: Optional[List[str]] = None,
@@ -77,3 +78,47 @@ def save_graph(root, path: Path, **options) -> Path:
         print(f"  ({error}; wrote the DOT source instead)")
     say_saved(path, "the computation graph")
     return path
+
+
+def to_input(images: np.ndarray, shape) -> np.ndarray:
+    """uint8 digits (n, 28, 28) -> float32 in [0, 1] shaped (n, *shape): (784,) or (1, 28, 28)."""
+    return images.reshape((images.shape[0], *shape)).astype(np.float32) / np.float32(255.0)
+
+
+def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape, batch_size: int,
+                rng: np.random.Generator, desc: str = "train", on_step=None) -> Tuple[float, float]:
+    """One pass over shuffled minibatches; returns (mean loss, accuracy) on the training data.
+
+    The loop every network trains with: forward, loss, zero the grads, backward, step.
+    ``on_step(step)`` is called after ``backward()``, while the gradients are there to see.
+    """
+    from tqdm import tqdm
+
+    from microgradnn.tensor import Tensor, cross_entropy
+
+    order = rng.permutation(images.shape[0])
+    total_loss, correct = 0.0, 0
+    bar = tqdm(range(0, order.size, batch_size), desc=desc, unit="batch", leave=False)
+    for step, start in enumerate(bar):
+        index = order[start:start + batch_size]
+        logits = model(Tensor(to_input(images[index], shape)))
+        loss = cross_entropy(logits, labels[index].astype(np.int64))
+        optimizer.zero_grad()
+        loss.backward()
+        if on_step is not None:
+            on_step(step)
+        optimizer.step()
+        total_loss += loss.item() * index.size
+        correct += int((logits.data.argmax(axis=1) == labels[index]).sum())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{total_loss / (start + index.size):.4f}")
+    return total_loss / order.size, correct / order.size
+
+
+def predict_logits(model, images: np.ndarray, shape, batch_size: int = 1000) -> np.ndarray:
+    """Class scores (n, 10) for uint8 digits, without building a graph."""
+    from microgradnn.tensor import Tensor, no_grad
+
+    with no_grad():
+        return np.concatenate([model(Tensor(to_input(images[i:i + batch_size], shape))).data
+                               for i in range(0, images.shape[0], batch_size)])

@@ -281,8 +281,16 @@ def test_gradient_flow_runs_side_by_side_on_log_scale():
     assert [line.get_label() for line in summary.get_lines()] == ["sigmoid", "relu"]
     np.testing.assert_allclose(summary.get_lines()[0].get_ydata(), [1.5e-4, 1e-2])
     assert sigmoid_ax.get_shared_y_axes().joined(sigmoid_ax, relu_ax)
-    single = plot_gradient_flow({"fc1": [0.1, 0.2, 0.3]})
+    single = plot_gradient_flow({"fc1": [0.1, 0.2, 0.3]}, every=10)
     assert len(single.axes) == 2
+    np.testing.assert_allclose(single.axes[0].get_lines()[0].get_xdata(), [0, 10, 20])
+    smoothed = plot_gradient_flow({"fc1": [1.0, 3.0, 5.0, 7.0]}, smooth=2).axes[0].get_lines()
+    assert len(smoothed) == 2  # the raw series, faint, and its moving average
+    np.testing.assert_allclose(smoothed[1].get_xdata(), [0.5, 1.5, 2.5])
+    np.testing.assert_allclose(smoothed[1].get_ydata(), [2.0, 4.0, 6.0])
+    assert smoothed[0].get_alpha() < 1 and smoothed[1].get_label() == "fc1 (mean of 2)"
+    with pytest.raises(ValueError, match="smooth"):
+        plot_gradient_flow({"fc1": [1.0, 2.0]}, smooth=5)
     with pytest.raises(ValueError, match=r"records\['relu'\].*1-D"):
         plot_gradient_flow({"relu": 3.0})
     with pytest.raises(TypeError, match="per-step"):

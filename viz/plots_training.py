@@ -8,7 +8,7 @@ first layers get gradients orders of magnitude smaller (vanishing gradients).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -78,7 +78,14 @@ def _normalize_runs(records: Any) -> Dict[str, Series]:
     return {"": _as_series("records", records)}
 
 
-def plot_gradient_flow(records: Any, title: str = "Gradient flow") -> Figure:
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each run of ``window`` consecutive values: length ``size - window + 1``."""
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    return (sums[window:] - sums[:-window]) / window
+
+
+def plot_gradient_flow(records: Any, title: str = "Gradient flow", every: int = 1,
+                       smooth: Optional[int] = None) -> Figure:
     """Mean |grad| per layer over training steps, log scale, one panel per run.
 
     ``records`` is one of:
@@ -87,8 +94,13 @@ def plot_gradient_flow(records: Any, title: str = "Gradient flow") -> Figure:
       * one run alone, in either of those two forms.
     All panels share the y axis so runs compare directly. A last panel plots the mean over
     steps against layer depth, one line per run: how the gradient shrinks towards the input.
-    Non-positive values cannot be drawn on a log axis and are left out.
+    Non-positive values cannot be drawn on a log axis and are left out. ``every`` says
+    how many training steps lie between two records (the x axis counts steps). Long,
+    noisy series are smoothed: a moving average over ``smooth`` records (by default 1
+    under 200 records, else 1% of them) drawn over the raw values, which stay faint.
     """
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"plot_gradient_flow: every must be a positive integer, got {every!r}")
     runs = _normalize_runs(records)
     layers = list(dict.fromkeys(layer for series in runs.values() for layer in series))
     colors = {layer: f"C{i % 10}" for i, layer in enumerate(layers)}
@@ -96,8 +108,19 @@ def plot_gradient_flow(records: Any, title: str = "Gradient flow") -> Figure:
     axes = fig.subplots(1, len(runs) + 1, squeeze=False, sharey=True)[0]
     for ax, (run, series) in zip(axes, runs.items()):
         for layer, values in series.items():
-            ax.plot(np.arange(values.size), np.where(values > 0, values, np.nan),
-                    color=colors[layer], label=layer)
+            window = smooth if smooth is not None else (1 if values.size < 200 else values.size // 100)
+            if not isinstance(window, int) or not 1 <= window <= max(1, values.size):
+                raise ValueError(f"plot_gradient_flow: smooth must be an integer in 1..{values.size}, "
+                                 f"got {smooth!r}")
+            steps = every * np.arange(values.size)
+            positive = np.where(values > 0, values, np.nan)
+            if window == 1:
+                ax.plot(steps, positive, color=colors[layer], label=layer)
+                continue
+            ax.plot(steps, positive, color=colors[layer], alpha=0.2, linewidth=0.6)
+            centre = every * ((window - 1) / 2 + np.arange(values.size - window + 1))
+            ax.plot(centre, _moving_average(positive, window), color=colors[layer],
+                    label=f"{layer} (mean of {window})")
         ax.set_yscale("log")
         ax.set_title(run or "mean |grad| per layer")
         ax.set_xlabel("step")
