@@ -200,19 +200,20 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             index = np.sort(order[step * batch_size:(step + 1) * batch_size])  # sorted: faster gather
             batch = shift_batch(images[index], augment, rng) if augment else images[index]
             target = labels[index]
-            logits = model(Tensor(to_input(batch, shape)))
-            loss = cross_entropy(logits, target)
+            with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+                logits = model(Tensor(to_input(batch, shape)))
+                loss = cross_entropy(logits, target)
             value = float(loss.item())
             if not math.isfinite(value):
                 model.load_state_dict(good_state)
                 kept = (f"; the checkpoint {checkpoint} from epoch {epoch - 1} is kept"
                         if checkpoint is not None and epoch > 1 else "")
+                back = f"after epoch {epoch - 1}" if epoch > 1 else "it started with"
                 bar.close()
                 raise TrainingDiverged(
                     f"training diverged: the loss became {value} at epoch {epoch}, step "
-                    f"{step + 1} of {steps}, learning rate {format_number(optimizer.lr)}; the model "
-                    f"was reset to the weights after epoch {epoch - 1}{kept}. Try a smaller --lr.",
-                    history)
+                    f"{step + 1} of {steps}, learning rate {optimizer.lr:g}; the model was reset "
+                    f"to the weights {back}{kept}. Try a smaller learning rate.", history)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -1,0 +1,166 @@
+"""Model builders: a small JSON-able ``spec`` dict -> a ``microgradnn.tensor.Sequential``.
+
+The spec is what checkpoints store beside the weights, so ``build_model(spec)`` must
+rebuild exactly the same layers. Two families:
+
+- ``{"model": "mlp", "hidden": [16, 16], "activation": "sigmoid"}``: input (N, 784),
+  ``Linear`` + activation per hidden size, then ``Linear(.., 10)``. No ``Flatten``, so the
+  scalar engine's ``MLP`` can take the same weights (``to_scalar_mlp``).
+- ``{"model": "cnn", "channels": [32, 64], "kernel": 3, "hidden": [128], "dropout": 0.0}``:
+  input (N, 1, 28, 28); per channel count a same-padded ``Conv2d`` + activation +
+  ``MaxPool2d(2)``; then ``Flatten``, hidden ``Linear`` layers (with ``Dropout`` if asked)
+  and ``Linear(.., 10)``.
+
+Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
+``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from .module import Module
+from .tensor import (Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
+                     Tanh)
+
+__all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "describe",
+           "to_scalar_mlp", "ACTIVATIONS", "SIDE"]
+
+SIDE = 28
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,
+            "classes": 10},
+    "cnn": {"channels": [32, 64], "kernel": 3, "hidden": [128], "activation": "relu",
+            "dropout": 0.0, "seed": 0, "classes": 10},
+}
+
+
+def _int_list(value: Any, key: str, allow_empty: bool) -> List[int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or (not value and not allow_empty) or any(
+            isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in value):
+        raise ValueError(f"model spec: {key!r} must be a list of positive integers, got {value!r}")
+    return [int(v) for v in value]
+
+
+def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
+    """Fill defaults and check every key; return a new plain dict (JSON-able).
+
+    Raises ``ValueError`` naming the key and value for anything unknown or out of range.
+    """
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"model spec must be a dict, got {type(spec).__name__}")
+    kind = spec.get("model")
+    if kind not in _DEFAULTS:
+        raise ValueError(f"model spec: 'model' must be one of {sorted(_DEFAULTS)}, got {kind!r}")
+    out: Dict[str, Any] = {"model": kind, **_DEFAULTS[kind]}
+    unknown = sorted(set(spec) - set(out))
+    if unknown:
+        raise ValueError(f"model spec for {kind!r}: unknown keys {unknown}; "
+                         f"known keys are {sorted(out)}")
+    out.update(spec)
+    out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
+    if out["activation"] not in ACTIVATIONS:
+        raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
+                         f"got {out['activation']!r}")
+    seed = out["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"model spec: seed must be an integer >= 0, got {seed!r}")
+    out["seed"] = int(seed)
+    out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
+    if kind == "mlp":
+        out["inputs"] = _int_list(out["inputs"], "inputs", allow_empty=False)[0]
+    else:
+        out["channels"] = _int_list(out["channels"], "channels", allow_empty=False)
+        if len(out["channels"]) > 4:
+            raise ValueError(f"model spec: at most 4 conv blocks fit a 28x28 image, got "
+                             f"channels {out['channels']}")
+        kernel = out["kernel"]
+        if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) \
+                or kernel < 1 or kernel % 2 == 0 or kernel > 9:
+            raise ValueError(f"model spec: kernel must be an odd integer in 1..9, got {kernel!r}")
+        out["kernel"] = int(kernel)
+        p = out["dropout"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
+        out["dropout"] = float(p)
+    return out
+
+
+def input_shape(spec: Mapping[str, Any]) -> Tuple[int, ...]:
+    """Shape of one input sample: (784,) for an MLP, (1, 28, 28) for a CNN."""
+    spec = normalize_spec(spec)
+    return (spec["inputs"],) if spec["model"] == "mlp" else (1, SIDE, SIDE)
+
+
+def input_shape_of(model: Module) -> Tuple[int, ...]:
+    """Input sample shape of a built model: from ``model.spec``, else from its first layer."""
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        return input_shape(spec)
+    first = next(iter(model)) if isinstance(model, Sequential) and len(model) else model
+    if isinstance(first, Conv2d):
+        return (first.in_channels, SIDE, SIDE)
+    if isinstance(first, Linear):
+        return (first.in_features,)
+    raise ValueError(f"cannot tell the input shape of {type(model).__name__}; build it with "
+                     f"microgradnn.models.build_model")
+
+
+def build_model(spec: Mapping[str, Any]) -> Sequential:
+    """A fresh ``Sequential`` for ``spec`` (see the module docstring); ``.spec`` holds the
+    normalized spec. The same spec (seed included) gives the same initial weights."""
+    spec = normalize_spec(spec)
+    rng = np.random.default_rng(spec["seed"])
+    act = ACTIVATIONS[spec["activation"]]
+    layers: List[Module] = []
+    if spec["model"] == "mlp":
+        width = spec["inputs"]
+    else:
+        channels, side, k = 1, SIDE, spec["kernel"]
+        for out_channels in spec["channels"]:
+            layers += [Conv2d(channels, out_channels, k, padding=k // 2, rng=rng), act(),
+                       MaxPool2d(2)]
+            channels, side = out_channels, side // 2
+        layers.append(Flatten())
+        width = channels * side * side
+    for size in spec["hidden"]:
+        layers += [Linear(width, size, rng=rng), act()]
+        if spec["model"] == "cnn" and spec["dropout"] > 0:
+            layers.append(Dropout(spec["dropout"], rng=np.random.default_rng(rng.integers(2**63))))
+        width = size
+    layers.append(Linear(width, spec["classes"], rng=rng))
+    model = Sequential(*layers)
+    model.spec = spec
+    return model
+
+
+def describe(spec: Mapping[str, Any]) -> str:
+    """A one-line human name, e.g. ``MLP 784-16-16-10 (sigmoid)``."""
+    spec = normalize_spec(spec)
+    if spec["model"] == "mlp":
+        sizes = [spec["inputs"], *spec["hidden"], spec["classes"]]
+        return f"MLP {'-'.join(map(str, sizes))} ({spec['activation']})"
+    convs = "-".join(f"conv{spec['kernel']}x{spec['kernel']}:{c}" for c in spec["channels"])
+    fcs = "-".join(str(h) for h in [*spec["hidden"], spec["classes"]])
+    drop = f", dropout {spec['dropout']}" if spec["dropout"] else ""
+    return f"CNN {convs}-fc{fcs} ({spec['activation']}{drop})"
+
+
+def to_scalar_mlp(model: Sequential) -> Any:
+    """The scalar engine's ``microgradnn.nn.MLP`` with ``model``'s weights (MLP specs only).
+
+    Its output for one flattened image (784 numbers in [0, 1]) equals ``model``'s, so a
+    network trained on the fast path can be drawn and stepped node by node.
+    """
+    from .tensor.bridge import mlp_from_sequential
+
+    spec: Optional[Mapping[str, Any]] = getattr(model, "spec", None)
+    if spec is not None and spec.get("model") != "mlp":
+        raise ValueError(f"only MLP models convert to the scalar engine, this one is "
+                         f"{describe(spec)}")
+    return mlp_from_sequential(model)
