@@ -67,6 +67,8 @@ def test_page_is_self_contained_and_has_every_id():
     assert page.count('class="mg-grad"') == 6 and page.count('class="mg-data"') == 6
     assert page.count('class="mg-contrib"') == 5
     assert page.count("<svg") == 1
+    # Unlabelled computed nodes carry their caption name in the picture.
+    assert re.findall(r'<text class="mg-tag"[^>]*>([^<]*)</text>', page) == ["x*w", "x*w + b"]
     data = page_data(page)
     assert [s["kind"] for s in data["steps"]] == ["forward"] * 3 + ["seed"] + ["backward"] * 3
     assert data["steps"][-1]["terms"][0]["after"] == "-1.5000"
@@ -179,3 +181,17 @@ def test_cli_forward_and_errors(tmp_path, capsys):
     assert "'y' has no value" in capsys.readouterr().err
     assert main(["backprop", "x", "--set", "x=1", "--html", str(tmp_path / "a.txt")]) == 2
     assert "--html expects" in capsys.readouterr().err
+
+
+def test_big_graph_gif_draws_boxes_without_unreadable_text(tmp_path):
+    model = MLP(2, [3, 1], fused=False, seed=0)
+    loss = (model([0.3, -0.8]) - 1.0) ** 2
+    frames = tmp_path / "frames"
+    save_animation(loss, str(tmp_path / "m.gif"), frames_dir=str(frames), max_width_px=300,
+                   progress=False)
+    names = sorted(p.name for p in frames.iterdir())
+    assert len(names) == len(backprop_steps(loss)) + 1
+    last = (frames / names[-1]).read_text()
+    assert "grad 0" not in last and "grad -" not in last  # no per-node text at this size
+    with Image.open(tmp_path / "m.gif") as image:
+        assert image.n_frames == len(names)

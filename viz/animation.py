@@ -26,6 +26,7 @@ _CURRENT, _RECEIVING, _PENDING = "#d62728", "#1f77b4", "#b0b0b0"
 _PARTIAL_BG, _EDGE = "#fff3b0", "#555555"
 _MONO = "DejaVu Sans Mono"
 _MAX_CAPTION_LINES = 6
+_MIN_FONT_PT = 5.0
 
 
 @dataclass
@@ -96,17 +97,20 @@ class _Scene:
         caption_pt = 16.0 * (min(lines, _MAX_CAPTION_LINES) + 2)
         width_in = lay.width / 72.0
         self.scale = s = min(1.5, max_width_px / (width_in * dpi))
-        graph_h, total_h = lay.height * s, lay.height * s + caption_pt * s
+        # Text too small to read is not drawn: big graphs show state by box colour alone
+        # (and draw many times faster, since glyphs dominate the cost of a frame).
+        self.detail = 9 * s >= _MIN_FONT_PT
+        graph_h, total_h = lay.height * s, lay.height * s + caption_pt
         self.figure = Figure(figsize=(lay.width * s / 72.0, total_h / 72.0), dpi=dpi)
         self.figure.patch.set_facecolor("white")
         ax = self.figure.add_axes((0.0, 0.0, 1.0, graph_h / total_h))
         ax.set_xlim(0, lay.width)
         ax.set_ylim(0, lay.height)
         ax.axis("off")
-        self.title = self.figure.text(0.01, 1 - 8 * s / total_h, "", va="top", ha="left",
-                                      fontsize=11 * s, fontweight="bold")
-        self.caption = self.figure.text(0.01, 1 - 26 * s / total_h, "", va="top", ha="left",
-                                        fontsize=10 * s, family=_MONO, color=_CURRENT)
+        self.title = self.figure.text(0.01, 1 - 8 / total_h, "", va="top", ha="left",
+                                      fontsize=11, fontweight="bold")
+        self.caption = self.figure.text(0.01, 1 - 26 / total_h, "", va="top", ha="left",
+                                        fontsize=10, family=_MONO, color=_CURRENT)
         scale = max_abs([n_grad for n_grad in _final_grads(steps).values()])
         self.colour = {i: diverging_colour(g, scale) for i, g in _final_grads(steps).items()}
         self.boxes, self.ops, self.data, self.grad, self.edges, self.contrib = {}, {}, {}, {}, {}, {}
@@ -118,6 +122,8 @@ class _Scene:
                                  fc="white", ec="black", lw=1.0 * s)
             ax.add_patch(box)
             self.boxes[node.id] = box
+            if not self.detail:
+                continue
             rows = [self.names[node.id]] if node.label else []
             step_h = h / (len(rows) + 2)
             top = y + h / 2 - step_h / 2
@@ -130,12 +136,14 @@ class _Scene:
             self.grad[node.id] = ax.text(x, top - step_h, "", ha="center", va="center",
                                          fontsize=9 * s, family=_MONO,
                                          bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
+        for node in tr.nodes:
             op_id = f"{node.id}_op"
             if op_id in lay.nodes:
                 ox, oy, ow, _ = lay.nodes[op_id]
                 circle = Circle((ox, oy), ow / 2, fc="#eeeeee", ec="black", lw=1.0 * s)
                 ax.add_patch(circle)
-                ax.text(ox, oy, node.op, ha="center", va="center", fontsize=7 * s)
+                if self.detail:
+                    ax.text(ox, oy, node.op, ha="center", va="center", fontsize=7 * s)
                 self.ops[node.id] = circle
         for edge_id, points in lay.edges.items():
             if len(points) < 2:
@@ -146,14 +154,14 @@ class _Scene:
                                     mutation_scale=8 * s, lw=1.0 * s, color=_EDGE)
             ax.add_patch(arrow)
             self.edges[edge_id] = arrow
-            if edge_id in lay.edge_labels:
+            if edge_id in lay.edge_labels and self.detail:
                 lx, ly = lay.edge_labels[edge_id]
                 self.contrib[edge_id] = ax.text(lx, ly, "", ha="center", va="center",
                                                 fontsize=7 * s, family=_MONO)
 
     def show(self, state: FrameState) -> None:
         """Restyle every artist for ``state``."""
-        s, step = self.scale, state.step
+        s, step = max(self.scale, 0.6), state.step  # highlights stay visible on big graphs
         head, text = _caption(state, self.total, self.has_forward)
         self.title.set_text(head)
         self.caption.set_text(text)
@@ -168,20 +176,25 @@ class _Scene:
             box.set_edgecolor(_CURRENT if current else _RECEIVING if node_id in receiving else "black")
             box.set_linewidth((3.0 if current or node_id in receiving else 1.0) * s)
             box.set_linestyle("-" if known else "--")
+            if node_id in self.ops:
+                hot = current and step.kind != "seed"
+                self.ops[node_id].set_edgecolor(_CURRENT if hot else "black")
+                self.ops[node_id].set_linewidth((3.0 if hot else 1.0) * s)
+            fill = ("white" if node_id not in state.grads else
+                    self.colour.get(node_id, "white") if node_id in state.final else _PARTIAL_BG)
+            if not self.detail:
+                box.set_facecolor(fill)
+                continue
             self.data[node_id].set_text(f"data {format_number(self.tr.by_id[node_id].data) if known else '?'}")
             grad = self.grad[node_id]
             if node_id in state.grads:
                 grad.set_text(f"grad {format_number(state.grads[node_id])}")
-                final = node_id in state.final
-                grad.get_bbox_patch().set_facecolor(self.colour.get(node_id, "white") if final else _PARTIAL_BG)
+                grad.get_bbox_patch().set_facecolor(fill)
                 grad.set_color("black")
             else:
                 grad.set_text("grad ?")
                 grad.get_bbox_patch().set_facecolor("white")
                 grad.set_color(_PENDING)
-            if node_id in self.ops:
-                self.ops[node_id].set_edgecolor(_CURRENT if current and step.kind != "seed" else "black")
-                self.ops[node_id].set_linewidth((3.0 if current and step.kind != "seed" else 1.0) * s)
         out_now = f"{step.node_id}_out" if step is not None and step.kind != "seed" else None
         for edge_id, arrow in self.edges.items():
             hot = edge_id in used_now or edge_id == out_now

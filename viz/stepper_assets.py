@@ -56,7 +56,10 @@ PAGE_TEMPLATE = """<!DOCTYPE html>
 """
 
 PAGE_CSS = """
-body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
+html, body { height: 100%; }
+body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; color: #222; background: #fff;
+  display: flex; flex-direction: column; }
+header, #mg-controls, #mg-caption-box, #mg-legend { flex: none; }
 header { padding: .4rem 1rem; background: #f3f3f3; border-bottom: 1px solid #ddd; }
 h1 { font-size: 1.15rem; margin: 0; overflow-wrap: anywhere; }
 #mg-controls { display: flex; gap: .4rem; align-items: center; flex-wrap: wrap; padding: .4rem 1rem; }
@@ -74,7 +77,7 @@ h1 { font-size: 1.15rem; margin: 0; overflow-wrap: anywhere; }
 #mg-terms th { background: #f6f6f6; font-weight: normal; }
 #mg-terms td:first-child, #mg-terms th:first-child { text-align: left; }
 #mg-terms td { font-family: "DejaVu Sans Mono", monospace; }
-#mg-graph { overflow: auto; padding: .5rem; }
+#mg-graph { flex: 1 1 auto; min-height: 12rem; overflow: auto; padding: .5rem; }
 #mg-graph svg { display: block; height: auto; }
 #mg-legend { font-size: .8rem; color: #555; padding: .4rem 1rem; display: flex; gap: 1.2rem; flex-wrap: wrap; }
 .mg-key::before { content: ""; display: inline-block; width: .9em; height: .9em; margin-right: .3em;
@@ -222,13 +225,15 @@ PAGE_JS = r"""
     if (cur && view[cur.node].g) reveal(view[cur.node].g);
   }
 
-  // Scroll the graph box (not the page) so the current node is visible.
+  // Scroll the graph box (not the page) to centre the current node when it is out of view.
   function reveal(g) {
     var box = el("mg-graph"), r = g.getBoundingClientRect(), b = box.getBoundingClientRect();
-    if (r.left < b.left) box.scrollLeft -= b.left - r.left + 20;
-    else if (r.right > b.right) box.scrollLeft += r.right - b.right + 20;
-    if (r.top < b.top) box.scrollTop -= b.top - r.top + 20;
-    else if (r.bottom > b.bottom) box.scrollTop += r.bottom - b.bottom + 20;
+    if (r.left < b.left || r.right > b.right) {
+      box.scrollLeft += (r.left + r.right) / 2 - (b.left + b.right) / 2;
+    }
+    if (r.top < b.top || r.bottom > b.bottom) {
+      box.scrollTop += (r.top + r.bottom) / 2 - (b.top + b.bottom) / 2;
+    }
   }
 
   function go(k) {

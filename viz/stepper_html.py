@@ -102,8 +102,13 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
     tr = trace(root, parameters)
     steps = steps_from_trace(tr, forward=forward)
     title = title if title is not None else "Backpropagation, step by step"
+    names = node_names(tr)
+    # Unlabelled computed nodes have no name in the picture: show the caption's name.
+    tags = {n.id: names[n.id] for n in tr.nodes if not n.label and not n.is_leaf}
+    if tr.root in tags:
+        tags[tr.root] = "L"  # what the captions call an unlabelled output
     svg = graph_svg(root, rankdir=rankdir, parameters=parameters,
-                    hide_constants=hide_constants, max_nodes=max_nodes)
+                    hide_constants=hide_constants, max_nodes=max_nodes, tags=tags)
     values = {"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
               "<!--STEPPER_SVG-->": svg, "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
               "/*STEPPER_JS*/": PAGE_JS}

@@ -10,6 +10,7 @@ node positions and edge splines from ``dot -Tjson`` for the matplotlib frames.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,21 +80,26 @@ def _add_class(element: ET.Element, name: str) -> None:
         element.set("class", " ".join(classes + [name]))
 
 
-def mark_svg(svg_text: str) -> str:
+def mark_svg(svg_text: str, tags: Optional[Dict[str, str]] = None) -> str:
     """Tag what the page restyles and return the bare ``<svg>`` element as text.
 
     In each value node ``g#vN``: the number after the word ``data`` gets ``mg-data``,
     the number after ``grad`` gets ``mg-grad`` (its coloured cell ``mg-grad-bg``),
     unfilled outlines get ``mg-outline``. In each edge: ``local ...`` gets
     ``mg-local`` and ``grad += ...`` gets ``mg-contrib``. Each of those texts keeps
-    its words in ``data-prefix``. The XML prolog, doctype and comments are dropped.
+    its words in ``data-prefix``. ``tags`` (node id -> name) adds a small grey name
+    above those nodes' boxes, so captions that say ``v7`` can be matched to the
+    picture. The XML prolog, doctype and comments are dropped.
     """
     root = ET.fromstring(svg_text)
+    tags = tags or {}
     for group in root.iter(f"{{{_SVG_NS}}}g"):
         classes = group.get("class", "").split()
         children = list(group)
         if "node" in classes:
             _mark_node(children)
+            if group.get("id") in tags:
+                _add_tag(group, children, tags[group.get("id")])
         elif "edge" in classes:
             for child in children:
                 text = child.text or ""
@@ -127,11 +133,28 @@ def _mark_node(children: List[ET.Element]) -> None:
             _add_class(child, "mg-outline")
 
 
+def _add_tag(group: ET.Element, children: List[ET.Element], name: str) -> None:
+    """A small text just above the top-left corner of the node's outline."""
+    numbers: List[float] = []
+    for child in children:
+        if "mg-outline" in child.get("class", "").split():
+            numbers += [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", child.get("points", "")
+                                                     + " " + child.get("d", ""))]
+    if len(numbers) < 2:
+        return
+    xs, ys = numbers[0::2], numbers[1::2]
+    tag = ET.SubElement(group, f"{{{_SVG_NS}}}text", {
+        "class": "mg-tag", "x": f"{min(xs):.2f}", "y": f"{min(ys) - 2:.2f}", "font-size": "8.00",
+        "font-family": "DejaVu Sans Mono,monospace", "fill": "#777777"})
+    tag.text = name
+
+
 def graph_svg(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
-              hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+              hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+              tags: Optional[Dict[str, str]] = None) -> str:
     """Render the stepper's graph to SVG once (``dot -Tsvg``) and mark it (``mark_svg``)."""
     graph = graph_source(root, rankdir, parameters, hide_constants, max_nodes)
-    return mark_svg(graph.pipe(format="svg").decode("utf-8"))
+    return mark_svg(graph.pipe(format="svg").decode("utf-8"), tags)
 
 
 @dataclass(frozen=True)
