@@ -1,10 +1,11 @@
 """The collapsed grouped view: a big graph drawn small enough to render in seconds.
 
-Each neuron (or layer) becomes one node. Ungrouped nodes (inputs, loss, penalty)
-stay one node each while the picture is under ``max_nodes``; past that, nodes with
-the same op at the same height (distance from the leaves) are merged, so a loss
-summed over 100 samples shows one ``relu ×100`` node instead of 100; past that
-again, all nodes with the same op are merged. Edges between the same two units are
+Each neuron (or layer, if there are too many neurons) becomes one node. Ungrouped
+nodes (inputs, loss, penalty) stay one node each while the picture has at most
+``collapsed_budget(max_nodes)`` nodes; past that, chains of one op (a long sum) become
+one node and other nodes with the same op at the same height (distance from the
+leaves) are merged, so a loss over 100 samples shows one ``relu`` node ×100 instead
+of 100; past that again, all nodes with the same op are merged. Edges between the same two units are
 merged too and say how many they stand for and the gradient they carried in total.
 
 Node names are ``u0, u1, ...`` and edge ids ``ue0, ue1, ...`` in the order units
@@ -13,17 +14,20 @@ first appear in the trace, so the DOT text is deterministic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, Hashable, List, Optional, Tuple
 
 import graphviz
 
-from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
+from .dot import (MONO_FONT, Picture, diverging_colour, intensity, escape_html, format_value, max_abs,
                   sequential_colour, text_colour)
-from .grouping import groups
+from .grouping import groups, layer_key
 from .trace import NodeRecord, Trace
 
-__all__ = ["draw_collapsed"]
+__all__ = ["draw_collapsed", "collapsed_budget"]
+
+_MAX_EDGE_LABELS = 60
 
 
 @dataclass
@@ -34,6 +38,17 @@ class _Unit:
     members: List[NodeRecord] = field(default_factory=list)
 
 
+def _natural(text: str) -> List:
+    """Sort key that puts ``neurons.10`` after ``neurons.9``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def collapsed_budget(max_nodes: int) -> int:
+    """How many nodes the collapsed view may have: a tenth of ``max_nodes`` (at least
+    20), because its nodes have many more edges than those of the full picture."""
+    return max(20, max_nodes // 10)
+
+
 def _heights(t: Trace) -> Dict[str, int]:
     height: Dict[str, int] = {}
     for node in t.nodes:
@@ -41,26 +56,47 @@ def _heights(t: Trace) -> Dict[str, int]:
     return height
 
 
+def _chains(t: Trace, ungrouped: List[NodeRecord]) -> Dict[str, str]:
+    """Node id -> id of the first node of its chain, for chains of 2+ same-op nodes
+    where each link is used only by the next (like the ``+`` chain of a long sum)."""
+    consumers: Dict[str, int] = {}
+    for e in t.edges:
+        consumers[e.source] = consumers.get(e.source, 0) + 1
+    inside = {n.id: n for n in ungrouped if not n.is_leaf}
+    head: Dict[str, str] = {}
+    for n in ungrouped:  # topological order: an operand's chain head is already known
+        if n.is_leaf:
+            continue
+        for o in dict.fromkeys(n.operand_ids):
+            other = inside.get(o)
+            if other is not None and other.op == n.op and consumers.get(o) == 1:
+                head[n.id] = head.setdefault(o, o)
+                break
+    return head
+
+
 def _assign(t: Trace, shown: List[NodeRecord], level: str,
-            max_nodes: int) -> Tuple[Dict[str, Hashable], str, str]:
+            budget: int) -> Tuple[Dict[str, Hashable], str, str]:
     """Unit key per node id, the group level used, and how ungrouped nodes were merged."""
     group_of = groups(t, level)
-    if level == "neuron" and len(set(group_of.values())) > max_nodes // 2:
+    if level == "neuron" and len(set(group_of.values())) > budget // 2:
         level, group_of = "layer", groups(t, "layer")
-    height = None
+    ungrouped = [n for n in shown if n.id not in group_of]
+    height = chain = None
     for merge in ("none", "op-height", "op"):
-        keys: Dict[str, Hashable] = {}
-        for n in shown:
-            if n.id in group_of:
-                keys[n.id] = ("group", group_of[n.id])
-            elif merge == "none":
+        keys: Dict[str, Hashable] = {n.id: ("group", group_of[n.id])
+                                     for n in shown if n.id in group_of}
+        for n in ungrouped:
+            if merge == "none":
                 keys[n.id] = ("node", n.id)
             elif merge == "op-height":
                 height = height or _heights(t)
-                keys[n.id] = ("bucket", n.op or n.role, height[n.id])
+                chain = _chains(t, ungrouped) if chain is None else chain
+                keys[n.id] = (("chain", chain[n.id]) if n.id in chain
+                              else ("bucket", n.op or n.role, height[n.id]))
             else:
                 keys[n.id] = ("bucket", n.op or n.role)
-        if len(set(keys.values())) <= max_nodes:
+        if len(set(keys.values())) <= budget:
             break
     return keys, level, merge
 
@@ -83,7 +119,7 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
             fill = diverging_colour(node.grad, grad_scale) if has_grads else ""
             rows.append(_row("grad", format_value(node.grad) if has_grads else "not computed yet",
                              fill))
-        return '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0">' + "".join(rows) + "</TABLE>>"
+        return '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>>"
     if unit.kind == "group":
         rows.append(_row(level, f"{len(unit.members)} values"))
         bias = [m for m in unit.members if m.role == "parameter" and m.label.endswith(".b")]
@@ -97,7 +133,7 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
         rows.append(_row("Σ|grad|", format_value(total), sequential_colour(total, sum_scale)))
     border = "3" if unit.kind == "group" else "1"
     style = ' STYLE="rounded"' if unit.kind == "group" else ""
-    return (f'<<TABLE BORDER="{border}"{style} CELLBORDER="0" CELLSPACING="0">'
+    return (f'<<TABLE BORDER="{border}"{style} CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
             + "".join(rows) + "</TABLE>>")
 
 
@@ -105,19 +141,22 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
                    show_grads: bool, max_nodes: int, title: Optional[str] = None) -> graphviz.Digraph:
     """Draw ``t`` with each neuron (``level="neuron"``) or layer collapsed into one node."""
     shown = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
-    keys, level, merge = _assign(t, shown, level, max_nodes)
+    keys, level, merge = _assign(t, shown, level, collapsed_budget(max_nodes))
     units: Dict[Hashable, _Unit] = {}
     for n in shown:
         key = keys[n.id]
         unit = units.get(key)
         if unit is None:
             if key[0] == "group":
-                title = key[1]
+                name = key[1]
             elif key[0] == "node":
-                title = n.label or n.op or n.role
+                name = n.label or n.op or n.role
+            elif key[0] == "chain":
+                name = f"{n.op} chain"
             else:
-                title = f"{n.op or n.role}"
-            unit = units[key] = _Unit(f"u{len(units)}", key[0], title)
+                name = f"{n.op or n.role}"
+            kind = "bucket" if key[0] == "chain" else key[0]
+            unit = units[key] = _Unit(f"u{len(units)}", kind, name)
         unit.members.append(n)
 
     links: Dict[Tuple[Hashable, Hashable], List[float]] = {}
@@ -132,15 +171,20 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
         link[1] += e.contribution
 
     has_grads = t.has_grads
-    grad_scale = max_abs([u.members[0].grad for u in units.values() if u.kind == "node"]
-                         + [link[1] for link in links.values()])
-    sum_scale = max_abs([sum(abs(m.grad) for m in u.members) for u in units.values()])
+    # Constants' gradients mean little to a reader and can dwarf everything else,
+    # so the colour scale is set by the other units (constants are clipped to it).
+    constant = {key for key, u in units.items() if all(m.role == "constant" for m in u.members)}
+    grad_scale = max_abs([u.members[0].grad for k, u in units.items()
+                          if u.kind == "node" and k not in constant]
+                         + [link[1] for pair, link in links.items() if pair[0] not in constant])
+    sum_scale = max_abs([sum(abs(m.grad) for m in u.members) for k, u in units.items()
+                         if k not in constant])
 
     g = Picture(name="computation_graph_grouped")
     g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.2", ranksep="0.5")
     g.attr("node", fontname="DejaVu Sans", fontsize="10", shape="plain")
     g.attr("edge", fontname="DejaVu Sans", arrowsize="0.6", color="#555555")
-    merged = {"none": "", "op-height": "; repeated ops at the same depth merged",
+    merged = {"none": "", "op-height": "; chains and repeated ops at the same depth merged",
               "op": "; all nodes with the same op merged"}[merge]
     note = (f"grouped view: each {level} is one node{merged}; "
             f"{len(t.nodes)} values in the full graph")
@@ -151,9 +195,23 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     note = note.replace("<BR/>", '<BR ALIGN="LEFT"/>')
     g.attr(label=f'<<FONT POINT-SIZE="10">{note}<BR ALIGN="LEFT"/></FONT>>', labelloc="t",
            labeljust="l")
+    columns: Dict[str, List[_Unit]] = {}
     for unit in units.values():
+        if unit.kind == "group":
+            columns.setdefault(layer_key(unit.title) if level == "neuron" else "", []).append(unit)
+            continue
         g.node(unit.name, id=unit.name,
                label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))
+    # One column per layer, neurons in index order (kept by an invisible chain).
+    for i, column in enumerate(columns.values()):
+        column.sort(key=lambda u: _natural(u.title))
+        with g.subgraph(name=f"column_{i}") as c:
+            c.attr(rank="same")
+            for unit in column:
+                c.node(unit.name, id=unit.name,
+                       label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))
+            for a, b in zip(column, column[1:]):
+                c.edge(a.name, b.name, style="invis")
     for i, ((a, b), (count, total)) in enumerate(links.items()):
         attrs = {"id": f"ue{i}"}
         lines = [f"×{count}"] if count > 1 else []
@@ -161,8 +219,11 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
             lines.append(f"grad += {format_value(total)}")
             colour = diverging_colour(total, grad_scale)
             attrs["color"] = colour if colour != "#f7f7f7" else "#bbbbbb"
-        if lines:
+        if lines and len(links) <= _MAX_EDGE_LABELS:
             attrs["label"] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="8">'
                               + "<BR/>".join(lines) + "</FONT>>")
+        elif lines:  # a label per edge would bury a dense picture: hover text instead
+            attrs["tooltip"] = ", ".join(lines)
+            attrs["penwidth"] = f"{0.5 + 2.5 * intensity(total, grad_scale):.2f}"
         g.edge(units[a].name, units[b].name, **attrs)
     return g

@@ -18,7 +18,7 @@ from microgradnn.engine import format_number
 
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
-    "max_abs", "GraphvizNotFoundError", "Picture", "render", "write_atomic", "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT",
+    "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic", "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
@@ -85,7 +85,8 @@ def _mix(a: Tuple[int, int, int], b: Tuple[int, int, int], t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
 
 
-def _intensity(value: float, scale: float) -> float:
+def intensity(value: float, scale: float) -> float:
+    """How strongly ``value`` shows on a scale whose full colour is at ``|value| = scale``: 0..1."""
     if scale <= 0.0 or not math.isfinite(value):
         return 0.0 if not math.isinf(value) else 1.0
     # Square root so that gradients ten times smaller than the largest still show.
@@ -95,13 +96,13 @@ def _intensity(value: float, scale: float) -> float:
 def diverging_colour(value: float, scale: float) -> str:
     """Hex colour for ``value`` on the purple (negative) - grey - orange (positive)
     scale, where ``scale`` is the picture's largest ``|value|``."""
-    t = _intensity(value, scale)
+    t = intensity(value, scale)
     return _mix(_NEUTRAL, _POSITIVE if value > 0 else _NEGATIVE, t)
 
 
 def sequential_colour(value: float, scale: float) -> str:
     """Hex colour for a non-negative ``value`` (e.g. summed ``|grad|``): grey to orange."""
-    return _mix(_NEUTRAL, _POSITIVE, _intensity(value, scale))
+    return _mix(_NEUTRAL, _POSITIVE, intensity(value, scale))
 
 
 def text_colour(background: str) -> str:
