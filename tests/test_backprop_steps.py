@@ -207,3 +207,24 @@ def test_walkthrough_text_has_headers_and_hides_forward_on_request():
 def test_rejects_non_value():
     with pytest.raises(TypeError, match="expected a Value"):
         backprop_steps(3.0)
+
+
+def test_fused_weighted_sum_reads_as_w_times_x():
+    from microgradnn.engine import weighted_sum
+
+    w = [Value(0.5, label="w1"), Value(-2.0, label="w2")]
+    x = [Value(3.0, label="x1"), Value(1.0, label="x2")]
+    z = weighted_sum(w, x, Value(0.25, label="b"))
+    z.label = "z"
+    forward, seed, back = backprop_steps(z, forward=True)
+    assert str(forward) == "z = w1*x1 + w2*x2 + b = 0.5000*3.0000 + (-2.0000)*1.0000 + 0.2500 = -0.2500"
+    assert [t.local_text for t in back.terms] == ["x1", "x2", "w1", "w2", "1"]
+    assert [t.local_grad for t in back.terms] == [3.0, 1.0, 0.5, -2.0, 1.0]
+    assert [t.grad_after for t in back.terms] == [3.0, 1.0, 0.5, -2.0, 1.0]
+
+
+def test_negative_zero_is_shown_as_zero():
+    a = Value(-1.0, label="a")
+    loss = a.relu() * -2.0
+    line = str(backprop_steps(loss)[-1])
+    assert line == "dL/da += [a > 0] * dL/d(relu(a)) = 0.0000 * (-2.0000) = 0.0000"

@@ -14,8 +14,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from microgradnn.engine import Value, format_number
+from microgradnn.engine import Value
 
+from .dot import format_value
 from .backprop import Step, node_names, steps_from_trace
 from .stepper_layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 from .trace import Trace, trace
@@ -185,10 +186,10 @@ class _Scene:
             if not self.detail:
                 box.set_facecolor(fill)
                 continue
-            self.data[node_id].set_text(f"data {format_number(self.tr.by_id[node_id].data) if known else '?'}")
+            self.data[node_id].set_text(f"data {format_value(self.tr.by_id[node_id].data) if known else '?'}")
             grad = self.grad[node_id]
             if node_id in state.grads:
-                grad.set_text(f"grad {format_number(state.grads[node_id])}")
+                grad.set_text(f"grad {format_value(state.grads[node_id])}")
                 grad.get_bbox_patch().set_facecolor(fill)
                 grad.set_color("black")
             else:
@@ -206,8 +207,8 @@ class _Scene:
                 value = state.used.get(edge_id)
                 record = self.edge_records.get(edge_id)
                 local = "?" if record is None or record.target not in state.known \
-                    else format_number(record.local_grad)
-                label = "?" if value is None else format_number(value)
+                    else format_value(record.local_grad)
+                label = "?" if value is None else format_value(value)
                 self.contrib[edge_id].set_text(f"local {local}\ngrad += {label}")
                 self.contrib[edge_id].set_color(_CURRENT if hot else _PENDING if pending else "black")
 

@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from microgradnn.engine import Value, format_number
+from microgradnn.engine import Value
 
+from .dot import format_value
 from .trace import NodeRecord, Trace, trace
 
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
@@ -52,7 +53,7 @@ class Term:
     def __str__(self) -> str:
         return (f"{_d(self.root_name, self.operand_name)} += {_wrap(self.local_text)} * "
                 f"{_d(self.root_name, self.node_name)} = {_factor(self.local_grad)} * "
-                f"{_factor(self.upstream)} = {format_number(self.contribution)}")
+                f"{_factor(self.upstream)} = {format_value(self.contribution)}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _is_number(text: str) -> bool:
 
 def _factor(x: float) -> str:
     """A number inside a product: negatives in parentheses, ``(-1.2000)``."""
-    text = format_number(x)
+    text = format_value(x)
     return f"({text})" if text.startswith("-") else text
 
 
@@ -243,7 +244,7 @@ def steps_from_trace(tr: Trace, forward: bool = False) -> List[Step]:
     grads: Dict[str, float] = {n.id: 0.0 for n in tr.nodes}
     grads[root.id] += 1.0  # the engine's seed: self.grad += 1.0
     steps.append(Step(len(steps), "seed", root.id, root_name, root.op, root.data, 1.0, (),
-                      f"{_d(root_name, root_name)} = {format_number(grads[root.id])}"))
+                      f"{_d(root_name, root_name)} = {format_value(grads[root.id])}"))
     edges_by_target: Dict[str, list] = {}
     for edge in tr.edges:
         edges_by_target.setdefault(edge.target, []).append(edge)
@@ -277,15 +278,21 @@ def _forward_step(index: int, node: NodeRecord, tr: Trace, names: Dict[str, str]
         formula, values = sep.join(labels), sep.join(numbers)
     elif node.op.startswith("**") and len(operands) == 1:
         formula, values = labels[0] + node.op, numbers[0] + node.op
+    elif node.op == "Σwx+b" and len(operands) % 2 == 1:
+        # weighted_sum's documented operand order: w1..wn, x1..xn, b.
+        half = len(operands) // 2
+        pairs = list(zip(range(half), range(half, 2 * half)))
+        formula = " + ".join(f"{labels[i]}*{labels[j]}" for i, j in pairs) + f" + {labels[-1]}"
+        values = " + ".join(f"{numbers[i]}*{numbers[j]}" for i, j in pairs) + f" + {numbers[-1]}"
     elif node.op == "neg" and len(operands) == 1:
-        formula, values = "-" + labels[0], f"-({format_number(operands[0].data)})"
+        formula, values = "-" + labels[0], f"-({format_value(operands[0].data)})"
     else:
         formula = f"{node.op}({', '.join(names[o.id] for o in operands)})"
-        values = f"{node.op}({', '.join(format_number(o.data) for o in operands)})"
+        values = f"{node.op}({', '.join(format_value(o.data) for o in operands)})"
     name = names[node.id]
     derived = not node.label and name not in (node.id, "L")  # the name is the formula
     head = name if derived else f"{name} = {formula}"
-    text = f"{head} = {values} = {format_number(node.data)}"
+    text = f"{head} = {values} = {format_value(node.data)}"
     return Step(index, "forward", node.id, name, node.op, node.data, 0.0, (), text)
 
 
@@ -316,7 +323,7 @@ def format_walkthrough(steps: Sequence[Step], show_forward: bool = True) -> str:
             header = f"[{step.index + 1:>{width}}/{total}] backward start at {step.node_name}"
         else:
             header = (f"[{step.index + 1:>{width}}/{total}] backward through {step.node_name} "
-                      f"({step.op}), upstream {format_number(step.upstream)}")
+                      f"({step.op}), upstream {format_value(step.upstream)}")
         lines.append(header)
         lines.extend("    " + line for line in step.text.split("\n"))
     return "\n".join(lines)

@@ -19,8 +19,9 @@ import re
 import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
-from microgradnn.engine import Value, format_number
+from microgradnn.engine import Value
 
+from .dot import format_value
 from .backprop import Step, node_names, steps_from_trace
 from .stepper_assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .stepper_layout import DEFAULT_MAX_NODES, graph_svg
@@ -65,7 +66,7 @@ def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str,
             last_change[term.operand_id] = step.index
     nodes = {
         n.id: {"name": names[n.id], "label": n.label, "op": n.op, "leaf": n.is_leaf,
-               "data": _num(n.data), "dataText": format_number(n.data),
+               "data": _num(n.data), "dataText": format_value(n.data),
                "final": last_change.get(n.id, -1)}
         for n in tr.nodes
     }
@@ -73,19 +74,19 @@ def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str,
     for step in steps:
         item: Dict[str, Any] = {"kind": step.kind, "node": step.node_id, "name": step.node_name,
                                 "text": step.text, "edges": list(step.edge_ids),
-                                "upstreamText": format_number(step.upstream), "terms": []}
+                                "upstreamText": format_value(step.upstream), "terms": []}
         if step.kind == "forward":
             node = tr.by_id[step.node_id]
             item["edges"] = [e.id for e in tr.edges_into(node.id)]
             item["operands"] = list(node.operand_ids)
         elif step.kind == "seed":
-            item["gradText"] = format_number(1.0)
+            item["gradText"] = format_value(1.0)
         for term in step.terms:
             item["terms"].append({
                 "operand": term.operand_id, "operandName": term.operand_name, "edge": term.edge_id,
-                "local": format_number(term.local_grad), "localText": term.local_text,
-                "contribution": format_number(term.contribution),
-                "before": format_number(term.grad_before), "after": format_number(term.grad_after),
+                "local": format_value(term.local_grad), "localText": term.local_text,
+                "contribution": format_value(term.contribution),
+                "before": format_value(term.grad_before), "after": format_value(term.grad_after),
                 "line": str(term)})
         out_steps.append(item)
     edges = {e.id: {"source": e.source, "target": e.target} for e in tr.edges}

@@ -51,7 +51,6 @@ def _check_suffix(path: str, suffixes: tuple, option: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Parse the expression, print the walk-through, and write the requested pictures."""
     from microgradnn.cli import CommandError
-    from microgradnn.engine import format_number
     from microgradnn.expression import parse_assignments, parse_expression
 
     if args.html:
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     import viz  # the CLI is the application layer: it may draw, the library never does
     from viz.animation import save_animation
-    from viz.dot import GraphvizNotFoundError
+    from viz.dot import GraphvizNotFoundError, format_value
 
     steps = viz.backprop_steps(root, forward=args.forward)
     if not args.quiet:
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         for step in steps:
             for term in step.terms:
                 final[term.operand_name] = term.grad_after
-        named = [f"d{root_name}/d{name} = {format_number(final[name])}"
+        named = [f"d{root_name}/d{name} = {format_value(final[name])}"
                  for name in variables if name in final]
         if named:
             print("gradients: " + ", ".join(named))
