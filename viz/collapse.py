@@ -22,7 +22,7 @@ import graphviz
 
 from .dot import (MONO_FONT, Picture, diverging_colour, intensity, escape_html, format_value, max_abs,
                   sequential_colour, text_colour)
-from .grouping import groups, layer_key
+from .grouping import groups, layer_key, natural_key
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -36,11 +36,6 @@ class _Unit:
     kind: str  # "group", "node" or "bucket"
     title: str
     members: List[NodeRecord] = field(default_factory=list)
-
-
-def _natural(text: str) -> List:
-    """Sort key that puts ``neurons.10`` after ``neurons.9``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def collapsed_budget(max_nodes: int) -> int:
@@ -204,7 +199,7 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
                label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))
     # One column per layer, neurons in index order (kept by an invisible chain).
     for i, column in enumerate(columns.values()):
-        column.sort(key=lambda u: _natural(u.title))
+        column.sort(key=lambda u: natural_key(u.title))
         with g.subgraph(name=f"column_{i}") as c:
             c.attr(rank="same")
             for unit in column:

@@ -23,7 +23,7 @@ from microgradnn.engine import Value
 from .collapse import draw_collapsed
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
                   text_colour)
-from .grouping import GROUP_LEVELS, groups
+from .grouping import GROUP_LEVELS, groups, layer_key, natural_key
 from .trace import EdgeRecord, NodeRecord, Trace, trace
 
 __all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES", "graph_legend"]
@@ -114,6 +114,13 @@ def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constan
     return '<<FONT POINT-SIZE="10">' + '<BR ALIGN="LEFT"/>'.join(parts) + '<BR ALIGN="LEFT"/></FONT>>'
 
 
+def _cluster(name: str, key: str) -> graphviz.Digraph:
+    cluster = graphviz.Digraph(name=name)
+    cluster.attr(label=f"<<B>{escape_html(key)}</B>>", style="rounded,dashed",
+                 color="#888888", fontsize="10", labeljust="l")
+    return cluster
+
+
 def _check_options(rankdir: str, group: Optional[str], max_nodes: int) -> None:
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
@@ -173,21 +180,25 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
         g.attr(label=legend, labelloc="t", labeljust="l")
 
     group_of = groups(t, group) if group else {}
-    clusters: Dict[str, graphviz.Digraph] = {}
-    for key in dict.fromkeys(group_of[n.id] for n in visible if n.id in group_of):
-        cluster = graphviz.Digraph(name=f"cluster_{len(clusters)}")
-        cluster.attr(label=f"<<B>{escape_html(key)}</B>>", style="rounded,dashed",
-                     color="#888888", fontsize="10")
-        clusters[key] = cluster
-
+    keys = sorted({group_of[n.id] for n in visible if n.id in group_of}, key=natural_key)
+    clusters = {key: _cluster(f"cluster_{i}", key) for i, key in enumerate(keys)}
     for node in visible:
         target = clusters[group_of[node.id]] if node.id in group_of else g
         target.node(node.id, id=node.id, shape="plain",
                     label=_value_label(node, show_grads, t.has_grads, scale))
         if not node.is_leaf:
-            target.node(f"{node.id}_op", id=f"{node.id}_op", shape="circle", style="filled",
+            shape = "circle" if len(node.op) <= 4 else "ellipse"
+            target.node(f"{node.id}_op", id=f"{node.id}_op", shape=shape, style="filled",
                         fillcolor="#eeeeee", fontsize="10", width="0.3", margin="0.02",
                         label=f"<{escape_html(node.op)}>")
+    if group == "neuron":  # neuron clusters nested in one cluster per layer
+        layers: Dict[str, graphviz.Digraph] = {}
+        for key in keys:
+            layer = layer_key(key)
+            if layer not in layers:
+                layers[layer] = _cluster(f"cluster_layer_{len(layers)}", layer)
+            layers[layer].subgraph(clusters[key])
+        clusters = layers
     for cluster in clusters.values():
         g.subgraph(cluster)
     into: Dict[str, List[EdgeRecord]] = {}

@@ -17,11 +17,11 @@ a graph that calls the network on many samples: all calls of neuron N share N's 
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from .trace import Trace
 
-__all__ = ["neuron_groups", "layer_key", "groups", "GROUP_LEVELS"]
+__all__ = ["neuron_groups", "layer_key", "natural_key", "groups", "GROUP_LEVELS"]
 
 GROUP_LEVELS = ("neuron", "layer")
 
@@ -33,6 +33,11 @@ _ACTIVATIONS = frozenset({"tanh", "relu", "sigmoid"})
 def _parameter_neuron(label: str) -> Optional[str]:
     match = _PARAMETER.match(label or "")
     return match.group("neuron") if match else None
+
+
+def natural_key(text: str) -> List:
+    """Sort key that puts ``neurons.10`` after ``neurons.9``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def layer_key(neuron: str) -> str:
