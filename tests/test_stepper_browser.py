@@ -1,10 +1,14 @@
 """The HTML stepper in a real browser: headless Debian chromium driven by Playwright.
 
-Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the ``playwright``
-Python package; Playwright's own browser download is not used.
+Needs the OS's chromium (``apt-get install chromium``; another binary can be given
+in ``MICROGRADNN_CHROMIUM``) and the ``playwright`` Python package; Playwright's own
+browser download is not used.
 """
 
 from __future__ import annotations
+
+import os
+import shutil
 
 import pytest
 
@@ -15,7 +19,8 @@ from viz.stepper_html import save_stepper
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
+            or "/usr/bin/chromium")
 XSS = "</script><script>alert(1)</script>"
 
 

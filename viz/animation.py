@@ -144,7 +144,7 @@ class _Scene:
                 circle = Circle((ox, oy), ow / 2, fc="#eeeeee", ec="black", lw=1.0 * s)
                 ax.add_patch(circle)
                 if self.detail:
-                    ax.text(ox, oy, node.op, ha="center", va="center", fontsize=7 * s)
+                    ax.text(ox, oy, node.op, ha="center", va="center", fontsize=8 * s)
                 self.ops[node.id] = circle
         for edge_id, points in lay.edges.items():
             if len(points) < 2:
@@ -158,7 +158,7 @@ class _Scene:
             if edge_id in lay.edge_labels and self.detail:
                 lx, ly = lay.edge_labels[edge_id]
                 self.contrib[edge_id] = ax.text(lx, ly, "", ha="center", va="center",
-                                                fontsize=7 * s, family=_MONO)
+                                                fontsize=8 * s, family=_MONO)
 
     def show(self, state: FrameState) -> None:
         """Restyle every artist for ``state``."""
