@@ -63,7 +63,7 @@ class Step:
     ``kind`` is ``"forward"`` (``node`` was computed from its operands, value
     ``data``), ``"seed"`` (the root's gradient set to 1) or ``"backward"`` (``node``
     passed its gradient ``upstream`` to its operands, one ``Term`` per slot).
-    ``grad_before``/``grad_after`` of the seed step are the root's gradient.
+    ``upstream`` is 1.0 for the seed and 0.0 (unused) for forward steps.
     """
 
     index: int
@@ -78,7 +78,7 @@ class Step:
 
     @property
     def edge_ids(self) -> Tuple[str, ...]:
-        """The edges this step used (backward) or read (forward), in slot order."""
+        """The edges this step sent gradient through, in slot order (empty unless backward)."""
         return tuple(t.edge_id for t in self.terms)
 
     def __str__(self) -> str:
