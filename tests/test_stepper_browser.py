@@ -184,3 +184,22 @@ def test_script_label_is_shown_as_text(tmp_path, open_page):
     assert XSS in page.text_content("#mg-terms-body")
     assert page.evaluate("document.querySelectorAll('script').length") == 2
     assert page.problems == []
+
+
+def test_frames_only_restyle_nothing_moves(tmp_path, open_page):
+    x = Value(1.5, label="x")
+    root = (x + 1) * 2 - x ** 2 / 3
+    path = tmp_path / "moves.html"
+    save_stepper(root, str(path), forward=True)
+    page = open_page(path)
+    geometry = """() => Array.from(document.querySelectorAll('#mg-graph svg .mg-outline, #mg-graph svg g.edge path'))
+        .map(e => { const b = e.getBBox(); return [b.x, b.y, b.width, b.height].map(v => v.toFixed(2)).join(','); })"""
+    count = "() => document.querySelectorAll('#mg-graph svg *').length"
+    before, elements = page.evaluate(geometry), page.evaluate(count)
+    total = len(backprop_steps(root, forward=True))
+    for _ in range(total):
+        page.keyboard.press("ArrowRight")
+        assert page.evaluate(geometry) == before
+        assert page.evaluate(count) == elements
+    assert page.text_content("#mg-counter") == f"{total} / {total}"
+    assert page.problems == []
