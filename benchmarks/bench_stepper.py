@@ -67,11 +67,13 @@ def measure(name: str, build: Callable[[], Value], budget: float, repeat: int, g
     t_page = median_time(lambda: save_stepper(root, html), repeat)
     t_peer = median_time(lambda: draw_graph(root).pipe(format="svg"), repeat)
     size_kb = os.path.getsize(html) / 1024
-    print(f"{name}: {len(nodes)} values, {dot_nodes} DOT nodes, {n_steps} steps, page {size_kb:.0f} KiB")
+    print(f"{name}: {len(nodes)} values, {dot_nodes} DOT nodes, {n_steps} steps, "
+          f"page {size_kb:.0f} KiB")
     print(f"  backprop_steps            {t_steps * 1000:9.1f} ms")
     print(f"  save_stepper (HTML)       {t_page * 1000:9.1f} ms   budget {budget:.0f} s: "
           f"{'OK' if t_page < budget else 'OVER'}")
-    print(f"  peer draw_graph -> svg    {t_peer * 1000:9.1f} ms   stepper / peer = {t_page / t_peer:.2f}")
+    print(f"  peer draw_graph -> svg    {t_peer * 1000:9.1f} ms   "
+          f"stepper / peer = {t_page / t_peer:.2f}")
     rows = [(name, f"{len(nodes)} values / {dot_nodes} DOT nodes / {n_steps} steps"),
             ("save_stepper", f"{t_page:.3f} s (budget {budget:.0f} s)"),
             ("draw_graph svg (peer)", f"{t_peer:.3f} s, ratio {t_page / t_peer:.2f}")]

@@ -77,7 +77,8 @@ def _caption(state: FrameState, total: int, has_forward: bool) -> Tuple[str, str
             "backward": "backward pass through"}[step.kind]
     lines = step.text.split("\n")
     if len(lines) > _MAX_CAPTION_LINES:
-        lines = lines[:_MAX_CAPTION_LINES - 1] + [f"... and {len(lines) - _MAX_CAPTION_LINES + 1} more"]
+        more = len(lines) - _MAX_CAPTION_LINES + 1
+        lines = lines[:_MAX_CAPTION_LINES - 1] + [f"... and {more} more"]
     return f"{state.index} / {total}  {head} {step.node_name}", "\n".join(lines)
 
 
@@ -114,12 +115,14 @@ class _Scene:
                                         fontsize=10, family=_MONO, color=_CURRENT)
         scale = max_abs([n_grad for n_grad in _final_grads(steps).values()])
         self.colour = {i: diverging_colour(g, scale) for i, g in _final_grads(steps).items()}
-        self.boxes, self.ops, self.data, self.grad, self.edges, self.contrib = {}, {}, {}, {}, {}, {}
+        self.boxes, self.ops, self.edges = {}, {}, {}
+        self.data, self.grad, self.contrib = {}, {}, {}
         for node in tr.nodes:
             if node.id not in lay.nodes:  # hidden constant
                 continue
             x, y, w, h = lay.nodes[node.id]
-            box = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=4",
+            box = FancyBboxPatch((x - w / 2, y - h / 2), w, h,
+                                 boxstyle="round,pad=0,rounding_size=4",
                                  fc="white", ec="black", lw=1.0 * s)
             ax.add_patch(box)
             self.boxes[node.id] = box
@@ -136,7 +139,8 @@ class _Scene:
                                          family=_MONO)
             self.grad[node.id] = ax.text(x, top - step_h, "", ha="center", va="center",
                                          fontsize=9 * s, family=_MONO,
-                                         bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
+                                         bbox=dict(boxstyle="square,pad=0.15", fc="white",
+                                                   ec="none"))
         for node in tr.nodes:
             op_id = f"{node.id}_op"
             if op_id in lay.nodes:
@@ -174,7 +178,8 @@ class _Scene:
         for node_id, box in self.boxes.items():
             current = step is not None and step.node_id == node_id
             known = node_id in state.known
-            box.set_edgecolor(_CURRENT if current else _RECEIVING if node_id in receiving else "black")
+            ring = _CURRENT if current else _RECEIVING if node_id in receiving else "black"
+            box.set_edgecolor(ring)
             box.set_linewidth((3.0 if current or node_id in receiving else 1.0) * s)
             box.set_linestyle("-" if known else "--")
             if node_id in self.ops:
@@ -186,7 +191,8 @@ class _Scene:
             if not self.detail:
                 box.set_facecolor(fill)
                 continue
-            self.data[node_id].set_text(f"data {format_value(self.tr.by_id[node_id].data) if known else '?'}")
+            data = format_value(self.tr.by_id[node_id].data) if known else "?"
+            self.data[node_id].set_text(f"data {data}")
             grad = self.grad[node_id]
             if node_id in state.grads:
                 grad.set_text(f"grad {format_value(state.grads[node_id])}")
@@ -210,7 +216,8 @@ class _Scene:
                     else format_value(record.local_grad)
                 label = "?" if value is None else format_value(value)
                 self.contrib[edge_id].set_text(f"local {local}\ngrad += {label}")
-                self.contrib[edge_id].set_color(_CURRENT if hot else _PENDING if pending else "black")
+                ink = _CURRENT if hot else _PENDING if pending else "black"
+                self.contrib[edge_id].set_color(ink)
 
 
 def _final_grads(steps: Sequence[Step]) -> Dict[str, float]:

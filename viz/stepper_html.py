@@ -111,7 +111,8 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
     svg = graph_svg(root, rankdir=rankdir, parameters=parameters,
                     hide_constants=hide_constants, max_nodes=max_nodes, tags=tags)
     values = {"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
-              "<!--STEPPER_SVG-->": svg, "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
+              "<!--STEPPER_SVG-->": svg,
+              "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
               "/*STEPPER_JS*/": PAGE_JS}
     # One pass over the template, so text inserted for one placeholder is never searched again.
     parts = _PLACEHOLDER.split(PAGE_TEMPLATE)

@@ -54,7 +54,8 @@ def fresh_gradients(root: Value) -> Iterator[List[Value]]:
 
 
 def graph_source(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
-                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
+                 hide_constants: bool = False,
+                 max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
     """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout."""
     from .graph import draw_graph  # the picture module; imported when a stepper is made
 

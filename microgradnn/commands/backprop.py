@@ -45,7 +45,8 @@ def _check_suffix(path: str, suffixes: tuple, option: str) -> None:
     from microgradnn.cli import CommandError
 
     if os.path.splitext(path)[1].lower() not in suffixes:
-        raise CommandError(f"{option} expects a file ending in {' or '.join(suffixes)}, got {path!r}")
+        raise CommandError(f"{option} expects a file ending in {' or '.join(suffixes)}, "
+                           f"got {path!r}")
 
 
 def run(args: argparse.Namespace) -> int:
