@@ -74,7 +74,9 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
     network = draw_network(model)
     network.render(outfile=str(out / "moons_network.svg"), cleanup=True)
     written.append("moons_network.svg             the trained network, gradients of one sample")
-    graph = viz.draw_graph(loss, title=f"hinge loss of one moons sample (label {int(y[0])})")
+    # The full graph of one sample has ~400 values; one node per neuron keeps it readable.
+    graph = viz.draw_graph(loss, group="neuron", collapse=True,
+                           title=f"hinge loss of one moons sample (label {int(y[0])})")
     dot_path = out / "moons_sample_graph.dot"
     dot_path.write_text(graph.source, encoding="utf-8")
     try:
