@@ -16,7 +16,7 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist")
 
 
 class CommandError(Exception):
