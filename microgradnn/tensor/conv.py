@@ -1,11 +1,12 @@
 """Convolution and pooling on (N, C, H, W) arrays, vectorized: no loop over samples or pixels.
 
-``conv2d`` gathers every receptive field with ``sliding_window_view`` (a strided view,
-no copy) into one (N*OH*OW, C*kh*kw) matrix and multiplies it by the flattened
-weights: one BLAS call. The backward pass scatters the column gradients back with a
-loop over the kh*kw kernel offsets only; each offset adds a strided slice, so windows
-that overlap (stride < kernel) accumulate correctly for any stride and padding.
-Pooling uses a plain reshape when windows tile the input exactly.
+Everything loops over the kh*kw kernel offsets only. For offset (i, j) the input pixel
+each window sees is one strided slice of the padded input, so ``conv2d`` builds its
+(N, C*kh*kw, OH*OW) columns with kh*kw slice copies and multiplies them by the
+flattened weights (one small GEMM per sample, output already (N, O, OH, OW)).
+Backward adds each offset's slice back: windows that overlap (stride < kernel)
+accumulate correctly for any stride and padding. Pooling takes a running maximum or
+sum over the same slices, which beats reshaping windows into a copy.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .tensor import Tensor, make_node
 
@@ -53,45 +53,63 @@ def _pad(x: np.ndarray, padding: Pair, value: float = 0.0) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def _windows(xp: np.ndarray, kernel: Pair, stride: Pair) -> np.ndarray:
-    """(N, C, Hp, Wp) -> a strided view (N, C, OH, OW, kh, kw) of every window."""
-    view = sliding_window_view(xp, kernel, axis=(2, 3))
-    return view[:, :, ::stride[0], ::stride[1]]
-
-
-def _scatter_windows(dwin: np.ndarray, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
-                     padding: Pair) -> np.ndarray:
-    """Adjoint of ``_windows`` after padding: dwin (N, C, OH, OW, kh, kw) -> (N, C, H, W).
-
-    One strided slice add per kernel offset, so overlapping windows add up.
-    """
-    n, c, h, w = shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh, ow = dwin.shape[2], dwin.shape[3]
-    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dwin.dtype)
+def _offsets(kernel: Pair, stride: Pair, oh: int, ow: int):
+    """Yield (i, j, index) for each kernel offset in row-major order; ``index`` selects, in a
+    padded (N, C, Hp, Wp) array, the input element that offset (i, j) sees in every window."""
+    (kh, kw), (sh, sw) = kernel, stride
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += dwin[:, :, :, :, i, j]
-    return out[:, :, ph:ph + h, pw:pw + w]
+            yield i, j, (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+                         slice(j, j + sw * (ow - 1) + 1, sw))
+
+
+def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
+    ph, pw = padding
+    if not ph and not pw:
+        return xp
+    return xp[:, :, ph:xp.shape[2] - ph, pw:xp.shape[3] - pw]
 
 
 # ---- convolution ----
 
+def _im2col(xp: np.ndarray, kernel: Pair, stride: Pair, oh: int, ow: int) -> np.ndarray:
+    """Padded (N, C, Hp, Wp) -> columns (N, C*kh*kw, OH*OW): one strided copy per offset."""
+    n, c = xp.shape[:2]
+    kh, kw = kernel
+    cols = np.empty((n, c, kh, kw, oh, ow), dtype=xp.dtype)
+    for i, j, index in _offsets(kernel, stride, oh, ow):
+        cols[:, :, i, j] = xp[index]
+    return cols.reshape(n, c * kh * kw, oh * ow)
+
+
+def _col2im(dcols: np.ndarray, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
+            padding: Pair, oh: int, ow: int) -> np.ndarray:
+    """Adjoint of ``_im2col`` (then crop): overlapping windows add up at each input pixel."""
+    n, c, h, w = shape
+    kh, kw = kernel
+    d = dcols.reshape(n, c, kh, kw, oh, ow)
+    out = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=dcols.dtype)
+    for i, j, index in _offsets(kernel, stride, oh, ow):
+        out[index] += d[:, :, i, j]
+    return _crop(out, padding)
+
+
 def _conv2d_back(g, ctx, ops):
     cols, stride, padding, oh, ow = ctx
     x, w = ops[0], ops[1]
-    n, c, h, wd = x.data.shape
-    o, _, kh, kw = w.data.shape
-    g2 = g.transpose(0, 2, 3, 1).reshape(n * oh * ow, o)  # rows match the rows of cols
-    gw = (g2.T @ cols).reshape(w.data.shape) if w.requires_grad else None
+    n = g.shape[0]
+    o, c, kh, kw = w.data.shape
+    g3 = g.reshape(n, o, oh * ow)
+    # One small GEMM per sample, summed: no transposed copy of the big arrays.
+    gw = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.data.shape) \
+        if w.requires_grad else None
     gx = None
     if x.requires_grad:
-        dcols = (g2 @ w.data.reshape(o, -1)).reshape(n, oh, ow, c, kh, kw)
-        gx = _scatter_windows(dcols.transpose(0, 3, 1, 2, 4, 5), x.data.shape, (kh, kw),
-                              stride, padding)
+        dcols = np.matmul(w.data.reshape(o, -1).T, g3)  # (N, C*kh*kw, OH*OW)
+        gx = _col2im(dcols, x.data.shape, (kh, kw), stride, padding, oh, ow)
     if len(ops) == 2:
         return gx, gw
-    gb = g.sum(axis=(0, 2, 3)) if ops[2].requires_grad else None
+    gb = g3.sum(axis=(0, 2)) if ops[2].requires_grad else None
     return gx, gw, gb
 
 
@@ -110,41 +128,16 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     o, c, kh, kw = W.shape
     n = X.shape[0]
     oh, ow = _geometry("conv2d", X.shape, (kh, kw), stride, padding)
-    win = _windows(_pad(X, padding), (kh, kw), stride)  # (N, C, OH, OW, kh, kw)
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    out = cols @ W.reshape(o, -1).T
+    cols = _im2col(_pad(X, padding), (kh, kw), stride, oh, ow)
+    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, OH*OW): already channel-first
     if bias is not None:
-        out += bias.data
-    out = np.ascontiguousarray(out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2))
+        out += bias.data[:, None]
     operands = (x, weight) if bias is None else (x, weight, bias)
-    return make_node(out, operands, _conv2d_back, (cols, stride, padding, oh, ow), "conv2d")
+    return make_node(out.reshape(n, o, oh, ow), operands, _conv2d_back,
+                     (cols, stride, padding, oh, ow), "conv2d")
 
 
-# ---- pooling ----
-
-def _tiles(X: np.ndarray, kernel: Pair, oh: int, ow: int) -> np.ndarray:
-    """Non-overlapping windows by reshape: (N, C, H, W) -> (N, C, OH, OW, kh*kw) (a copy)."""
-    n, c = X.shape[:2]
-    kh, kw = kernel
-    x = X[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
-    return x.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, kh * kw)
-
-
-def _untile(d: np.ndarray, shape: Tuple[int, ...], kernel: Pair) -> np.ndarray:
-    """Adjoint of ``_tiles``: (N, C, OH, OW, kh*kw) -> (N, C, H, W), zeros in cropped edges."""
-    n, c, oh, ow, _ = d.shape
-    kh, kw = kernel
-    full = d.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh * kh, ow * kw)
-    if full.shape == tuple(shape):
-        return full
-    out = np.zeros(shape, dtype=d.dtype)
-    out[:, :, :oh * kh, :ow * kw] = full
-    return out
-
-
-def _tiled(kernel: Pair, stride: Pair, padding: Pair) -> bool:
-    return kernel == stride and padding == (0, 0)
-
+# ---- pooling: one strided slice per kernel offset, never a window copy ----
 
 def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
     if not isinstance(x, Tensor):
@@ -154,15 +147,25 @@ def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
 
 
 def _max_pool_back(g, ctx, ops):
-    flat, kernel, stride, padding = ctx
-    shape = ops[0].data.shape
-    idx = flat.argmax(axis=-1)[..., None]  # first maximum wins ties, as in PyTorch
-    d = np.zeros(flat.shape, dtype=g.dtype)
-    np.put_along_axis(d, idx, g[..., None], axis=-1)
-    if _tiled(kernel, stride, padding):
-        return (_untile(d, shape, kernel),)
-    n, c, oh, ow, _ = d.shape
-    return (_scatter_windows(d.reshape(n, c, oh, ow, *kernel), shape, kernel, stride, padding),)
+    xp, out, kernel, stride, padding = ctx
+    oh, ow = out.shape[2:]
+    d = np.zeros(xp.shape, dtype=g.dtype)
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    taken = None  # windows whose maximum has already been found
+    for _, _, index in _offsets(kernel, stride, oh, ow):
+        # Row-major offsets and a running "taken" mask: the first maximum of each
+        # window takes the whole gradient, as in PyTorch (ties are common after ReLU).
+        hit = xp[index] == out
+        if taken is None:
+            taken = hit.copy()
+        else:
+            np.greater(hit, taken, out=hit)  # hit and not taken
+            taken |= hit
+        if disjoint:  # each input element belongs to one window: write, do not add
+            np.multiply(g, hit, out=d[index])
+        else:
+            d[index] += g * hit
+    return (_crop(d, padding),)
 
 
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
@@ -174,25 +177,25 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     _check_pool("max_pool2d", x, kernel, padding)
     X = x.data
     oh, ow = _geometry("max_pool2d", X.shape, kernel, stride, padding)
-    if _tiled(kernel, stride, padding):
-        flat = _tiles(X, kernel, oh, ow)
-    else:
-        win = _windows(_pad(X, padding, -np.inf), kernel, stride)
-        flat = win.reshape(*win.shape[:4], -1)
-    out = flat.max(axis=-1)
-    return make_node(out, (x,), _max_pool_back, (flat, kernel, stride, padding), "max_pool2d")
+    xp = _pad(X, padding, -np.inf)
+    out = None
+    for _, _, index in _offsets(kernel, stride, oh, ow):
+        if out is None:
+            out = xp[index].copy()
+        else:
+            np.maximum(out, xp[index], out=out)
+    return make_node(out, (x,), _max_pool_back, (xp, out, kernel, stride, padding), "max_pool2d")
 
 
 def _avg_pool_back(g, ctx, ops):
     kernel, stride, padding = ctx
-    shape = ops[0].data.shape
-    kk = kernel[0] * kernel[1]
-    share = g / kk
-    d = np.broadcast_to(share[..., None], share.shape + (kk,))
-    if _tiled(kernel, stride, padding):
-        return (_untile(np.ascontiguousarray(d), shape, kernel),)
-    d = d.reshape(*share.shape, *kernel)
-    return (_scatter_windows(d, shape, kernel, stride, padding),)
+    n, c, h, w = ops[0].data.shape
+    oh, ow = g.shape[2:]
+    share = g * (1.0 / (kernel[0] * kernel[1]))
+    d = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=g.dtype)
+    for _, _, index in _offsets(kernel, stride, oh, ow):
+        d[index] += share
+    return (_crop(d, padding),)
 
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
@@ -203,9 +206,12 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     _check_pool("avg_pool2d", x, kernel, padding)
     X = x.data
     oh, ow = _geometry("avg_pool2d", X.shape, kernel, stride, padding)
-    if _tiled(kernel, stride, padding):
-        out = _tiles(X, kernel, oh, ow).mean(axis=-1)
-    else:
-        out = _windows(_pad(X, padding), kernel, stride).mean(axis=(-2, -1))
-    return make_node(np.ascontiguousarray(out), (x,), _avg_pool_back, (kernel, stride, padding),
-                     "avg_pool2d")
+    xp = _pad(X, padding)
+    out = None
+    for _, _, index in _offsets(kernel, stride, oh, ow):
+        if out is None:
+            out = xp[index].copy()
+        else:
+            out += xp[index]
+    out *= 1.0 / (kernel[0] * kernel[1])
+    return make_node(out, (x,), _avg_pool_back, (kernel, stride, padding), "avg_pool2d")

@@ -13,8 +13,12 @@ import numpy as np
 
 from .tensor import Tensor, as_tensor, make_node
 
-__all__ = ["linear", "cross_entropy", "mse_loss", "softmax", "log_softmax", "dropout",
-           "check_input"]
+__all__ = ["linear", "linear_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
+           "dropout", "check_input"]
+
+# The ufunc reductions themselves: ``arr.sum()`` adds a Python wrapper call per use.
+_sum = np.add.reduce
+_max = np.maximum.reduce
 
 
 def check_input(x: Any, layer: Any, dtype: np.dtype) -> Tensor:
@@ -40,17 +44,28 @@ def _linear_back(g, ctx, ops):
     gw = g.T @ X if w.requires_grad else None
     if len(ops) == 2:
         return gx, gw
-    gb = g.sum(axis=0) if ops[2].requires_grad else None
+    gb = _sum(g, axis=0) if ops[2].requires_grad else None
     return gx, gw, gb
 
 
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``x @ weight.T + bias``: x (N, in) or (N, *, in), weight (out, in), bias (out,)."""
     X, W = x.data, weight.data
-    if X.ndim == 0 or X.shape[-1] != W.shape[1]:
+    if X.ndim == 0 or W.ndim != 2 or X.shape[-1] != W.shape[1]:
         raise ValueError(f"linear: input of shape {X.shape} does not match weight of shape "
-                         f"{W.shape} (the input's last axis must be {W.shape[1]})")
-    out = X @ W.T
+                         f"{W.shape} (the input's last axis must be {W.shape[-1]})")
+    if X.dtype != W.dtype or (bias is not None and bias.data.dtype != W.dtype):
+        raise TypeError(f"linear: cannot mix dtypes (input {X.dtype}, weight {W.dtype}"
+                        f"{'' if bias is None else f', bias {bias.data.dtype}'})")
+    if bias is not None and bias.data.shape != (W.shape[0],):
+        raise ValueError(f"linear: bias of shape {bias.data.shape} does not match weight of "
+                         f"shape {W.shape}")
+    return linear_unchecked(x, weight, bias)
+
+
+def linear_unchecked(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``linear`` for callers that already checked the shapes (the ``Linear`` layer)."""
+    out = x.data @ weight.data.T
     if bias is None:
         return make_node(out, (x, weight), _linear_back, None, "linear")
     out += bias.data
@@ -101,16 +116,18 @@ def _check_targets(targets: Any, n: int, c: int) -> np.ndarray:
     if t.shape != (n,):
         raise ValueError(f"cross_entropy: logits of shape ({n}, {c}) need targets of shape "
                          f"({n},), got {t.shape}")
-    if n and (t.min() < 0 or t.max() >= c):
+    # One reduction: viewed as unsigned, negative classes become huge and fail too.
+    unsigned = t.view(f"u{t.dtype.itemsize}") if t.dtype.kind == "i" else t
+    if n and unsigned.max() >= c:
         bad = t.min() if t.min() < 0 else t.max()
         raise ValueError(f"cross_entropy: target class {int(bad)} is outside 0..{c - 1}")
     return t
 
 
 def _cross_entropy_back(g, ctx, ops):
-    e, s, t, scale = ctx
+    e, s, rows, t, scale = ctx
     grad = e / s  # softmax, a fresh array we may edit
-    grad[np.arange(len(t)), t] -= 1.0
+    grad[rows, t] -= 1.0
     grad *= g * scale
     return (grad,)
 
@@ -132,13 +149,14 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     t = _check_targets(targets, n, c)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
-    z = X - X.max(axis=1, keepdims=True)
+    z = X - _max(X, axis=1, keepdims=True)
     e = np.exp(z)
-    s = e.sum(axis=1, keepdims=True)
-    total = np.log(s).sum() - z[np.arange(n), t].sum()
+    s = _sum(e, axis=1, keepdims=True)
+    rows = np.arange(n)
+    total = _sum(np.log(s), axis=None) - _sum(z[rows, t])
     scale = 1.0 / n if reduction == "mean" else 1.0
     out = np.asarray(total * scale, dtype=X.dtype)
-    return make_node(out, (logits,), _cross_entropy_back, (e, s, t, scale), "cross_entropy")
+    return make_node(out, (logits,), _cross_entropy_back, (e, s, rows, t, scale), "cross_entropy")
 
 
 def _mse_back(g, ctx, ops):

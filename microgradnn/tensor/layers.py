@@ -16,7 +16,7 @@ import numpy as np
 from ..module import Module
 from . import ops
 from .conv import avg_pool2d, conv2d, max_pool2d, pair
-from .functional import check_input, dropout, linear
+from .functional import check_input, dropout, linear_unchecked
 from .tensor import Tensor, _check_dtype
 
 __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Sequential",
@@ -50,12 +50,14 @@ class Linear(Module):
         self.bias = _uniform(rng, bound, (self.out_features,), dt) if bias else None
 
     def __call__(self, x: Any) -> Tensor:
-        x = check_input(x, self, self.weight.data.dtype)
+        weight = self.weight
+        if type(x) is not Tensor or x.data.dtype is not weight.data.dtype:
+            x = check_input(x, self, weight.data.dtype)
         shape = x.data.shape
         if not shape or shape[-1] != self.in_features:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.in_features}), "
                              f"got {shape}")
-        return linear(x, self.weight, self.bias)
+        return linear_unchecked(x, weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
@@ -184,15 +186,16 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
             setattr(self, str(i), m)
         self._size = len(modules)
+        # A dict, which Module's attribute walk ignores, so parameters are found once.
+        self._chain = {str(i): m for i, m in enumerate(modules)}
 
     def __call__(self, x: Any) -> Any:
-        for module in self:
+        for module in self._chain.values():
             x = module(x)
         return x
 
     def __iter__(self) -> Iterator[Module]:
-        d = self.__dict__
-        return (d[str(i)] for i in range(self._size))
+        return iter(list(self._chain.values()))
 
     def __len__(self) -> int:
         return self._size
@@ -200,4 +203,4 @@ class Sequential(Module):
     def __getitem__(self, i: int) -> Module:
         if not -self._size <= i < self._size:
             raise IndexError(f"Sequential has {self._size} modules, no index {i}")
-        return self.__dict__[str(i % self._size)]
+        return self._chain[str(i % self._size)]

@@ -28,7 +28,13 @@ __all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "unbroadcast"]
 # A one-element list so that helpers elsewhere can read the flag without a global
 # statement; ``no_grad()`` flips it.
 _GRAD_ENABLED = [True]
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOAT_DTYPES = (_F32, _F64)
+# The seed gradient of a scalar loss, shared and read-only (gradients are never
+# modified in place; a leaf that would receive it gets a copy).
+_ONES = {dt: np.ones((), dtype=dt) for dt in _FLOAT_DTYPES}
+for _one in _ONES.values():
+    _one.flags.writeable = False
 
 BackwardFn = Callable[[np.ndarray, Any, Tuple["Tensor", ...]], Sequence[Optional[np.ndarray]]]
 
@@ -60,6 +66,12 @@ def _check_dtype(dtype: Any) -> np.dtype:
 
 def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     """User data -> a float32/float64 array, refusing non-numeric data and NaN/inf."""
+    if dtype is None and type(data) is np.ndarray and (data.dtype is _F32 or data.dtype is _F64):
+        # The hot path (a float batch every training step): no conversion, one check.
+        out = data.copy() if copy else data
+        if not np.isfinite(out).all():
+            _raise_non_finite(out)
+        return out
     arr = data if isinstance(data, np.ndarray) else np.asarray(data)
     kind = arr.dtype.kind
     if kind not in "biuf":
@@ -71,16 +83,16 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     else:
         target = _FLOAT_DTYPES[0]
     out = arr.astype(target, copy=copy)
-    if kind == "f" and out.size:
-        # One fast reduction; only if it is not finite do we look element by element
-        # (a large finite float32 array can overflow the sum to inf).
-        with np.errstate(over="ignore"):
-            total = out.sum()
-        if not np.isfinite(total) and not np.isfinite(out).all():
-            bad = "NaN" if np.isnan(out).any() else "inf"
-            raise ValueError(f"Tensor: input of shape {out.shape} contains {bad}; "
-                             f"clean the data before building a Tensor")
+    if kind == "f" and not np.isfinite(out).all():
+        _raise_non_finite(out)
     return out
+
+
+def _raise_non_finite(out: np.ndarray) -> None:
+    bad = "NaN" if np.isnan(out).any() else "inf"
+    where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+    raise ValueError(f"Tensor: input of shape {out.shape} contains {bad} (first at index "
+                     f"{where}); clean the data before building a Tensor")
 
 
 class Tensor:
@@ -181,7 +193,9 @@ class Tensor:
             if self.data.size != 1:
                 raise ValueError(f"backward(): pass grad= for a non-scalar output of shape "
                                  f"{self.data.shape}")
-            seed = np.ones_like(self.data)
+            seed = _ONES[self.data.dtype].reshape(self.data.shape)
+            if self._backward is None:
+                seed = seed.copy()  # a leaf's gradient must be its own, writable array
         else:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if seed.shape != self.data.shape:
@@ -208,9 +222,6 @@ class Tensor:
                 else:
                     operand.grad = operand.grad + g
 
-    # ---- operators (defined in ops.py, attached below) ----
-    def __hash__(self) -> int:  # identity, so tensors can live in sets and dict keys
-        return id(self)
 
 
 _new = object.__new__
