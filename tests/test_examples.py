@@ -118,3 +118,78 @@ def test_07_conv_by_hand_gradients_match_the_rules(tmp_path):
     assert "9 products, 3 of them with the zero border" in out
     assert_png(tmp_path / "pics" / "conv_grids.png")
     assert_svg(tmp_path / "pics" / "one_output_pixel.svg")
+
+
+def test_02_neuron_stepper_walks_through_backprop(tmp_path):
+    out = run("02_neuron_stepper.py", tmp_path, "--quick", "--out", "pics")
+    assert "o = tanh(n) = tanh(0.8814) = 0.7071" in out
+    grads = {name: float(v) for name, v in re.findall(r"^do/d(\w+) = (-?\d+\.\d+)$", out, re.M)}
+    assert grads == {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5}
+    assert "do/dn = 1 - o**2 = 0.5000" in out
+    assert "Backprop, step by step (6 steps)" in out and "[6/6]" in out
+    assert "same gradients as the tanh node: True" in out
+    page = (tmp_path / "pics" / "neuron_stepper.html").read_text(encoding="utf-8")
+    assert "One tanh neuron" in page and "<svg" in page
+    assert_svg(tmp_path / "pics" / "neuron.svg")
+    assert_svg(tmp_path / "pics" / "neuron_tanh_from_exp.svg")
+
+
+# ---------------------------------------------------------------- MNIST examples
+
+MNIST_EXAMPLES = ["05_mnist_mlp.py", "06_mnist_cnn.py", "08_gibberish.py"]
+
+
+@pytest.mark.parametrize("script", MNIST_EXAMPLES)
+def test_mnist_examples_without_data_explain_and_succeed(script, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MICROGRADNN_DATA"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")  # no cached copy either
+    out = run(script, tmp_path, "--quick", "--out", "pics", env=env, timeout=120)
+    assert "MNIST is not available" in out
+    assert "MICROGRADNN_DATA is not set" in out and "--download" in out
+    assert not (tmp_path / "empty-cache" / "microgradnn").exists()  # nothing was downloaded
+    assert not any((tmp_path / "pics").iterdir())
+
+
+@pytest.mark.mnist
+@needs_mnist
+def test_05_mnist_mlp_sigmoid_vs_relu(tmp_path):
+    out = run("05_mnist_mlp.py", tmp_path, "--quick", "--out", "pics")
+    accuracy = {name: acc for name, acc in
+                re.findall(r"(sigmoid|relu) epoch 1: train loss \d+\.\d+, test accuracy (\d\.\d+)", out)}
+    assert float(accuracy["relu"]) > 0.5  # chance is 0.1; 3000 digits, one epoch
+    assert "13002 parameters" in out
+    shares = dict(re.findall(r"(sigmoid|relu): (\d\.\d+) at the start", out))
+    # vanishing gradients: sigmoid's first layer gets a far smaller share than ReLU's
+    assert float(shares["sigmoid"]) < 0.05 < float(shares["relu"])
+    for name in ("sigmoid", "relu"):
+        for kind in ("curves", "weights", "activations"):
+            assert_png(tmp_path / "pics" / f"{name}_{kind}.png")
+    for name in ("gradient_flow", "relu_confusion", "relu_misclassified"):
+        assert_png(tmp_path / "pics" / f"{name}.png")
+
+
+@pytest.mark.mnist
+@needs_mnist
+def test_06_mnist_cnn_filters_and_maps(tmp_path):
+    out = run("06_mnist_cnn.py", tmp_path, "--quick", "--out", "pics")
+    assert "CNN with 9098 parameters" in out  # 8*9+8 + 16*8*9+16 + 784*10+10
+    (accuracy,), = numbers(r"test accuracy (\d\.\d+)", out)
+    assert accuracy > 0.3
+    assert "conv 1 gives (8, 28, 28)" in out and "gives (16, 14, 14)" in out
+    for name in ("curves", "conv1_filters", "conv2_filters", "conv1_feature_maps",
+                 "conv2_feature_maps", "confusion", "misclassified"):
+        assert_png(tmp_path / "pics" / f"{name}.png")
+
+
+@pytest.mark.mnist
+@needs_mnist
+def test_08_gibberish_gets_confident_answers(tmp_path):
+    out = run("08_gibberish.py", tmp_path, "--quick", "--out", "pics")
+    (accuracy, _), = numbers(r"test accuracy (\d\.\d+), mean confidence on real digits (\d\.\d+)", out)
+    assert accuracy > 0.7
+    fooled = numbers(r"target (\d): the network says (\d) with p = (\d\.\d+)", out)
+    assert len(fooled) == 10
+    hits = [p for target, said, p in fooled if target == said]
+    assert len(hits) >= 8 and min(hits) > 0.9  # noise, nudged, becomes a near-certain digit
+    for name in ("noise_predictions", "fooling_images", "confidence"):
+        assert_png(tmp_path / "pics" / f"{name}.png")

@@ -16,7 +16,8 @@ from microgradnn.nn import MLP
 from viz.plots import (confusion_matrix, mean_abs_grad_per_layer, mlp_predict_fn,
                        plot_activation_histograms, plot_confusion_matrix, plot_conv_filters,
                        plot_decision_boundary, plot_feature_maps, plot_gradient_flow,
-                       plot_history, plot_misclassified, plot_weight_images, save_figure)
+                       plot_history, plot_images, plot_misclassified, plot_weight_images,
+                       save_figure)
 
 RNG = np.random.default_rng(0)
 
@@ -264,6 +265,19 @@ def test_misclassified_shows_only_mistakes_with_their_labels():
     assert not image_axes(none) and "no misclassified" in none.axes[0].texts[0].get_text()
     with pytest.raises(ValueError, match="must match"):
         plot_misclassified(images, labels[:5], predictions)
+
+
+def test_plot_images_gallery_with_titles():
+    images = RNG.random((5, 784))
+    fig = plot_images(images, titles=[f"#{i}" for i in range(5)], title="Noise")
+    panels = image_axes(fig)
+    assert [ax.get_title() for ax in panels] == ["#0", "#1", "#2", "#3", "#4"]
+    np.testing.assert_allclose(panels[4].images[0].get_array(), images[4].reshape(28, 28))
+    assert panels[0].images[0].get_clim() == (images.min(), images.max())
+    assert fig.get_suptitle() == "Noise"
+    assert len(image_axes(plot_images(images, max_images=2))) == 2
+    with pytest.raises(ValueError, match="3 titles for 5 images"):
+        plot_images(images, titles=["a", "b", "c"])
 
 
 # ---------------------------------------------------------------- gradient flow, activations

@@ -9,12 +9,13 @@ __all__ = ["trace", "Trace", "NodeRecord", "EdgeRecord"]
 from .plots import (confusion_matrix, mean_abs_grad_per_layer, mlp_predict_fn,
                     plot_activation_histograms, plot_confusion_matrix, plot_conv_filters,
                     plot_decision_boundary, plot_feature_maps, plot_gradient_flow, plot_history,
-                    plot_misclassified, plot_weight_images, save_figure)
+                    plot_images, plot_misclassified, plot_weight_images, save_figure)
 
 __all__ += ["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
             "confusion_matrix", "plot_confusion_matrix", "plot_weight_images",
             "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
-            "plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer"]
+            "plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer",
+            "plot_images"]
 from .dot import GraphvizNotFoundError
 from .graph import LargeGraphWarning, draw_graph
 
@@ -25,3 +26,6 @@ from .animation import save_animation
 
 __all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper",
             "save_animation"]
+from .network import draw_network
+
+__all__ += ["draw_network"]

@@ -18,13 +18,14 @@ from microgradnn.engine import format_number
 from microgradnn.nn import MLP
 
 from .plots_common import as_array, new_figure, save_figure
-from .plots_images import (plot_conv_filters, plot_feature_maps, plot_misclassified,
+from .plots_images import (plot_conv_filters, plot_feature_maps, plot_images, plot_misclassified,
                            plot_weight_images)
 from .plots_training import mean_abs_grad_per_layer, plot_activation_histograms, plot_gradient_flow
 
 __all__ = ["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
            "confusion_matrix", "plot_confusion_matrix", "plot_weight_images",
-           "plot_conv_filters", "plot_feature_maps", "plot_misclassified", "plot_gradient_flow",
+           "plot_conv_filters", "plot_feature_maps", "plot_misclassified", "plot_images",
+           "plot_gradient_flow",
            "plot_activation_histograms", "mean_abs_grad_per_layer", "CLASS_COLORS"]
 
 # Class colours for points and regions (colour-blind friendly, from the Okabe-Ito palette).

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from .plots_common import as_array, grid_shape, new_figure, symmetric_limit
 
 __all__ = ["plot_weight_images", "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
-           "DIVERGING_CMAP"]
+           "plot_images", "DIVERGING_CMAP"]
 
 DIVERGING_CMAP = "RdBu_r"
 
@@ -183,4 +183,37 @@ def plot_misclassified(images: object, labels: Sequence[int], predictions: Seque
             text += f"\n{100 * confidences[index]:.0f}%"
         ax.set_title(text, fontsize=8, color="#B22222")
     fig.suptitle(f"{title}: {wrong.size} of {n} wrong, first {shown.size} shown")
+    return fig
+
+
+def plot_images(images: object, titles: Optional[Sequence[str]] = None, max_images: int = 32,
+                shape: Tuple[int, int] = (28, 28), cmap: str = "gray_r",
+                title: str = "") -> Figure:
+    """A gallery of images, e.g. digits with what a network said about them.
+
+    ``images`` is (n, H, W) or (n, H*W) (reshaped to ``shape``); ``titles`` one string per
+    image. Grey images share the colour scale of the data; the first ``max_images`` are drawn.
+    """
+    images = as_array("plot_images: images", images, (2, 3))
+    n = images.shape[0]
+    if n == 0:
+        raise ValueError("plot_images: no images given")
+    if images.ndim == 2:
+        if images.shape[1] != shape[0] * shape[1]:
+            raise ValueError(f"plot_images: flat images of length {images.shape[1]} cannot be "
+                             f"shown as {tuple(shape)}")
+        images = images.reshape(n, *shape)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"plot_images: {len(titles)} titles for {n} images")
+    count = min(n, _check_count("max_images", max_images))
+    rows, cols = grid_shape(count)
+    fig = new_figure(1.35 * cols + 0.4, 1.5 * rows + (0.6 if title else 0.2))
+    axes = _panel_grid(fig, count)
+    low, high = float(images[:count].min()), float(images[:count].max())
+    for i, ax in enumerate(axes):
+        ax.imshow(images[i], cmap=cmap, vmin=low, vmax=high)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig
