@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -64,16 +66,27 @@ def test_save_figure_refuses_unknown_suffix_and_non_figures(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_no_pyplot_state_leaks():
-    import sys
-    before = sys.modules.get("matplotlib.pyplot")
-    if before is not None:
-        count = len(before.get_fignums())
-    plot_history(history())
-    plot_weight_images(RNG.normal(size=(4, 784)))
-    if before is not None:
-        assert len(before.get_fignums()) == count
-    assert matplotlib.get_backend()  # still answers; we never switched it
+def test_figures_never_touch_pyplot(tmp_path):
+    """Building and saving every kind of figure must not import pyplot (no global state)."""
+    code = (
+        "import sys, numpy as np, viz\n"
+        "r = np.random.default_rng(0)\n"
+        "figs = [viz.plot_history([{'train_loss': 1.0}]),\n"
+        "        viz.plot_weight_images(r.normal(size=(2, 784))),\n"
+        "        viz.plot_conv_filters(r.normal(size=(2, 1, 3, 3))),\n"
+        "        viz.plot_feature_maps(r.random((2, 5, 5))),\n"
+        "        viz.plot_confusion_matrix(np.eye(2)),\n"
+        "        viz.plot_gradient_flow({'a': [1.0, 2.0]}),\n"
+        "        viz.plot_activation_histograms({'a': r.random(9)}),\n"
+        "        viz.plot_decision_boundary(lambda p: p[:, 0], r.normal(size=(4, 2)), [0, 1, 0, 1])]\n"
+        f"viz.save_figure(figs[0], {str(tmp_path / 'x.png')!r})\n"
+        "print('matplotlib.pyplot' in sys.modules)\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.pop("MPLBACKEND", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------- history
