@@ -220,7 +220,9 @@ def test_conv_filters_single_and_multi_channel():
     assert len(panels) == 12
     np.testing.assert_allclose(panels[3 * 2 + 1].images[0].get_array(), deep[2, 1])  # row out 2, col in 1
     assert panels[3].get_ylabel() == "out 1" and panels[1].get_title() == "in 1"
-    assert "5x5" in fig.get_suptitle()
+    assert fig.get_suptitle() == "Convolution filters: 4 filters of 5x5 over 3 input channels"
+    big = plot_conv_filters(RNG.normal(size=(40, 10, 3, 3)), max_out=4, max_in=2)
+    assert len(image_axes(big)) == 4 * 2 and big.get_suptitle().endswith("(first 4 x 2 shown)")
     with pytest.raises(ValueError, match="4-D"):
         plot_conv_filters(RNG.normal(size=(3, 3, 3)))
 

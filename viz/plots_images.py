@@ -103,8 +103,11 @@ def plot_conv_filters(weights: object, max_out: int = 32, max_in: int = 8,
         image = ax.imshow(kernel, cmap=DIVERGING_CMAP, vmin=-limit, vmax=limit)
         ax.set_title(label, fontsize=7)
     fig.colorbar(image, ax=list(axes), label="weight", shrink=0.8)
-    shown = f"{n_out}/{weights.shape[0]} out x {n_in}/{weights.shape[1]} in"
-    fig.suptitle(f"{title} ({weights.shape[2]}x{weights.shape[3]}, {shown})")
+    out_ch, in_ch, kh, kw = weights.shape
+    text = f"{title}: {out_ch} filters of {kh}x{kw} over {in_ch} input channel{'s' * (in_ch > 1)}"
+    if (n_out, n_in) != (out_ch, in_ch):
+        text += f" (first {n_out} x {n_in} shown)"
+    fig.suptitle(text)
     return fig
 
 
