@@ -12,6 +12,8 @@ from .functional import cross_entropy, dropout, linear, log_softmax, mse_loss, s
 from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                      Sigmoid, Tanh)
 from .ops import exp, log, relu, sigmoid, tanh
+from .bridge import mlp_from_sequential, sequential_from_mlp
+from .gradcheck import tensor_gradcheck
 from .tensor import Tensor, is_grad_enabled, no_grad
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled",
@@ -19,4 +21,5 @@ __all__ = ["Tensor", "no_grad", "is_grad_enabled",
            "linear", "cross_entropy", "mse_loss", "softmax", "log_softmax", "dropout",
            "conv2d", "max_pool2d", "avg_pool2d",
            "Linear", "ReLU", "Sigmoid", "Tanh", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
-           "Dropout", "Sequential"]
+           "Dropout", "Sequential", "sequential_from_mlp", "mlp_from_sequential",
+           "tensor_gradcheck"]
