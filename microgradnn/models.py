@@ -12,7 +12,10 @@ rebuild exactly the same layers. Two families:
   and ``Linear(.., 10)``.
 
 Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
-``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10).
+``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10), and
+``input``: how uint8 pixels become numbers, "unit" (p / 255, in [0, 1]) or "standard"
+((p / 255 - 0.1307) / 0.3081, MNIST's mean and standard deviation: zero-centred inputs
+help sigmoid units).
 """
 
 from __future__ import annotations
@@ -25,16 +28,17 @@ from .module import Module
 from .tensor import (Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
                      Tanh)
 
-__all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "describe",
-           "to_scalar_mlp", "ACTIVATIONS", "SIDE"]
+__all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
+           "describe", "to_scalar_mlp", "ACTIVATIONS", "INPUT_MODES", "SIDE"]
 
 SIDE = 28
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+INPUT_MODES = ("unit", "standard")
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,
-            "classes": 10},
+            "classes": 10, "input": "unit"},
     "cnn": {"channels": [32, 64], "kernel": 3, "hidden": [128], "activation": "relu",
-            "dropout": 0.0, "seed": 0, "classes": 10},
+            "dropout": 0.0, "seed": 0, "classes": 10, "input": "unit"},
 }
 
 
@@ -67,6 +71,9 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
     if out["activation"] not in ACTIVATIONS:
         raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
                          f"got {out['activation']!r}")
+    if out["input"] not in INPUT_MODES:
+        raise ValueError(f"model spec: input must be one of {list(INPUT_MODES)}, "
+                         f"got {out['input']!r}")
     seed = out["seed"]
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"model spec: seed must be an integer >= 0, got {seed!r}")
@@ -109,6 +116,12 @@ def input_shape_of(model: Module) -> Tuple[int, ...]:
         return (first.in_features,)
     raise ValueError(f"cannot tell the input shape of {type(model).__name__}; build it with "
                      f"microgradnn.models.build_model")
+
+
+def input_mode_of(model: Module) -> str:
+    """How the model wants its pixels scaled: "unit" unless its spec says "standard"."""
+    spec = getattr(model, "spec", None)
+    return normalize_spec(spec)["input"] if spec is not None else "unit"
 
 
 def build_model(spec: Mapping[str, Any]) -> Sequential:
@@ -154,8 +167,9 @@ def describe(spec: Mapping[str, Any]) -> str:
 def to_scalar_mlp(model: Sequential) -> Any:
     """The scalar engine's ``microgradnn.nn.MLP`` with ``model``'s weights (MLP specs only).
 
-    Its output for one flattened image (784 numbers in [0, 1]) equals ``model``'s, so a
-    network trained on the fast path can be drawn and stepped node by node.
+    Its output for one flattened image (784 numbers prepared by
+    ``microgradnn.training.to_input`` with the model's input mode) equals ``model``'s, so
+    a network trained on the fast path can be drawn and stepped node by node.
     """
     from .tensor.bridge import mlp_from_sequential
 

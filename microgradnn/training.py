@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .engine import format_number
-from .models import input_shape_of
+from .models import input_mode_of, input_shape_of
 from .tensor import Tensor, cross_entropy, no_grad
 
 __all__ = ["fit", "evaluate", "predict_proba", "to_input", "shift_batch", "write_history",
@@ -41,13 +41,25 @@ class TrainingDiverged(ValueError):
         self.history = history
 
 
-def to_input(images: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """uint8 images (n, 28, 28) -> float32 in [0, 1] of shape (n, *shape), e.g. (n, 784)."""
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of p / 255 over the training images
+
+
+def to_input(images: np.ndarray, shape: Sequence[int], mode: str = "unit") -> np.ndarray:
+    """uint8 images (n, 28, 28) -> float32 (n, *shape), e.g. (n, 784).
+
+    ``mode`` "unit" gives p / 255 in [0, 1]; "standard" gives (p / 255 - 0.1307) / 0.3081.
+    """
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"to_input expects uint8 images, got {images.dtype}")
     batch = images.reshape((images.shape[0],) + tuple(shape)).astype(np.float32)
-    batch *= np.float32(1.0 / 255.0)
+    if mode == "unit":
+        batch *= np.float32(1.0 / 255.0)
+    elif mode == "standard":
+        batch *= np.float32(1.0 / (255.0 * MNIST_STD))
+        batch -= np.float32(MNIST_MEAN / MNIST_STD)
+    else:
+        raise ValueError(f"to_input: mode must be 'unit' or 'standard', got {mode!r}")
     return batch
 
 
@@ -83,14 +95,14 @@ def _check_data(data: Data, what: str) -> Data:
 
 def predict_logits(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Raw scores (n, classes) for uint8 images (n, 28, 28), in eval mode, without a graph."""
-    shape = input_shape_of(model)
+    shape, mode = input_shape_of(model), input_mode_of(model)
     was_training = getattr(model, "training", False)
     model.eval()
     out = []
     try:
         with no_grad():
             for start in range(0, images.shape[0], batch_size):
-                x = to_input(images[start:start + batch_size], shape)
+                x = to_input(images[start:start + batch_size], shape, mode)
                 out.append(np.asarray(model(Tensor(x)).data, dtype=np.float64))
     finally:
         model.train(was_training)
@@ -183,7 +195,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
 
     from tqdm import tqdm
 
-    shape = input_shape_of(model)
+    shape, mode = input_shape_of(model), input_mode_of(model)
     rng = np.random.default_rng(seed)
     n = images.shape[0]
     steps = math.ceil(n / batch_size)
@@ -201,7 +213,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             batch = shift_batch(images[index], augment, rng) if augment else images[index]
             target = labels[index]
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                logits = model(Tensor(to_input(batch, shape)))
+                logits = model(Tensor(to_input(batch, shape, mode)))
                 loss = cross_entropy(logits, target)
             value = float(loss.item())
             if not math.isfinite(value):

@@ -39,6 +39,25 @@ def test_to_input_scales_a_batch_only():
         to_input(batch.astype(np.float64), (4,))
 
 
+def test_to_input_standard_mode_centres_pixels():
+    batch = np.array([[[0, 255]]], dtype=np.uint8)
+    x = to_input(batch, (2,), "standard")
+    np.testing.assert_allclose(x, [[-0.1307 / 0.3081, (1 - 0.1307) / 0.3081]], rtol=1e-5)
+    with pytest.raises(ValueError, match="mode"):
+        to_input(batch, (2,), "zscore")
+
+
+def test_the_model_spec_decides_the_input_scaling():
+    data = synthetic_digits(50)
+    unit = build_model(MLP)
+    standard = build_model({**MLP, "input": "standard"})
+    logits_unit = predict_proba(unit, data[0])
+    logits_standard = predict_proba(standard, data[0])
+    assert not np.allclose(logits_unit, logits_standard)  # same weights, other inputs
+    with pytest.raises(ValueError, match="input must be one of"):
+        build_model({**MLP, "input": "raw"})
+
+
 def test_shift_batch_moves_whole_images():
     rng = np.random.default_rng(0)
     images = np.zeros((50, 28, 28), np.uint8)

@@ -64,6 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="cnn: dropout after hidden layers (default: 0)")
     train.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], default=None,
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
+    train.add_argument("--input", choices=["unit", "standard"], default=None,
+                       help="pixel scaling: p/255 (unit, default) or standardized")
     train.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32,
                        help="(default: %(default)s)")
@@ -125,7 +127,7 @@ def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     from ..models import normalize_spec
 
     spec: Dict[str, Any] = {"model": args.model, "seed": args.seed}
-    given = {"hidden": args.hidden, "activation": args.activation}
+    given = {"hidden": args.hidden, "activation": args.activation, "input": args.input}
     if args.model == "cnn":
         given.update(channels=args.channels, kernel=args.kernel, dropout=args.dropout)
     else:
