@@ -7,7 +7,7 @@ ifneq ($(wildcard ../shared/mnist),)
 export MICROGRADNN_DATA ?= $(abspath ../shared/mnist)
 endif
 
-.PHONY: demo test install install-test system-deps bench clean
+.PHONY: demo test install install-test system-deps bench examples clean
 
 demo: $(STAMP)/install
 	$(PYTHON) -m microgradnn demo
@@ -40,6 +40,11 @@ system-deps:
 
 bench: $(STAMP)/install-test
 	$(PYTHON) benchmarks/bench_engine.py
+	$(PYTHON) benchmarks/bench_stepper.py
+
+# The learning path, each example in its quick form; pictures go to examples_out/.
+examples: $(STAMP)/install
+	@for f in examples/0*.py; do echo "== $$f"; $(PYTHON) $$f --quick || exit 1; done
 
 clean:
-	rm -rf $(STAMP) build *.egg-info .pytest_cache microgradnn_out
+	rm -rf $(STAMP) build *.egg-info .pytest_cache microgradnn_out examples_out
