@@ -16,6 +16,7 @@ from microgradnn.losses import hinge_loss, l2_penalty
 from microgradnn.nn import MLP
 from viz import GraphvizNotFoundError, LargeGraphWarning, draw_graph, draw_network
 from viz.collapse import collapsed_budget
+from viz.graph import DEFAULT_MAX_LAYOUT
 from viz.dot import escape_html, render
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' not installed")
@@ -123,10 +124,35 @@ def test_big_graph_switches_to_grouped_view_with_a_warning():
         graph = draw_graph(loss)
     assert graph.name == "computation_graph_grouped"
     nodes = re.findall(r"^\t+(u\d+) \[", graph.source, flags=re.M)
-    assert 33 <= len(nodes) <= collapsed_budget(3000)
+    assert 33 <= len(nodes) + len(real_edges(graph.source)) <= collapsed_budget(DEFAULT_MAX_LAYOUT)
     for i in range(16):
         assert f"<B>layers.0.neurons.{i}</B>" in graph.source
     assert "grouped view: each neuron is one node" in graph.source
+
+
+def real_edges(source: str):
+    return [line for line in source.splitlines() if "->" in line and "style=invis" not in line]
+
+
+def test_dense_or_long_edges_switch_before_the_node_limit():
+    # 2.1k DOT nodes but 3.6k edges: measured 16 s to render in full.
+    mlp = MLP(2, [40, 40, 1], seed=0)
+    out = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")])
+    out.backward()
+    with pytest.warns(LargeGraphWarning, match=r"layout size of \d+ .*max_layout=4000"):
+        graph = draw_graph(out)
+    assert graph.name == "computation_graph_grouped"
+    # Layer level: 40 x 40 neuron-to-neuron links would be too dense to lay out.
+    assert "each layer is one node" in graph.source
+    # 930 nodes, but parameters feeding a long L2 chain: measured 31 s in full.
+    mlp = MLP(2, [8, 8, 1], fused=False, seed=0)
+    loss = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")]) + l2_penalty(mlp.parameters(), 1e-4)
+    loss.backward()
+    with pytest.warns(LargeGraphWarning, match="layout size"):
+        assert draw_graph(loss).name == "computation_graph_grouped"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert draw_graph(loss, max_layout=10 ** 6).name == "computation_graph"
 
 
 def test_small_graph_stays_full_and_threshold_is_adjustable():
@@ -148,7 +174,7 @@ def test_grouped_view_stays_small_for_a_huge_graph():
     with pytest.warns(LargeGraphWarning):
         graph = draw_graph(y)
     nodes = re.findall(r"^\t+(u\d+) \[", graph.source, flags=re.M)
-    assert 1 < len(nodes) <= collapsed_budget(3000)
+    assert 1 < len(nodes) + len(real_edges(graph.source)) <= collapsed_budget(DEFAULT_MAX_LAYOUT)
     assert len(graph.source) < 200_000
 
 

@@ -1,8 +1,8 @@
 """The collapsed grouped view: a big graph drawn small enough to render in seconds.
 
-Each neuron (or layer, if there are too many neurons) becomes one node. Ungrouped
-nodes (inputs, loss, penalty) stay one node each while the picture has at most
-``collapsed_budget(max_nodes)`` nodes; past that, chains of one op (a long sum) become
+Each neuron (or layer, if neurons are too many) becomes one node. Ungrouped nodes
+(inputs, loss, penalty) stay one node each while the picture's nodes plus edges fit
+``collapsed_budget(max_layout)``; past that, chains of one op (a long sum) become
 one node and other nodes with the same op at the same height (distance from the
 leaves) are merged, so a loss over 100 samples shows one ``relu`` node ×100 instead
 of 100; past that again, all nodes with the same op are merged. Edges between the same two units are
@@ -38,10 +38,10 @@ class _Unit:
     members: List[NodeRecord] = field(default_factory=list)
 
 
-def collapsed_budget(max_nodes: int) -> int:
-    """How many nodes the collapsed view may have: a tenth of ``max_nodes`` (at least
-    20), because its nodes have many more edges than those of the full picture."""
-    return max(20, max_nodes // 10)
+def collapsed_budget(max_layout: int) -> int:
+    """Units plus links the collapsed view may have: a quarter of the full picture's
+    layout budget (at least 100), as its nodes are big and its edges dense."""
+    return max(100, max_layout // 4)
 
 
 def _heights(t: Trace) -> Dict[str, int]:
@@ -70,30 +70,41 @@ def _chains(t: Trace, ungrouped: List[NodeRecord]) -> Dict[str, str]:
     return head
 
 
+def _size(t: Trace, keys: Dict[str, Hashable]) -> int:
+    """Units plus distinct links between them: the collapsed picture's layout size."""
+    links = set()
+    for e in t.edges:
+        if e.source in keys:
+            pair = (keys[e.source], keys[e.target])
+            if pair[0] != pair[1]:
+                links.add(pair)
+    return len(set(keys.values())) + len(links)
+
+
 def _assign(t: Trace, shown: List[NodeRecord], level: str,
             budget: int) -> Tuple[Dict[str, Hashable], str, str]:
-    """Unit key per node id, the group level used, and how ungrouped nodes were merged."""
-    group_of = groups(t, level)
-    if level == "neuron" and len(set(group_of.values())) > budget // 2:
-        level, group_of = "layer", groups(t, "layer")
-    ungrouped = [n for n in shown if n.id not in group_of]
-    height = chain = None
-    for merge in ("none", "op-height", "op"):
-        keys: Dict[str, Hashable] = {n.id: ("group", group_of[n.id])
-                                     for n in shown if n.id in group_of}
-        for n in ungrouped:
-            if merge == "none":
-                keys[n.id] = ("node", n.id)
-            elif merge == "op-height":
-                height = height or _heights(t)
-                chain = _chains(t, ungrouped) if chain is None else chain
-                keys[n.id] = (("chain", chain[n.id]) if n.id in chain
-                              else ("bucket", n.op or n.role, height[n.id]))
-            else:
-                keys[n.id] = ("bucket", n.op or n.role)
-        if len(set(keys.values())) <= budget:
-            break
-    return keys, level, merge
+    """Unit key per node id, the group level used, and how ungrouped nodes were merged:
+    the first of neuron/layer x none/op-height/op whose size fits ``budget``."""
+    levels = ("neuron", "layer") if level == "neuron" else ("layer",)
+    height = _heights(t)
+    for level in levels:
+        group_of = groups(t, level)
+        ungrouped = [n for n in shown if n.id not in group_of]
+        chain = _chains(t, ungrouped)
+        for merge in ("none", "op-height", "op"):
+            keys: Dict[str, Hashable] = {n.id: ("group", group_of[n.id])
+                                         for n in shown if n.id in group_of}
+            for n in ungrouped:
+                if merge == "none":
+                    keys[n.id] = ("node", n.id)
+                elif merge == "op-height":
+                    keys[n.id] = (("chain", chain[n.id]) if n.id in chain
+                                  else ("bucket", n.op or n.role, height[n.id]))
+                else:
+                    keys[n.id] = ("bucket", n.op or n.role)
+            if _size(t, keys) <= budget:
+                return keys, level, merge
+    return keys, level, merge  # the smallest view there is
 
 
 def _row(name: str, value: str, fill: str = "") -> str:
@@ -133,10 +144,11 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
 
 
 def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
-                   show_grads: bool, max_nodes: int, title: Optional[str] = None) -> graphviz.Digraph:
+                   show_grads: bool, max_layout: int,
+                   title: Optional[str] = None) -> graphviz.Digraph:
     """Draw ``t`` with each neuron (``level="neuron"``) or layer collapsed into one node."""
     shown = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
-    keys, level, merge = _assign(t, shown, level, collapsed_budget(max_nodes))
+    keys, level, merge = _assign(t, shown, level, collapsed_budget(max_layout))
     units: Dict[Hashable, _Unit] = {}
     for n in shown:
         key = keys[n.id]

@@ -24,9 +24,11 @@ from .collapse import draw_collapsed
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
                   text_colour)
 from .grouping import GROUP_LEVELS, groups, layer_key, natural_key
+from .layout_cost import DEFAULT_MAX_LAYOUT, layout_cost
 from .trace import EdgeRecord, NodeRecord, Trace, trace
 
-__all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES", "graph_legend"]
+__all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES",
+           "DEFAULT_MAX_LAYOUT", "graph_legend"]
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 DEFAULT_MAX_NODES = 3000
@@ -121,19 +123,21 @@ def _cluster(name: str, key: str) -> graphviz.Digraph:
     return cluster
 
 
-def _check_options(rankdir: str, group: Optional[str], max_nodes: int) -> None:
+def _check_options(rankdir: str, group: Optional[str], max_nodes: int, max_layout: int) -> None:
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if group is not None and group not in GROUP_LEVELS:
         raise ValueError(f"group must be one of {', '.join(GROUP_LEVELS)} or None, got {group!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    for name, value in (("max_nodes", max_nodes), ("max_layout", max_layout)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False,
                group: Optional[str] = None, parameters: Optional[Iterable[Value]] = None,
                show_grads: bool = True, collapse: bool = False,
-               max_nodes: int = DEFAULT_MAX_NODES, title: Optional[str] = None) -> graphviz.Digraph:
+               max_nodes: int = DEFAULT_MAX_NODES, max_layout: int = DEFAULT_MAX_LAYOUT,
+               title: Optional[str] = None) -> graphviz.Digraph:
     """Draw the graph under ``root`` as a ``graphviz.Digraph`` (render it, or read ``.source``).
 
     Args:
@@ -146,22 +150,32 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
         collapse: draw each group as one node (the view used for big graphs).
         max_nodes: past this many DOT nodes the collapsed grouped view is drawn
             instead, with a ``LargeGraphWarning``, so that rendering stays fast.
+        max_layout: the same switch for graphs with fewer but dense or long edges, by
+            the estimate of ``viz.layout_cost`` (nodes + edges + ranks spanned).
         title: a caption shown above the picture (escaped), e.g. the expression text.
     """
-    _check_options(rankdir, group, max_nodes)
+    _check_options(rankdir, group, max_nodes, max_layout)
     t = trace(root, parameters)
     visible = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
-    dot_nodes = len(visible) + sum(1 for n in t.nodes if not n.is_leaf)
-    if collapse or dot_nodes > max_nodes:
-        if not collapse:
+    if not collapse:
+        dot_nodes = len(visible) + sum(1 for n in t.nodes if not n.is_leaf)
+        if dot_nodes > max_nodes:
+            reason = f"{dot_nodes} DOT nodes, more than max_nodes={max_nodes}"
+        else:
+            cost = layout_cost(visible, t.edges)
+            reason = (f"{dot_nodes} DOT nodes but a layout size of {cost} (edges are dense "
+                      f"or long), more than max_layout={max_layout}") if cost > max_layout else ""
+        if reason:
             warnings.warn(
-                f"draw_graph: the graph has {dot_nodes} DOT nodes, more than max_nodes={max_nodes}; "
-                f"drawing the grouped view instead (each {group or 'neuron'} collapsed into one "
-                f"node, repeated ungrouped ops merged if needed) so it renders quickly",
-                LargeGraphWarning, stacklevel=2)
+                f"draw_graph: the graph has {reason}; drawing the grouped view instead "
+                f"(each {group or 'neuron'} collapsed into one node, repeated ungrouped ops "
+                f"merged if needed) so it renders in seconds; pass larger limits to force "
+                f"the full picture", LargeGraphWarning, stacklevel=2)
+            collapse = True
+    if collapse:
         return draw_collapsed(t, level=group or "neuron", rankdir=rankdir,
                               hide_constants=hide_constants, show_grads=show_grads,
-                              max_nodes=max_nodes, title=title)
+                              max_layout=max_layout, title=title)
     return _draw_full(t, visible, rankdir=rankdir, group=group, show_grads=show_grads,
                       hidden_constants=len(t.nodes) - len(visible), title=title)
 
