@@ -96,3 +96,11 @@ def test_detach_and_item():
     assert not b.requires_grad and b.item() == 6.0
     with pytest.raises(ValueError, match="one-element"):
         Tensor(np.zeros(2)).item()
+
+
+def test_leaves_never_share_a_gradient_array():
+    a = Tensor(np.ones(3), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    (a + b).backward(np.array([1.0, 2.0, 3.0]))
+    a.grad *= 10  # must not change b's gradient
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0, 3.0])

@@ -25,7 +25,8 @@ _NAMES = {cls: name for name, cls in _MODULES.items()}
 def sequential_from_mlp(mlp: MLP, dtype: Any = np.float64) -> Sequential:
     """``Linear`` + activation module per scalar layer ("linear" adds no module)."""
     if not isinstance(mlp, MLP):
-        raise TypeError(f"sequential_from_mlp: expected a microgradnn.nn.MLP, got {type(mlp).__name__}")
+        raise TypeError(f"sequential_from_mlp: expected a microgradnn.nn.MLP, "
+                        f"got {type(mlp).__name__}")
     sizes = [mlp.nin] + list(mlp.nouts)
     last = len(mlp.nouts) - 1
     modules: List[Module] = []

@@ -119,7 +119,10 @@ def transpose(a: Tensor, *axes: Any) -> Tensor:
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     ndim = a.data.ndim
-    perm = tuple(reversed(range(ndim))) if not axes else tuple(int(x) % ndim if ndim else 0 for x in axes)
+    if not axes:
+        perm = tuple(reversed(range(ndim)))
+    else:
+        perm = tuple(int(x) % ndim if ndim else 0 for x in axes)
     if sorted(perm) != list(range(ndim)):
         raise ValueError(f"transpose: {axes} is not a permutation of the {ndim} axes of a "
                          f"tensor of shape {a.data.shape}")

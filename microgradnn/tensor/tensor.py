@@ -197,7 +197,8 @@ class Tensor:
             if self._backward is None:
                 seed = seed.copy()  # a leaf's gradient must be its own, writable array
         else:
-            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            given = grad.data if isinstance(grad, Tensor) else grad
+            seed = np.asarray(given, dtype=self.data.dtype)
             if seed.shape != self.data.shape:
                 raise ValueError(f"backward(): grad has shape {seed.shape}, "
                                  f"the tensor has shape {self.data.shape}")
@@ -217,11 +218,13 @@ class Tensor:
                 if g is None or not operand.requires_grad:
                     continue
                 if operand.grad is None:
-                    # Broadcast views are read-only; a leaf gets a real array.
-                    operand.grad = g if g.flags.writeable or operand._backward is not None else g.copy()
+                    # A leaf gets an array of its own: not a read-only broadcast view,
+                    # not the upstream array that a pass-through op (+) handed on.
+                    if operand._backward is None and (g is upstream or not g.flags.writeable):
+                        g = g.copy()
+                    operand.grad = g
                 else:
                     operand.grad = operand.grad + g
-
 
 
 _new = object.__new__
