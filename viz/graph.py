@@ -32,6 +32,7 @@ __all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES",
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 DEFAULT_MAX_NODES = 3000
+EDGE_LABEL_LAYOUT = 1500
 
 # Roles are told apart by border and header, not by colour alone.
 _ROLE_STYLE = {
@@ -83,7 +84,7 @@ def _value_label(node: NodeRecord, show_grads: bool, has_grads: bool, scale: flo
 
 
 def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
-                scale: float) -> Dict[str, str]:
+                scale: float, label_key: str) -> Dict[str, str]:
     lines = [f"local {format_value(edge.local_grad)}"]
     attrs = {"id": edge.id, "color": "#555555"}
     if show_grads and has_grads:
@@ -91,7 +92,7 @@ def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
         colour = diverging_colour(edge.contribution, scale)
         attrs["color"] = colour if colour != "#f7f7f7" else "#bbbbbb"
         attrs["penwidth"] = f"{1.0 + 2.0 * min(1.0, abs(edge.contribution) / scale) if scale else 1.0:.2f}"
-    attrs["label"] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="9">'
+    attrs[label_key] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="9">'
                       + "<BR/>".join(lines) + "</FONT>>")
     return attrs
 
@@ -176,17 +177,24 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
         return draw_collapsed(t, level=group or "neuron", rankdir=rankdir,
                               hide_constants=hide_constants, show_grads=show_grads,
                               max_layout=max_layout, title=title)
+    # Edge labels become extra nodes and ranks in dot's layout; past a moderate size
+    # they are placed after the layout instead (xlabel), which keeps renders short.
+    cost = layout_cost(visible, t.edges)
     return _draw_full(t, visible, rankdir=rankdir, group=group, show_grads=show_grads,
-                      hidden_constants=len(t.nodes) - len(visible), title=title)
+                      hidden_constants=len(t.nodes) - len(visible), title=title,
+                      label_key="label" if cost <= EDGE_LABEL_LAYOUT else "xlabel")
 
 
 def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Optional[str],
-               show_grads: bool, hidden_constants: int, title: Optional[str]) -> graphviz.Digraph:
+               show_grads: bool, hidden_constants: int, title: Optional[str],
+               label_key: str) -> graphviz.Digraph:
     shown = {n.id for n in visible}
     edges = [e for e in t.edges if e.source in shown]
     scale = max_abs([n.grad for n in visible] + [e.contribution for e in edges]) if t.has_grads else 0.0
     g = Picture(name="computation_graph")
-    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.25", ranksep="0.4")
+    # nslimit caps dot's network-simplex passes: without it, graphs with long edges
+    # (a reused input, a penalty over all parameters) spend minutes placing nodes.
+    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.25", ranksep="0.4", nslimit="1")
     g.attr("node", fontname="DejaVu Sans", fontsize="11")
     g.attr("edge", fontname="DejaVu Sans", arrowsize="0.7")
     legend = graph_legend(t.has_grads, show_grads, scale, hidden_constants, title)
@@ -222,6 +230,7 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
         if node.is_leaf:
             continue
         for edge in into.get(node.id, ()):
-            g.edge(edge.source, f"{node.id}_op", **_edge_attrs(edge, show_grads, t.has_grads, scale))
+            g.edge(edge.source, f"{node.id}_op",
+                   **_edge_attrs(edge, show_grads, t.has_grads, scale, label_key))
         g.edge(f"{node.id}_op", node.id, id=f"{node.id}_out", color="#555555")
     return g

@@ -1,15 +1,16 @@
 """A cheap estimate of how hard a picture is for graphviz ``dot`` to lay out.
 
-``dot``'s time is not set by the node count alone. Measured on the project machine
-(2 cores, graphviz 2.43, see benchmarks/RESULTS.md): a 1.5k-node MLP graph with
-2.4k edges takes 6 s, a 930-node unfused-neuron graph whose parameters feed a long
-L2-penalty chain takes 31 s, because every rank an edge crosses becomes a virtual
-node that must be ordered and routed. So the estimate is
+``dot``'s time is not set by the node count alone: every rank an edge crosses
+becomes a virtual node to order and place, and dense edges cross. So the estimate is
 
     DOT nodes + edges + ranks spanned by edges beyond their first
 
-with ranks from a longest-path layering (leaves pulled next to their first use,
-as ``dot`` places them). Below about 4,000 the renders measured took at most ~6 s.
+with ranks from a longest-path layering (leaves pulled next to their first use, as
+``dot`` places them). Measured on the project machine (2 cores, graphviz 2.43) with
+the attributes ``draw_graph`` sets (nslimit=1, xlabels on bigger graphs): dense MLP
+graphs took 1.9 s at 3,965, 4.9 s at 5,909 and 10.8 s at 8,237; graphs whose size
+comes from long edges render much faster (0.7 s at 14,601) but reach 23 s at 120k.
+A limit of 5,000 keeps the worst measured case near 3-4 s.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .trace import EdgeRecord, NodeRecord
 
 __all__ = ["layout_cost", "DEFAULT_MAX_LAYOUT"]
 
-DEFAULT_MAX_LAYOUT = 4000
+DEFAULT_MAX_LAYOUT = 5000
 
 
 def layout_cost(nodes: List[NodeRecord], edges: Iterable[EdgeRecord]) -> int:
