@@ -72,26 +72,49 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 
 # ---- convolution ----
 
-def _im2col(xp: np.ndarray, kernel: Pair, stride: Pair, oh: int, ow: int) -> np.ndarray:
-    """Padded (N, C, Hp, Wp) -> columns (N, C*kh*kw, OH*OW): one strided copy per offset."""
-    n, c = xp.shape[:2]
+def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
+    """Along one axis, for kernel offset ``offset``: the output positions whose input
+    pixel lies inside the unpadded image, and those input pixels (as slices).
+
+    Output position o reads input pixel o*stride + offset - pad; padding pixels are
+    simply never copied (their columns stay zero), so no padded copy is made.
+    """
+    lo = max(0, -((offset - pad) // stride))
+    hi = min(out - 1, (size - 1 + pad - offset) // stride)
+    if hi < lo:
+        return slice(0, 0), slice(0, 0)
+    first = lo * stride + offset - pad
+    return slice(lo, hi + 1), slice(first, first + (hi - lo) * stride + 1, stride)
+
+
+def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, oh: int,
+            ow: int) -> np.ndarray:
+    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW): one strided copy per kernel offset."""
+    n, c, h, w = x.shape
     kh, kw = kernel
-    cols = np.empty((n, c, kh, kw, oh, ow), dtype=xp.dtype)
-    for i, j, index in _offsets(kernel, stride, oh, ow):
-        cols[:, :, i, j] = xp[index]
+    alloc = np.zeros if padding != (0, 0) else np.empty
+    cols = alloc((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
+        for j in range(kw):
+            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
+            cols[:, :, i, j, out_r, out_c] = x[:, :, in_r, in_c]
     return cols.reshape(n, c * kh * kw, oh * ow)
 
 
 def _col2im(dcols: np.ndarray, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
             padding: Pair, oh: int, ow: int) -> np.ndarray:
-    """Adjoint of ``_im2col`` (then crop): overlapping windows add up at each input pixel."""
+    """Adjoint of ``_im2col``: overlapping windows add up at each input pixel."""
     n, c, h, w = shape
     kh, kw = kernel
     d = dcols.reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=dcols.dtype)
-    for i, j, index in _offsets(kernel, stride, oh, ow):
-        out[index] += d[:, :, i, j]
-    return _crop(out, padding)
+    out = np.zeros(shape, dtype=dcols.dtype)
+    for i in range(kh):
+        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
+        for j in range(kw):
+            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
+            out[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+    return out
 
 
 def _conv2d_back(g, ctx, ops):
@@ -128,7 +151,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     o, c, kh, kw = W.shape
     n = X.shape[0]
     oh, ow = _geometry("conv2d", X.shape, (kh, kw), stride, padding)
-    cols = _im2col(_pad(X, padding), (kh, kw), stride, oh, ow)
+    cols = _im2col(X, (kh, kw), stride, padding, oh, ow)
     out = np.matmul(W.reshape(o, -1), cols)  # (N, O, OH*OW): already channel-first
     if bias is not None:
         out += bias.data[:, None]
