@@ -9,6 +9,8 @@ Cases (each rendered to SVG with the ``dot`` binary, best of ``--repeat`` runs):
   L2 over ``--samples`` samples): the automatic grouped view, and as the peer the full
   picture of the same graph (what you would get without the switch), cut off at
   ``--full-timeout`` seconds;
+* ``draw_graph`` of a dense MLP(2, [32, 32, 1]) output, drawn in full: the slowest
+  kind of graph still under the automatic switch;
 * ``draw_graph`` of a 20,000-op chain with no neurons (merging must still bound it);
 * the classic one-neuron picture (``dot``'s fixed start-up cost).
 
@@ -73,6 +75,13 @@ def mnist_network() -> MLP:
     return mlp
 
 
+def dense_mlp_output() -> Value:
+    mlp = MLP(2, [32, 32, 1], seed=0)
+    out = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")])
+    out.backward()
+    return out
+
+
 def chain(ops: int) -> Value:
     x = Value(0.5, label="x")
     y = x
@@ -117,10 +126,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     cases = [
         ("draw_network MLP(784,[16,16,10])", lambda: draw_network(mnist_network()).source),
         (f"draw_graph moons x{args.samples} (auto grouped)", lambda: draw_graph(loss).source),
-        ("draw_graph moons x5 FULL (small, under max_nodes)",
-         lambda: draw_graph(moons_loss(5), max_nodes=10 ** 9, max_layout=10 ** 9).source),
         (f"draw_graph moons x{args.samples} FULL (peer)",
          lambda: draw_graph(loss, max_nodes=10 ** 9, max_layout=10 ** 9).source),
+        ("draw_graph dense MLP(2,[32,32,1]) (full, just under the switch)",
+         lambda: draw_graph(dense_mlp_output()).source),
         ("draw_graph 20k-op chain (auto grouped)", lambda: draw_graph(chain(20_000)).source),
         ("draw_graph classic neuron", lambda: draw_graph(classic_neuron()).source),
     ]
@@ -133,13 +142,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         seconds = (render_seconds(source, args.full_timeout) if full
                    else best_of(args.repeat, source, args.full_timeout))
         results[name] = seconds
-        tqdm.write(f"{name:48s} {nodes:6d} DOT nodes  build {build_s:6.2f} s  "
+        tqdm.write(f"{name:58s} {nodes:6d} DOT nodes  build {build_s:6.2f} s  "
                    f"render {fmt(seconds, args.full_timeout)}")
 
     names = [n for n, _ in cases]
-    network, grouped, small, full, chained, tiny = (results[n] for n in names)
+    network, grouped, full, dense, chained, tiny = (results[n] for n in names)
     print(f"draw_network render / 10 s goal: {network / GOAL_SECONDS:.3f}")
     print(f"grouped moons render / 10 s goal: {grouped / GOAL_SECONDS:.3f}")
+    print(f"dense full render just under the switch / 10 s goal: {dense / GOAL_SECONDS:.3f}")
     print(f"20k chain grouped render / 10 s goal: {chained / GOAL_SECONDS:.3f}")
     if full is None:
         print(f"full moons render / grouped: > {args.full_timeout / grouped:.0f}x (full cut off)")
