@@ -77,7 +77,8 @@ def _children(text: str, node: ast.AST, variables: Dict[str, float]) -> List[ast
         return []
     if isinstance(node, ast.Name):
         if node.id in FUNCTIONS:
-            raise ValueError(f"{node.id!r} is a function: call it on one argument, like {node.id}(x)")
+            raise ValueError(f"{node.id!r} is a function: call it on one argument, "
+                             f"like {node.id}(x)")
         if node.id not in variables:
             known = ", ".join(sorted(variables)) or "none"
             raise ValueError(f"the name {node.id!r} has no value (names with values: {known}); "

@@ -102,7 +102,8 @@ def test_missing_dot_binary_raises_one_clear_error(monkeypatch, tmp_path):
                     lambda: graph.render(str(tmp_path / "x"), format="svg"),
                     lambda: render(graph, str(tmp_path / "x.svg")),
                     lambda: draw_network(MLP(2, [2])).pipe(format="svg")):
-        with pytest.raises(GraphvizNotFoundError, match="Install graphviz.*apt-get install graphviz"):
+        with pytest.raises(GraphvizNotFoundError,
+                           match="Install graphviz.*apt-get install graphviz"):
             attempt()
     with pytest.raises(graphviz.ExecutableNotFound):  # still catchable as graphviz's own error
         graph.pipe(format="svg")
@@ -146,7 +147,8 @@ def test_dense_or_long_edges_switch_before_the_node_limit():
     assert "each layer is one node" in graph.source
     # 1.9k nodes, but parameters feeding a long L2 chain: 23 s in full.
     mlp = MLP(2, [16, 16, 1], seed=0)
-    loss = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")]) + l2_penalty(mlp.parameters(), 1e-4)
+    out = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")])
+    loss = out + l2_penalty(mlp.parameters(), 1e-4)
     loss.backward()
     with pytest.warns(LargeGraphWarning, match="layout size"):
         assert draw_graph(loss).name == "computation_graph_grouped"

@@ -14,14 +14,13 @@ first appear in the trace, so the DOT text is deterministic.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Dict, Hashable, List, Optional, Tuple
 
 import graphviz
 
-from .dot import (MONO_FONT, Picture, diverging_colour, intensity, escape_html, format_value, max_abs,
-                  sequential_colour, text_colour)
+from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
+                  max_abs, sequential_colour, text_colour)
 from .grouping import groups, layer_key, natural_key
 from .trace import NodeRecord, Trace
 
@@ -125,7 +124,8 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
             fill = diverging_colour(node.grad, grad_scale) if has_grads else ""
             rows.append(_row("grad", format_value(node.grad) if has_grads else "not computed yet",
                              fill))
-        return '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>>"
+        return ('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
+                + "".join(rows) + "</TABLE>>")
     if unit.kind == "group":
         rows.append(_row(level, f"{len(unit.members)} values"))
         bias = [m for m in unit.members if m.role == "parameter" and m.label.endswith(".b")]

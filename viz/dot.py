@@ -18,7 +18,8 @@ from microgradnn.engine import format_number
 
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
-    "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic", "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT",
+    "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
+    "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT", "INSTALL_HINT",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
@@ -161,7 +162,8 @@ def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str
     """
     fmt = fmt or os.path.splitext(path)[1].lstrip(".").lower()
     if not fmt:
-        raise ValueError(f"cannot tell the picture format of {path!r}: give a suffix like .svg or .png")
+        raise ValueError(f"cannot tell the picture format of {path!r}: "
+                         f"give a suffix like .svg or .png")
     try:
         data = graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound as error:

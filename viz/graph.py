@@ -91,7 +91,8 @@ def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
         lines.append(f"grad += {format_value(edge.contribution)}")
         colour = diverging_colour(edge.contribution, scale)
         attrs["color"] = colour if colour != "#f7f7f7" else "#bbbbbb"
-        attrs["penwidth"] = f"{1.0 + 2.0 * min(1.0, abs(edge.contribution) / scale) if scale else 1.0:.2f}"
+        width = 1.0 + 2.0 * min(1.0, abs(edge.contribution) / scale) if scale else 1.0
+        attrs["penwidth"] = f"{width:.2f}"
     attrs[label_key] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="9">'
                       + "<BR/>".join(lines) + "</FONT>>")
     return attrs
@@ -114,7 +115,8 @@ def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constan
         parts.append(f"{hidden_constants} constant{'s' if hidden_constants != 1 else ''} hidden")
     if not parts:
         return ""
-    return '<<FONT POINT-SIZE="10">' + '<BR ALIGN="LEFT"/>'.join(parts) + '<BR ALIGN="LEFT"/></FONT>>'
+    br = '<BR ALIGN="LEFT"/>'
+    return '<<FONT POINT-SIZE="10">' + br.join(parts).replace("<BR/>", br) + br + "</FONT>>"
 
 
 def _cluster(name: str, key: str) -> graphviz.Digraph:
@@ -190,7 +192,8 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
                label_key: str) -> graphviz.Digraph:
     shown = {n.id for n in visible}
     edges = [e for e in t.edges if e.source in shown]
-    scale = max_abs([n.grad for n in visible] + [e.contribution for e in edges]) if t.has_grads else 0.0
+    scale = (max_abs([n.grad for n in visible] + [e.contribution for e in edges])
+             if t.has_grads else 0.0)
     g = Picture(name="computation_graph")
     # nslimit caps dot's network-simplex passes: without it, graphs with long edges
     # (a reused input, a penalty over all parameters) spend minutes placing nodes.

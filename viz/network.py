@@ -130,12 +130,14 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
         if collapsed:
             c.node("input", id="input",
                    label=(f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0" CELLPADDING="6">'
-                          f"<TR><TD><B>{escape_html(_input_title(mlp.nin))}</B></TD></TR></TABLE>>"))
+                          f"<TR><TD><B>{escape_html(_input_title(mlp.nin))}</B></TD></TR>"
+                          "</TABLE>>"))
             column.append("input")
         else:
             for ki in range(mlp.nin):
-                c.node(f"x{ki}", id=f"x{ki}", label=(f'<<TABLE BORDER="1" STYLE="rounded" '
-                                                     f'CELLBORDER="0"><TR><TD>x{ki}</TD></TR></TABLE>>'))
+                c.node(f"x{ki}", id=f"x{ki}",
+                       label=(f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0">'
+                              f"<TR><TD>x{ki}</TD></TR></TABLE>>"))
                 column.append(f"x{ki}")
         _chain(c, column)
     for li, layer in enumerate(layers):
