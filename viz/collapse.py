@@ -139,7 +139,9 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
         rows.append(_row("Σ|grad|", format_value(total), sequential_colour(total, sum_scale)))
     border = "3" if unit.kind == "group" else "1"
     style = ' STYLE="rounded"' if unit.kind == "group" else ""
-    return (f'<<TABLE BORDER="{border}"{style} CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">'
+    spacing = "3" if unit.kind == "group" else "0"  # keeps text off the rounded corners
+    return (f'<<TABLE BORDER="{border}"{style} CELLBORDER="0" CELLSPACING="{spacing}" '
+            f'CELLPADDING="3">'
             + "".join(rows) + "</TABLE>>")
 
 
