@@ -160,14 +160,15 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
     _check_options(rankdir, group, max_nodes, max_layout)
     t = trace(root, parameters)
     visible = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
+    cost = layout_cost(visible, t.edges)
     if not collapse:
         dot_nodes = len(visible) + sum(1 for n in t.nodes if not n.is_leaf)
+        reason = ""
         if dot_nodes > max_nodes:
             reason = f"{dot_nodes} DOT nodes, more than max_nodes={max_nodes}"
-        else:
-            cost = layout_cost(visible, t.edges)
+        elif cost > max_layout:
             reason = (f"{dot_nodes} DOT nodes but a layout size of {cost} (edges are dense "
-                      f"or long), more than max_layout={max_layout}") if cost > max_layout else ""
+                      f"or long), more than max_layout={max_layout}")
         if reason:
             warnings.warn(
                 f"draw_graph: the graph has {reason}; drawing the grouped view instead "
@@ -181,7 +182,6 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
                               max_layout=max_layout, title=title)
     # Edge labels become extra nodes and ranks in dot's layout; past a moderate size
     # they are placed after the layout instead (xlabel), which keeps renders short.
-    cost = layout_cost(visible, t.edges)
     return _draw_full(t, visible, rankdir=rankdir, group=group, show_grads=show_grads,
                       hidden_constants=len(t.nodes) - len(visible), title=title,
                       label_key="label" if cost <= EDGE_LABEL_LAYOUT else "xlabel")
