@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import warnings
@@ -56,6 +57,9 @@ def test_render_helper_writes_file_atomically(tmp_path):
     assert render(draw_graph(neuron()), str(path)) == str(path)
     assert path.read_text().lstrip().startswith("<?xml")
     assert [p.name for p in tmp_path.iterdir()] == ["neuron.svg"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(ValueError, match="suffix"):
         render(draw_graph(neuron()), str(tmp_path / "noext"))
 
