@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 
 import graphviz
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from microgradnn.datasets.toy import make_moons
 from microgradnn.engine import Value
@@ -69,7 +71,7 @@ def test_escape_html_covers_markup_and_dot_characters():
     for raw in '<>"\'{}\\\n':
         assert raw not in out.replace("<BR/>", "")
     assert "&amp;c" in out and "&lt;b&gt;" in out and "<BR/>" in out
-    assert escape_html("tab\there\x00") == "tabhere"
+    assert escape_html("tab\there\x00\x7f") == "tab here\u2400\u2421"
 
 
 @needs_dot
@@ -190,3 +192,15 @@ def test_collapsed_view_before_backward_says_grads_not_computed():
     graph = draw_graph(out, collapse=True)
     assert "gradients not computed yet" in graph.source
     assert "Σ|grad|" not in graph.source
+
+
+@needs_dot
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_any_label_renders_and_cannot_add_elements(label):
+    a = Value(1.0, label=label or "a")
+    y = a * 2
+    root = svg_of(draw_graph(y, title=label))
+    node_groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    assert sorted(g.get("id") for g in node_groups) == ["v0", "v1", "v2", "v2_op"]
+    assert sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "edge") == 3

@@ -43,8 +43,9 @@ _HTML_ESCAPES = {
 def escape_html(text: str) -> str:
     """Make any user string safe inside a graphviz HTML-like label.
 
-    Markup characters become entities, newlines become ``<BR/>``, other control
-    characters are dropped (graphviz rejects them).
+    Markup characters become entities, newlines become ``<BR/>``, tabs spaces, and
+    other control characters their visible Unicode "control pictures" (``␀``), since
+    graphviz rejects them. A non-empty string never escapes to an empty one.
     """
     out = []
     for ch in str(text).replace("\r\n", "\n").replace("\r", "\n"):
@@ -52,8 +53,11 @@ def escape_html(text: str) -> str:
             out.append(_HTML_ESCAPES[ch])
         elif ch == "\n":
             out.append("<BR/>")
+        elif ch == "\t":
+            out.append(" ")
         elif ord(ch) < 32 or ord(ch) == 127:
-            continue
+            # graphviz rejects control characters; show their Unicode pictures (␀, ␡)
+            out.append(chr(0x2400 + ord(ch)) if ord(ch) < 32 else "\u2421")
         else:
             out.append(ch)
     return "".join(out)
