@@ -204,3 +204,17 @@ def test_any_label_renders_and_cannot_add_elements(label):
     node_groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
     assert sorted(g.get("id") for g in node_groups) == ["v0", "v1", "v2", "v2_op"]
     assert sum(1 for g in root.iter(f"{SVG}g") if g.get("class") == "edge") == 3
+
+
+def test_collapsed_view_options():
+    mlp = MLP(3, [4, 1], seed=1)
+    out = mlp([1.0, 2.0, 3.0]) * 2 + 1
+    out.backward()
+    shown = draw_graph(out, collapse=True).source
+    hidden = draw_graph(out, collapse=True, hide_constants=True).source
+    assert "<B>constant</B>" in shown and "<B>constant</B>" not in hidden
+    assert "Σ|grad|" in shown
+    quiet = draw_graph(out, collapse=True, show_grads=False).source
+    assert "grad" not in quiet.replace("computation_graph_grouped", "")
+    assert draw_graph(out, collapse=True, group="layer").source.count("<B>layers.") == 2
+    assert "rankdir=TB" in draw_graph(out, collapse=True, rankdir="TB").source
