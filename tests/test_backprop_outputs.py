@@ -195,3 +195,15 @@ def test_big_graph_gif_draws_boxes_without_unreadable_text(tmp_path):
     assert "grad 0" not in last and "grad -" not in last  # no per-node text at this size
     with Image.open(tmp_path / "m.gif") as image:
         assert image.n_frames == len(names)
+
+
+@pytest.mark.slow
+def test_dense_graph_gets_every_node_not_the_grouped_view(tmp_path):
+    """A graph dense enough for draw_graph's automatic grouped view still steps node by node."""
+    from microgradnn.toy_training import sample_loss
+
+    loss = sample_loss(MLP(2, [40, 40, 1], seed=0), [0.3, 0.1], 1)
+    loss.backward()
+    page = open(save_stepper(loss, str(tmp_path / "dense.html")), encoding="utf-8").read()
+    ids = set(re.findall(r'id="(v\d+)"', page))
+    assert len(ids) == len(trace(loss).nodes)

@@ -68,7 +68,8 @@ def graph_source(root: Value, rankdir: str = "LR", parameters: Optional[Sequence
             f"network (or raise max_nodes)")
     with fresh_gradients(root):
         return draw_graph(root, rankdir=rankdir, parameters=parameters,
-                          hide_constants=hide_constants, show_grads=True, max_nodes=max_nodes + 1)
+                          hide_constants=hide_constants, show_grads=True, max_nodes=max_nodes + 1,
+                          max_layout=10**9)  # the stepper needs every node, never the grouped view
 
 
 def _local(tag: str) -> str:
