@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from microgradnn.engine import Value
+from microgradnn.fileio import atomic_path
 
 from .dot import format_value
 from .backprop import Step, node_names, steps_from_trace
@@ -231,21 +231,9 @@ def _final_grads(steps: Sequence[Step]) -> Dict[str, float]:
 
 
 def _save_atomic(path: str, write) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call ``write(temporary_path)``, then move the result over ``path``."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[str] = None,

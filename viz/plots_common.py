@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 from pathlib import Path
 from typing import Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from microgradnn.fileio import atomic_path
 
 __all__ = ["save_figure", "new_figure", "as_array", "grid_shape", "symmetric_limit",
            "FIGURE_FORMATS"]
@@ -45,16 +46,8 @@ def save_figure(fig: Figure, path: PathLike, dpi: int = 120) -> Path:
         raise ValueError(f"save_figure: unsupported file type {path.suffix!r} in {str(path)!r}; "
                          f"use one of {', '.join('.' + f for f in FIGURE_FORMATS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A unique name opened with "x" (not mkstemp) so the file gets the usual umask mode.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "xb") as out:
-            fig.savefig(out, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi)
     return path
 
 

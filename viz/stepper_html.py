@@ -14,12 +14,11 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence
 
 from microgradnn.engine import Value
+from microgradnn.fileio import write_atomic
 
 from .dot import format_value
 from .backprop import Step, node_names, steps_from_trace
@@ -133,28 +132,7 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     """
     page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
                         hide_constants=hide_constants, max_nodes=max_nodes)
-    write_text_atomic(path, page)
+    write_atomic(path, page)
     return path
 
 
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) through a temporary file in the same directory, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".html", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
