@@ -43,13 +43,13 @@ RUNS: Dict[str, Dict[str, object]] = {
         "what": "784-128-64-10 relu",
         "goal": 0.980,
         "args": "--model mlp --hidden 128,64 --activation relu --optimizer adam --lr 0.001 "
-                "--lr-decay 0.9 --augment 1 --epochs 30 --batch-size 64 --seed 0",
+                "--lr-decay 0.9 --augment 1 --epochs 20 --batch-size 64 --seed 0",
     },
     "cnn": {
         "what": "CNN conv3x3:16-pool-conv3x3:32-pool-fc128-10 relu",
         "goal": 0.992,
-        "args": "--model cnn --channels 16,32 --hidden 128 --optimizer adam --lr 0.001 "
-                "--lr-decay 0.85 --augment 1 --epochs 12 --batch-size 64 --seed 0",
+        "args": "--model cnn --channels 16,32 --hidden 128 --optimizer adam --lr 0.002 "
+                "--lr-decay 0.8 --augment 1 --epochs 14 --batch-size 64 --seed 0",
     },
 }
 

@@ -63,6 +63,8 @@ def test_train_cnn_quick(tmp_path, capsys):
     assert main(args) == 0
     assert "CNN conv3x3:4-fc16-10 (relu)" in capsys.readouterr().out
     assert checkpoint.load_checkpoint(path).spec["channels"] == [4]
+    assert main(["predict", str(path), "--noise"]) == 0  # a CNN takes (1, 28, 28) inputs
+    assert capsys.readouterr().out.count("probability") >= 3
 
 
 def test_eval_prints_accuracy_and_confusion_matrix(trained, capsys):

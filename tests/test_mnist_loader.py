@@ -83,6 +83,17 @@ def test_good_files_load_gzip_or_raw(small, compress, monkeypatch):
     got_images[0, 0, 0] = 7  # writable, not a view on read-only bytes
 
 
+def test_differently_compressed_copies_both_pass(small):
+    # The shared copy was re-compressed: its .gz bytes differ from the mirrors', its content not.
+    root, images, _, blobs = small
+    spec = mnist.FILES[("test", "images")]
+    fast, best = gzip.compress(blobs[spec.name], 1), gzip.compress(blobs[spec.name], 9, mtime=7)
+    assert fast != best
+    for packed in (fast, best):
+        (root / "copy.gz").write_bytes(packed)
+        np.testing.assert_array_equal(mnist.read_idx(root / "copy.gz", spec), images)
+
+
 def test_env_var_is_searched_first(small, monkeypatch):
     root, images, _, blobs = small
     write_all(root, blobs)

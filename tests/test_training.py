@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import microgradnn
 from microgradnn import checkpoint
 from microgradnn.models import build_model
 from microgradnn.optim import SGD, Adam
