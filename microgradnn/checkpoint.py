@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
+
+from .fileio import atomic_path
 
 __all__ = ["save", "load", "load_checkpoint", "Checkpoint", "CheckpointError", "FORMAT_VERSION"]
 
@@ -91,19 +92,9 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
         arrays[PARAM_PREFIX + name] = array
     arrays["sha256"] = np.frombuffer(_digest(arrays).encode("ascii"), dtype=np.uint8).copy()
 
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:  # a handle, so numpy never appends ".npz" to the name
             np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

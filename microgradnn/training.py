@@ -13,7 +13,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -21,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .engine import format_number
+from .fileio import write_atomic
 from .models import input_mode_of, input_shape_of
 from .tensor import Tensor, cross_entropy, no_grad
 
@@ -147,17 +147,7 @@ def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
         text = buffer.getvalue()
     else:
         text = json.dumps(list(history), indent=1) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
     return path
 
 

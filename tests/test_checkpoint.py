@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -66,6 +67,16 @@ def test_package_level_load_and_plain_npz_without_pickle(tmp_path):
     assert all(a.dtype != object for a in arrays.values())
     assert json.loads(arrays["spec"].tobytes()) == model.spec
     assert int(arrays["format"][0]) == checkpoint.FORMAT_VERSION
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    model = build_model(MLP_SPEC)
+    path = checkpoint.save(model, tmp_path / "plain", model.spec)  # no .npz added to the name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert microgradnn.load(path).spec == model.spec
 
 
 def test_save_overwrites_atomically(tmp_path):

@@ -105,6 +105,7 @@ def test_predict_noise_still_answers(trained, capsys):
     (["predict", "missing.npz", "--noise"], "does not exist"),
     (["train", "mnist", "--channels", "8", "--limit", "10"], "--model cnn only"),
     (["train", "mnist", "--lr", "-1", "--limit", "10"], "lr must be"),
+    (["train", "mnist", "--save", "no/such/dir/m.npz", "--limit", "10"], "does not exist"),
 ])
 def test_errors_are_one_line_with_status_2(argv, message, capsys):
     assert main(argv) == 2

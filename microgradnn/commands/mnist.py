@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -153,6 +154,10 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import build_model, describe
     from ..training import evaluate, fit
 
+    for flag, value in (("--save", args.save), ("--history", args.history)):
+        if value is not None and not Path(value).resolve().parent.is_dir():
+            # checked now rather than after the first epoch's work
+            raise ValueError(f"{flag} {value}: folder {Path(value).parent} does not exist")
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())

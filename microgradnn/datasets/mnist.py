@@ -25,7 +25,6 @@ import http.client
 import os
 import socket
 import struct
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from ..fileio import write_atomic
 
 __all__ = ["load_mnist", "read_idx", "find_mnist_file", "download_mnist", "default_cache_dir",
            "MnistFile", "FILES", "MIRRORS", "MnistFormatError", "MnistUnavailableError",
@@ -221,18 +222,8 @@ def _fetch(url: str, timeout: float, progress: bool) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    path.parent.mkdir(parents=True, exist_ok=True)  # the cache folder may not exist yet
+    write_atomic(path, data)
 
 
 def _unavailable(problem: str, target: Path) -> MnistUnavailableError:
