@@ -7,7 +7,7 @@ ifneq ($(wildcard ../shared/mnist),)
 export MICROGRADNN_DATA ?= $(abspath ../shared/mnist)
 endif
 
-.PHONY: demo test install install-test system-deps bench examples clean
+.PHONY: demo test install install-test system-deps bench examples mnist-results clean
 
 demo: $(STAMP)/install
 	$(PYTHON) -m microgradnn demo
@@ -41,6 +41,12 @@ system-deps:
 bench: $(STAMP)/install-test
 	$(PYTHON) benchmarks/bench_engine.py
 	$(PYTHON) benchmarks/bench_stepper.py
+	$(PYTHON) benchmarks/bench_graph.py --full-timeout 30
+	$(PYTHON) benchmarks/bench_tensor.py
+
+# The MNIST accuracy table of README.md and benchmarks/RESULTS.md (about 10 minutes).
+mnist-results: $(STAMP)/install
+	OPENBLAS_NUM_THREADS=1 $(PYTHON) benchmarks/mnist_results.py
 
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(STAMP)/install
