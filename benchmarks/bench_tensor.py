@@ -45,6 +45,7 @@ from microgradnn.tensor import (Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequen
 SCALE = np.float32(1.0 / 255.0)
 MLP_CASES = [((784, 16, 16, 10), 32), ((784, 16, 16, 10), 128), ((784, 128, 64, 10), 64)]
 CNN_BATCH = 64
+SETTLE_SECONDS = 0.3
 
 
 def batches(n: int, batch: int, seed: int) -> List[np.ndarray]:
@@ -192,6 +193,10 @@ def interleaved(repeats: int, n: int, batch: int, runs: Dict[str, Callable[[list
                 t0 = time.perf_counter()
                 loss[name] = run(part)
                 elapsed = time.perf_counter() - t0
+                if name == "pt":
+                    # PyTorch's worker threads keep spinning for a while after it returns
+                    # and would slow down whoever runs next: let them go to sleep first.
+                    time.sleep(SETTLE_SECONDS)
                 times = best.setdefault(name, [])
                 if c < len(times):
                     times[c] = min(times[c], elapsed)

@@ -87,28 +87,39 @@ def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[sli
     return slice(lo, hi + 1), slice(first, first + (hi - lo) * stride + 1, stride)
 
 
-def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, oh: int,
-            ow: int) -> np.ndarray:
-    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW): one strided copy per kernel offset."""
+def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, oh: int, ow: int,
+            ones_row: bool) -> np.ndarray:
+    """(N, C, H, W) -> columns (N, C*kh*kw [+1], OH*OW): one strided copy per kernel offset.
+
+    With ``ones_row`` a last row of ones is appended, so that the bias rides along in
+    the same GEMM (forward) and its gradient comes out of the weight GEMM (backward).
+    """
     n, c, h, w = x.shape
     kh, kw = kernel
+    rows = c * kh * kw
     alloc = np.zeros if padding != (0, 0) else np.empty
-    cols = alloc((n, c, kh, kw, oh, ow), dtype=x.dtype)
+    buf = alloc((n, rows + ones_row, oh * ow), dtype=x.dtype)
+    if ones_row:
+        buf[:, rows] = 1
+    cols = buf[:, :rows].reshape(n, c, kh, kw, oh, ow)  # a view into buf
     for i in range(kh):
         out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
         for j in range(kw):
             out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
             cols[:, :, i, j, out_r, out_c] = x[:, :, in_r, in_c]
-    return cols.reshape(n, c * kh * kw, oh * ow)
+    return buf
 
 
-def _col2im(dcols: np.ndarray, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
-            padding: Pair, oh: int, ow: int) -> np.ndarray:
-    """Adjoint of ``_im2col``: overlapping windows add up at each input pixel."""
+def _col2im(g3: np.ndarray, w2: np.ndarray, shape: Tuple[int, ...], kernel: Pair,
+            stride: Pair, padding: Pair, oh: int, ow: int) -> np.ndarray:
+    """Input gradient: column gradients ``w2.T @ g3`` added back at each input pixel
+    (the adjoint of ``_im2col``); overlapping windows add up."""
     n, c, h, w = shape
     kh, kw = kernel
-    d = dcols.reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros(shape, dtype=dcols.dtype)
+    if stride == (1, 1):
+        return _col2im_stride1(g3, w2, shape, kernel, padding, oh, ow)
+    d = np.matmul(w2.T, g3).reshape(n, c, kh, kw, oh, ow)
+    out = np.zeros(shape, dtype=g3.dtype)
     for i in range(kh):
         out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
         for j in range(kw):
@@ -117,23 +128,46 @@ def _col2im(dcols: np.ndarray, shape: Tuple[int, ...], kernel: Pair, stride: Pai
     return out
 
 
+def _col2im_stride1(g3: np.ndarray, w2: np.ndarray, shape: Tuple[int, ...], kernel: Pair,
+                    padding: Pair, oh: int, ow: int) -> np.ndarray:
+    """Stride 1: lay each output row out at the padded width Wp (zeros in the extra
+    columns), so that offset (i, j) adds one contiguous run of OH*Wp numbers to the
+    flattened padded image at i*Wp + j. Long runs instead of short rows: ~1.5x faster."""
+    n, c, h, w = shape
+    kh, kw = kernel
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    o = g3.shape[1]
+    gp = np.zeros((n, o, oh, wp), dtype=g3.dtype)
+    gp[:, :, :, :ow] = g3.reshape(n, o, oh, ow)
+    run = oh * wp
+    d = np.matmul(w2.T, gp.reshape(n, o, run)).reshape(n, c, kh, kw, run)
+    flat = np.zeros((n, c, hp * wp + kw - 1), dtype=g3.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * wp + j
+            flat[:, :, start:start + run] += d[:, :, i, j]
+    image = flat[:, :, :hp * wp].reshape(n, c, hp, wp)
+    return image[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+
+
 def _conv2d_back(g, ctx, ops):
     cols, stride, padding, oh, ow = ctx
     x, w = ops[0], ops[1]
     n = g.shape[0]
     o, c, kh, kw = w.data.shape
+    rows = c * kh * kw
     g3 = g.reshape(n, o, oh * ow)
-    # One small GEMM per sample, summed: no transposed copy of the big arrays.
-    gw = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.data.shape) \
-        if w.requires_grad else None
-    gx = None
+    gx = gw = gb = None
+    if w.requires_grad or len(ops) == 3:
+        # One small GEMM per sample, summed; with a bias, its gradient is the last column.
+        full = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0)
+        gw = full[:, :rows].reshape(w.data.shape)
+        if len(ops) == 3:
+            gb = full[:, rows]
     if x.requires_grad:
-        dcols = np.matmul(w.data.reshape(o, -1).T, g3)  # (N, C*kh*kw, OH*OW)
-        gx = _col2im(dcols, x.data.shape, (kh, kw), stride, padding, oh, ow)
-    if len(ops) == 2:
-        return gx, gw
-    gb = g3.sum(axis=(0, 2)) if ops[2].requires_grad else None
-    return gx, gw, gb
+        gx = _col2im(g3, w.data.reshape(o, rows), x.data.shape, (kh, kw), stride, padding,
+                     oh, ow)
+    return (gx, gw) if len(ops) == 2 else (gx, gw, gb)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
@@ -148,13 +182,16 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     if X.ndim != 4 or X.shape[1] != W.shape[1]:
         raise ValueError(f"conv2d: input of shape {X.shape} does not match weight of shape "
                          f"{W.shape} (expected (N, {W.shape[1]}, H, W))")
+    if X.dtype != W.dtype or (bias is not None and bias.data.dtype != W.dtype):
+        raise TypeError(f"conv2d: cannot mix dtypes (input {X.dtype}, weight {W.dtype})")
     o, c, kh, kw = W.shape
     n = X.shape[0]
     oh, ow = _geometry("conv2d", X.shape, (kh, kw), stride, padding)
-    cols = _im2col(X, (kh, kw), stride, padding, oh, ow)
-    out = np.matmul(W.reshape(o, -1), cols)  # (N, O, OH*OW): already channel-first
+    cols = _im2col(X, (kh, kw), stride, padding, oh, ow, ones_row=bias is not None)
+    w2 = W.reshape(o, -1)
     if bias is not None:
-        out += bias.data[:, None]
+        w2 = np.concatenate([w2, bias.data[:, None]], axis=1)
+    out = np.matmul(w2, cols)  # (N, O, OH*OW): already channel-first
     operands = (x, weight) if bias is None else (x, weight, bias)
     return make_node(out.reshape(n, o, oh, ow), operands, _conv2d_back,
                      (cols, stride, padding, oh, ow), "conv2d")
@@ -174,16 +211,19 @@ def _max_pool_back(g, ctx, ops):
     oh, ow = out.shape[2:]
     d = np.zeros(xp.shape, dtype=g.dtype)
     disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    last = kernel[0] * kernel[1] - 1
     taken = None  # windows whose maximum has already been found
-    for _, _, index in _offsets(kernel, stride, oh, ow):
+    for k, (_, _, index) in enumerate(_offsets(kernel, stride, oh, ow)):
         # Row-major offsets and a running "taken" mask: the first maximum of each
         # window takes the whole gradient, as in PyTorch (ties are common after ReLU).
-        hit = xp[index] == out
-        if taken is None:
-            taken = hit.copy()
-        else:
-            np.greater(hit, taken, out=hit)  # hit and not taken
+        if k == 0:
+            hit = taken = xp[index] == out
+        elif k < last:
+            hit = xp[index] == out
+            np.greater(hit, taken, out=hit)  # a maximum, and none found before
             taken |= hit
+        else:  # the windows left over have their maximum at the last offset
+            hit = ~taken
         if disjoint:  # each input element belongs to one window: write, do not add
             np.multiply(g, hit, out=d[index])
         else:
