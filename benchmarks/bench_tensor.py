@@ -10,7 +10,7 @@ it unset; the ratio to the numpy loop is unaffected).
 Every implementation sees the same batches (one shuffled order per epoch, uint8 images
 gathered and scaled to float32 per batch) and does the same work per step: forward,
 softmax cross-entropy, backward, optimizer step. The implementations take turns every
-50 steps and an epoch's time is the sum, over those chunks, of the fastest of
+100 steps and an epoch's time is the sum, over those chunks, of the fastest of
 ``--repeats`` attempts (see ``interleaved``): on a shared, noisy machine this compares
 like with like. The ratios are what the goals of issue 5 are about:
 
@@ -45,7 +45,7 @@ from microgradnn.tensor import (Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequen
 SCALE = np.float32(1.0 / 255.0)
 MLP_CASES = [((784, 16, 16, 10), 32), ((784, 16, 16, 10), 128), ((784, 128, 64, 10), 64)]
 CNN_BATCH = 64
-SETTLE_SECONDS = 0.3
+SETTLE_SECONDS = 0.2
 
 
 def batches(n: int, batch: int, seed: int) -> List[np.ndarray]:
@@ -175,13 +175,14 @@ def torch_epoch(torch, net, opt, images, labels, order, shape) -> float:
 
 
 def interleaved(repeats: int, n: int, batch: int, runs: Dict[str, Callable[[list], float]],
-                bar: "tqdm", chunk: int = 50) -> Dict[str, Tuple[float, float]]:
+                bar: "tqdm", chunk: int = 100) -> Dict[str, Tuple[float, float]]:
     """Epoch time of each run, robust to other processes' bursts of load.
 
     Each epoch is cut into chunks of ``chunk`` steps and the runs take turns chunk by
-    chunk, so a burst hits all of them alike. Repeating the epoch ``repeats`` times
-    (new shuffle each time), a run's time is the sum over chunks of its fastest
-    attempt at that chunk. Returns {name: (seconds per epoch, last loss)}.
+    chunk (in a rotating order, each after the same short pause), so a burst of load
+    hits all of them alike. Repeating the epoch ``repeats`` times (new shuffle each
+    time), a run's time is the sum over chunks of its fastest attempt at that chunk.
+    Returns {name: (seconds per epoch, last loss)}.
     """
     best: Dict[str, List[float]] = {}
     loss: Dict[str, float] = {}
@@ -189,14 +190,17 @@ def interleaved(repeats: int, n: int, batch: int, runs: Dict[str, Callable[[list
         order = batches(n, batch, r)
         for c, start in enumerate(range(0, len(order), chunk)):
             part = order[start:start + chunk]
-            for name, run in runs.items():
+            names = list(runs)
+            # Take turns in a rotating order: nobody always runs first after the pause.
+            names = names[c % len(names):] + names[:c % len(names)]
+            for name in names:
+                run = runs[name]
+                # PyTorch's worker threads keep spinning for a while after it returns
+                # and would slow down whoever runs next: everyone starts after a pause.
+                time.sleep(SETTLE_SECONDS)
                 t0 = time.perf_counter()
                 loss[name] = run(part)
                 elapsed = time.perf_counter() - t0
-                if name == "pt":
-                    # PyTorch's worker threads keep spinning for a while after it returns
-                    # and would slow down whoever runs next: let them go to sleep first.
-                    time.sleep(SETTLE_SECONDS)
                 times = best.setdefault(name, [])
                 if c < len(times):
                     times[c] = min(times[c], elapsed)

@@ -37,10 +37,12 @@ def check_input(x: Any, layer: Any, dtype: np.dtype) -> Tensor:
 def _linear_back(g, ctx, ops):
     x, w = ops[0], ops[1]
     X = x.data
-    if X.ndim != 2:  # (N, *, in): fold the leading axes into one batch axis
+    if X.ndim == 2:
+        gx = g @ w.data if x.requires_grad else None
+    else:  # (N, *, in): fold the leading axes into one batch axis
         X = X.reshape(-1, X.shape[-1])
         g = g.reshape(-1, g.shape[-1])
-    gx = (g @ w.data).reshape(x.data.shape) if x.requires_grad else None
+        gx = (g @ w.data).reshape(x.data.shape) if x.requires_grad else None
     gw = g.T @ X if w.requires_grad else None
     if len(ops) == 2:
         return gx, gw

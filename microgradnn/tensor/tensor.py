@@ -220,7 +220,8 @@ class Tensor:
                 if operand.grad is None:
                     # A leaf gets an array of its own: not a read-only broadcast view,
                     # not the upstream array that a pass-through op (+) handed on.
-                    if operand._backward is None and (g is upstream or not g.flags.writeable):
+                    if operand._backward is None and (
+                            g is upstream or (g.base is not None and not g.flags.writeable)):
                         g = g.copy()
                     operand.grad = g
                 else:
