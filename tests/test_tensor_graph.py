@@ -104,3 +104,15 @@ def test_leaves_never_share_a_gradient_array():
     (a + b).backward(np.array([1.0, 2.0, 3.0]))
     a.grad *= 10  # must not change b's gradient
     np.testing.assert_array_equal(b.grad, [1.0, 2.0, 3.0])
+
+
+def test_backward_on_a_leaf_copies_the_given_gradient():
+    a = Tensor(np.ones(2), requires_grad=True)
+    upstream = np.array([1.0, 2.0])
+    a.backward(upstream)
+    a.grad *= 3
+    np.testing.assert_array_equal(upstream, [1.0, 2.0])
+    s = Tensor([2.0], requires_grad=True)
+    s.backward()
+    s.grad += 1  # writable, not the shared read-only seed
+    assert s.grad[0] == 2.0

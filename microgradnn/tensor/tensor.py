@@ -194,14 +194,14 @@ class Tensor:
                 raise ValueError(f"backward(): pass grad= for a non-scalar output of shape "
                                  f"{self.data.shape}")
             seed = _ONES[self.data.dtype].reshape(self.data.shape)
-            if self._backward is None:
-                seed = seed.copy()  # a leaf's gradient must be its own, writable array
         else:
             given = grad.data if isinstance(grad, Tensor) else grad
             seed = np.asarray(given, dtype=self.data.dtype)
             if seed.shape != self.data.shape:
                 raise ValueError(f"backward(): grad has shape {seed.shape}, "
                                  f"the tensor has shape {self.data.shape}")
+        if self._backward is None:
+            seed = seed.copy()  # a leaf's gradient must be its own, writable array
         order = topological_order(self)
         for node in order:
             if node._backward is not None:
