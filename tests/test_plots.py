@@ -105,6 +105,13 @@ def test_history_draws_each_present_series_with_its_data():
     np.testing.assert_allclose(acc_ax.get_lines()[1].get_ydata(), [r["test_accuracy"] for r in rows])
 
 
+def test_history_by_step_uses_the_step_key_and_label():
+    rows = [{"step": 10 * i, "train_loss": 1.0 / (i + 1)} for i in range(4)]
+    (ax,) = plot_history(rows, x_key="step").axes
+    assert ax.get_xlabel() == "step"
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), [0, 10, 20, 30])
+
+
 def test_history_skips_missing_keys():
     fig = plot_history(history(3, with_test=False))
     assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]

@@ -35,13 +35,14 @@ CLASS_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00"
 _SPLITS = ("train", "val", "test")
 
 
-def plot_history(history: Sequence[Mapping[str, float]]) -> Figure:
+def plot_history(history: Sequence[Mapping[str, float]], x_key: str = "epoch") -> Figure:
     """Loss and accuracy per epoch, train and test, from a training history.
 
     ``history`` is one dict per epoch with keys such as ``epoch``, ``train_loss``,
     ``train_accuracy``, ``test_loss``, ``test_accuracy`` (``val_`` also works). A key
     missing from every epoch is not drawn; a key missing from some epochs is drawn at the
     epochs that have it. Epochs are numbered 1, 2, ... when ``epoch`` is absent.
+    ``x_key="step"`` plots a per-step history (the scalar demo's) against ``step``.
     Returns a figure with a "Loss" axes and/or an "Accuracy" axes.
     """
     if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
@@ -65,12 +66,12 @@ def plot_history(history: Sequence[Mapping[str, float]]) -> Figure:
             xs, ys = [], []
             for i, row in enumerate(history):
                 if row.get(key) is not None:
-                    xs.append(float(row.get("epoch", i + 1)))
+                    xs.append(float(row.get(x_key, i + 1)))
                     ys.append(float(row[key]))
             split = key.split("_", 1)[0]
             ax.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, label=split)
         ax.set_title(title)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_key)
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
         ax.legend()

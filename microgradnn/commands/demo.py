@@ -61,9 +61,9 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
                                                title="MLP 2-16-16-1 on moons"),
                     out / "moons_decision_boundary.png")
     written.append("moons_decision_boundary.png   what the network learned")
-    curve = [{"epoch": h["step"], "train_loss": h["loss"], "train_accuracy": h["accuracy"]}
+    curve = [{"step": h["step"], "train_loss": h["loss"], "train_accuracy": h["accuracy"]}
              for h in history]
-    viz.save_figure(viz.plot_history(curve), out / "moons_training.png")
+    viz.save_figure(viz.plot_history(curve, x_key="step"), out / "moons_training.png")
     written.append("moons_training.png            loss and accuracy per step")
 
     # One sample's loss is small enough to draw and step through node by node.
