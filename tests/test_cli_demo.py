@@ -57,3 +57,18 @@ def test_library_never_imports_viz():
             "microgradnn.datasets, microgradnn.tensor; print('viz' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_demo_without_graphviz_still_succeeds_and_says_so(tmp_path, monkeypatch, capsys):
+    import shutil as shutil_module
+
+    real_which = shutil_module.which
+    monkeypatch.setattr(shutil_module, "which", lambda name, *a, **k: None if name == "dot" else real_which(name, *a, **k))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))  # graphviz's own lookup fails too
+    code = main(["demo", "--out", str(tmp_path / "out"), "--steps", "2", "--quiet", "--no-mnist"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "`dot` is not installed" in printed
+    assert (tmp_path / "out" / "moons_sample_graph.dot").read_text().startswith("digraph")
+    assert (tmp_path / "out" / "moons_decision_boundary.png").exists()
+    assert not (tmp_path / "out" / "moons_sample_backprop.html").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..datasets import make_moons
 from ..engine import format_number
+from ..fileio import write_atomic
 from ..nn import MLP
 from ..toy_training import train_hinge_classifier
 
@@ -48,6 +50,31 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
     print(f"1. Training MLP 2-16-16-1 ({model.num_parameters()} parameters) on 100 moons points "
           f"with the scalar engine")
     print("   (micrograd's demo: hinge loss + 1e-4 L2, SGD, learning rate 1.0 falling to 0.1)")
+
+    # Pictures of one sample's loss are drawn at the first step, while its gradients are
+    # still large: after training every point is past the margin and its hinge loss is 0.
+    loss = sample_loss(model, X[0].tolist(), int(y[0]))
+    loss.backward()
+    has_dot = shutil.which("dot") is not None
+    if not has_dot:
+        print("   graphviz's `dot` is not installed: graph pictures are written as DOT text and the\n"
+              "   backprop steppers are skipped (apt-get install graphviz / brew install graphviz)")
+    title = f"hinge loss of one moons sample (label {int(y[0])}), untrained network"
+    # The full graph of one sample has ~400 values; one node per neuron keeps it readable.
+    _render(viz.draw_graph(loss, group="neuron", collapse=True, title=title),
+            out / "moons_sample_graph.svg", written,
+            "how gradients flow through one sample's loss")
+    if has_dot:  # the steppers lay their graph out with dot once
+        viz.save_stepper(loss, str(out / "moons_sample_backprop.html"), title=title,
+                         hide_constants=True)
+        written.append("moons_sample_backprop.html    step through backprop of one sample's loss")
+        neuron_x, neuron_w, neuron_b = _tanh_neuron()
+        neuron = (neuron_x * neuron_w + neuron_b).tanh()
+        neuron.backward()
+        viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)")
+        written.append("neuron_backprop.html          step through backprop of a tanh neuron")
+    model.zero_grad()
+
     start = time.perf_counter()
     history = train_hinge_classifier(model, X, y, steps=args.steps, progress=not args.quiet)
     seconds = time.perf_counter() - start
@@ -65,33 +92,23 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
              for h in history]
     viz.save_figure(viz.plot_history(curve, x_key="step"), out / "moons_training.png")
     written.append("moons_training.png            loss and accuracy per step")
+    model.zero_grad()
+    _render(viz.draw_network(model), out / "moons_network.svg", written,
+            "the trained network: weights by sign and size")
 
-    # One sample's loss is small enough to draw and step through node by node.
-    loss = sample_loss(model, X[0].tolist(), int(y[0]))
-    loss.backward()
-    from viz.network import draw_network
 
-    network = draw_network(model)
-    network.render(outfile=str(out / "moons_network.svg"), cleanup=True)
-    written.append("moons_network.svg             the trained network, gradients of one sample")
-    # The full graph of one sample has ~400 values; one node per neuron keeps it readable.
-    graph = viz.draw_graph(loss, group="neuron", collapse=True,
-                           title=f"hinge loss of one moons sample (label {int(y[0])})")
-    dot_path = out / "moons_sample_graph.dot"
-    dot_path.write_text(graph.source, encoding="utf-8")
+def _render(graph, path: Path, written: List[str], what: str) -> None:
+    """Write ``graph`` as SVG, or its DOT text (and why) when graphviz's dot is missing."""
+    import viz
+    from viz.dot import render
+
     try:
-        graph.render(outfile=str(out / "moons_sample_graph.svg"), cleanup=True)
-        written.append("moons_sample_graph.svg        how gradients flow through one sample's loss")
+        render(graph, str(path))
+        written.append(f"{path.name:<30}{what}")
     except viz.GraphvizNotFoundError as error:
-        written.append(f"moons_sample_graph.dot        (no SVG: {error})")
-    neuron_x, neuron_w, neuron_b = _tanh_neuron()
-    neuron = (neuron_x * neuron_w + neuron_b).tanh()
-    neuron.backward()
-    viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)")
-    written.append("neuron_backprop.html          step through backprop of a tanh neuron")
-    viz.save_stepper(loss, str(out / "moons_sample_backprop.html"),
-                     title="hinge loss of one moons sample", hide_constants=True)
-    written.append("moons_sample_backprop.html    step through backprop of one sample's loss")
+        dot_path = path.with_suffix(".dot")
+        write_atomic(dot_path, graph.source)
+        written.append(f"{dot_path.name:<30}{what} (DOT text only: {error})")
 
 
 def _tanh_neuron():
