@@ -17,7 +17,7 @@ from microgradnn.engine import Value
 from microgradnn.fileio import atomic_path
 
 from .dot import format_value
-from .backprop import Step, node_names, steps_from_trace
+from .backprop import Step, last_change, node_names, steps_from_trace
 from .stepper_layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 from .trace import Trace, trace
 
@@ -44,12 +44,7 @@ class FrameState:
 
 def frame_states(tr: Trace, steps: Sequence[Step]) -> Iterator[FrameState]:
     """Yield ``len(steps) + 1`` states by replaying the steps' recorded numbers."""
-    last: Dict[str, int] = {}
-    for step in steps:
-        if step.kind == "seed":
-            last[step.node_id] = step.index
-        for term in step.terms:
-            last[term.operand_id] = step.index
+    last = last_change(steps)
     has_forward = any(s.kind == "forward" for s in steps)
     known = {n.id for n in tr.nodes if n.is_leaf or not has_forward}
     grads: Dict[str, float] = {}

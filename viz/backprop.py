@@ -22,7 +22,7 @@ from .dot import format_value
 from .trace import NodeRecord, Trace, trace
 
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
-           "format_walkthrough"]
+           "format_walkthrough", "last_change"]
 
 STEP_KINDS = ("forward", "seed", "backward")
 _INFIX = ("+", "-", "*", "/", "**")
@@ -327,3 +327,14 @@ def format_walkthrough(steps: Sequence[Step], show_forward: bool = True) -> str:
         lines.append(header)
         lines.extend("    " + line for line in step.text.split("\n"))
     return "\n".join(lines)
+
+
+def last_change(steps: Sequence[Step]) -> Dict[str, int]:
+    """Node id -> index of the last step that sets its gradient (absent: never set)."""
+    last: Dict[str, int] = {}
+    for step in steps:
+        if step.kind == "seed":
+            last[step.node_id] = step.index
+        for term in step.terms:
+            last[term.operand_id] = step.index
+    return last

@@ -21,7 +21,7 @@ from microgradnn.engine import Value
 from microgradnn.fileio import write_atomic
 
 from .dot import format_value
-from .backprop import Step, node_names, steps_from_trace
+from .backprop import Step, last_change, node_names, steps_from_trace
 from .stepper_assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .stepper_layout import DEFAULT_MAX_NODES, graph_svg
 from .trace import Trace, trace
@@ -57,16 +57,11 @@ def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str,
     caption text, the edges used and, per operand slot, the numbers of the term.
     """
     names = node_names(tr)
-    last_change: Dict[str, int] = {}
-    for step in steps:
-        if step.kind == "seed":
-            last_change[step.node_id] = step.index
-        for term in step.terms:
-            last_change[term.operand_id] = step.index
+    final_step = last_change(steps)
     nodes = {
         n.id: {"name": names[n.id], "label": n.label, "op": n.op, "leaf": n.is_leaf,
                "data": _num(n.data), "dataText": format_value(n.data),
-               "final": last_change.get(n.id, -1)}
+               "final": final_step.get(n.id, -1)}
         for n in tr.nodes
     }
     out_steps: List[Dict[str, Any]] = []

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from . import ALLOWED_EXPRESSIONS, add_expression_arguments
+
 __all__ = ["register", "run"]
 
 
@@ -22,11 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "backprop", help="step through backpropagation of an expression",
         description="Walk through backpropagation of a scalar expression one node at a time: "
-                    "each step shows the chain-rule term with its numbers. Allowed: names given "
-                    "with --set, numbers, + - * / **, unary -, and exp, log, tanh, sigmoid, relu.")
-    parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
-    parser.add_argument("--set", dest="assignments", metavar="NAME=VALUE", nargs="+",
-                        action="extend", default=[], help="give a name its value, e.g. x=2 w=-3")
+                    "each step shows the chain-rule term with its numbers. " + ALLOWED_EXPRESSIONS)
+    add_expression_arguments(parser)
     parser.add_argument("--forward", action="store_true",
                         help="show the forward pass (values in topological order) first")
     parser.add_argument("--html", metavar="FILE", help="write the interactive stepper (.html)")

@@ -15,6 +15,8 @@ import argparse
 import os
 import sys
 
+from . import ALLOWED_EXPRESSIONS, add_expression_arguments
+
 __all__ = ["register"]
 
 _TEXT_SUFFIXES = (".dot", ".gv")
@@ -26,11 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "graph", help="draw the computation graph of an expression",
         description="Draw the computation graph of a scalar expression, with gradients "
-                    "after --backward. Allowed: names given with --set, numbers, + - * / **, "
-                    "unary -, and exp, log, tanh, sigmoid, relu.")
-    parser.add_argument("expression", help='e.g. "tanh(x*w + b)"')
-    parser.add_argument("--set", dest="assignments", metavar="NAME=VALUE", nargs="+",
-                        action="extend", default=[], help="give a name its value, e.g. x=2 w=-3")
+                    "after --backward. " + ALLOWED_EXPRESSIONS)
+    add_expression_arguments(parser)
     parser.add_argument("--backward", action="store_true",
                         help="run backward() first so the picture shows gradients")
     parser.add_argument("-o", "--output", default="-",
