@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from microgradnn.datasets.mnist import load_mnist  # noqa: E402
 from microgradnn.optim import SGD, Adam  # noqa: E402
 from microgradnn.tensor import (Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,  # noqa: E402
-                                Sigmoid, Tensor, cross_entropy, no_grad)
+                                Sigmoid, Tensor, cross_entropy, from_uint8, no_grad)
 
 SCALE = np.float32(1.0 / 255.0)
 MLP_CASES = [((784, 16, 16, 10), 32), ((784, 16, 16, 10), 128), ((784, 128, 64, 10), 64)]
@@ -87,7 +87,8 @@ def mg_mlp(sizes, weights, act):
 
 def mg_epoch(net, opt, images, labels, order, shape) -> float:
     for idx in order:
-        x = Tensor(scaled(images, idx, shape))
+        # The same one-pass scaling as ``scaled``; uint8 pixels need no NaN scan.
+        x = from_uint8(images[idx], SCALE, shape=shape)
         loss = cross_entropy(net(x), labels[idx])
         opt.zero_grad()
         loss.backward()

@@ -14,9 +14,9 @@ from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReL
 from .ops import exp, log, relu, sigmoid, tanh
 from .bridge import mlp_from_sequential, sequential_from_mlp
 from .gradcheck import tensor_gradcheck
-from .tensor import Tensor, is_grad_enabled, no_grad
+from .tensor import Tensor, from_uint8, is_grad_enabled, no_grad
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled",
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "from_uint8",
            "exp", "log", "tanh", "sigmoid", "relu",
            "linear", "cross_entropy", "mse_loss", "softmax", "log_softmax", "dropout",
            "conv2d", "max_pool2d", "avg_pool2d",

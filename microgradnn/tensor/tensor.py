@@ -3,9 +3,10 @@
 Every op makes a node holding its operands in order, a small saved context (arrays
 it needs later, never the output node itself) and a module-level backward function
 ``fn(upstream, ctx, operands) -> one gradient (or None) per operand``. ``backward()``
-walks the shared ``topological_order`` once and calls those functions. No closure
-refers back to its output node, so a graph has no reference cycles and is freed by
-reference counting as soon as the loss goes out of scope.
+walks the inner nodes once in topological order (``autodiff.topological_order``'s
+order without the leaves) and calls those functions. No closure refers back to its
+output node, so a graph has no reference cycles and is freed by reference counting
+as soon as the loss goes out of scope.
 
 Semantics follow PyTorch: leaves accumulate gradients across ``backward()`` calls
 (``zero_grad()`` clears them, setting ``grad`` to ``None``); inner nodes are reset
@@ -16,14 +17,13 @@ Nodes are only recorded when an operand requires a gradient and grad mode is on.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..autodiff import topological_order
 from ..engine import format_number
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "unbroadcast"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "from_uint8", "unbroadcast"]
 
 # A one-element list so that helpers elsewhere can read the flag without a global
 # statement; ``no_grad()`` flips it.
@@ -202,16 +202,15 @@ class Tensor:
                                  f"the tensor has shape {self.data.shape}")
         if self._backward is None:
             seed = seed.copy()  # a leaf's gradient must be its own, writable array
-        order = topological_order(self)
+        order = _inner_order(self)
         for node in order:
-            if node._backward is not None:
-                node.grad = None
+            node.grad = None
         self.grad = seed if self.grad is None else self.grad + seed
         for node in reversed(order):
-            fn = node._backward
             upstream = node.grad
-            if fn is None or upstream is None:
+            if upstream is None:
                 continue
+            fn = node._backward
             operands = node.operands
             grads = fn(upstream, node._ctx, operands)
             for operand, g in zip(operands, grads):
@@ -226,6 +225,32 @@ class Tensor:
                     operand.grad = g
                 else:
                     operand.grad = operand.grad + g
+
+
+def _inner_order(root: Tensor) -> List[Tensor]:
+    """The nodes that have a backward function, operands before results (``root`` last).
+
+    The same order as ``topological_order(root)`` with the leaves left out: a leaf has
+    no operands, so skipping it moves no other node. Leaves are most of a network's
+    graph (every weight, bias and input), and this walk is run once per training step.
+    """
+    if root._backward is None:
+        return []
+    order: List[Tensor] = []
+    visited = {root}
+    stack = [(root, iter(root.operands))]
+    push, pop, mark, append = stack.append, stack.pop, visited.add, order.append
+    while stack:
+        node, pending = stack[-1]
+        for operand in pending:
+            if operand._backward is not None and operand not in visited:
+                mark(operand)
+                push((operand, iter(operand.operands)))
+                break
+        else:  # every operand is placed: the node can follow them
+            pop()
+            append(node)
+    return order
 
 
 _new = object.__new__
@@ -275,6 +300,38 @@ def as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
     if like is not None:
         return _leaf(_to_array(x, like.data.dtype, copy=False))
     return Tensor(x)
+
+
+# |uint8 * scale - offset| <= 255 * |scale| + |offset|: below this bound no float32 overflows.
+_UINT8_BOUND = float(np.finfo(np.float32).max) / 2
+
+
+def from_uint8(images: np.ndarray, scale: float, offset: float = 0.0,
+               shape: Optional[Tuple[int, ...]] = None) -> Tensor:
+    """A constant float32 Tensor ``images * scale - offset`` from uint8 pixels (a batch).
+
+    ``images`` must be a uint8 array (any shape; ``shape`` reshapes it first, e.g.
+    (-1, 784)). The result needs no NaN/inf scan, unlike ``Tensor(float_array)``: every
+    pixel is a finite integer in 0..255 and ``scale``/``offset`` are checked to be
+    finite and small enough, so the product cannot overflow. Computed in one pass in
+    float32, the same numbers as ``images.astype(np.float32) * np.float32(scale)``.
+    """
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        what = images.dtype if isinstance(images, np.ndarray) else type(images).__name__
+        raise TypeError(f"from_uint8: images must be a uint8 numpy array, got {what}")
+    for name, value in (("scale", scale), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(value):
+            raise ValueError(f"from_uint8: {name} must be a finite number, got {value!r}")
+    if 255.0 * abs(float(scale)) + abs(float(offset)) >= _UINT8_BOUND:
+        raise ValueError(f"from_uint8: scale {scale!r} and offset {offset!r} would overflow "
+                         f"float32")
+    if shape is not None:
+        images = images.reshape(shape)
+    out = np.multiply(images, _F32.type(scale), dtype=_F32)
+    if offset:
+        out -= _F32.type(offset)
+    return _leaf(out)
 
 
 def unbroadcast(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:

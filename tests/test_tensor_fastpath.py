@@ -1,0 +1,64 @@
+"""The per-step fast paths of a training step give the same numbers as the plain paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microgradnn.autodiff import topological_order
+from microgradnn.tensor import Tensor, from_uint8, relu
+from microgradnn.tensor.tensor import _inner_order
+from microgradnn.training import to_input
+
+
+def test_from_uint8_matches_astype_then_scale():
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    t = from_uint8(images, 1 / 255, shape=(-1, 784))
+    expected = images.reshape(5, 784).astype(np.float32) * np.float32(1 / 255)
+    assert t.data.dtype == np.float32 and t.data.shape == (5, 784)
+    assert np.array_equal(t.data, expected)
+    assert not t.requires_grad and t.is_leaf
+    centred = from_uint8(images, 0.5, 3.0)
+    assert np.array_equal(centred.data, images.astype(np.float32) * np.float32(0.5) - 3)
+
+
+def test_to_input_standard_is_unchanged_by_the_one_pass_scaling():
+    images = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    old = images.reshape(1, 256).astype(np.float32)
+    old *= np.float32(1.0 / (255.0 * 0.3081))
+    old -= np.float32(0.1307 / 0.3081)
+    assert np.array_equal(to_input(images, (256,), "standard"), old)
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0]]), np.array([[0.5, np.inf]]),
+                                 np.array([[1.0, 2.0]], dtype=np.float32), [[1, 2]],
+                                 np.array([[1, 2]], dtype=np.int64)])
+def test_from_uint8_refuses_anything_but_uint8(bad):
+    # The unchecked constructor can never see user floats: NaN stays unreachable.
+    with pytest.raises(TypeError, match="uint8"):
+        from_uint8(bad, 1.0)
+
+
+@pytest.mark.parametrize("scale, offset", [(np.nan, 0.0), (1.0, np.inf), (1e38, 0.0),
+                                           (1.0, 3e38), ("1", 0.0), (True, 0.0)])
+def test_from_uint8_refuses_scales_that_could_make_non_finite_data(scale, offset):
+    with pytest.raises(ValueError, match="from_uint8"):
+        from_uint8(np.zeros((2, 2), dtype=np.uint8), scale, offset)
+
+
+def test_user_float_data_keeps_its_nan_check():
+    with pytest.raises(ValueError, match="NaN"):
+        Tensor(np.array([[0.0, np.nan]], dtype=np.float32))
+
+
+def test_backward_walks_the_inner_nodes_in_topological_order():
+    rng = np.random.default_rng(1)
+    w = Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    x = Tensor(rng.standard_normal((2, 3)))
+    h = relu(x @ w)
+    shared = h * 2.0
+    loss = ((shared + h) * shared).sum() + (w * w).sum()
+    inner = _inner_order(loss)
+    assert inner == [n for n in topological_order(loss) if not n.is_leaf]
+    assert inner[-1] is loss and len(set(map(id, inner))) == len(inner)
+    assert _inner_order(w) == []
