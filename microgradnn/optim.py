@@ -53,6 +53,14 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
+        if not (momentum or decay):
+            # Plain SGD, the common case: one fused update per array, no branches.
+            for p in self.params:
+                g = p.grad
+                if g is not None:
+                    p.data -= lr * g
+            self.step_count += 1
+            return
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:

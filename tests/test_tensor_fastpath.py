@@ -62,3 +62,26 @@ def test_backward_walks_the_inner_nodes_in_topological_order():
     assert inner == [n for n in topological_order(loss) if not n.is_leaf]
     assert inner[-1] is loss and len(set(map(id, inner))) == len(inner)
     assert _inner_order(w) == []
+
+
+@pytest.mark.parametrize("labels, word", [(np.array([0, 3], dtype=np.int64), "3"),
+                                          (np.array([-1, 2], dtype=np.int64), "-1"),
+                                          (np.array([0, 2, 1], dtype=np.int64), "targets")])
+def test_cross_entropy_int64_fast_path_still_checks_targets(labels, word):
+    from microgradnn.tensor import cross_entropy
+    logits = Tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
+    with pytest.raises(ValueError, match=word):
+        cross_entropy(logits, labels)
+
+
+def test_plain_sgd_fast_path_is_p_minus_lr_grad_and_skips_missing_grads():
+    from microgradnn.optim import SGD
+    rng = np.random.default_rng(2)
+    a = Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    b = Tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    a.grad = rng.standard_normal((3, 4)).astype(np.float32)
+    before_a, before_b = a.data.copy(), b.data.copy()
+    opt = SGD([a, b], lr=0.3)
+    opt.step()
+    assert np.array_equal(a.data, before_a - np.float32(0.3) * a.grad)
+    assert np.array_equal(b.data, before_b) and opt.step_count == 1

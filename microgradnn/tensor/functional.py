@@ -108,6 +108,12 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 # ---- losses ----
 
 def _check_targets(targets: Any, n: int, c: int) -> np.ndarray:
+    if type(targets) is np.ndarray and targets.dtype.kind == "i" and targets.shape == (n,):
+        # The training-step case (int64 labels): one reduction over the unsigned view.
+        if targets.view(f"u{targets.dtype.itemsize}").max() < c:
+            return targets
+        bad = targets.min() if targets.min() < 0 else targets.max()
+        raise ValueError(f"cross_entropy: target class {int(bad)} is outside 0..{c - 1}")
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):

@@ -236,7 +236,8 @@ def _relu_back(g, out, ops):
 
 
 def relu(a: Tensor) -> Tensor:
-    out = np.maximum(a.data, 0)
+    X = a.data
+    out = np.maximum(X, X.dtype.type(0))  # a zero of X's dtype: no Python-int conversion
     return make_node(out, (a,), _relu_back, out, "relu")
 
 

@@ -16,6 +16,7 @@ Nodes are only recorded when an operand requires a gradient and grad mode is on.
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -321,7 +322,7 @@ def from_uint8(images: np.ndarray, scale: float, offset: float = 0.0,
         raise TypeError(f"from_uint8: images must be a uint8 numpy array, got {what}")
     for name, value in (("scale", scale), ("offset", offset)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-                or not np.isfinite(value):
+                or not math.isfinite(value):
             raise ValueError(f"from_uint8: {name} must be a finite number, got {value!r}")
     if 255.0 * abs(float(scale)) + abs(float(offset)) >= _UINT8_BOUND:
         raise ValueError(f"from_uint8: scale {scale!r} and offset {offset!r} would overflow "
