@@ -85,3 +85,45 @@ def test_plain_sgd_fast_path_is_p_minus_lr_grad_and_skips_missing_grads():
     opt.step()
     assert np.array_equal(a.data, before_a - np.float32(0.3) * a.grad)
     assert np.array_equal(b.data, before_b) and opt.step_count == 1
+
+
+def test_sequential_fuses_linear_relu_into_one_node_with_the_same_numbers():
+    from microgradnn.tensor import Linear, ReLU, Sequential, cross_entropy
+    rng = np.random.default_rng(3)
+    net = Sequential(Linear(5, 4, rng=rng), ReLU(), Linear(4, 3, rng=rng))
+    x = Tensor(rng.standard_normal((6, 5)).astype(np.float32))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    fused = net(x)
+    assert fused.op == "linear" and fused.operands[0].op == "linear+relu"
+    loss = cross_entropy(fused, y)
+    loss.backward()
+    grads = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
+    hidden = net[1](net[0](x))  # the layers one by one: two nodes, same numbers
+    assert hidden.op == "relu" and hidden.operands[0].op == "linear"
+    step_by_step = net[2](hidden)
+    assert np.array_equal(step_by_step.data, fused.data)
+    cross_entropy(step_by_step, y).backward()
+    for p, g in zip(net.parameters(), grads):
+        assert np.array_equal(p.grad, g)
+    # An input that requires grad gets the same gradient through the fused node.
+    xg = Tensor(x.data, requires_grad=True)
+    cross_entropy(net(xg), y).backward()
+    xs = Tensor(x.data, requires_grad=True)
+    cross_entropy(net[2](net[1](net[0](xs))), y).backward()
+    assert np.array_equal(xg.grad, xs.grad)
+
+
+def test_fused_linear_relu_without_bias_matches_the_two_layers():
+    from microgradnn.tensor import Linear, ReLU, Sequential
+    rng = np.random.default_rng(4)
+    net = Sequential(Linear(3, 4, bias=False, rng=rng), ReLU())
+    x = Tensor(rng.standard_normal((5, 3)).astype(np.float32), requires_grad=True)
+    out = net(x)
+    assert out.op == "linear+relu" and len(out.operands) == 2
+    out.sum().backward()
+    gx, gw = x.grad.copy(), net[0].weight.grad.copy()
+    x.zero_grad()
+    net.zero_grad()
+    net[1](net[0](x)).sum().backward()
+    assert np.array_equal(x.grad, gx) and np.array_equal(net[0].weight.grad, gw)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .tensor import Tensor, as_tensor, make_node
 
-__all__ = ["linear", "linear_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
+__all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
            "dropout", "check_input"]
 
 # The ufunc reductions themselves: ``arr.sum()`` adds a Python wrapper call per use.
@@ -72,6 +72,26 @@ def linear_unchecked(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tenso
         return make_node(out, (x, weight), _linear_back, None, "linear")
     out += bias.data
     return make_node(out, (x, weight, bias), _linear_back, None, "linear")
+
+
+def _linear_relu_back(g, out, ops):
+    # relu's backward (its output is positive exactly where its input was), then linear's.
+    return _linear_back(g * (out > 0), None, ops)
+
+
+def linear_relu_unchecked(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``relu(x @ weight.T + bias)`` as one node "linear+relu" (shapes already checked).
+
+    The same numbers as ``relu(linear(x, weight, bias))``; one node instead of two
+    and the maximum taken in place saves an array and some bookkeeping per step.
+    """
+    out = x.data @ weight.data.T
+    operands = (x, weight)
+    if bias is not None:
+        out += bias.data
+        operands = (x, weight, bias)
+    np.maximum(out, out.dtype.type(0), out=out)
+    return make_node(out, operands, _linear_relu_back, out, "linear+relu")
 
 
 # ---- softmax family ----
