@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 
+from ..autodiff import topological_order
 from ..engine import format_number
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "from_uint8", "unbroadcast"]
@@ -229,29 +230,11 @@ class Tensor:
 
 
 def _inner_order(root: Tensor) -> List[Tensor]:
-    """The nodes that have a backward function, operands before results (``root`` last).
-
-    The same order as ``topological_order(root)`` with the leaves left out: a leaf has
-    no operands, so skipping it moves no other node. Leaves are most of a network's
-    graph (every weight, bias and input), and this walk is run once per training step.
-    """
+    """The nodes that have a backward function, operands before results (``root`` last):
+    the engine's shared ``topological_order`` with the leaves (weights, inputs) left out."""
     if root._backward is None:
         return []
-    order: List[Tensor] = []
-    visited = {root}
-    stack = [(root, iter(root.operands))]
-    push, pop, mark, append = stack.append, stack.pop, visited.add, order.append
-    while stack:
-        node, pending = stack[-1]
-        for operand in pending:
-            if operand._backward is not None and operand not in visited:
-                mark(operand)
-                push((operand, iter(operand.operands)))
-                break
-        else:  # every operand is placed: the node can follow them
-            pop()
-            append(node)
-    return order
+    return [node for node in topological_order(root) if node._backward is not None]
 
 
 _new = object.__new__
