@@ -108,8 +108,9 @@ class _Scene:
                                       fontsize=11, fontweight="bold")
         self.caption = self.figure.text(0.01, 1 - 26 / total_h, "", va="top", ha="left",
                                         fontsize=10, family=_MONO, color=_CURRENT)
-        scale = max_abs([n_grad for n_grad in _final_grads(steps).values()])
-        self.colour = {i: diverging_colour(g, scale) for i, g in _final_grads(steps).items()}
+        final = _final_grads(steps)
+        scale = max_abs(list(final.values()))
+        self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
         self.boxes, self.ops, self.edges = {}, {}, {}
         self.data, self.grad, self.contrib = {}, {}, {}
         for node in tr.nodes:
