@@ -78,18 +78,18 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
 
     path = Path(path)
     state = model.state_dict()
-    expected = build_model(dict(spec)).state_dict()
-    _check_matches(state, expected, f"model given to save({str(path)!r})")
+    for name, array in state.items():
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"save: parameter {name!r} holds NaN or inf; not writing {path}")
+    # The spec must rebuild a model that takes these weights, or the file could never load.
+    _load_into(build_model(dict(spec)), state, f"model given to save({str(path)!r})")
     arrays: Dict[str, np.ndarray] = {
         "format": np.array([FORMAT_VERSION], dtype=np.int64),
         "spec": _json_bytes(spec, "spec"),
         "extra": _json_bytes(dict(extra or {}), "extra"),
     }
     for name, array in state.items():
-        array = np.asarray(array)
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"save: parameter {name!r} holds NaN or inf; not writing {path}")
-        arrays[PARAM_PREFIX + name] = array
+        arrays[PARAM_PREFIX + name] = np.asarray(array)
     arrays["sha256"] = np.frombuffer(_digest(arrays).encode("ascii"), dtype=np.uint8).copy()
 
     with atomic_path(path) as tmp:
@@ -98,18 +98,14 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
     return path
 
 
-def _check_matches(state: Mapping[str, np.ndarray], expected: Mapping[str, np.ndarray],
-                   where: str) -> None:
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(f"{where}: weights do not match the architecture "
-                              f"(missing {missing[:4]}, unexpected {unexpected[:4]})")
-    for name, array in expected.items():
-        shape = np.shape(state[name])
-        if shape != np.shape(array):
-            raise CheckpointError(f"{where}: weight {name!r} has shape {shape}, the "
-                                  f"architecture needs {np.shape(array)}")
+def _load_into(model: Any, state: Mapping[str, np.ndarray], where: str) -> None:
+    """``model.load_state_dict(state)``, its refusals (missing, unexpected or mis-shaped
+    weights, NaN) reported as a ``CheckpointError`` naming ``where``."""
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as error:
+        message = error.args[0] if error.args else error
+        raise CheckpointError(f"{where}: weights do not fit the architecture: {message}") from None
 
 
 def _read_arrays(path: Path) -> Dict[str, np.ndarray]:
@@ -166,11 +162,7 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
         model = build_model(spec)
     except (ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"{path}: its architecture cannot be built: {error}") from None
-    _check_matches(state, model.state_dict(), str(path))
-    try:
-        model.load_state_dict(state)
-    except (KeyError, ValueError) as error:
-        raise CheckpointError(f"{path}: {error}") from None
+    _load_into(model, state, str(path))
     model.eval()
     return Checkpoint(model=model, spec=spec, extra=extra)
 
