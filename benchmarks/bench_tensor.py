@@ -1,18 +1,21 @@
 """Full MNIST epochs: microgradnn.tensor vs PyTorch (2 threads) vs a hand-fused numpy loop.
 
-    MICROGRADNN_DATA=/work/shared/mnist python benchmarks/bench_tensor.py \
-        --repeats 3 --blas-threads 1 --memory
+    MICROGRADNN_DATA=/work/shared/mnist python benchmarks/bench_tensor.py --repeats 3 --memory
 
-``--blas-threads 1`` keeps numpy's OpenBLAS threads from spinning against PyTorch's
-two threads inside the same process on a 2-core machine (both peers get slower with
-it unset; the ratio to the numpy loop is unaffected).
+Each peer runs in its own worker process with its own thread pool, as a user would run
+it: PyTorch with ``torch.set_num_threads(2)`` (the issue's setting), microgradnn and the
+numpy loop with numpy's OpenBLAS as configured (one thread per core unless
+``--blas-threads`` says otherwise). In one process the two pools spun against each other on
+2 cores and made every PyTorch epoch 10-35x slower, which is why an earlier version of this
+script had to pin OpenBLAS to one thread.
 
 Every implementation sees the same batches (one shuffled order per epoch, uint8 images
 gathered and scaled to float32 per batch) and does the same work per step: forward,
-softmax cross-entropy, backward, optimizer step. The implementations take turns every
-100 steps and an epoch's time is the sum, over those chunks, of the fastest of
-``--repeats`` attempts (see ``interleaved``): on a shared, noisy machine this compares
-like with like. The ratios are what the goals of issue 5 are about:
+softmax cross-entropy, backward, optimizer step. The peers take turns every 100 steps,
+each after the same pause, and an epoch's time is the sum, over those chunks, of the
+fastest of ``--repeats`` attempts (see ``interleaved``): on a shared, noisy machine this
+compares like with like. A chunk is timed inside its worker (no inter-process traffic in
+the figure). The ratios are what the goals of issue 5 are about:
 
 * MLP epochs: microgradnn / PyTorch <= 0.5 and microgradnn / hand-fused numpy <= 1.5;
 * CNN epoch (Adam): microgradnn / PyTorch <= 1.5;
@@ -22,14 +25,15 @@ like with like. The ratios are what the goals of issue 5 are about:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-if "--blas-threads" in sys.argv:  # must be set before numpy loads OpenBLAS
+if "--worker" in sys.argv and "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
     os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--blas-threads") + 1]
 
 import numpy as np  # noqa: E402
@@ -39,175 +43,168 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from microgradnn.datasets.mnist import load_mnist  # noqa: E402
 from microgradnn.optim import SGD, Adam  # noqa: E402
-from microgradnn.tensor import (Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,  # noqa: E402
-                                Sigmoid, Tensor, cross_entropy, from_uint8, no_grad)
+from tensor_peers import (CNN_BATCH, MLP_CASES, batches, init_weights, mg_accuracy,  # noqa: E402
+                          mg_cnn, mg_epoch, mg_mlp, np_epoch, torch_cnn, torch_epoch, torch_mlp)
 
-SCALE = np.float32(1.0 / 255.0)
-MLP_CASES = [((784, 16, 16, 10), 32), ((784, 16, 16, 10), 128), ((784, 128, 64, 10), 64)]
-CNN_BATCH = 64
 SETTLE_SECONDS = 0.2
 
 
-def batches(n: int, batch: int, seed: int) -> List[np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    return [order[i:i + batch] for i in range(0, n, batch)]
+# ---- one worker process per peer ----
+
+class Worker:
+    """State of one peer's worker process: the data and the network being trained."""
+
+    def __init__(self, peer: str, torch_threads: int) -> None:
+        self.peer = peer
+        self.images, labels = load_mnist("train", progress=False)
+        self.labels = labels.astype(np.int64)
+        self.torch = None
+        if peer == "pt":
+            import torch
+            torch.set_num_threads(torch_threads)
+            self.torch = torch
+        self.orders: Dict[Tuple[int, int], List[np.ndarray]] = {}
+        self.case: Dict[str, Any] = {}
+        self.run: Optional[Callable[[List[np.ndarray]], float]] = None
+
+    def info(self) -> Dict[str, Any]:
+        out = {"numpy": np.__version__,
+               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "one per core")}
+        if self.torch is not None:
+            out.update(torch=self.torch.__version__, torch_threads=self.torch.get_num_threads())
+        return out
+
+    def setup(self, kind: str, sizes: Sequence[int], batch: int, act: str, lr: float) -> None:
+        """Build this peer's network for one case, from the same starting weights."""
+        self.case = dict(kind=kind, batch=batch)
+        images, labels, torch = self.images, self.labels, self.torch
+        if kind == "cnn":
+            shape = (-1, 1, 28, 28)
+            net = mg_cnn()
+            if self.peer == "mg":
+                opt = Adam(net.parameters(), lr=1e-3)
+                self.run = lambda part: mg_epoch(net, opt, images, labels, part, shape)
+                self.case["net"] = net
+            else:
+                tnet = torch_cnn(torch, net.state_dict())
+                topt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
+                self.run = lambda part: torch_epoch(torch, tnet, topt, images, labels, part, shape)
+            return
+        weights = init_weights(sizes, 0)
+        shape = (-1, 784)
+        if self.peer == "mg":
+            net = mg_mlp(sizes, weights, act)
+            opt = SGD(net.parameters(), lr=lr)
+            self.run = lambda part: mg_epoch(net, opt, images, labels, part, shape)
+            self.case["net"] = net
+        elif self.peer == "np":
+            params = [w.copy() for w in weights]
+            self.run = lambda part: np_epoch(params, images, labels, part, lr, act)
+        else:
+            tnet = torch_mlp(torch, sizes, weights, act)
+            topt = torch.optim.SGD(tnet.parameters(), lr=lr)
+            self.run = lambda part: torch_epoch(torch, tnet, topt, images, labels, part, shape)
+
+    def chunk(self, repeat: int, start: int, stop: int) -> Dict[str, float]:
+        """Train on batches start..stop of epoch ``repeat``'s order; time it here."""
+        key = (repeat, self.case["batch"])
+        if key not in self.orders:
+            self.orders = {key: batches(len(self.images), self.case["batch"], repeat)}
+        part = self.orders[key][start:stop]
+        t0 = time.perf_counter()
+        loss = self.run(part)
+        return {"seconds": time.perf_counter() - t0, "loss": loss}
+
+    def accuracy(self) -> float:
+        test_images, test_labels = load_mnist("test", progress=False)
+        shape = (-1, 1, 28, 28) if self.case["kind"] == "cnn" else (-1, 784)
+        return mg_accuracy(self.case["net"], test_images, test_labels.astype(np.int64), shape)
 
 
-def scaled(images: np.ndarray, idx: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
-    """Gather one batch of uint8 images and scale it to float32 in [0, 1] (one pass)."""
-    return np.multiply(images[idx].reshape(shape), SCALE, dtype=np.float32)
+def worker_main(peer: str, torch_threads: int) -> int:
+    """Answer the parent's requests, one JSON line in, one JSON line out."""
+    worker = Worker(peer, torch_threads)
+    print(json.dumps(worker.info()), flush=True)
+    for line in sys.stdin:
+        msg = json.loads(line)
+        cmd = msg.pop("cmd")
+        if cmd == "quit":
+            break
+        if cmd == "setup":
+            reply: Any = worker.setup(**msg)
+        elif cmd == "chunk":
+            reply = worker.chunk(**msg)
+        else:
+            reply = worker.accuracy()
+        print(json.dumps(reply), flush=True)
+    return 0
 
 
-def init_weights(sizes: Sequence[int], seed: int) -> List[np.ndarray]:
-    """Shared starting weights: [W0, b0, W1, b1, ...] float32, PyTorch's uniform range."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for nin, nout in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(nin)
-        out.append(rng.uniform(-bound, bound, (nout, nin)).astype(np.float32))
-        out.append(rng.uniform(-bound, bound, nout).astype(np.float32))
-    return out
+class Peer:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, peer: str, blas_threads: Optional[int], torch_threads: int) -> None:
+        env = dict(os.environ)
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
+               "--torch-threads", str(torch_threads)]
+        if peer == "pt":
+            # numpy only scales the batches there; keep its pool out of PyTorch's way.
+            cmd += ["--blas-threads", "1"]
+        elif blas_threads is not None:
+            cmd += ["--blas-threads", str(blas_threads)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        self.info = self._reply()
+
+    def _reply(self) -> Any:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark worker {self.proc.args[3]!r} exited "
+                               f"(code {self.proc.wait()})")
+        return json.loads(line)
+
+    def ask(self, cmd: str, **msg: Any) -> Any:
+        self.proc.stdin.write(json.dumps(dict(msg, cmd=cmd)) + "\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
 
 
-# ---- microgradnn.tensor ----
+def interleaved(repeats: int, n: int, batch: int, peers: Dict[str, Peer], bar: "tqdm",
+                chunk: int = 100) -> Dict[str, Tuple[float, float]]:
+    """Epoch time of each peer, robust to other processes' bursts of load.
 
-def mg_mlp(sizes, weights, act):
-    mods = []
-    for i, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:])):
-        mods.append(Linear(nin, nout))
-        if i < len(sizes) - 2:
-            mods.append(ReLU() if act == "relu" else Sigmoid())
-    net = Sequential(*mods)
-    linears = [m for m in net if isinstance(m, Linear)]
-    for k, layer in enumerate(linears):
-        layer.weight.data[...] = weights[2 * k]
-        layer.bias.data[...] = weights[2 * k + 1]
-    return net
-
-
-def mg_epoch(net, opt, images, labels, order, shape) -> float:
-    for idx in order:
-        # The same one-pass scaling as ``scaled``; uint8 pixels need no NaN scan.
-        x = from_uint8(images[idx], SCALE, shape=shape)
-        loss = cross_entropy(net(x), labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return loss.item()
-
-
-def mg_accuracy(net, images, labels, shape) -> float:
-    with no_grad():
-        right = 0
-        for i in range(0, len(images), 1000):
-            x = Tensor(scaled(images, np.arange(i, min(i + 1000, len(images))), (-1,) + shape[1:]))
-            right += int((net(x).data.argmax(1) == labels[i:i + 1000]).sum())
-    return right / len(images)
-
-
-# ---- hand-fused numpy: the same maths written out, no graph ----
-
-def np_epoch(params, images, labels, order, lr, act) -> float:
-    nlayers = len(params) // 2
-    for idx in order:
-        x = scaled(images, idx, (len(idx), 784))
-        y = labels[idx]
-        n = len(idx)
-        acts = [x]
-        h = x
-        for k in range(nlayers):
-            z = h @ params[2 * k].T
-            z += params[2 * k + 1]
-            if k < nlayers - 1:
-                if act == "relu":
-                    np.maximum(z, 0, out=z)
-                else:
-                    np.tanh(z * 0.5, out=z)
-                    z *= 0.5
-                    z += 0.5
-                acts.append(z)
-            h = z
-        z = h - h.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        loss = (np.log(s).sum() - z[np.arange(n), y].sum()) / n
-        g = e / s
-        g[np.arange(n), y] -= 1.0
-        g *= np.float32(1.0 / n)
-        for k in range(nlayers - 1, -1, -1):
-            a = acts[k]
-            gw = g.T @ a
-            gb = g.sum(axis=0)
-            if k:
-                g = g @ params[2 * k]
-                if act == "relu":
-                    g *= a > 0
-                else:
-                    g *= a * (1 - a)
-            params[2 * k] -= lr * gw
-            params[2 * k + 1] -= lr * gb
-    return float(loss)
-
-
-# ---- PyTorch ----
-
-def torch_mlp(torch, sizes, weights, act):
-    mods = []
-    for i, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:])):
-        mods.append(torch.nn.Linear(nin, nout))
-        if i < len(sizes) - 2:
-            mods.append(torch.nn.ReLU() if act == "relu" else torch.nn.Sigmoid())
-    net = torch.nn.Sequential(*mods)
-    with torch.no_grad():
-        for p, w in zip(net.parameters(), weights):
-            p.copy_(torch.from_numpy(w))
-    return net
-
-
-def torch_epoch(torch, net, opt, images, labels, order, shape) -> float:
-    ce = torch.nn.functional.cross_entropy
-    for idx in order:
-        x = torch.from_numpy(scaled(images, idx, shape))
-        loss = ce(net(x), torch.from_numpy(labels[idx]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return loss.item()
-
-
-def interleaved(repeats: int, n: int, batch: int, runs: Dict[str, Callable[[list], float]],
-                bar: "tqdm", chunk: int = 100) -> Dict[str, Tuple[float, float]]:
-    """Epoch time of each run, robust to other processes' bursts of load.
-
-    Each epoch is cut into chunks of ``chunk`` steps and the runs take turns chunk by
+    Each epoch is cut into chunks of ``chunk`` steps and the peers take turns chunk by
     chunk (in a rotating order, each after the same short pause), so a burst of load
     hits all of them alike. Repeating the epoch ``repeats`` times (new shuffle each
-    time), a run's time is the sum over chunks of its fastest attempt at that chunk.
+    time), a peer's time is the sum over chunks of its fastest attempt at that chunk.
     Returns {name: (seconds per epoch, last loss)}.
     """
     best: Dict[str, List[float]] = {}
     loss: Dict[str, float] = {}
+    steps = -(-n // batch)
     for r in range(repeats):
-        order = batches(n, batch, r)
-        for c, start in enumerate(range(0, len(order), chunk)):
-            part = order[start:start + chunk]
-            names = list(runs)
+        for c, start in enumerate(range(0, steps, chunk)):
+            names = list(peers)
             # Take turns in a rotating order: nobody always runs first after the pause.
             names = names[c % len(names):] + names[:c % len(names)]
             for name in names:
-                run = runs[name]
                 # PyTorch's worker threads keep spinning for a while after it returns
                 # and would slow down whoever runs next: everyone starts after a pause.
                 time.sleep(SETTLE_SECONDS)
-                t0 = time.perf_counter()
-                loss[name] = run(part)
-                elapsed = time.perf_counter() - t0
+                reply = peers[name].ask("chunk", repeat=r, start=start, stop=start + chunk)
+                loss[name] = reply["loss"]
                 times = best.setdefault(name, [])
                 if c < len(times):
-                    times[c] = min(times[c], elapsed)
+                    times[c] = min(times[c], reply["seconds"])
                 else:
-                    times.append(elapsed)
-        bar.update(len(runs))
+                    times.append(reply["seconds"])
+        bar.update(len(peers))
     return {name: (sum(times), loss[name]) for name, times in best.items()}
 
 
@@ -217,71 +214,61 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
     parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate for the MLPs")
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--skip-mlp", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=2,
                         help="torch.set_num_threads (default 2, the issue's setting)")
     parser.add_argument("--blas-threads", type=int,
-                        help="OpenBLAS threads for numpy (default: the environment's); PyTorch "
-                             "always gets 2")
+                        help="OpenBLAS threads of the microgradnn and numpy workers (default: "
+                             "the environment's, else one per core)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure the peak RSS of a microgradnn-only training process")
     parser.add_argument("--child", choices=("mlp", "cnn"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("mg", "np", "pt"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv) or None)
-    images, labels = load_mnist("train", progress=False)
-    labels = labels.astype(np.int64)
+    if args.worker:
+        return worker_main(args.worker, args.torch_threads)
     if args.child:
-        return memory_child(args.child, images, labels)
-    import torch
-    torch.set_num_threads(args.torch_threads)
-    test_images, test_labels = load_mnist("test", progress=False)
-    n = len(images)
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "default (one per core)")
-    print(f"MNIST train {images.shape}, numpy {np.__version__} (OpenBLAS threads: {blas}), "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} cores, activation {args.activation}, best of {args.repeats} "
-          f"interleaved epoch(s)", flush=True)
-    bar = tqdm(total=args.repeats * (3 * len(MLP_CASES) + (0 if args.skip_cnn else 2)),
-               desc="epochs", unit="epoch", file=sys.stderr)
-    for sizes, batch in MLP_CASES:
-        name = "-".join(map(str, sizes)) + f" b{batch}"
-        weights = init_weights(sizes, 0)
-        shape = (-1, 784)
-        net = mg_mlp(sizes, weights, args.activation)
-        opt = SGD(net.parameters(), lr=args.lr)
-        params = [w.copy() for w in weights]
-        tnet = torch_mlp(torch, sizes, weights, args.activation)
-        topt = torch.optim.SGD(tnet.parameters(), lr=args.lr)
-        res = interleaved(args.repeats, n, batch, {
-            "mg": lambda part: mg_epoch(net, opt, images, labels, part, shape),
-            "np": lambda part: np_epoch(params, images, labels, part, args.lr, args.activation),
-            "pt": lambda part: torch_epoch(torch, tnet, topt, images, labels, part, shape)}, bar)
-        acc = mg_accuracy(net, test_images, test_labels.astype(np.int64), (-1, 784))
-        (t_mg, l_mg), (t_np, l_np), (t_pt, l_pt) = res["mg"], res["np"], res["pt"]
-        bar.write(f"MLP {name:>20}: microgradnn {t_mg:6.3f} s  pytorch {t_pt:6.3f} s  "
-                  f"numpy {t_np:6.3f} s | mg/pt {t_mg / t_pt:5.2f} (goal <= 0.5)  "
-                  f"mg/np {t_mg / t_np:5.2f} (goal <= 1.5) | last loss {l_mg:.4f}/{l_pt:.4f}/"
-                  f"{l_np:.4f}, mg test acc {acc:.4f}")
-    if not args.skip_cnn:
-        shape = (-1, 1, 28, 28)
-        rng = np.random.default_rng(0)
-        net = Sequential(Conv2d(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),
-                         Conv2d(8, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2), Flatten(),
-                         Linear(784, 10, rng=rng))
-        tnet = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(),
-                                   torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3, padding=1),
-                                   torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                                   torch.nn.Linear(784, 10))
-        tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
-        opt = Adam(net.parameters(), lr=1e-3)
-        topt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
-        res = interleaved(args.repeats, n, CNN_BATCH, {
-            "mg": lambda part: mg_epoch(net, opt, images, labels, part, shape),
-            "pt": lambda part: torch_epoch(torch, tnet, topt, images, labels, part, shape)}, bar)
-        acc = mg_accuracy(net, test_images, test_labels.astype(np.int64), shape)
-        (t_mg, l_mg), (t_pt, l_pt) = res["mg"], res["pt"]
-        bar.write(f"CNN b{CNN_BATCH} Adam: microgradnn {t_mg:6.3f} s  pytorch {t_pt:6.3f} s | "
-                  f"mg/pt {t_mg / t_pt:5.2f} (goal <= 1.5) | last loss {l_mg:.4f}/{l_pt:.4f}, "
-                  f"mg test acc {acc:.4f}")
-    bar.close()
+        images, labels = load_mnist("train", progress=False)
+        return memory_child(args.child, images, labels.astype(np.int64))
+    n = len(load_mnist("train", progress=False)[1])
+    peers = {name: Peer(name, args.blas_threads, args.torch_threads)
+             for name in ("mg", "np", "pt")}
+    try:
+        info = peers["pt"].info
+        print(f"MNIST train: {n} images; numpy {info['numpy']}, OpenBLAS threads "
+              f"{peers['mg'].info['openblas_threads']} (microgradnn, numpy loop); torch "
+              f"{info['torch']} ({info['torch_threads']} threads); {os.cpu_count()} cores; "
+              f"activation {args.activation}; best of {args.repeats} interleaved epoch(s); "
+              f"one process per peer; load average {os.getloadavg()[0]:.2f}", flush=True)
+        cases = [] if args.skip_mlp else [("mlp", sizes, batch) for sizes, batch in MLP_CASES]
+        if not args.skip_cnn:
+            cases.append(("cnn", (), CNN_BATCH))
+        bar = tqdm(total=args.repeats * sum(3 if kind == "mlp" else 2 for kind, _, _ in cases),
+                   desc="epochs", unit="epoch", file=sys.stderr)
+        for kind, sizes, batch in cases:
+            names = ("mg", "np", "pt") if kind == "mlp" else ("mg", "pt")
+            for name in names:
+                peers[name].ask("setup", kind=kind, sizes=list(sizes), batch=batch,
+                                act=args.activation, lr=args.lr)
+            res = interleaved(args.repeats, n, batch, {k: peers[k] for k in names}, bar)
+            acc = peers["mg"].ask("accuracy")
+            (t_mg, l_mg), (t_pt, l_pt) = res["mg"], res["pt"]
+            if kind == "mlp":
+                t_np, l_np = res["np"]
+                name = "-".join(map(str, sizes)) + f" b{batch}"
+                bar.write(f"MLP {name:>20}: microgradnn {t_mg:6.3f} s  pytorch {t_pt:6.3f} s  "
+                          f"numpy {t_np:6.3f} s | mg/pt {t_mg / t_pt:5.3f} (goal <= 0.5)  "
+                          f"mg/np {t_mg / t_np:5.2f} (goal <= 1.5) | last loss {l_mg:.4f}/"
+                          f"{l_pt:.4f}/{l_np:.4f}, mg test acc {acc:.4f}")
+            else:
+                bar.write(f"CNN b{batch} Adam: microgradnn {t_mg:6.3f} s  pytorch {t_pt:6.3f} s | "
+                          f"mg/pt {t_mg / t_pt:5.2f} (goal <= 1.5) | last loss {l_mg:.4f}/"
+                          f"{l_pt:.4f}, mg test acc {acc:.4f}")
+        bar.close()
+    finally:
+        for peer in peers.values():
+            peer.close()
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}", flush=True)
     if args.memory:
         for kind in ("mlp", "cnn"):
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind],
@@ -311,9 +298,7 @@ def memory_child(kind: str, images: np.ndarray, labels: np.ndarray) -> int:
         opt = SGD(net.parameters(), lr=0.1)
         mg_epoch(net, opt, images, labels, batches(n, 64, 0), (-1, 784))
     else:
-        net = Sequential(Conv2d(1, 8, 3, padding=1), ReLU(), MaxPool2d(2),
-                         Conv2d(8, 16, 3, padding=1), ReLU(), MaxPool2d(2), Flatten(),
-                         Linear(784, 10))
+        net = mg_cnn()
         mg_epoch(net, Adam(net.parameters()), images, labels, batches(n, CNN_BATCH, 0),
                  (-1, 1, 28, 28))
     peak_mb = peak_rss_mb()
