@@ -7,7 +7,7 @@ import pytest
 
 from microgradnn.autodiff import topological_order
 from microgradnn.tensor import Tensor, from_uint8, relu
-from microgradnn.tensor.tensor import _inner_order
+from microgradnn.tensor.tensor import _inner_order, column_sums
 from microgradnn.training import to_input
 
 
@@ -127,3 +127,29 @@ def test_fused_linear_relu_without_bias_matches_the_two_layers():
     net.zero_grad()
     net[1](net[0](x)).sum().backward()
     assert np.array_equal(x.grad, gx) and np.array_equal(net[0].weight.grad, gw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 16), (1, 5), (7, 1), (0, 3), (64, 6272)])
+def test_column_sums_is_the_axis_0_sum(shape, dtype):
+    g = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    got = column_sums(g)
+    assert got.shape == (shape[1],) and got.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(got, g.sum(axis=0), rtol=tol, atol=tol * max(shape[0], 1))
+    g[0 if shape[0] else slice(0), 0] = np.nan  # NaN still reaches the sum
+    assert shape[0] == 0 or np.isnan(column_sums(g)[0])
+
+
+@pytest.mark.parametrize("target", [(4,), (1,), (1, 4), (3, 1), (1, 1)])
+def test_bias_gradient_through_broadcasting_add(target):
+    # (3, 4) + bias: the (N, C) -> (C,) case takes column_sums, the rest the plain sums.
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True, dtype=np.float64)
+    b = Tensor(np.zeros(target), requires_grad=True, dtype=np.float64)
+    ((x + b) * x).sum().backward()
+    expected = np.arange(12.0).reshape(3, 4)
+    expected = expected.sum(axis=tuple(range(2 - len(target))))
+    expected = expected.sum(axis=tuple(i for i, n in enumerate(target) if n == 1),
+                            keepdims=True).reshape(target)
+    assert b.grad.shape == target
+    np.testing.assert_allclose(b.grad, expected)

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .tensor import Tensor, as_tensor, make_node
+from .tensor import Tensor, as_tensor, column_sums, make_node
 
 __all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
            "dropout", "check_input"]
@@ -46,7 +46,7 @@ def _linear_back(g, ctx, ops):
     gw = g.T @ X if w.requires_grad else None
     if len(ops) == 2:
         return gx, gw
-    gb = _sum(g, axis=0) if ops[2].requires_grad else None
+    gb = column_sums(g) if ops[2].requires_grad else None
     return gx, gw, gb
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from ..autodiff import topological_order
 from ..engine import format_number
 
-__all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "from_uint8", "unbroadcast"]
+__all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "from_uint8", "unbroadcast",
+           "column_sums"]
 
 # A one-element list so that helpers elsewhere can read the flag without a global
 # statement; ``no_grad()`` flips it.
@@ -320,11 +321,35 @@ def from_uint8(images: np.ndarray, scale: float, offset: float = 0.0,
     return _leaf(out)
 
 
+# Row vectors of ones for ``column_sums``, one per (rows, dtype) seen; read-only.
+_ONE_ROWS: dict = {}
+
+
+def column_sums(g: np.ndarray) -> np.ndarray:
+    """``g.sum(axis=0)`` of a 2-D float array (N, C) -> (C,), as ``ones(N) @ g``.
+
+    A bias gradient is such a sum every step. numpy reduces over axis 0 one row at a
+    time (6.2 us for 128x16 float32 on the project machine); BLAS's matrix-vector
+    product gives the same sums, up to rounding, in 1.4 us.
+    """
+    key = (g.shape[0], g.dtype)
+    ones = _ONE_ROWS.get(key)
+    if ones is None:
+        if len(_ONE_ROWS) > 64:  # many batch sizes: keep the cache small
+            _ONE_ROWS.clear()
+        ones = _ONE_ROWS[key] = np.ones(g.shape[0], dtype=g.dtype)
+        ones.flags.writeable = False
+    return ones @ g
+
+
 def unbroadcast(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     """Sum ``g`` over the axes that broadcasting added or stretched, back to ``shape``."""
     if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
+    if g.ndim == 2 and shape == g.shape[1:] and g.dtype in _FLOAT_DTYPES:
+        # (N, C) -> (C,): a bias added to a batch, the common case.
+        return column_sums(g).reshape(shape)
     if extra:
         g = g.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
