@@ -43,6 +43,7 @@ bench: $(STAMP)/install-test
 	$(PYTHON) benchmarks/bench_stepper.py
 	$(PYTHON) benchmarks/bench_graph.py --full-timeout 30
 	$(PYTHON) benchmarks/bench_tensor.py
+	$(PYTHON) benchmarks/bench_floor.py
 
 # The MNIST accuracy table of README.md and benchmarks/RESULTS.md (about 10 minutes).
 mnist-results: $(STAMP)/install
