@@ -97,6 +97,13 @@ def main() -> int:
     if args.child:
         child(args.child, args.rounds)
         return 0
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist
+    try:  # fail here, once and clearly, rather than in every child
+        load_mnist("train", progress=False)
+    except MnistUnavailableError as err:
+        print(f"bench_floor: {err}", file=sys.stderr)
+        return 2
     runs = {"numpy, 1 BLAS thread": ("numpy", "1"), "numpy, 2 BLAS threads": ("numpy", "2"),
             "pytorch, 2 threads": ("torch", "1")}
     best: dict = {}
@@ -106,7 +113,11 @@ def main() -> int:
             env = dict(os.environ, OPENBLAS_NUM_THREADS=blas)
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind,
                                   "--rounds", str(args.rounds)],
-                                 capture_output=True, text=True, env=env, check=True)
+                                 stdout=subprocess.PIPE, text=True, env=env)
+            if out.returncode:  # its traceback went to our stderr
+                print(f"bench_floor: the {name} measurement failed (exit {out.returncode})",
+                      file=sys.stderr)
+                return 1
             for key, value in json.loads(out.stdout.strip().splitlines()[-1]).items():
                 best[(name, key)] = min(best.get((name, key), 1e9), value)
     torch_us = best[("pytorch, 2 threads", "torch_step")]

@@ -41,7 +41,7 @@ from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from microgradnn.datasets.mnist import load_mnist  # noqa: E402
+from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.optim import SGD, Adam  # noqa: E402
 from tensor_peers import (CNN_BATCH, MLP_CASES, batches, init_weights, mg_accuracy,  # noqa: E402
                           mg_cnn, mg_epoch, mg_mlp, np_epoch, torch_cnn, torch_epoch, torch_mlp)
@@ -230,7 +230,11 @@ def main(argv: Sequence[str] = ()) -> int:
     if args.child:
         images, labels = load_mnist("train", progress=False)
         return memory_child(args.child, images, labels.astype(np.int64))
-    n = len(load_mnist("train", progress=False)[1])
+    try:  # fail here, once and clearly, rather than in every worker
+        n = len(load_mnist("train", progress=False)[1])
+    except MnistUnavailableError as err:
+        print(f"bench_tensor: {err}", file=sys.stderr)
+        return 2
     peers = {name: Peer(name, args.blas_threads, args.torch_threads)
              for name in ("mg", "np", "pt")}
     try:
