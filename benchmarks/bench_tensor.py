@@ -144,7 +144,6 @@ class Peer:
     """The parent's handle on one worker process."""
 
     def __init__(self, peer: str, blas_threads: Optional[int], torch_threads: int) -> None:
-        env = dict(os.environ)
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
                "--torch-threads", str(torch_threads)]
         if peer == "pt":
@@ -152,8 +151,7 @@ class Peer:
             cmd += ["--blas-threads", "1"]
         elif blas_threads is not None:
             cmd += ["--blas-threads", str(blas_threads)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = self._reply()
 
     def _reply(self) -> Any:
