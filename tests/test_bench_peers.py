@@ -3,7 +3,7 @@
 ``benchmarks/bench_tensor.py`` reports microgradnn's epoch time as a ratio to PyTorch's
 and to a hand-fused numpy loop; those ratios mean something only if all three do the
 same work. Here each trains a few steps on the same batches from the same weights and
-must end with the same weights' loss.
+must end with the same loss and the same weights.
 """
 
 import os

@@ -329,8 +329,8 @@ def column_sums(g: np.ndarray) -> np.ndarray:
     """``g.sum(axis=0)`` of a 2-D float array (N, C) -> (C,), as ``ones(N) @ g``.
 
     A bias gradient is such a sum every step. numpy reduces over axis 0 one row at a
-    time (6.2 us for 128x16 float32 on the project machine); BLAS's matrix-vector
-    product gives the same sums, up to rounding, in 1.4 us.
+    time; BLAS's matrix-vector product gives the same sums, up to rounding, in about
+    half the time (figures and command in benchmarks/RESULTS.md).
     """
     key = (g.shape[0], g.dtype)
     ones = _ONE_ROWS.get(key)
@@ -346,10 +346,10 @@ def unbroadcast(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     """Sum ``g`` over the axes that broadcasting added or stretched, back to ``shape``."""
     if g.shape == shape:
         return g
-    extra = g.ndim - len(shape)
     if g.ndim == 2 and shape == g.shape[1:] and g.dtype in _FLOAT_DTYPES:
         # (N, C) -> (C,): a bias added to a batch, the common case.
-        return column_sums(g).reshape(shape)
+        return column_sums(g)
+    extra = g.ndim - len(shape)
     if extra:
         g = g.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
