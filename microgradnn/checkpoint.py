@@ -11,9 +11,9 @@ Layout of the archive (every entry a plain numeric array, so ``allow_pickle=Fals
 ``load`` reads a file in this order, so a hostile file costs little to refuse: the path
 must be a regular file of a sane size; the zip directory and every entry's ``.npy``
 header are read first (names, dtypes, shapes, and that each header agrees with the bytes
-stored); the digest is computed in chunks without holding the arrays; then the spec is
-checked (bounds of ``microgradnn.models``) and its parameter shapes compared with the
-stored ones, all before a single weight is allocated or the model is built.
+stored); the spec is checked (bounds of ``microgradnn.models``) and its parameter shapes
+compared with the stored ones; the digest is computed in chunks without holding the
+arrays; only then are the weights read and the model built.
 
 The sha256 detects corruption (a changed byte, a file cut short), not tampering: it is
 not keyed, so whoever edits a file can recompute it. Load checkpoints you trust.
@@ -326,16 +326,9 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     if version.size != 1 or int(version[0]) != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {version.tolist()} is not supported "
                               f"(this microgradnn reads format {FORMAT_VERSION})")
-    stored = _small(archive, entries, "sha256", 64, "u", path).tobytes().decode(
-        "ascii", errors="replace")
-    actual = _streamed_digest(archive, entries)
-    if stored != actual:
-        raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
-                              f"{actual[:12]}...): the file was modified or corrupted after it "
-                              f"was saved")
+    # The spec against the stored headers first: a file whose arrays do not match what it
+    # claims is refused before a byte of them is read (or decompressed).
     spec = _decode_json(_small(archive, entries, "spec", MAX_SPEC_BYTES, "u", path), "spec", path)
-    extra = _decode_json(_small(archive, entries, "extra", MAX_EXTRA_BYTES, "u", path), "extra",
-                         path)
     try:
         normalized = normalize_spec(spec)
         expected = parameter_shapes(normalized)
@@ -344,6 +337,15 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     params = {name[len(PARAM_PREFIX):]: entry for name, entry in entries.items()
               if name.startswith(PARAM_PREFIX)}
     _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path))
+    stored = _small(archive, entries, "sha256", 64, "u", path).tobytes().decode(
+        "ascii", errors="replace")
+    actual = _streamed_digest(archive, entries)
+    if stored != actual:
+        raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
+                              f"{actual[:12]}...): the file was modified or corrupted after it "
+                              f"was saved")
+    extra = _decode_json(_small(archive, entries, "extra", MAX_EXTRA_BYTES, "u", path), "extra",
+                         path)
     state = {name: _read(archive, entry) for name, entry in params.items()}
     for name, array in state.items():
         if not np.all(np.isfinite(array)):

@@ -258,7 +258,7 @@ def _fetch(url: str, timeout: float, progress: bool, cap: int = 1 << 30,
         announced = int(total) if total and str(total).isdigit() else None
         if announced is not None and announced > cap:
             raise MnistFormatError(f"{url}: the server announces {announced} bytes, more than "
-                                   f"the {cap} this file can take")
+                                   f"the {cap} this file can take; refused unread")
         # read1 returns after one network read: a server trickling bytes cannot keep a
         # single call waiting past the deadline.
         read = getattr(response, "read1", None) or response.read
@@ -328,7 +328,7 @@ def download_mnist(specs: Sequence[MnistFile], target: PathLike, mirrors: Sequen
                     break
                 except (OSError, EOFError, ValueError, http.client.HTTPException) as error:
                     offline = offline and _is_offline_error(error)
-                    errors.append(f"{url}: {error}")
+                    errors.append(str(error) if url in str(error) else f"{url}: {error}")
             if data is not None or offline:
                 break
             time.sleep(min(2.0, 0.5 * (attempt + 1)))  # a brief pause before the next round
