@@ -637,6 +637,15 @@ def test_graph_cli_names_the_overflowing_division(capsys):
     assert "the division 1 / 1e-200 overflows" in err and "float division by zero" not in err
 
 
+@pytest.mark.parametrize("count", [3000, 4999])
+def test_flat_sums_of_thousands_of_terms_are_allowed(count):
+    # Not under hypothesis: it raises the recursion limit, which hid the old refusal.
+    y = parse_expression("+".join(["x"] * count), {"x": 1.0})
+    assert y.data == count
+    y.backward()
+    assert y.operands[1].grad == count  # one shared leaf x, used count times
+
+
 @settings(max_examples=8, deadline=None)
 @given(count=st.integers(2999, 4999), seed=st.integers(0, 2**32 - 1))
 def test_long_flat_sums_parse_without_recursion(count, seed):
