@@ -233,14 +233,21 @@ def _read(archive: zipfile.ZipFile, entry: _Entry) -> np.ndarray:
         return np.lib.format.read_array(member, allow_pickle=False)
 
 
-def _small(archive: zipfile.ZipFile, entries: Mapping[str, _Entry], name: str, limit: int,
-           kind: str, path: Path) -> np.ndarray:
+_METADATA = {"format": (np.dtype(np.int64), 8, "one int64"),
+             "sha256": (np.dtype(np.uint8), 64, "64 uint8 (hex digits)"),
+             "spec": (np.dtype(np.uint8), MAX_SPEC_BYTES, "uint8 JSON bytes"),
+             "extra": (np.dtype(np.uint8), MAX_EXTRA_BYTES, "uint8 JSON bytes")}
+
+
+def _small(archive: zipfile.ZipFile, entries: Mapping[str, _Entry], name: str,
+           path: Path) -> np.ndarray:
     """Read a metadata entry after checking its dtype and size from the header."""
     entry = entries[name]
-    if entry.dtype.kind != kind or len(entry.shape) != 1 or \
-            entry.shape[0] * entry.dtype.itemsize > limit:
-        raise CheckpointError(f"{path}: entry {name!r} should be {_KINDS.get(kind, kind)} of at "
-                              f"most {limit} bytes, got {entry.dtype} of shape {entry.shape}")
+    dtype, limit, what = _METADATA[name]
+    if (entry.dtype.kind, entry.dtype.itemsize) != (dtype.kind, dtype.itemsize) or \
+            len(entry.shape) != 1 or entry.shape[0] * dtype.itemsize > limit:
+        raise CheckpointError(f"{path}: entry {name!r} should be {what}, at most {limit} bytes; "
+                              f"got {entry.dtype} of shape {entry.shape}")
     return _read(archive, entry)
 
 
@@ -322,13 +329,13 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     from .models import build_model, normalize_spec, parameter_shapes
 
     entries = _list_entries(archive, path)
-    version = _small(archive, entries, "format", 8, "i", path)
+    version = _small(archive, entries, "format", path)
     if version.size != 1 or int(version[0]) != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {version.tolist()} is not supported "
                               f"(this microgradnn reads format {FORMAT_VERSION})")
     # The spec against the stored headers first: a file whose arrays do not match what it
     # claims is refused before a byte of them is read (or decompressed).
-    spec = _decode_json(_small(archive, entries, "spec", MAX_SPEC_BYTES, "u", path), "spec", path)
+    spec = _decode_json(_small(archive, entries, "spec", path), "spec", path)
     try:
         normalized = normalize_spec(spec)
         expected = parameter_shapes(normalized)
@@ -337,14 +344,14 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     params = {name[len(PARAM_PREFIX):]: entry for name, entry in entries.items()
               if name.startswith(PARAM_PREFIX)}
     _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path))
-    stored = _small(archive, entries, "sha256", 64, "u", path).tobytes().decode(
+    stored = _small(archive, entries, "sha256", path).tobytes().decode(
         "ascii", errors="replace")
     actual = _streamed_digest(archive, entries)
     if stored != actual:
         raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
                               f"{actual[:12]}...): the file was modified or corrupted after it "
                               f"was saved")
-    extra = _decode_json(_small(archive, entries, "extra", MAX_EXTRA_BYTES, "u", path), "extra",
+    extra = _decode_json(_small(archive, entries, "extra", path), "extra",
                          path)
     state = {name: _read(archive, entry) for name, entry in params.items()}
     for name, array in state.items():

@@ -363,5 +363,7 @@ def load_mnist(split: str = "train", root: Optional[PathLike] = None, download: 
             raise _unavailable("downloading is switched off", target)
         download_mnist(missing, target, progress=progress)
         paths = [find_mnist_file(spec, root) for spec in specs]
-    images, labels = (read_idx(path, spec) for path, spec in zip(paths, specs))
+    # The small labels file first: a broken one is refused before the images are read.
+    labels = read_idx(paths[1], specs[1])
+    images = read_idx(paths[0], specs[0])
     return images, labels
