@@ -699,3 +699,13 @@ def test_stale_temporaries_of_dead_processes_are_cleaned_on_the_next_save(tmp_pa
     write_atomic(tmp_path / "h.json", "[]")
     assert not stale.exists() and live.exists() and other.exists()
     assert remove_stale_temporaries(tmp_path) == 0
+
+
+def test_write_errors_name_the_target_never_the_temporary(tmp_path):
+    with pytest.raises(OSError) as info:
+        write_atomic("/proc/self/history.json", "[]")
+    assert "/proc/self/history.json" in one_line(str(info.value)) and ".tmp" not in str(info.value)
+    with pytest.raises(IsADirectoryError) as info:
+        write_atomic(tmp_path, "[]")
+    assert str(tmp_path) in str(info.value) and ".tmp" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
