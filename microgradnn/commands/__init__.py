@@ -5,7 +5,7 @@ import argparse
 __all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS"]
 
 ALLOWED_EXPRESSIONS = ("Allowed: names given with --set, numbers, + - * / **, unary -, "
-                       "and exp, log, tanh, sigmoid, relu.")
+                       "and exp, log, tanh, sigmoid, relu as tanh(x) or x.tanh().")
 
 
 def add_expression_arguments(parser: argparse.ArgumentParser) -> None:
