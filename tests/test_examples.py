@@ -154,10 +154,14 @@ def test_mnist_examples_without_data_explain_and_succeed(script, tmp_path):
 @needs_mnist
 def test_05_mnist_mlp_sigmoid_vs_relu(tmp_path):
     out = run("05_mnist_mlp.py", tmp_path, "--quick", "--out", "pics")
-    accuracy = {name: acc for name, acc in
-                re.findall(r"(sigmoid|relu) epoch 1: train loss \d+\.\d+, test accuracy (\d\.\d+)", out)}
-    assert float(accuracy["relu"]) > 0.5  # chance is 0.1; 3000 digits, one epoch
-    assert "13002 parameters" in out
+    learned = {name: (float(before), float(after), int(points)) for name, before, after, points in
+               re.findall(r"(sigmoid|relu): 13002 parameters, .* test accuracy (\d\.\d+) untrained "
+                          r"-> (\d\.\d+) \((\d+) points per curve\)", out)}
+    assert set(learned) == {"sigmoid", "relu"}
+    for name, (before, after, points) in learned.items():
+        # quick mode still shows learning: from chance (0.1) to well above it, on a real curve
+        assert before < 0.2 and after > 0.6, (name, before, after)
+        assert points >= 20
     shares = dict(re.findall(r"(sigmoid|relu): (\d\.\d+) at the start", out))
     # vanishing gradients: sigmoid's first layer gets a far smaller share than ReLU's
     assert float(shares["sigmoid"]) < 0.05 < float(shares["relu"])
