@@ -85,8 +85,13 @@ def test_03_gradcheck_agrees_and_catches_the_wrong_op(tmp_path):
     assert all(a == n for a, n in pairs)
     errors = [e for (e,) in numbers(r"largest difference: (\d\.\d+e[-+]\d+)", out)]
     assert len(errors) == 4 and max(errors) < 1e-7
-    steps = numbers(r"h = (\d+e-\d+)\s+\|finite difference - backprop\| = (\d\.\d+e[-+]\d+)", out)
+    steps = numbers(r"h = (\d(?:\.\d)?e-\d+)\s+\|finite difference - backprop\| = (\d\.\d+e[-+]\d+)", out)
     assert steps[0][1] > 1e-4 and min(e for _, e in steps) < 1e-9  # too big an h is visibly wrong
+    assert [h for h, _ in steps] == [10.0 ** -k for k in range(1, 13)]  # every power of ten shown
+    (best_h, best_error), = numbers(r"best h here: (\d(?:\.\d)?e-\d+) \(error (\d\.\d+e[-+]\d+)\)", out)
+    assert (best_h, best_error) in steps and best_error == min(e for _, e in steps)
+    marked, = re.findall(r"h = (\S+) .*<- best h here", out)
+    assert float(marked) == best_h  # the best h is a row of the table, marked
     assert "caught: gradcheck failed at input 0" in out and "not caught" not in out
     assert_png(tmp_path / "pics" / "step_size.png")
 
