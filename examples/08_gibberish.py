@@ -1,8 +1,9 @@
-"""Example 8: gibberish in, a confident digit out.
+"""Example 8: gibberish in, a digit out, and with a nudge a confident one.
 
 A classifier trained on digits must answer with one of ten digits whatever it is
-shown: its softmax has no "this is not a digit". We feed it random noise and look at
-how sure it is. Then we use backprop the other way round: keep the weights fixed and
+shown: its softmax has no "this is not a digit". We feed it random noise and measure
+how sure it is (less sure than on digits, but it always names one). Then we use
+backprop the other way round: keep the weights fixed and
 follow the gradient of "probability of class k" with respect to the *pixels*,
 starting from noise. A few steps give images that look like nothing to us and that
 the network calls a k with near certainty.
