@@ -98,7 +98,7 @@ pictures: $(VENV)/.installed-test system-deps
 
 # Outputs and build leftovers; the environment stays (`make distclean` removes it too).
 clean:
-	rm -rf build *.egg-info .pytest_cache microgradnn_out examples_out .make $(VENV).log
+	rm -rf build *.egg-info .pytest_cache .hypothesis microgradnn_out examples_out .make $(VENV).log
 
 distclean: clean
 	rm -rf $(VENV)
