@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _helpers import example_args, say_saved
+from _helpers import example_args, new_figure, say_saved
 
 from microgradnn import GradcheckError, Value, format_number, gradcheck, numerical_gradient
-from matplotlib.figure import Figure
 from viz import save_figure
 
 FUNCTIONS = {
@@ -72,7 +71,7 @@ def main() -> None:
     except GradcheckError as error:
         print(f"  caught: {error}")
 
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     shown = np.maximum(errors, 1e-17)  # an error of exactly 0 cannot sit on a log axis
     h_best = steps[best]
