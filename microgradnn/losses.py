@@ -64,10 +64,13 @@ def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
     unbatched input: ``cross_entropy(model(x), 7)``.
     """
     if _is_class_index(targets):
+        if not isinstance(logits, Sequence):
+            raise ValueError(f"cross_entropy: with one target ({targets!r}) the logits are one "
+                             f"sample's class scores, a list of Values; got {type(logits).__name__}")
         if not _one_sample(logits):
-            raise ValueError(f"cross_entropy: one target ({targets!r}) for a batch of "
-                             f"{len(logits) if isinstance(logits, Sequence) else '?'} samples: "
-                             f"give one class index per sample, cross_entropy(logits, [{targets!r}, ...])")
+            raise ValueError(f"cross_entropy: one target ({targets!r}) for a batch of {len(logits)} "
+                             f"samples: give one class index per sample, "
+                             f"cross_entropy(logits, [{targets!r}, ...])")
         logits, targets = [logits], [targets]
     elif _one_sample(logits):
         raise ValueError(f"cross_entropy: logits are one sample's {len(logits)} class scores, "

@@ -77,6 +77,7 @@ def test_cross_entropy_of_one_sample_is_pytorchs_unbatched_call():
      r"one target \(0\) for a batch of 2 samples: .*cross_entropy\(logits, \[0, \.\.\.\]\)"),
     (lambda: cross_entropy([Value(1.0), Value(2.0)], 2), r"target 2 is not a class index in \[0, 2\)"),
     (lambda: cross_entropy([Value(1.0), Value(2.0)], True), r"one sample's 2 class scores"),
+    (lambda: cross_entropy(Value(1.0), 0), r"one sample's class scores, a list of Values; got Value"),
 ])
 def test_cross_entropy_one_sample_errors_show_the_call(call, message):
     with pytest.raises(ValueError, match=message):
