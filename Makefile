@@ -8,8 +8,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
-ifeq ($(strip $(VENV)),)
-$(error VENV must name a folder, e.g. VENV=.venv)
+ifeq ($(filter-out . .. ./ ../ /,$(strip $(VENV))),)
+$(error VENV must name a folder of its own (it is removed and remade), e.g. VENV=.venv)
 endif
 # The project's checkout has MNIST beside it in ../shared/mnist; elsewhere the loader's cache is used.
 ifneq ($(wildcard ../shared/mnist),)
