@@ -2,7 +2,8 @@
 
 The text is parsed with Python's ``ast`` and then *walked*, never evaluated: only an
 allow-list is accepted (names given values, numbers, ``+ - * / **``, unary ``-``/``+``,
-and the engine functions ``exp log tanh sigmoid relu`` called on one argument).
+and the engine functions ``exp log tanh sigmoid relu`` called on one argument, ``tanh(x)``,
+or as the engine's methods, ``(x*w + b).tanh()``).
 Anything else (attribute access, other calls, ``__import__``, lambdas, subscripts,
 comprehensions, comparisons...) is refused with a ``ValueError`` that names it.
 Each variable becomes one labelled ``Value`` leaf, shared by every use of the name,
@@ -45,7 +46,8 @@ _DESCRIPTIONS = {
     ast.JoinedStr: "f-string", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
     ast.Slice: "slice",
 }
-_ALLOWED = f"names, numbers, + - * / **, unary -, and the functions {', '.join(FUNCTIONS)}"
+_ALLOWED = (f"names, numbers, + - * / **, unary -, and the functions {', '.join(FUNCTIONS)} "
+            f"as tanh(x) or x.tanh()")
 
 Number = Union[int, float]
 
@@ -110,6 +112,15 @@ def _children(text: str, node: ast.AST, variables: Dict[str, float]) -> List[ast
             symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
             raise _refuse(text, node, f"the operator {symbol!r}")
         return [node.operand]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        # x.tanh(): the engine's method, as the README's Python writes it
+        name = node.func.attr
+        if name not in FUNCTIONS:
+            raise ValueError(f"calling {_snippet(text, node.func)!r} is not allowed: "
+                             f"{_snippet(text, node)!r} (allowed methods: {', '.join(FUNCTIONS)})")
+        if node.keywords or node.args:
+            raise ValueError(f".{name}() takes no arguments: {_snippet(text, node)!r}")
+        return [node.func.value]
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Lambda):
             raise _refuse(text, node.func)
@@ -151,7 +162,8 @@ def _apply(text: str, node: ast.AST, args: List[Value], leaves: Dict[str, Value]
         return left ** right
     if isinstance(node, ast.UnaryOp):
         return -args[0] if isinstance(node.op, ast.USub) else args[0]
-    return getattr(args[0], node.func.id)()  # an allowed engine function, checked before
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+    return getattr(args[0], name)()  # an allowed engine function, checked before
 
 
 _OP_NAMES = {"+": "sum", "-": "difference", "*": "product", "/": "division", "**": "power"}

@@ -88,11 +88,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
                        help="pixel scaling: p/255 (unit, default) or standardized")
-    train.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=10,
+                       help="passes over the training images (default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="(default: %(default)s)")
+                       help="images averaged into each gradient step (default: %(default)s)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                       help="(default: %(default)s)")
+                       help="sgd: gradient descent (with --momentum); adam: per-weight adaptive "
+                            "steps (default: %(default)s)")
     train.add_argument("--lr", type=_finite_float, default=None,
                        help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
     train.add_argument("--momentum", type=_finite_float, default=0.0, help="sgd momentum (default: 0)")
@@ -118,7 +120,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("checkpoint", help="a .npz written by 'microgradnn train'")
     evaluate.add_argument("--limit", type=_positive_int, default=None,
                           help="use only the first N test images")
-    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files")
+    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
+                                                        "(default: $MICROGRADNN_DATA, then the cache)")
     evaluate.set_defaults(handler=run_eval)
 
     predict = subparsers.add_parser(

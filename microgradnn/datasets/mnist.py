@@ -293,7 +293,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _unavailable(problem: str, target: Path) -> MnistUnavailableError:
     return MnistUnavailableError(
         f"MNIST not found and {problem}. Put the four files {', '.join(_all_names())} "
-        f"(gzip or uncompressed) in a folder and set {ENV_VAR} to it, or place them in {target}")
+        f"(gzip or uncompressed) in a folder and give it to the command with --data DIR "
+        f"(or set {ENV_VAR} to it), or place them in {target}")
 
 
 def download_mnist(specs: Sequence[MnistFile], target: PathLike, mirrors: Sequence[str] = MIRRORS,
