@@ -119,7 +119,7 @@ FUNCTIONS: Dict[str, CostFunction] = {cf.name: cf for cf in (
                   ("local minimum", (_TV_RIGHT, _TV_RIGHT)),
                   ("saddle point", (_TV_MIDDLE, _TV_MIDDLE))),
                  "two valleys, one deeper: where the ball starts decides which one it finds"),
-    CostFunction("saddle", "x² - y² + y⁴/4", _saddle, (-2.0, 2.0), (-2.2, 2.2), (-1.8, 0.02),
+    CostFunction("saddle", "x² - y² + y⁴/4", _saddle, (-2.0, 2.0), (-2.2, 2.2), (-1.8, 0.01),
                  {"sgd": 0.05, "momentum": 0.05, "nesterov": 0.05, "adam": 0.05},
                  (("saddle point", (0.0, 0.0)),
                   ("global minimum", (0.0, math.sqrt(2.0))),
