@@ -107,8 +107,8 @@ FUNCTIONS: Dict[str, CostFunction] = {cf.name: cf for cf in (
                  "a long narrow valley, 50 times steeper across than along: SGD with a step "
                  "big enough to make progress zig-zags across it"),
     CostFunction("rosenbrock", "(1 - x)² + 100 (y - x²)²", _rosenbrock, (-2.0, 2.0),
-                 (-1.0, 3.0), (-1.5, 2.5),
-                 {"sgd": 0.001, "momentum": 0.0002, "nesterov": 0.0002, "adam": 0.05},
+                 (-1.0, 3.0), (-1.2, 1.0),
+                 {"sgd": 0.002, "momentum": 0.0005, "nesterov": 0.0005, "adam": 0.1},
                  (("global minimum", (1.0, 1.0)),),
                  "Rosenbrock's banana-shaped valley: easy to fall into, slow to follow to (1, 1)",
                  steps=300),
@@ -497,9 +497,11 @@ class _Scene:
         width = min(hi - lo for lo, hi in self.box)
         # one scale for all arrows: their lengths compare the slopes
         self.arrow_scale = 0.22 * width / longest if longest > 0 else 0.0
+        inputs = "x, y" if self.dims == 2 else "x"
+        name = getattr(self.fn, "__name__", "")
         self.title = (f"{self.cf.name}: C(x, y) = {self.cf.formula}" if self.cf is not None
-                      else f"C = {getattr(self.fn, '__name__', 'f')}"
-                      f"({', '.join('xy'[:self.dims]) if self.dims <= 2 else '...'})")
+                      else f"C({inputs}) = {name}({inputs})" if name.isidentifier()
+                      else f"C({inputs})")
 
     def labels(self) -> Dict[str, str]:
         return {name: _path_label(name, self.status[name], len(p) - 1)
@@ -538,9 +540,12 @@ def _draw_contour(fig: Any, ax: Any, scene: _Scene, animated: bool = False
                 zorder=5)
         if animated:
             pts = pts[:0]
-        (lines[name],) = ax.plot(pts[:, 0], pts[:, 1], "-o", color=color, markersize=3.2,
-                                 linewidth=1.6, markeredgecolor="black", markeredgewidth=0.4,
-                                 label=labels[name], zorder=4, animated=animated)
+        # a diverged path is dashed and drawn under the others, which it often crosses
+        (lines[name],) = ax.plot(pts[:, 0], pts[:, 1], "--o" if status.diverged else "-o",
+                                 color=color, markersize=3.2, linewidth=1.6,
+                                 markeredgecolor="black", markeredgewidth=0.4,
+                                 label=labels[name], zorder=3.5 if status.diverged else 4,
+                                 animated=animated)
         end = pts[-1:] if status.left_at is None else pts[:0]
         (balls[name],) = ax.plot(end[:, 0], end[:, 1], "o", color=color, markersize=9,
                                  markeredgecolor="black", zorder=6, animated=animated)
