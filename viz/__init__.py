@@ -32,3 +32,6 @@ __all__ += ["draw_network"]
 from .descent import descent_path, plot_descent, save_descent_animation
 
 __all__ += ["descent_path", "plot_descent", "save_descent_animation"]
+from .landscape import loss_landscape, plot_landscape, training_path
+
+__all__ += ["loss_landscape", "plot_landscape", "training_path"]

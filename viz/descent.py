@@ -683,7 +683,8 @@ def plot_descent(f: Any, paths: Any, show: str = "contour", *, xlim: Optional[Po
     A path that leaves the picture is drawn up to its border and the legend says at which
     step (and "diverged" if its cost grew). The picture's box is a built-in function's
     view, ``xlim``/``ylim`` if given, else the region the converging paths cover.
-    Paths of one input, shape (steps + 1, 1), are drawn on the curve C(x).
+    Paths of one input, shape (steps + 1, 1), are drawn on the curve C(x). ``title``
+    replaces the title above the picture (a built-in's name and formula, else "C(x, y)").
     """
     from .plots_common import new_figure
 
@@ -691,6 +692,8 @@ def plot_descent(f: Any, paths: Any, show: str = "contour", *, xlim: Optional[Po
     if show not in SHOWS:
         raise ValueError(f"{who}: show must be one of {', '.join(SHOWS)}, got {show!r}")
     scene = _Scene(f, paths, xlim, ylim, resolution, who)
+    if title is not None:
+        scene.title = str(title)
     if scene.dims == 1:
         if show != "contour":
             raise ValueError(f"{who}: a function of one input is drawn as a curve; "
@@ -707,8 +710,6 @@ def plot_descent(f: Any, paths: Any, show: str = "contour", *, xlim: Optional[Po
                 ax = fig.add_subplot(1, len(panels), i + 1, projection="3d",
                                      computed_zorder=False)
                 _draw_surface(fig, ax, scene)
-    if title is not None:
-        fig.suptitle(title)
     return fig
 
 
@@ -737,14 +738,14 @@ def save_descent_animation(f: Any, paths: Any, path: PathLike, *, fps: int = 12,
     if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 50:
         raise ValueError(f"{who}: fps must be an integer in 1..50, got {fps!r}")
     scene = _Scene(f, paths, xlim, ylim, resolution, who)
+    if title is not None:
+        scene.title = str(title)
     if scene.dims != 2:
         raise ValueError(f"{who}: animations are drawn for functions of two inputs (x, y)")
     fig = Figure(figsize=(6.6, 6.8), dpi=dpi, layout="constrained")
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     lines, balls, _ = _draw_contour(fig, ax, scene, animated=True)
-    if title is not None:
-        fig.suptitle(title)
     # The legend (drawn once) tells how each path ends; the box tells the current step.
     live = ax.text(0.02, 0.98, "", transform=ax.transAxes, va="top", fontsize=8,
                    family="DejaVu Sans Mono", color="white", animated=True,
