@@ -289,3 +289,73 @@ def test_animation_has_one_frame_a_step(tmp_path):
 def test_bad_input_is_one_clear_error(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ------------------------------------------------------------------ the command line
+
+def test_descent_command_writes_a_gif_and_a_picture(tmp_path, capsys):
+    from PIL import Image
+
+    from microgradnn.cli import main
+
+    gif = tmp_path / "d.gif"
+    assert main(["descent", "--function", "two-valleys", "--optimizers", "sgd,momentum,adam",
+                 "--lr", "0.05", "--steps", "6", "-o", str(gif)]) == 0
+    out = capsys.readouterr().out
+    sgd = viz.descent_path("two-valleys", optimizer="sgd", lr=0.05, steps=6)
+    assert (f"sgd (lr 0.05): 6 steps from (1.2000, -1.6000) to ({sgd[-1, 0]:.4f}, "
+            f"{sgd[-1, 1]:.4f})") in out
+    assert "wrote" in out and "7 frames, one a step" in out
+    with Image.open(gif) as image:
+        assert image.n_frames == 7
+    png = tmp_path / "d.png"
+    assert main(["descent", "--expression", "x**2 + 3*y**2", "--start=-1.5,1", "--optimizers",
+                 "sgd,adam", "--lr", "0.1,0.2", "--steps", "5", "-o", str(png)]) == 0
+    assert "adam (lr 0.2): 5 steps" in capsys.readouterr().out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_expression_function_gives_the_engines_gradient():
+    from microgradnn.commands.descent import expression_function
+
+    f = expression_function("tanh(x*y) + x**2")
+    ours = viz.descent_path(f, start=(0.5, -1.0), lr=0.1, steps=5)
+    plain = viz.descent_path(lambda x, y: (x * y).tanh() + x ** 2, start=(0.5, -1.0), lr=0.1,
+                             steps=5)
+    np.testing.assert_array_equal(ours, plain)
+
+
+def test_descent_command_reports_a_diverging_path(tmp_path, capsys):
+    from microgradnn.cli import main
+
+    assert main(["descent", "--function", "rosenbrock", "--optimizers", "sgd", "--lr", "0.1",
+                 "--steps", "30", "-o", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    assert "note: descent_path: stopped at step" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--function", "volcano"], "unknown function 'volcano'; choose one of bowl, ravine"),
+    (["--optimizers", "sgd,rmsprop"], "unknown optimizer 'rmsprop'; choose from sgd, momentum"),
+    (["--lr", "0"], "lr must be a positive number, got 0"),
+    (["--lr", "0.1,0.2"], "--lr gives 2 rates for 3 optimizers"),
+    (["--steps", "0"], "steps must be an integer >= 1, got 0"),
+    (["--start=1,2,3"], "--start needs two numbers X,Y, got 3"),
+    (["--expression", "x**2 + z"], "may use the names x and y only, not z"),
+    (["--expression", "__import__('os')"], "calling '__import__' is not allowed"),
+    (["--expression", "x*y"], "--expression needs --start X,Y"),
+])
+def test_descent_command_errors_are_one_line(tmp_path, capsys, argv, message):
+    from microgradnn.cli import main
+
+    assert main(["descent", *argv, "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("microgradnn descent: error:")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_descent_command_refuses_an_unknown_output_type(tmp_path, capsys):
+    from microgradnn.cli import main
+
+    assert main(["descent", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert "use .gif for an animation, or .png, .svg for a picture" in capsys.readouterr().err

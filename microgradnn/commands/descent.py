@@ -108,7 +108,20 @@ def expression_function(text: str) -> Any:
     derivatives are the gradient just computed: the same numbers as writing the
     expression with ``Value`` operations, so the optimizers see the true gradient.
     """
-    from ..expression import parse_expression
+    import ast
+
+    from ..expression import FUNCTIONS, MAX_EXPRESSION_LENGTH, parse_expression
+
+    if isinstance(text, str) and len(text) <= MAX_EXPRESSION_LENGTH:
+        try:  # parsed only to list its names; parse_expression below reports syntax errors
+            names = {node.id for node in ast.walk(ast.parse(text.strip(), mode="eval"))
+                     if isinstance(node, ast.Name)}
+        except (SyntaxError, RecursionError, MemoryError):
+            names = set()
+        unknown = sorted(names - {"x", "y"} - set(FUNCTIONS))
+        if unknown:
+            raise ValueError(f"the expression may use the names x and y only, not "
+                             f"{', '.join(unknown)}")
 
     def f(x: Value, y: Value) -> Value:
         out = parse_expression(text, {"x": x.data, "y": y.data})
@@ -119,7 +132,7 @@ def expression_function(text: str) -> Any:
                 grads[node.label] = node.grad
         return Value(out.data, "", "C", (x, y), (grads["x"], grads["y"]))
 
-    parse_expression(text, {"x": 0.5, "y": 0.5})  # refuse bad text (unknown names...) at once
+    parse_expression(text, {"x": 0.5, "y": 0.5})  # refuse bad text at once, with its message
     return f
 
 
