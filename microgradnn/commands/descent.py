@@ -114,8 +114,9 @@ def expression_function(text: str) -> Any:
 
     if isinstance(text, str) and len(text) <= MAX_EXPRESSION_LENGTH:
         try:  # parsed only to list its names; parse_expression below reports syntax errors
-            names = {node.id for node in ast.walk(ast.parse(text.strip(), mode="eval"))
-                     if isinstance(node, ast.Name)}
+            nodes = list(ast.walk(ast.parse(text.strip(), mode="eval")))
+            called = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+            names = {n.id for n in nodes if isinstance(n, ast.Name) and id(n) not in called}
         except (SyntaxError, RecursionError, MemoryError):
             names = set()
         unknown = sorted(names - {"x", "y"} - set(FUNCTIONS))
