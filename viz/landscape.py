@@ -398,7 +398,7 @@ def _path_label(landscape: Landscape) -> str:
     epochs = (f", {path.steps[-1] / path.steps_per_epoch:g} epochs"
               if path.steps_per_epoch else "")
     return (f"training path: {len(path.coords)} snapshots over {int(path.steps[-1])} steps"
-            f"{epochs}; cost {format_number(landscape.path_costs[0])} → "
+            f"{epochs}; cost on this plane {format_number(landscape.path_costs[0])} → "
             f"{format_number(landscape.path_costs[-1])}")
 
 
@@ -425,7 +425,7 @@ def _contour(fig: Any, ax: Any, landscape: Landscape, A: np.ndarray, B: np.ndarr
     ax.plot(0.0, 0.0, "*", markersize=16, color="white", markeredgecolor="black", zorder=6)
     ax.set_xlabel(landscape.axis_labels[0])
     ax.set_ylabel(landscape.axis_labels[1])
-    ax.set_title(f"contours ({landscape.kind} directions)", fontsize=10)
+    ax.set_title(f"contours; directions: {landscape.kind}", fontsize=10)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8)
 
 
