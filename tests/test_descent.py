@@ -359,3 +359,16 @@ def test_descent_command_refuses_an_unknown_output_type(tmp_path, capsys):
 
     assert main(["descent", "-o", str(tmp_path / "x.mp4")]) == 2
     assert "use .gif for an animation, or .png, .svg for a picture" in capsys.readouterr().err
+
+
+def test_a_path_that_leaves_the_functions_domain_is_called_stopped():
+    def f(x, y):
+        return (x + 2).log() + y * y  # log needs x > -2: descent walks x down to the wall
+
+    with pytest.warns(RuntimeWarning, match="cost cannot be computed"):
+        path = viz.descent_path(f, start=(0.0, 0.5), lr=0.5, steps=10)
+    status = path_status(f, path, [(-3, 1), (-1, 1)])
+    assert status.stopped and status.left_at == int(np.argmax(~np.isfinite(path[:, 0])))
+    fig = viz.plot_descent(f, {"sgd": path}, xlim=(-3, 1), ylim=(-1, 1), resolution=30)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"sgd: stopped at step {status.left_at}, the cost could not be computed" in texts

@@ -326,13 +326,15 @@ class PathStatus:
 
     ``visible``: the points to draw (up to where it leaves for good, the last one on the
     border); ``left_at``: the step at which it left the box for good (None if it ends
-    inside); ``diverged``: it left and its cost grew (or overflowed).
+    inside); ``diverged``: it left and its cost grew (or overflowed); ``stopped``: the
+    path ended inside the box because the cost could not be computed (NaN rows follow).
     """
 
     visible: np.ndarray
     left_at: Optional[int]
     diverged: bool
     final_cost: float
+    stopped: bool = False
 
 
 def _inside(points: np.ndarray, box: Sequence[Point]) -> np.ndarray:
@@ -368,12 +370,13 @@ def path_status(f: Any, path: np.ndarray, box: Sequence[Point]) -> PathStatus:
         return PathStatus(path[inside], None, False, float(costs[last]))
     if inside[last] and last == len(path) - 1:
         return PathStatus(path, None, False, float(costs[last]))
-    outside = np.flatnonzero(~inside)
     # the last time it was inside, followed by leaving for good
     last_in = int(np.flatnonzero(inside)[-1])
     left_at = last_in + 1
+    if not np.all(np.isfinite(path[left_at])):  # stopped inside: f failed at the next step
+        return PathStatus(path[:left_at], left_at, True, float(costs[last]), stopped=True)
     border = _exit_point(path[last_in], path[left_at], box)
-    visible = np.vstack([path[:left_at], border[None]]) if outside.size else path
+    visible = np.vstack([path[:left_at], border[None]])
     cost_end = costs[last]
     diverged = bool(not np.isfinite(cost_end) or cost_end > costs[0] or last < len(path) - 1)
     return PathStatus(visible, left_at, diverged, float(cost_end))
@@ -453,6 +456,8 @@ def _levels(z: np.ndarray, count: int = 24) -> np.ndarray:
 
 
 def _path_label(name: str, status: PathStatus, steps: int) -> str:
+    if status.stopped:
+        return f"{name}: stopped at step {status.left_at}, the cost could not be computed"
     if status.diverged:
         return f"{name}: diverged, left the picture at step {status.left_at}"
     if status.left_at is not None:
