@@ -59,7 +59,8 @@ def two_inputs(args) -> None:
     point = (1.2, -1.6)
     cost, g = gradient("two-valleys", point)
     print(f"   two-valleys at (x, y) = {point}: C = {format_number(cost)}, gradient "
-          f"({format_number(g[0])}, {format_number(g[1])}), length {format_number(np.linalg.norm(g))}")
+          f"({format_number(g[0])}, {format_number(g[1])}), "
+          f"length {format_number(np.linalg.norm(g))}")
     # Try 360 directions of one small step each: which lowers C the most?
     h = 1e-3
     angles = np.radians(np.arange(360))
@@ -68,8 +69,8 @@ def two_inputs(args) -> None:
     best = steps[int(np.argmin(after))]
     down = -g / np.linalg.norm(g)
     angle = math.degrees(math.acos(float(np.clip(best @ down, -1, 1))))
-    print(f"   of 360 directions, the step of length {h} that lowers C most is {format_number(angle)}"
-          f" degrees from -gradient; C drops by {format_number(cost - after.min())} "
+    print(f"   of 360 directions, the step of length {h} that lowers C most is "
+          f"{format_number(angle)} degrees from -gradient; C drops by {format_number(cost - after.min())} "
           f"(about length x slope = {format_number(h * np.linalg.norm(g))})")
     path = viz.descent_path("two-valleys", start=point, optimizer="sgd", lr=0.05, steps=60)
     save_figure(viz.plot_descent("two-valleys", {"sgd, lr 0.05": path}, show="both"),
@@ -122,7 +123,12 @@ def momentum_and_adam(args) -> None:
           "v = 0.9 v + gradient) rolls over the ridge into the deeper one.")
     sgd = viz.descent_path("ravine", optimizer="sgd", lr=0.18)
     rolled = viz.descent_path("ravine", optimizer="momentum", lr=0.018)
-    turns = lambda p: int(np.sum(np.sum(np.diff(p, axis=0)[1:] * np.diff(p, axis=0)[:-1], 1) < 0))  # noqa: E731
+
+    def turns(path: np.ndarray) -> int:
+        """How many steps turn back (more than 90 degrees) from the step before."""
+        steps = np.diff(path, axis=0)
+        return int(np.sum(np.sum(steps[1:] * steps[:-1], axis=1) < 0))
+
     print(f"   ravine: SGD (lr 0.18) turns back {turns(sgd)} times in 60 steps; momentum "
           f"(lr 0.018: the same top speed, lr / (1 - 0.9) x slope) {turns(rolled)} times")
     save_figure(viz.plot_descent("two-valleys", paths, show="both"), args.out / "optimizers.png")

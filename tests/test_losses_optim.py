@@ -118,14 +118,17 @@ def test_adam_matches_pytorch(kwargs):
     assert ours == pytest.approx(theirs, rel=1e-10)
 
 
+class ArrayParam:
+    """A parameter holding a numpy array, as the tensor path's are."""
+
+    def __init__(self, data):
+        self.data, self.grad = np.array(data, dtype=np.float64), None
+
+    def zero_grad(self):
+        self.grad = None
+
+
 def test_optimizers_update_numpy_array_parameters_like_scalars():
-    class ArrayParam:
-        def __init__(self, data):
-            self.data, self.grad = np.array(data, dtype=np.float64), None
-
-        def zero_grad(self):
-            self.grad = None
-
     for make in (lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
                  lambda ps: Adam(ps, lr=0.1, weight_decay=0.01)):
         arr, scalars = ArrayParam([0.5, -1.5]), leaves([0.5, -1.5])
@@ -173,13 +176,6 @@ def test_adam_amsgrad_and_large_beta1_step_match_pytorch(kwargs):
 
 
 def test_new_optimizer_options_update_arrays_like_scalars():
-    class ArrayParam:
-        def __init__(self, data):
-            self.data, self.grad = np.array(data, dtype=np.float64), None
-
-        def zero_grad(self):
-            self.grad = None
-
     for make in (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
                  lambda ps: SGD(ps, lr=0.1, momentum=0.9, dampening=0.3),
                  lambda ps: Adam(ps, lr=0.1, amsgrad=True),

@@ -169,7 +169,8 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 def _make_optimizer(name: str, params: List[Value], lr: float, options: Dict[str, Any],
                     who: str) -> Optimizer:
     if name not in OPTIMIZERS:
-        raise ValueError(f"{who}: unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ValueError(f"{who}: unknown optimizer {name!r}; choose one of "
+                         f"{', '.join(OPTIMIZERS)}")
     options = dict(options)
     if name in ("momentum", "nesterov"):
         options.setdefault("momentum", 0.9)
@@ -239,7 +240,8 @@ def descent_path(f: Any, start: Optional[Sequence[float]] = None, optimizer: str
     fn, cf = _resolve(f, who)
     if start is None:
         if cf is None:
-            raise ValueError(f"{who}: start is required for your own function, e.g. start=(1.0, -0.5)")
+            raise ValueError(f"{who}: start is required for your own function, "
+                             f"e.g. start=(1.0, -0.5)")
         start = cf.start
     point = _check_point("start", start, who)
     limits = _arity(fn)
@@ -406,7 +408,8 @@ def _as_paths(paths: Any, who: str) -> Dict[str, np.ndarray]:
         dims.add(array.shape[1])
         out[str(name)] = array
     if len(dims) != 1:
-        raise ValueError(f"{who}: all paths must have the same number of inputs, got {sorted(dims)}")
+        raise ValueError(f"{who}: all paths must have the same number of inputs, "
+                         f"got {sorted(dims)}")
     return out
 
 
@@ -564,17 +567,25 @@ def _draw_contour(fig: Any, ax: Any, scene: _Scene, animated: bool = False
     handles.append(Line2D([], [], color="white", marker=r"$\rightarrow$", markersize=14,
                           linestyle="none", markeredgecolor="black",
                           label="−∇C at the start: steepest descent (length ∝ slope)"))
-    handles.append(Line2D([], [], color="#999999", marker="s", markeredgecolor="black",
-                          linestyle="none", label="start (then one dot per step; big dot: end)"))
-    _draw_points(ax, scene, handles, three_d=False)
-    ax.set_xlim(*scene.box[0])
-    ax.set_ylim(*scene.box[1])
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    _finish_axes(ax, scene, handles, "start (then one dot per step; big dot: end)", False)
     ax.set_title(scene.title)
     legend = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12),
                        ncol=1, fontsize=8, frameon=True)
     return lines, balls, legend
+
+
+def _finish_axes(ax: Any, scene: _Scene, handles: List[Any], start_label: str,
+                 three_d: bool) -> None:
+    """The start's legend entry, the critical points, the picture's box and axis names."""
+    from matplotlib.lines import Line2D
+
+    handles.append(Line2D([], [], color="#999999", marker="s", markeredgecolor="black",
+                          linestyle="none", label=start_label))
+    _draw_points(ax, scene, handles, three_d)
+    ax.set_xlim(*scene.box[0])
+    ax.set_ylim(*scene.box[1])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
 
 
 def _draw_points(ax: Any, scene: _Scene, handles: List[Any], three_d: bool) -> None:
@@ -599,8 +610,6 @@ def _draw_points(ax: Any, scene: _Scene, handles: List[Any], three_d: bool) -> N
 
 
 def _draw_surface(fig: Any, ax: Any, scene: _Scene) -> None:
-    from matplotlib.lines import Line2D
-
     X, Y = scene.grid
     Z = scene.z
     surface = ax.plot_surface(X, Y, Z, cmap="viridis", alpha=0.75, linewidth=0,
@@ -620,13 +629,7 @@ def _draw_surface(fig: Any, ax: Any, scene: _Scene) -> None:
         ax.plot([pts[0, 0]], [pts[0, 1]], [zs[0]], "s", color=scene.colors[name],
                 markersize=6, markeredgecolor="black", zorder=6)
         handles.append(line)
-    handles.append(Line2D([], [], color="#999999", marker="s", markeredgecolor="black",
-                          linestyle="none", label="start"))
-    _draw_points(ax, scene, handles, three_d=True)
-    ax.set_xlim(*scene.box[0])
-    ax.set_ylim(*scene.box[1])
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    _finish_axes(ax, scene, handles, "start", True)
     ax.set_zlabel("C(x, y)")
     ax.set_title(scene.title + " (surface)")
     ax.view_init(elev=35, azim=-60)

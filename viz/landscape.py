@@ -302,8 +302,8 @@ class _Evaluator:
             p.data = data
 
 
-def loss_landscape(model: Any, images: Any, labels: Any, span: Union[float, Tuple[float, float]] = 1.0,
-                   steps: int = 41, directions: Any = None, *, seed: int = 0,
+def loss_landscape(model: Any, images: Any, labels: Any,
+                   span: Union[float, Tuple[float, float]] = 1.0, steps: int = 41, directions: Any = None, *, seed: int = 0,
                    progress: bool = False) -> Landscape:
     """The mean cross-entropy of ``model`` on ``(images, labels)`` over a (steps, steps)
     grid of the plane θ + α d₁ + β d₂, α and β in [-span, span] (a pair: one span each).
