@@ -30,6 +30,7 @@ __all__ = ["WeightSnapshots", "Snapshots", "load_snapshots", "snapshot_path", "M
 
 FORMAT_VERSION = 1
 MAX_SNAPSHOTS = 1000
+MAX_NUMBERS = 50_000_000  # count x weights kept in memory (200 MB of float32)
 PARAM_PREFIX = "param/"
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -65,6 +66,10 @@ class WeightSnapshots:
                 raise ValueError(f"snapshots: {name} must be an integer >= {low}, got {value!r}")
         if count > MAX_SNAPSHOTS:
             raise ValueError(f"snapshots: count must be at most {MAX_SNAPSHOTS}, got {count}")
+        weights = sum(int(np.size(a)) for a in model.state_dict().values())
+        if count * weights > MAX_NUMBERS:
+            raise ValueError(f"snapshots: {count} copies of {weights} weights are more than "
+                             f"{MAX_NUMBERS} numbers; keep at most {MAX_NUMBERS // weights}")
         self.model = model
         self.total_steps = int(total_steps)
         self.steps_per_epoch = int(steps_per_epoch)

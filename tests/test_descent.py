@@ -371,3 +371,10 @@ def test_a_path_that_leaves_the_functions_domain_is_called_stopped():
     fig = viz.plot_descent(f, {"sgd": path}, xlim=(-3, 1), ylim=(-1, 1), resolution=30)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert f"sgd: stopped at step {status.left_at}, the cost could not be computed" in texts
+
+
+def test_a_gif_of_too_many_frames_is_refused_before_drawing(tmp_path):
+    path = viz.descent_path("bowl", steps=1500)
+    with pytest.raises(ValueError, match="makes 1501 frames, more than 1000"):
+        viz.save_descent_animation("bowl", {"sgd": path}, tmp_path / "d.gif")
+    assert not (tmp_path / "d.gif").exists()

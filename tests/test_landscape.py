@@ -177,6 +177,8 @@ def test_pictures_carry_their_legends():
     (lambda m, x, y: viz.loss_landscape(m, x[:, :20, :20].astype(np.float32), y),
      "each image must have 784 numbers"),
     (lambda m, x, y: viz.loss_landscape(m, x.astype(np.int32), y), "must be uint8"),
+    (lambda m, x, y: viz.loss_landscape(m, x[:, :20, :20], y), "must have 784 numbers for this "
+                                                                r"model, got 400 \(shape \(20, 20\)\)"),
     (lambda m, x, y: viz.loss_landscape(m, x, y, directions=({}, {})),
      "direction 1 has no '0.weight'"),
     (lambda m, x, y: viz.training_path([m.state_dict()] * 2, m), "at least 3 snapshots"),
@@ -218,6 +220,8 @@ def test_fit_with_snapshots_keeps_evenly_spread_copies_from_start_to_end(tmp_pat
         load_snapshots(tmp_path / "bad.npz")
     with pytest.raises(ValueError, match="count must be an integer >= 2, got 1"):
         WeightSnapshots(model, 1, 10)
+    with pytest.raises(ValueError, match="1000 copies of 109386 weights are more than 50000000"):
+        WeightSnapshots(build_model({"model": "mlp", "hidden": [128, 64]}), 1000, 10)
 
 
 def test_train_snapshots_needs_save(capsys):

@@ -39,6 +39,7 @@ __all__ = ["descent_path", "plot_descent", "save_descent_animation", "CostFuncti
 PathLike = Union[str, "os.PathLike[str]"]
 Point = Tuple[float, float]
 MAX_STEPS = 100_000
+MAX_FRAMES = 1000
 # Colours of successive paths: bright, far apart in hue, readable on viridis's dark purples.
 PATH_COLORS = ("#FFA500", "#33DDFF", "#FF5CA8", "#C6FF3A", "#FFFFFF", "#B0B0B0")
 
@@ -745,6 +746,10 @@ def save_descent_animation(f: Any, paths: Any, path: PathLike, *, fps: int = 12,
         raise ValueError(f"{who}: the file name must end in .gif, got {target!r}")
     if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 50:
         raise ValueError(f"{who}: fps must be an integer in 1..50, got {fps!r}")
+    longest = max((len(p) for p in _as_paths(paths, who).values()), default=0)
+    if longest > MAX_FRAMES:
+        raise ValueError(f"{who}: one frame a step makes {longest} frames, more than "
+                         f"{MAX_FRAMES}; give paths of fewer steps (e.g. path[::10])")
     scene = _Scene(f, paths, xlim, ylim, resolution, who)
     if title is not None:
         scene.title = str(title)

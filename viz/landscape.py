@@ -33,6 +33,7 @@ __all__ = ["loss_landscape", "plot_landscape", "training_path", "random_directio
 
 MAX_GRID_STEPS = 201
 MAX_IMAGES = 60_000
+MAX_PATH_NUMBERS = 50_000_000  # snapshots x weights held at once by training_path (400 MB)
 Direction = Dict[str, np.ndarray]
 
 
@@ -143,6 +144,11 @@ def training_path(snapshots: Any, model: Any) -> TrainingPath:
             if np.shape(state[n]) != final[n].shape:
                 raise ValueError(f"training_path: snapshot {i} has {n!r} of shape "
                                  f"{np.shape(state[n])}, the model {final[n].shape}")
+    total = len(states) * sum(final[n].size for n in names)
+    if total > MAX_PATH_NUMBERS:
+        raise ValueError(f"training_path: {len(states)} snapshots of "
+                         f"{total // len(states)} weights are {total} numbers, more than "
+                         f"{MAX_PATH_NUMBERS}; keep fewer snapshots")
     center = _flatten(final, names)
     diffs = np.stack([_flatten(s, names) - center for s in states])
     centred = diffs - diffs.mean(axis=0)
@@ -211,19 +217,19 @@ def _inputs(model: Any, images: Any, labels: Any) -> Tuple[np.ndarray, np.ndarra
         raise ValueError(f"loss_landscape: labels must be n = {n} integers, got "
                          f"{labels.dtype} of shape {labels.shape}")
     shape = tuple(input_shape_of(model))
+    size = int(np.prod(shape))
+    if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(f"loss_landscape: images must be uint8 (as load_mnist returns them) "
+                         f"or floats already scaled, got {images.dtype}")
+    if images[0].size != size:
+        raise ValueError(f"loss_landscape: each image must have {size} numbers for this "
+                         f"model, got {images[0].size} (shape {images.shape[1:]})")
     if images.dtype == np.uint8:
-        x = to_input(images.reshape((n, 28, 28)) if images[0].size == 784 else images,
-                     shape, input_mode_of(model))
-    elif np.issubdtype(images.dtype, np.floating):
-        if images[0].size != int(np.prod(shape)):
-            raise ValueError(f"loss_landscape: each image must have {int(np.prod(shape))} "
-                             f"numbers for this model, got {images[0].size}")
+        x = to_input(images.reshape((n, 28, 28)), shape, input_mode_of(model))
+    else:
         x = images.reshape((n,) + shape).astype(np.float32)
         if not np.all(np.isfinite(x)):
             raise ValueError("loss_landscape: images hold NaN or inf")
-    else:
-        raise ValueError(f"loss_landscape: images must be uint8 (as load_mnist returns them) "
-                         f"or floats already scaled, got {images.dtype}")
     return x, labels.astype(np.int64)
 
 
