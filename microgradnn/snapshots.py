@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Union
 
 import numpy as np
 
-from .fileio import atomic_path
+from .fileio import atomic_path, check_readable_file
 
 __all__ = ["WeightSnapshots", "Snapshots", "load_snapshots", "snapshot_path", "MAX_SNAPSHOTS",
            "FORMAT_VERSION"]
@@ -31,6 +31,7 @@ __all__ = ["WeightSnapshots", "Snapshots", "load_snapshots", "snapshot_path", "M
 FORMAT_VERSION = 1
 MAX_SNAPSHOTS = 1000
 MAX_NUMBERS = 50_000_000  # count x weights kept in memory (200 MB of float32)
+MAX_ENTRIES = 1000  # arrays in a snapshots file: a few per layer
 PARAM_PREFIX = "param/"
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -110,14 +111,24 @@ class WeightSnapshots:
 
 
 def load_snapshots(path: PathLike) -> Snapshots:
-    """Read a file written by ``WeightSnapshots.save``; a clear error if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"snapshots file {path} does not exist")
+    """Read a file written by ``WeightSnapshots.save``; a clear error if it is not one.
+
+    The archive's directory is checked before anything is read: at most
+    ``MAX_ENTRIES`` arrays holding at most ``MAX_NUMBERS`` float64s in all.
+    """
+    path = check_readable_file(path, "snapshots file")
     try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            total = sum(info.file_size for info in infos)
+        if len(infos) > MAX_ENTRIES or total > MAX_NUMBERS * 8 + (1 << 20):
+            raise ValueError(f"{path}: {len(infos)} entries of {total} bytes in all; snapshots "
+                             f"hold at most {MAX_ENTRIES} entries of {MAX_NUMBERS * 8} bytes")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, zlib.error) as error:
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable snapshots .npz: {error}") from None
+    except ValueError as error:
         raise ValueError(f"{path} is not a readable snapshots .npz: {error}") from None
     version = arrays.get("format", np.zeros(0)).ravel()
     if version.size != 1 or int(version[0]) != FORMAT_VERSION or "steps" not in arrays:

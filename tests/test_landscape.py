@@ -252,3 +252,20 @@ def test_landscape_command_draws_with_and_without_a_training_path(tmp_path, caps
     assert main(["landscape", str(checkpoint), "-o", str(tmp_path / "x.png"), "--steps",
                  "4"]) == 2
     assert "steps must be an odd integer" in capsys.readouterr().err
+
+
+def test_a_snapshots_file_too_big_to_hold_is_refused_before_reading(tmp_path):
+    import zipfile
+
+    path = tmp_path / "big.snapshots.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # one entry that would unpack to 450 MB of zeros: refused from the directory alone
+        with archive.open("param/w.npy", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(450):
+                member.write(chunk)
+    assert path.stat().st_size < 5_000_000
+    with pytest.raises(ValueError, match=r"1 entries of \d+ bytes in all; snapshots hold at most"):
+        load_snapshots(path)
+    with pytest.raises(FileNotFoundError, match="snapshots file .* does not exist"):
+        load_snapshots(tmp_path / "missing.npz")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 from ..engine import Value, format_number
+from ..fileio import check_writable_file
 
 __all__ = ["register", "run_descent", "run_landscape", "expression_function"]
 
@@ -154,8 +155,7 @@ def run_descent(args: argparse.Namespace) -> int:
     if suffix not in (".gif",) + _FIGURE_SUFFIXES:
         raise ValueError(f"cannot tell what to write from {str(output)!r}: use .gif for an "
                          f"animation, or {', '.join(_FIGURE_SUFFIXES)} for a picture")
-    if not output.resolve().parent.is_dir():
-        raise ValueError(f"-o {output}: folder {output.parent} does not exist")
+    check_writable_file(output, "-o")
     names = [name.strip() for name in args.optimizers.split(",") if name.strip()]
     if not names:
         raise ValueError("--optimizers is empty; give some of " + ", ".join(OPTIMIZERS))
@@ -224,8 +224,7 @@ def run_landscape(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() not in _FIGURE_SUFFIXES:
         raise ValueError(f"-o {output}: use one of {', '.join(_FIGURE_SUFFIXES)}")
-    if not output.resolve().parent.is_dir():
-        raise ValueError(f"-o {output}: folder {output.parent} does not exist")
+    check_writable_file(output, "-o")
     if args.images < 1:
         raise ValueError(f"--images must be a positive integer, got {args.images}")
     if args.span is not None and not (math.isfinite(args.span) and args.span > 0):
