@@ -254,18 +254,19 @@ def test_landscape_command_draws_with_and_without_a_training_path(tmp_path, caps
     assert "steps must be an odd integer" in capsys.readouterr().err
 
 
-def test_a_snapshots_file_too_big_to_hold_is_refused_before_reading(tmp_path):
+def test_a_snapshots_file_too_big_to_hold_is_refused_before_reading(tmp_path, monkeypatch):
     import zipfile
 
+    from microgradnn import snapshots
+
+    monkeypatch.setattr(snapshots, "MAX_NUMBERS", 1000)  # 8,000 bytes + 1 MiB of slack
     path = tmp_path / "big.snapshots.npz"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        # one entry that would unpack to 450 MB of zeros: refused from the directory alone
-        with archive.open("param/w.npy", "w", force_zip64=True) as member:
-            chunk = bytes(1 << 20)
-            for _ in range(450):
-                member.write(chunk)
-    assert path.stat().st_size < 5_000_000
-    with pytest.raises(ValueError, match=r"1 entries of \d+ bytes in all; snapshots hold at most"):
+        # an entry that unpacks to 2 MiB of zeros: refused from the directory alone
+        archive.writestr("param/w.npy", bytes(2 << 20))
+    assert path.stat().st_size < 10_000
+    with pytest.raises(ValueError, match=r"1 entries of 2097152 bytes in all; snapshots hold "
+                                         r"at most 1000 entries of 8000 bytes"):
         load_snapshots(path)
     with pytest.raises(FileNotFoundError, match="snapshots file .* does not exist"):
         load_snapshots(tmp_path / "missing.npz")
