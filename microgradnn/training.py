@@ -34,7 +34,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -211,7 +211,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
-        extra: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+        extra: Optional[Mapping[str, Any]] = None,
+        on_step: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
     """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))`` with cross-entropy.
 
     Each epoch shuffles with a generator seeded by ``seed``, runs minibatches of
@@ -222,7 +223,9 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     ``spec`` or ``model.spec``). Training that breaks the divergence rule (module
     docstring) stops with ``TrainingDiverged`` naming the epoch, step and learning rate;
     the model is put back to the last good epoch's weights and the checkpoint on disk is
-    left as it was.
+    left as it was. ``on_step(k)``, if given, is called after every optimizer step with
+    the number of steps done so far (e.g. ``microgradnn.snapshots.WeightSnapshots`` to
+    keep weight copies).
     """
     from . import checkpoint as ckpt
 
@@ -299,6 +302,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                if on_step is not None:
+                    on_step((epoch - 1) * steps + step + 1)
             count = target.size
             loss_sum += value * count
             correct += int((np.asarray(logits.data).argmax(axis=1) == target).sum())

@@ -29,3 +29,9 @@ __all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_steppe
 from .network import draw_network
 
 __all__ += ["draw_network"]
+from .descent import descent_path, plot_descent, save_descent_animation
+
+__all__ += ["descent_path", "plot_descent", "save_descent_animation"]
+from .landscape import loss_landscape, plot_landscape, training_path
+
+__all__ += ["loss_landscape", "plot_landscape", "training_path"]

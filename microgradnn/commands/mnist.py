@@ -107,6 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
     train.add_argument("--history", metavar="FILE", help="per-epoch history, .csv or .json")
+    train.add_argument("--snapshots", type=_positive_int, default=None, metavar="N",
+                       help="also keep N copies of the weights spread over training (start and "
+                            "end included) in FILE.snapshots.npz beside --save, for "
+                            "'microgradnn landscape'")
     train.add_argument("--limit", type=_positive_int, default=None,
                        help="use only the first N training and test images (quick runs)")
     train.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
@@ -183,11 +187,15 @@ def run_train(args: argparse.Namespace) -> int:
     for flag, value in (("--save", args.save), ("--history", args.history)):
         if value is not None:  # checked now rather than after the first epoch's work
             check_writable_file(value, flag)
+    if args.snapshots is not None and (not args.save or args.snapshots < 2):
+        raise ValueError(f"--snapshots {args.snapshots} needs N >= 2 and --save FILE.npz "
+                         f"(the snapshots are written beside it)")
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
     train_data = _load_split("train", args, args.limit)
     test_data = _load_split("test", args, args.limit)
+    recorder = _snapshot_recorder(args, model, len(train_data[1]))
     print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.optimizer} lr "
           f"{optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
@@ -198,7 +206,8 @@ def run_train(args: argparse.Namespace) -> int:
                   progress=not args.quiet,
                   extra={"command": "train", "optimizer": args.optimizer,
                          "batch_size": args.batch_size, "lr": optimizer.lr,
-                         "train_images": int(len(train_data[1]))})
+                         "train_images": int(len(train_data[1]))},
+                  on_step=recorder)
     seconds = time.perf_counter() - started
     accuracy, _ = evaluate(model, *test_data)
     print(f"test accuracy {format_number(accuracy)} ({accuracy:.2%}) after {len(history)} "
@@ -207,7 +216,22 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"saved {args.save}")
     if args.history:
         print(f"history written to {args.history}")
+    if recorder is not None:
+        from ..snapshots import snapshot_path
+
+        written = recorder.save(snapshot_path(args.save))
+        print(f"{len(recorder.steps)} weight snapshots saved to {written}")
     return 0
+
+
+def _snapshot_recorder(args: argparse.Namespace, model: Any, train_images: int) -> Any:
+    """A ``WeightSnapshots`` for ``--snapshots N`` (which needs ``--save``), else None."""
+    if getattr(args, "snapshots", None) is None:
+        return None
+    from ..snapshots import WeightSnapshots
+
+    per_epoch = -(-train_images // args.batch_size)
+    return WeightSnapshots(model, args.snapshots, per_epoch * args.epochs, per_epoch)
 
 
 def _confusion_table(confusion: np.ndarray) -> str:
