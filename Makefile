@@ -49,6 +49,12 @@ bench: $(STAMP)/install-test
 mnist-results: $(STAMP)/install
 	OPENBLAS_NUM_THREADS=1 $(PYTHON) benchmarks/mnist_results.py
 
+# The README's two pictures of the explain page (trains an MLP with --loss mse and a CNN if
+# microgradnn_out/explain/ holds no checkpoints yet; needs MNIST and chromium).
+.PHONY: explain-screenshots
+explain-screenshots: $(STAMP)/install-test system-deps
+	OPENBLAS_NUM_THREADS=1 $(PYTHON) docs/explain_screenshots.py
+
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(STAMP)/install
 	@for f in examples/0*.py; do echo "== $$f"; $(PYTHON) $$f --quick || exit 1; done

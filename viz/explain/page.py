@@ -68,7 +68,11 @@ def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:
     if isinstance(model, Checkpoint):
         trained = model.extra.get("loss", "cross-entropy") if isinstance(model.extra, dict) \
             else "cross-entropy"
-        return model.model, loss or trained, describe(model.spec)
+        try:
+            name: Optional[str] = describe(model.spec)
+        except (ValueError, TypeError):  # a family this version cannot name: list the layers
+            name = None
+        return model.model, loss or trained, name
     return model, loss or "cross-entropy", None
 
 
