@@ -104,9 +104,9 @@ svg text { font-family: "DejaVu Sans", sans-serif; }
 .mx-layerhead:focus { outline: 2px solid #000; }
 .mx-layerhead rect { fill: #eef2f7; stroke: #99a; }
 .mx-layerhead.mx-selected rect, .mx-col.mx-selected .mx-colhead { fill: #fde0c5; stroke: #d7191c; }
-.mx-current rect.mx-colbg, .mx-col.mx-current { background: #fff3e6; }
+.mx-col.mx-current { background: #fff3e6; }
 rect.mx-colbg { fill: transparent; }
-.mx-current rect.mx-colbg { fill: #fff3e6; }
+rect.mx-colbg.mx-current { fill: #fff3e6; }
 .mx-conn { fill: none; stroke-linecap: round; }
 .mx-out-label { font-size: 13px; }
 .mx-pred { font-weight: bold; }
@@ -129,7 +129,7 @@ table.mx-nums th { font-weight: normal; color: #555; padding: 1px 4px; }
           font-size: 11px; }
 .mx-vec span { padding: 1px 3px; border-radius: 2px; }
 .mx-veclabel { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; margin: 4px 0 2px; }
-.mx-cnn { display: flex; gap: 10px; align-items: flex-start; padding-bottom: 6px; }
+.mx-cnn { display: flex; gap: 6px; align-items: flex-start; padding-bottom: 6px; }
 .mx-col { display: flex; flex-direction: column; align-items: center; gap: 3px; padding: 2px;
           border-radius: 4px; }
 .mx-colhead { font-size: 11.5px; text-align: center; white-space: nowrap; padding: 2px 4px;

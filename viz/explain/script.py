@@ -290,8 +290,14 @@ function drawMLP() {
   M.inPos = (k) => [x0 + (k % side + 0.5) * cell, imgTop + (Math.floor(k / side) + 0.5) * cell];
   const head0 = sv("text", { x: x0 + imgW / 2, y: top - 22, "text-anchor": "middle", "font-size": 13 }, "input a[0]: 784 pixels");
   svg.appendChild(head0);
-  M.scaleText = [sv("text", { x: x0 + imgW / 2, y: top + colH + 30, "text-anchor": "middle", "font-size": 11, fill: "#555" })];
-  svg.appendChild(M.scaleText[0]);
+  const scaleLabel = (x) => {
+    const t = sv("text", { x: x, y: top + colH + 26, "text-anchor": "middle", "font-size": 11, fill: "#555" });
+    t.appendChild(sv("tspan", { x: x }));
+    t.appendChild(sv("tspan", { x: x, dy: 13 }));
+    svg.appendChild(t);
+    return t;
+  };
+  M.scaleText = [scaleLabel(x0 + imgW / 2)];
   // neurons
   M.pos = [];
   M.circles = [];
@@ -323,9 +329,7 @@ function drawMLP() {
       pos[j] = [cx, cy + 10];
     });
     M.circles.push(circles);
-    const st = sv("text", { x: x, y: top + colH + 30, "text-anchor": "middle", "font-size": 11, fill: "#555" });
-    svg.appendChild(st);
-    M.scaleText.push(st);
+    M.scaleText.push(scaleLabel(x));
   });
   // output labels
   M.outText = [];
@@ -360,18 +364,22 @@ function neuronTip(l, j) {
   if (S.mode === "forward") return neuronName(l, j) + " = " + fmt(F(g.out, "activations")[j]) + ",  z[" + l + "][" + j + "] = " + fmt(F(g.lin, "activations")[j]);
   return "∂C/∂" + neuronName(l, j) + " = " + fmt(gradOf(g.out)[j]) + (S.batch ? " (batch mean)" : "");
 }
+function setScaleText(t, name, range) {
+  t.childNodes[0].textContent = name;
+  t.childNodes[1].textContent = range.replace(" … 0 … ", " … ");
+}
 function paintMLP() {
   const inE = LAYERS[0];
   const inScale = valueScale(inE), inVals = valuesOf(inE);
   M.pix.forEach((r, k) => r.setAttribute("fill", inScale.color(inVals[k])));
-  M.scaleText[0].textContent = (S.mode === "forward" ? "a[0]: " : "∂C/∂a[0]: ") + inScale.text;
+  setScaleText(M.scaleText[0], (S.mode === "forward" ? "a[0]" : "∂C/∂a[0]"), inScale.text);
   G.forEach((g, gi) => {
     const sc = valueScale(g.out), vals = valuesOf(g.out);
     M.circles[gi].forEach((c, j) => {
       c.setAttribute("fill", sc.color(vals[j]));
       c.setAttribute("aria-label", (S.mode === "forward" ? "" : "∂C/∂") + neuronName(g.l, j) + " = " + fmt(vals[j]));
     });
-    M.scaleText[gi + 1].textContent = (S.mode === "forward" ? "" : "∂C/∂") + "a[" + g.l + "]: " + sc.text;
+    setScaleText(M.scaleText[gi + 1], (S.mode === "forward" ? "" : "∂C/∂") + "a[" + g.l + "]", sc.text);
   });
   const out = G[NL - 1].out, probs = D.probabilities;
   M.outText.forEach((t, j) => {
@@ -742,8 +750,8 @@ function drawCNN() {
     col.appendChild(head);
     if (e.shape.length === 3) {
       const [ch, H, Wd] = e.shape;
-      const disp = ch <= 4 ? 84 : ch <= 8 ? 56 : 36;
-      const perCol = Math.ceil(ch / Math.ceil(ch / 16));
+      const disp = ch <= 4 ? 84 : ch <= 8 ? 48 : ch <= 16 ? 36 : 29;
+      const perCol = Math.ceil(ch / Math.ceil(ch / 8));  // at most 8 maps per column
       const grid = h("div", { class: "mx-maps" });
       grid.style.gridTemplateColumns = "repeat(" + Math.ceil(ch / perCol) + ", " + disp + "px)";
       grid.style.gridAutoFlow = "column";
@@ -767,7 +775,7 @@ function drawCNN() {
       C.strips[i] = list;
       col.appendChild(list);
     } else {
-      const n = e.shape[0], cssH = Math.min(560, Math.max(120, n * 2));
+      const n = e.shape[0], cssH = Math.min(330, Math.max(120, n * 2));
       const cv = h("canvas", { class: "mx-strip", id: "mx-strip-" + i, tabindex: 0, role: "button", "aria-label": e.type + " vector of " + n });
       cv.width = 1; cv.height = n; cv.style.width = "18px"; cv.style.height = cssH + "px";
       activate(cv, () => select({ kind: "column", li: i }));
@@ -813,7 +821,7 @@ function paintCNN() {
         sw.style.background = sc.color(v); sw.style.border = "1px solid #999"; sw.style.marginRight = "4px";
         r.appendChild(sw);
         let text = (i === LAST ? j + "  " : "[" + j + "] ") + (i === LAST && S.mode === "forward" && e.type === "Softmax" ? pct(v) : fmt(v));
-        if (i === LAST && S.mode === "forward") text += j === D.prediction ? (j === D.label ? "  ◀ prediction = label" : "  ◀ prediction") : (j === D.label ? "  ◀ label" : "");
+        if (i === LAST && S.mode === "forward") text += j === D.prediction ? (j === D.label ? " ◀ prediction, label" : " ◀ prediction") : (j === D.label ? " ◀ label" : "");
         r.appendChild(h("span", null, text));
         list.appendChild(r);
       });
