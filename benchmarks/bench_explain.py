@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
-from typing import Callable
 
 import numpy as np
 
@@ -25,6 +22,8 @@ from microgradnn.models import build_model, describe
 from microgradnn.tensor import Tensor, cross_entropy
 from microgradnn.training import to_input
 from viz.explain import explain
+
+from bench_stepper import median_time  # the benchmarks folder is on sys.path when run
 
 MODELS = [({"model": "mlp", "hidden": [16, 16], "activation": "sigmoid"}, 2.0),
           ({"model": "cnn", "channels": [16, 32], "hidden": [128]}, 5.0)]
@@ -41,15 +40,6 @@ def images(n: int) -> tuple:
         rng = np.random.default_rng(0)
         return (rng.integers(0, 256, (n + 1, 28, 28), dtype=np.uint8),
                 rng.integers(0, 10, n + 1))
-
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

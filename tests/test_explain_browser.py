@@ -1,4 +1,5 @@
-"""The explain page in headless Debian chromium (Playwright, no Playwright browser download).
+"""The explain page in headless Debian chromium (the ``browser`` and ``open_page`` fixtures
+of conftest.py: Playwright driving /usr/bin/chromium).
 
 Clicks a neuron, a layer, a conv map, a pool map, the flatten step; steps the backward
 view with the arrow keys; switches to the batch view; checks that what is shown equals
@@ -8,66 +9,18 @@ names stay text.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 
 from microgradnn.models import build_model
 from microgradnn.tensor import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from viz.explain import explain
+from test_explain_data import digit  # a ring of ink, no MNIST needed
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-            or "/usr/bin/chromium")
+READY = "body[data-ready='1']"  # set by the page's script when it has drawn everything
 XSS = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def open_page(browser):
-    """Open an HTML file from file:// and collect console errors, page errors, dialogs and
-    any request that leaves the file."""
-    contexts = []
-
-    def _open(path, ready=True):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-        page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on("request", lambda r: not r.url.startswith(("file://", "about:", "data:"))
-                and page.problems.append(f"network: {r.url}"))
-        page.goto(path.as_uri())
-        if ready:  # the script ran to its end
-            page.wait_for_selector("body[data-ready='1']")
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-
-
-def digit(seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    ring = np.exp(-((np.hypot(yy - 14, xx - 13) - 7) ** 2) / 4) * 255
-    return np.clip(ring + rng.normal(0, 20, (28, 28)), 0, 255).astype(np.uint8)
 
 
 def a_batch(n: int = 6):
@@ -94,7 +47,7 @@ def mlp_page(tmp_path_factory):
 
 def test_clicking_a_neuron_writes_out_its_weighted_sum(mlp_page, open_page):
     path, data = mlp_page
-    page = open_page(path)
+    page = open_page(path, READY)
     assert page.text_content("#mx-title") == "MLP 784-16-16-10 (sigmoid) on a ring"
     assert "label 3" in page.text_content("#mx-summary")
     page.click("#mx-n-1-3")
@@ -123,7 +76,7 @@ def test_clicking_a_neuron_writes_out_its_weighted_sum(mlp_page, open_page):
 
 def test_a_layer_shows_its_matrix_form_with_numbers_on_hover(mlp_page, open_page):
     path, data = mlp_page
-    page = open_page(path)
+    page = open_page(path, READY)
     page.click("#mx-n-2-5")
     page.click("#mx-layer-2")
     assert page.text_content("#mx-detail-title") == "Layer 2 in matrix form: a[2] = σ(W[2] a[1] + b[2])"
@@ -142,7 +95,7 @@ def test_a_layer_shows_its_matrix_form_with_numbers_on_hover(mlp_page, open_page
 def test_backward_steps_follow_the_textbook_with_the_arrow_keys(mlp_page, open_page):
     path, data = mlp_page
     layers = data["layers"]
-    page = open_page(path)
+    page = open_page(path, READY)
     page.click("#mx-mode-backward")
     assert page.text_content("#mx-step-counter") == "1 / 7"
     assert page.text_content("#mx-step-title") == "δ[3] = ∂C/∂z[3], the error at the output"
@@ -179,7 +132,7 @@ def test_backward_steps_follow_the_textbook_with_the_arrow_keys(mlp_page, open_p
 def test_the_whole_batch_switch_shows_the_mean_beside_this_example(mlp_page, open_page):
     path, data = mlp_page
     layers = data["layers"]
-    page = open_page(path)
+    page = open_page(path, READY)
     assert page.text_content("#mx-batch") == "Whole batch (N = 6)"
     page.click("#mx-mode-backward")
     page.click("#mx-batch")
@@ -202,7 +155,7 @@ def test_the_whole_batch_switch_shows_the_mean_beside_this_example(mlp_page, ope
 
 def test_tab_reaches_a_neuron_and_enter_opens_it(mlp_page, open_page):
     path, _ = mlp_page
-    page = open_page(path)
+    page = open_page(path, READY)
     for _ in range(40):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.classList.contains('mx-neuron')"):
@@ -218,7 +171,7 @@ def test_a_page_without_batch_disables_the_switch(tmp_path, open_page):
     model = build_model({"model": "mlp", "hidden": [8], "seed": 0})
     path = tmp_path / "nobatch.html"
     explain(model, digit(), None, loss="mse").save(path)
-    page = open_page(path)
+    page = open_page(path, READY)
     assert page.is_disabled("#mx-batch")
     assert "none given" in page.text_content("#mx-summary")
     eq = page.text_content("#mx-cost-eq")
@@ -247,9 +200,15 @@ def maps(data, i):
     return np.asarray(data["layers"][i]["activations"])
 
 
+def selected_pixel(page):
+    """(row, column) of the output pixel the detail panel shows."""
+    text = page.text_content("#mx-detail-body")
+    return tuple(map(int, text.split("pixel (")[1].split(")")[0].split(", ")))
+
+
 def test_clicking_a_conv_map_shows_one_pixel_as_patch_kernel_products_and_sum(cnn_page, open_page):
     path, data = cnn_page
-    page = open_page(path)
+    page = open_page(path, READY)
     assert page.eval_on_selector_all("canvas.mx-map", "c => c.length") == 1 + 3 + 3 + 3 + 4 + 4
     page.click("#mx-map-1-2")
     assert page.text_content("#mx-detail-title") == "Convolution: map 2 of layer 1 (28×28)"
@@ -281,13 +240,12 @@ def test_clicking_a_conv_map_shows_one_pixel_as_patch_kernel_products_and_sum(cn
 
 def test_a_strided_conv_with_several_input_channels(cnn_page, open_page):
     path, data = cnn_page
-    page = open_page(path)
+    page = open_page(path, READY)
     page.click("#mx-map-4-1")
     assert "stride 2, padding 1: output side ⌊(14 + 2·1 - 3) / 2⌋ + 1 = 7" in \
         page.text_content("#mx-conv-geometry")
     page.select_option("#mx-cin", "2")
-    text = page.text_content("#mx-detail-body")
-    r, q = map(int, text.split("pixel (")[1].split(")")[0].split(", "))
+    r, q = selected_pixel(page)
     inp = maps(data, 3)[2]
     patch = page.eval_on_selector_all("#mx-conv-patch td", "t => t.map(e => e.textContent)")
     for y in range(3):
@@ -303,11 +261,10 @@ def test_a_strided_conv_with_several_input_channels(cnn_page, open_page):
 
 def test_clicking_a_pool_map_shows_the_window_and_its_winner(cnn_page, open_page):
     path, data = cnn_page
-    page = open_page(path)
+    page = open_page(path, READY)
     page.click("#mx-map-3-1")
     assert page.text_content("#mx-detail-title") == "Max pooling: map 1 of layer 3 (14×14)"
-    text = page.text_content("#mx-detail-body")
-    r, q = map(int, text.split("pixel (")[1].split(")")[0].split(", "))
+    r, q = selected_pixel(page)
     window = maps(data, 2)[1, 2 * r:2 * r + 2, 2 * q:2 * q + 2]
     w = int(np.argmax(window))
     assert page.text_content("#mx-pool-winner") == f"{2 * r + w // 2},{2 * q + w % 2}"
@@ -319,7 +276,7 @@ def test_clicking_a_pool_map_shows_the_window_and_its_winner(cnn_page, open_page
 
 def test_flatten_and_the_cnn_backward_view(cnn_page, open_page):
     path, data = cnn_page
-    page = open_page(path)
+    page = open_page(path, READY)
     page.click("#mx-colhead-6")
     assert "4 maps of 7×7 → one vector of 196" in page.text_content("#mx-flatten-eq")
     page.click("#mx-mode-backward")
@@ -352,7 +309,7 @@ def test_hostile_names_stay_text(tmp_path, open_page):
     assert "<script>alert(1)" not in page_obj.html and "<img src=x" not in page_obj.html
     path = tmp_path / "xss.html"
     page_obj.save(path)
-    page = open_page(path)
+    page = open_page(path, READY)
     assert page.text_content("#mx-title") == XSS
     assert page.title() == XSS
     assert XSS in page.text_content("#mx-summary")
@@ -370,7 +327,7 @@ def test_jupyter_shows_the_page_in_an_isolated_iframe(tmp_path, open_page):
     assert shown_html.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in shown_html
     path = tmp_path / "notebook.html"
     path.write_text(f"<!DOCTYPE html><html><body>{shown_html}</body></html>", encoding="utf-8")
-    page = open_page(path, ready=False)
+    page = open_page(path)
     frame = page.frame_locator("iframe")
     frame.locator("body[data-ready='1']").wait_for()
     assert frame.locator("#mx-title").text_content() == f"MLP 784-4-10 (sigmoid) on {XSS}"

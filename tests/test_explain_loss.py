@@ -14,6 +14,7 @@ from microgradnn.optim import SGD
 from microgradnn.tensor import Tensor, sigmoid_mse_loss
 from microgradnn.tensor.gradcheck import tensor_gradcheck
 from microgradnn.training import LOSSES, evaluate, fit, loss_function
+from test_training import synthetic_digits  # ten noisy templates, no download
 
 RNG = np.random.default_rng(7)
 
@@ -72,14 +73,6 @@ def test_bad_reduction_and_shape():
         sigmoid_mse_loss(Tensor(np.zeros((1, 10))), [0], reduction="max")
     with pytest.raises(ValueError, match=r"logits must have shape \(N, C\), got \(10,\)"):
         sigmoid_mse_loss(Tensor(np.zeros(10)), [0])
-
-
-def synthetic_digits(n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    templates = (np.random.default_rng(99).random((10, 28, 28)) > 0.7) * 200.0
-    labels = rng.integers(0, 10, n).astype(np.uint8)
-    images = templates[labels] + rng.normal(0, 60, (n, 28, 28))
-    return np.clip(images, 0, 255).astype(np.uint8), labels
 
 
 def test_fit_with_mse_learns_and_records_the_loss(tmp_path):

@@ -152,6 +152,23 @@ def _check_targets(targets: Any, n: int, c: int, op: str = "cross_entropy") -> n
     return t
 
 
+def _class_scores(logits: Any, targets: Any, reduction: str, op: str):
+    """The checks shared by the classification losses: logits (N, C) as a Tensor, its
+    array, the targets as class indices and the reduction's scale (1/N or 1)."""
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
+    X = logits.data
+    if X.ndim != 2:
+        raise ValueError(f"{op}: logits must have shape (N, C), got {X.shape}")
+    n, c = X.shape
+    if n == 0:
+        raise ValueError(f"{op}: got an empty batch (N = 0)")
+    t = _check_targets(targets, n, c, op)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'mean' or 'sum', got {reduction!r}")
+    return logits, X, t, 1.0 / n if reduction == "mean" else 1.0
+
+
 def _cross_entropy_back(g, ctx, ops):
     e, s, rows, t, scale = ctx
     grad = e / s  # softmax, a fresh array we may edit
@@ -166,23 +183,12 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     ``reduction`` is "mean" (default, PyTorch's) or "sum". Numerically stable: the
     row maximum is subtracted before exponentiating.
     """
-    if not isinstance(logits, Tensor):
-        logits = Tensor(logits)
-    X = logits.data
-    if X.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {X.shape}")
-    n, c = X.shape
-    if n == 0:
-        raise ValueError("cross_entropy: got an empty batch (N = 0)")
-    t = _check_targets(targets, n, c)
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
+    logits, X, t, scale = _class_scores(logits, targets, reduction, "cross_entropy")
     z = X - _max(X, axis=1, keepdims=True)
     e = np.exp(z)
     s = _sum(e, axis=1, keepdims=True)
-    rows = np.arange(n)
+    rows = np.arange(X.shape[0])
     total = _sum(np.log(s), axis=None) - _sum(z[rows, t])
-    scale = 1.0 / n if reduction == "mean" else 1.0
     out = np.asarray(total * scale, dtype=X.dtype)
     return make_node(out, (logits,), _cross_entropy_back, (e, s, rows, t, scale), "cross_entropy")
 
@@ -228,23 +234,12 @@ def sigmoid_mse_loss(logits: Tensor, targets: Any, reduction: str = "mean") -> T
     by C). "sum" adds the examples' costs. One fused node; the same numbers as
     ``((torch.sigmoid(z) - one_hot(t)) ** 2).sum(1).mean()``.
     """
-    if not isinstance(logits, Tensor):
-        logits = Tensor(logits)
-    X = logits.data
-    if X.ndim != 2:
-        raise ValueError(f"sigmoid_mse_loss: logits must have shape (N, C), got {X.shape}")
-    n, c = X.shape
-    if n == 0:
-        raise ValueError("sigmoid_mse_loss: got an empty batch (N = 0)")
-    t = _check_targets(targets, n, c, "sigmoid_mse_loss")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"sigmoid_mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
+    logits, X, t, scale = _class_scores(logits, targets, reduction, "sigmoid_mse_loss")
     a = np.tanh(X * 0.5)  # sigmoid without overflow, as ops.sigmoid
     a *= 0.5
     a += 0.5
     diff = a.copy()
-    diff[np.arange(n), t] -= 1.0
-    scale = 1.0 / n if reduction == "mean" else 1.0
+    diff[np.arange(X.shape[0]), t] -= 1.0
     out = np.asarray(np.vdot(diff, diff) * scale, dtype=X.dtype)
     return make_node(out, (logits,), _sigmoid_mse_back, (a, diff, scale), "sigmoid_mse_loss")
 

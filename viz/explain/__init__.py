@@ -4,7 +4,11 @@
     page.save("three.html")
 
 ``data.py`` computes the numbers with the vectorized path, ``jsonout.py`` writes them
-as the page's JSON, ``page.py`` builds the self-contained HTML that draws from it.
+as the page's JSON, ``page.py`` builds the self-contained HTML that draws from it
+(``assets.py``: template and style; ``script.py``: the drawing script).
+
+``import viz`` makes ``viz.explain`` the function; this package's other names come with
+``from viz.explain import explain_data, UnsupportedModelError``.
 """
 
 from .data import SUPPORTED_LAYERS, UnsupportedModelError, check_model, explain_data
