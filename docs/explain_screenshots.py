@@ -97,7 +97,7 @@ def main() -> int:
         run("explain", str(ckpt), "--index", str(args.index), "--batch", "32",
             "-o", str(work / f"{name}.html"))
     shoot(work / "mlp.html", out / "explain_mlp_backward.png", mlp_actions, 1060)
-    shoot(work / "cnn.html", out / "explain_cnn_conv.png", cnn_actions, 1120)
+    shoot(work / "cnn.html", out / "explain_cnn_conv.png", cnn_actions, 905)
     return 0
 
 

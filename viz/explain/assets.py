@@ -162,5 +162,5 @@ canvas.mx-strip { border: 1px solid #999; cursor: crosshair; }
 .mx-kind-cnn #mx-main { flex-direction: column; }
 .mx-kind-cnn #mx-view { max-width: 100%; }
 .mx-kind-cnn #mx-detail { border-left: none; border-top: 1px solid #ddd; padding-left: 0;
-                          align-self: stretch; }
+                          align-self: stretch; flex: none; }
 """

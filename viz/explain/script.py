@@ -125,7 +125,8 @@ function heat(values, rows, cols, scale, opts) {
   const g = c.getContext("2d");
   const img = g.createImageData(c.width, c.height);
   for (let r = 0; r < rows; r++) for (let q = 0; q < cols; q++) {
-    const col = scale.rgb(values[r * cols + q]);
+    const v = values[r * cols + q];
+    const col = v === null ? [255, 255, 255] : scale.rgb(v);
     for (let y = r * ch; y < (r + 1) * ch; y++) for (let x = q * cw; x < (q + 1) * cw; x++) {
       const o = (y * c.width + x) * 4;
       img.data[o] = col[0]; img.data[o + 1] = col[1]; img.data[o + 2] = col[2]; img.data[o + 3] = 255;
@@ -1080,12 +1081,12 @@ function flattenDetail(body, i) {
   const shown = Math.min(ch, 4);
   for (let c = 0; c < shown; c++) {
     const part = vals.slice(c * H * Wd, (c + 1) * H * Wd);
-    row.appendChild(figure(heat(part, H, Wd, sc, { cw: 6, ch: 6, tip: (y, x, v) => "a[" + p.idx + "][" + c + "][" + y + "," + x + "] = v[" + (c * H * Wd + y * Wd + x) + "] = " + fmt(v) }),
+    row.appendChild(figure(heat(part, H, Wd, sc, { cw: 10, ch: 10, tip: (y, x, v) => "a[" + p.idx + "][" + c + "][" + y + "," + x + "] = v[" + (c * H * Wd + y * Wd + x) + "] = " + fmt(v) }),
       "map " + c + " → v[" + c * H * Wd + "…" + ((c + 1) * H * Wd - 1) + "]"));
   }
   if (ch > shown) row.appendChild(h("span", { class: "mx-op" }, "… " + (ch - shown) + " more maps"));
   body.appendChild(row);
-  body.appendChild(figure(heat(vals.slice(0, shown * H * Wd), 1, shown * H * Wd, sc, { cw: 1, ch: 14, cssW: Math.min(560, shown * H * Wd),
+  body.appendChild(figure(heat(vals.slice(0, shown * H * Wd), 1, shown * H * Wd, sc, { cw: 3, ch: 16, cssW: Math.min(640, 3 * shown * H * Wd),
     tip: (y, k, v) => "v[" + k + "] = " + fmt(v) + flattenOrigin(i, k) }), "the same numbers in one row: v[0…" + (shown * H * Wd - 1) + "]"));
 }
 function kernelGrads(el, i) {
@@ -1093,22 +1094,20 @@ function kernelGrads(el, i) {
   const [O, Ci, kh, kw] = [e.weight.length, e.weight[0].length, e.kernel_size[0], e.kernel_size[1]];
   const make = (key, caption, id) => {
     const vals = F(e, key), sc = signedScale(vals);
-    // rows: output channels; columns: input channels; each a kh x kw block, one cell gap
-    const rows = O * (kh + 1), cols = Ci * (kw + 1);
-    const grid = new Array(rows * cols).fill(0);
-    const gap = new Array(rows * cols).fill(true);
+    // columns: output maps; rows: input maps; each kernel a kh x kw block, blank gaps between
+    const rows = Ci * (kh + 1), cols = O * (kw + 1);
+    const grid = new Array(rows * cols).fill(null);
     for (let o = 0; o < O; o++) for (let c = 0; c < Ci; c++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-      const at = (o * (kh + 1) + y) * cols + c * (kw + 1) + x;
-      grid[at] = vals[((o * Ci + c) * kh + y) * kw + x]; gap[at] = false;
+      grid[(c * (kh + 1) + y) * cols + o * (kw + 1) + x] = vals[((o * Ci + c) * kh + y) * kw + x];
     }
-    const cell = Math.max(2, Math.min(8, Math.floor(400 / Math.max(cols, rows))));
+    const cell = Math.max(2, Math.min(10, Math.floor(560 / cols), Math.floor(360 / rows)));
     const cv = heat(grid, rows, cols, sc, { cw: cell, ch: cell, label: caption,
       tip: (r, q) => {
-        const o = Math.floor(r / (kh + 1)), y = r % (kh + 1), c = Math.floor(q / (kw + 1)), x = q % (kw + 1);
+        const c = Math.floor(r / (kh + 1)), y = r % (kh + 1), o = Math.floor(q / (kw + 1)), x = q % (kw + 1);
         if (y === kh || x === kw) return null;
         return "∂C/∂K[" + e.idx + "][" + o + "," + c + "][" + y + "," + x + "] = " + fmt(vals[((o * Ci + c) * kh + y) * kw + x]);
       } });
-    return figure(cv, caption + " (rows: output maps, columns: input maps; " + sc.text + ")", id);
+    return figure(cv, caption + " (columns: output maps, rows: input maps; " + sc.text + ")", id);
   };
   const row = h("div", { class: "mx-figrow" });
   row.appendChild(make("weight_grad", "∂C/∂K[" + e.idx + "], this example", "mx-kgrad-" + i));
