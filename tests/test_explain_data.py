@@ -20,7 +20,7 @@ from microgradnn.models import build_model
 from microgradnn.module import Module
 from microgradnn.nn import MLP
 from microgradnn.tensor import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                                Sequential, Sigmoid, Tanh, Tensor)
+                                Sequential, Sigmoid, Tanh)
 from microgradnn.training import predict_proba
 from viz.explain import UnsupportedModelError, explain
 
@@ -380,9 +380,12 @@ def test_unsupported_models_are_refused_by_name(model, message):
     ({"label": True}, ValueError, "label must be a class index 0..9, got True"),
     ({"loss": "hinge"}, ValueError, "loss must be one of ['cross-entropy', 'mse'], got 'hinge'"),
     ({"batch": (np.zeros((2, 28, 28)), [1, 2])}, ValueError, "batch images must be uint8"),
-    ({"batch": (np.zeros((2, 28, 28), np.uint8), [1])}, ValueError, "2 batch images but labels of shape (1,)"),
-    ({"batch": (np.zeros((2, 28, 28), np.uint8), [1, 11])}, ValueError, "a batch label must be a class index 0..9, got 11"),
-    ({"batch": (np.zeros((600, 28, 28), np.uint8), [0] * 600)}, ValueError, "the batch must hold 1..512 images, got 600"),
+    ({"batch": (np.zeros((2, 28, 28), np.uint8), [1])}, ValueError,
+     "2 batch images but labels of shape (1,)"),
+    ({"batch": (np.zeros((2, 28, 28), np.uint8), [1, 11])}, ValueError,
+     "a batch label must be a class index 0..9, got 11"),
+    ({"batch": (np.zeros((600, 28, 28), np.uint8), [0] * 600)}, ValueError,
+     "the batch must hold 1..512 images, got 600"),
 ])
 def test_bad_input_gets_one_clear_message(kwargs, error, message):
     model = build_model({"model": "mlp", "hidden": [4], "seed": 0})

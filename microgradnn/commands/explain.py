@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seed that picks the mini-batch (default: 0)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html",
                         help="the page to write")
-    parser.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
-                                                      "(default: $MICROGRADNN_DATA, then the cache)")
+    parser.add_argument("--data", metavar="DIR",
+                        help="folder with the MNIST files (default: $MICROGRADNN_DATA, then "
+                             "the cache)")
     parser.set_defaults(handler=run_explain)
 
 

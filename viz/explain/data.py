@@ -21,7 +21,7 @@ entry per module of the ``Sequential``, named by its index as in ``named_paramet
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
