@@ -532,7 +532,7 @@ function matrixDetail(l, j) {
   const fw = S.mode === "forward";
   $("mx-detail-title").textContent = fw ? "Layer " + l + " in matrix form: a[" + l + "] = " + wrapAct(g, "W[" + l + "] a[" + (l - 1) + "] + b[" + l + "]")
     : "Layer " + l + " backward: ∂C/∂W[" + l + "] = δ[" + l + "] a[" + (l - 1) + "]ᵀ";
-  const ch = Math.max(4, Math.min(14, Math.floor(260 / n)));
+  const ch = Math.max(2, Math.min(14, Math.floor(260 / n)));
   const cw = nIn > 100 ? 1 : Math.max(4, Math.min(12, Math.floor(200 / nIn)));
   const cssW = Math.min(nIn * cw, 200);
   const row = h("div", { class: "mx-figrow mx-matrix" });
@@ -563,15 +563,18 @@ function matrixDetail(l, j) {
         " gives z[" + l + "][" + sel + "] = " + fmt(z[sel]) + "; " + (actSym(g) || "identity") + " of it is a[" + l + "][" + sel + "] = " + fmt(act[sel]) + ".";
     body.appendChild(h("p", { class: "mx-note", id: "mx-mat-text" }, txt));
   } else {
-    const dW = g.lin[dWkey()].flat();
-    row.appendChild(figure(heat(dW, n, nIn, signedScale(dW), { cw: cw, ch: ch, cssW: cssW, mark: mark, label: "∂C/∂W",
-      tip: (r, q, v) => "∂C/∂W[" + l + "][" + r + "," + q + "] = " + fmt(v) }), (S.batch ? "mean " : "") + "∂C/∂W[" + l + "]: " + n + "×" + nIn, "mx-mat-W"));
-    row.appendChild(h("span", { class: "mx-op" }, "="));
+    // δ (a column) times a[l-1]ᵀ (a row, drawn under the matrix so its entries line up
+    // with the matrix columns) gives ∂C/∂W
     const delta = gradOf(g.lin);
     row.appendChild(figure(heat(delta, n, 1, signedScale(delta), Object.assign(colOpts(n, "δ", "δ[" + l + "]"), { mark: mark })), (S.batch ? "mean " : "") + "δ[" + l + "]", "mx-mat-delta"));
     row.appendChild(h("span", { class: "mx-op" }, "×"));
-    row.appendChild(figure(heat(a, 1, a.length, valuesScaleVec(a, l - 1), { cw: a.length > 100 ? 1 : 12, ch: 12, cssW: Math.min(a.length * 12, 330),
+    const dW = g.lin[dWkey()].flat();
+    const stack = h("div", { class: "mx-fig" });
+    stack.appendChild(figure(heat(a, 1, a.length, valuesScaleVec(a, l - 1), { cw: cw, ch: 12, cssW: cssW,
       tip: (r, q, v) => "a[" + (l - 1) + "][" + q + "] = " + fmt(v) }), "a[" + (l - 1) + "]ᵀ (a row)", "mx-mat-aT"));
+    stack.appendChild(figure(heat(dW, n, nIn, signedScale(dW), { cw: cw, ch: ch, cssW: cssW, mark: mark, label: "∂C/∂W",
+      tip: (r, q, v) => "∂C/∂W[" + l + "][" + r + "," + q + "] = " + fmt(v) }), "= " + (S.batch ? "mean " : "") + "∂C/∂W[" + l + "]: " + n + "×" + nIn, "mx-mat-W"));
+    row.appendChild(stack);
     body.appendChild(row);
     body.appendChild(h("p", { class: "mx-note", id: "mx-mat-text" }, S.batch
       ? "The mini-batch mean of δ aᵀ over its " + D.batch.size + " images (not the product of the means): the gradient one step of gradient descent uses."
