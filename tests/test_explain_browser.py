@@ -86,7 +86,8 @@ def test_a_layer_shows_its_matrix_form_with_numbers_on_hover(mlp_page, open_page
     assert text.startswith("Row 5 of W[2] times a[1]")
     W = data["layers"][3]["weight"]
     box = page.query_selector("#mx-mat-W canvas").bounding_box()
-    page.mouse.move(box["x"] + (7 + 0.5) * box["width"] / 16, box["y"] + (5 + 0.5) * box["height"] / 16)
+    page.mouse.move(box["x"] + 1 + 7.5 * (box["width"] - 2) / 16,  # inside its 1 px border
+                    box["y"] + 1 + 5.5 * (box["height"] - 2) / 16)
     tip = page.text_content("#mx-tip")
     assert tip.startswith("W[2][5,7] = ") and shown(tip.split(" = ")[1], W[5][7])
     assert page.problems == []
@@ -126,6 +127,31 @@ def test_backward_steps_follow_the_textbook_with_the_arrow_keys(mlp_page, open_p
     delta = layers[1]["grad"][0]
     assert shown(page.text_content("#mx-val-delta"), delta)
     assert shown(page.text_content("#mx-val-db"), layers[1]["bias_grad"][0])
+    page.click("#mx-layer-1")  # the layer's gradient in matrix form: δ[1] a[0]ᵀ
+    assert page.text_content("#mx-detail-title") == "Layer 1 backward: ∂C/∂W[1] = δ[1] a[0]ᵀ"
+    box = page.query_selector("#mx-mat-W canvas").bounding_box()
+    page.mouse.move(box["x"] + 1 + 400.5 * (box["width"] - 2) / 784,  # inside its 1 px border
+                    box["y"] + 1 + 0.5 * (box["height"] - 2) / 16)
+    tip = page.text_content("#mx-tip")  # a CSS pixel spans 4 of the 784 columns here
+    k = int(tip.split(",")[1].split("]")[0])
+    assert tip.startswith("∂C/∂W[1][0,") and abs(k - 400) <= 4
+    assert shown(tip.split(" = ")[1], layers[1]["weight_grad"][0][k])
+    assert page.problems == []
+
+
+def test_forward_steps_walk_the_layers(mlp_page, open_page):
+    path, data = mlp_page
+    page = open_page(path, READY)
+    assert page.text_content("#mx-step-title") == "a[1] = σ(W[1] a[0] + b[1])"
+    page.keyboard.press("ArrowRight")
+    assert page.text_content("#mx-step-title") == "a[2] = σ(W[2] a[1] + b[2])"
+    cells = page.eval_on_selector_all("#mx-step-a .mx-vec span", "s => s.map(e => e.textContent)")
+    assert all(shown(t, v) for t, v in zip(cells, data["layers"][4]["activations"]))
+    page.keyboard.press("End")
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert page.text_content("#mx-step-title") == "The prediction: the brightest output"
+    assert page.text_content("#mx-out-" + str(data["prediction"])).startswith(str(data["prediction"]))
     assert page.problems == []
 
 

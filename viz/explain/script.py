@@ -96,8 +96,8 @@ function valuesOf(e) { return S.mode === "forward" ? F(e, "activations") : gradO
 const tip = $("mx-tip");
 function hoverable(target, describe) {
   target.addEventListener("mousemove", (ev) => {
-    const r = target.getBoundingClientRect();
-    const text = describe((ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height);
+    const [fx, fy] = fraction(target, ev);
+    const text = describe(fx, fy);
     if (text === null || text === undefined) { tip.hidden = true; return; }
     tip.textContent = text;
     tip.hidden = false;
@@ -105,6 +105,12 @@ function hoverable(target, describe) {
     tip.style.top = (ev.clientY + 12) + "px";
   });
   target.addEventListener("mouseleave", () => { tip.hidden = true; });
+}
+// Where the pointer is inside an element's content box, as fractions of its width and height.
+function fraction(target, ev) {
+  const r = target.getBoundingClientRect();
+  const w = target.clientWidth || r.width, hgt = target.clientHeight || r.height;
+  return [(ev.clientX - r.left - target.clientLeft) / w, (ev.clientY - r.top - target.clientTop) / hgt];
 }
 function activate(target, fn) {
   target.addEventListener("click", fn);
@@ -141,7 +147,7 @@ function heat(values, rows, cols, scale, opts) {
   }
   if (opts.tip) hoverable(c, (fx, fy) => {
     const r = Math.min(rows - 1, Math.floor(fy * rows)), q = Math.min(cols - 1, Math.floor(fx * cols));
-    return r < 0 || q < 0 ? null : opts.tip(r, q, values[r * cols + q]);
+    return r < 0 || q < 0 || values[r * cols + q] === null ? null : opts.tip(r, q, values[r * cols + q]);
   });
   if (opts.label) c.setAttribute("aria-label", opts.label);
   return c;
@@ -875,8 +881,8 @@ function outputPicture(e, c, r, q, key, id) {
     tip: (y, x, v) => (key === "activations" ? "" : "∂C/∂") + "a[" + e.idx + "][" + c + "][" + y + "," + x + "] = " + fmt(v) });
   cv.id = id; cv.tabIndex = 0; cv.classList.add("mx-outmap");
   cv.addEventListener("click", (ev) => {
-    const b = cv.getBoundingClientRect();
-    movePixel(Math.min(H - 1, Math.floor((ev.clientY - b.top) / b.height * H)), Math.min(Wd - 1, Math.floor((ev.clientX - b.left) / b.width * Wd)));
+    const [fx, fy] = fraction(cv, ev);
+    movePixel(Math.max(0, Math.min(H - 1, Math.floor(fy * H))), Math.max(0, Math.min(Wd - 1, Math.floor(fx * Wd))));
   });
   cv.addEventListener("keydown", (ev) => {
     const d = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] }[ev.key];
