@@ -13,8 +13,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "to_input", "train_epoch",
-           "predict_logits"]
+__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "new_figure", "to_input",
+           "train_epoch", "predict_logits"]
 
 
 def example_args(name: str, description: str, argv: Optional[List[str]] = None,
@@ -66,18 +66,27 @@ def save_graph(root, path: Path, **options) -> Path:
     Without graphviz's ``dot`` program the DOT source is written instead (``.dot``),
     with a line saying how to install graphviz.
     """
+    import graphviz
+
+    from microgradnn.fileio import write_atomic
     from viz import GraphvizNotFoundError, draw_graph
-    from viz.dot import render, write_atomic
 
     graph = draw_graph(root, **options)
     try:
-        render(graph, str(path))
-    except GraphvizNotFoundError as error:
+        write_atomic(path, graph.pipe(format=path.suffix.lstrip(".")))
+    except graphviz.ExecutableNotFound:
         path = path.with_suffix(".dot")
-        write_atomic(str(path), graph.source.encode("utf-8"))
-        print(f"  ({error}; wrote the DOT source instead)")
+        write_atomic(path, graph.source)
+        print(f"  ({GraphvizNotFoundError()}; wrote the DOT source instead)")
     say_saved(path, "the computation graph")
     return path
+
+
+def new_figure(width: float, height: float):
+    """An empty matplotlib Figure of ``width`` x ``height`` inches (save it with viz.save_figure)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def to_input(images: np.ndarray, shape) -> np.ndarray:

@@ -56,6 +56,34 @@ def test_cross_entropy_is_stable_and_matches_pytorch(logits):
     assert [[v.grad for v in row] for row in z] == [pytest.approx(r, abs=1e-12) for r in tz.grad.tolist()]
 
 
+def test_cross_entropy_of_one_sample_is_pytorchs_unbatched_call():
+    scores = [0.3, -1.2, 2.0, 0.5]
+    z = leaves(scores)
+    loss = cross_entropy(z, 2)          # one sample: its class scores and one class index
+    loss.backward()
+    tz = tensor(scores)
+    t_loss = F.cross_entropy(tz, torch.tensor(2))   # PyTorch's unbatched form, input (C,)
+    t_loss.backward()
+    assert loss.data == pytest.approx(t_loss.item(), rel=1e-12)
+    assert [v.grad for v in z] == pytest.approx(tz.grad.tolist(), abs=1e-12)
+    batch = cross_entropy([leaves(scores)], [2])
+    assert loss.data == batch.data
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], [1]),
+     r"one sample's 2 class scores, so the target is one class index: cross_entropy\(out, 7\)"),
+    (lambda: cross_entropy([[Value(1.0)], [Value(2.0)]], 0),
+     r"one target \(0\) for a batch of 2 samples: .*cross_entropy\(logits, \[0, \.\.\.\]\)"),
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], 2), r"target 2 is not a class index in \[0, 2\)"),
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], True), r"one sample's 2 class scores"),
+    (lambda: cross_entropy(Value(1.0), 0), r"one sample's class scores, a list of Values; got Value"),
+])
+def test_cross_entropy_one_sample_errors_show_the_call(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 def test_binary_cross_entropy_matches_pytorch_and_survives_certainty():
     p, y = leaves([0.2, 0.9, 0.5]), [0.0, 1.0, 1.0]
     loss = binary_cross_entropy(p, y)

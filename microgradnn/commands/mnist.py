@@ -14,8 +14,8 @@ downloaded (see ``microgradnn.datasets.mnist``).
 from __future__ import annotations
 
 import argparse
+import math
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -28,15 +28,35 @@ OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
+
+
 def _int_list(text: str) -> List[int]:
+    """``"16,16"`` -> [16, 16]; ``"none"`` -> [] (no hidden layer). Every part must be a
+    positive integer: ``""``, ``",,,"`` or ``"16,,16"`` are refused, never read as []."""
+    if text.strip().lower() == "none":
+        return []
+    parts = [part.strip() for part in text.split(",")]
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [int(part) for part in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 16,16, got "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like "
+                                         f"16,16 (or none), got {_shown(text)}") from None
     if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {_shown(text)}")
     return values
+
+
+def _finite_float(text: str) -> float:
+    """A float that is a number: "inf" and "nan" are refused here, before any work."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {_shown(text)}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -57,11 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                        help="network family (default: %(default)s)")
     train.add_argument("--hidden", type=_int_list, default=None,
-                       help="hidden layer sizes, e.g. 16,16 (default: 16,16 for mlp, 128 for cnn)")
+                       help="hidden layer sizes, e.g. 16,16, or none (default: 16,16 for mlp, "
+                            "128 for cnn)")
     train.add_argument("--channels", type=_int_list, default=None,
                        help="cnn: channels of each conv block (default: 32,64)")
     train.add_argument("--kernel", type=int, default=None, help="cnn: kernel size (default: 3)")
-    train.add_argument("--dropout", type=float, default=None,
+    train.add_argument("--dropout", type=_finite_float, default=None,
                        help="cnn: dropout after hidden layers (default: 0)")
     train.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], default=None,
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
@@ -71,16 +92,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="cost: softmax cross-entropy, or mse, the lectures' sum of squared "
                             "differences between sigmoid outputs and the one-hot target "
                             "(default: %(default)s)")
-    train.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=10,
+                       help="passes over the training images (default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="(default: %(default)s)")
+                       help="images averaged into each gradient step (default: %(default)s)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                       help="(default: %(default)s)")
-    train.add_argument("--lr", type=float, default=None,
+                       help="sgd: gradient descent (with --momentum); adam: per-weight adaptive "
+                            "steps (default: %(default)s)")
+    train.add_argument("--lr", type=_finite_float, default=None,
                        help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
-    train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum (default: 0)")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 term (default: 0)")
-    train.add_argument("--lr-decay", type=float, default=1.0,
+    train.add_argument("--momentum", type=_finite_float, default=0.0, help="sgd momentum (default: 0)")
+    train.add_argument("--weight-decay", type=_finite_float, default=0.0, help="L2 term (default: 0)")
+    train.add_argument("--lr-decay", type=_finite_float, default=1.0,
                        help="multiply the learning rate by this after each epoch (default: 1)")
     train.add_argument("--augment", type=int, default=0,
                        help="shift training images by up to this many pixels (default: 0)")
@@ -101,7 +124,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("checkpoint", help="a .npz written by 'microgradnn train'")
     evaluate.add_argument("--limit", type=_positive_int, default=None,
                           help="use only the first N test images")
-    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files")
+    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
+                                                        "(default: $MICROGRADNN_DATA, then the cache)")
     evaluate.set_defaults(handler=run_eval)
 
     predict = subparsers.add_parser(
@@ -158,10 +182,11 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import build_model, describe
     from ..training import evaluate, fit
 
+    from ..fileio import check_writable_file
+
     for flag, value in (("--save", args.save), ("--history", args.history)):
-        if value is not None and not Path(value).resolve().parent.is_dir():
-            # checked now rather than after the first epoch's work
-            raise ValueError(f"{flag} {value}: folder {Path(value).parent} does not exist")
+        if value is not None:  # checked now rather than after the first epoch's work
+            check_writable_file(value, flag)
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())

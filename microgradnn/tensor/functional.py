@@ -137,6 +137,11 @@ def _check_targets(targets: Any, n: int, c: int, op: str = "cross_entropy") -> n
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):
+            # Checked as floats, before the cast: inf or 1e20 would wrap to a negative int.
+            outside = ~((t >= 0) & (t < c))
+            if outside.any():
+                raise ValueError(f"cross_entropy: target class {float(t[outside].flat[0])!r} is "
+                                 f"outside 0..{c - 1}")
             t = t.astype(np.intp)
         else:
             raise TypeError(f"{op}: targets must be integer class indices, got dtype "
