@@ -88,6 +88,12 @@ bench: $(VENV)/.installed-test
 mnist-results: $(VENV)/.installed
 	OPENBLAS_NUM_THREADS=1 $(VPY) benchmarks/mnist_results.py
 
+# The README's two pictures of the explain page (trains an MLP with --loss mse and a CNN if
+# microgradnn_out/explain/ holds no checkpoints yet; needs MNIST and chromium).
+.PHONY: explain-screenshots
+explain-screenshots: $(VENV)/.installed-test system-deps
+	OPENBLAS_NUM_THREADS=1 $(VPY) docs/explain_screenshots.py
+
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(VENV)/.installed
 	@for f in examples/0*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done

@@ -41,10 +41,10 @@ import numpy as np
 from .engine import format_number
 from .fileio import write_atomic
 from .models import input_mode_of, input_shape_of
-from .tensor import Tensor, cross_entropy, from_uint8, no_grad
+from .tensor import Tensor, cross_entropy, from_uint8, no_grad, sigmoid_mse_loss
 
 __all__ = ["fit", "evaluate", "predict_proba", "to_input", "shift_batch", "write_history",
-           "TrainingDiverged", "HISTORY_FIELDS"]
+           "TrainingDiverged", "HISTORY_FIELDS", "LOSSES", "loss_function"]
 
 Data = Tuple[np.ndarray, np.ndarray]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -92,6 +92,19 @@ def _finite_or_none(value: Any) -> Any:
 
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of p / 255 over the training images
+
+# The costs ``fit`` can train with, by the name checkpoints record (``extra["loss"]``):
+# softmax cross-entropy, or the lectures' sum of squared differences between the sigmoid
+# outputs and the one-hot target (``sigmoid_mse_loss``).
+LOSSES = {"cross-entropy": cross_entropy, "mse": sigmoid_mse_loss}
+
+
+def loss_function(name: str) -> Any:
+    """The loss called ``name`` in ``LOSSES``, or a ValueError listing the names."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}") from None
 
 
 # mode -> (scale, offset) of ``p * scale - offset`` for uint8 pixels p.
@@ -184,10 +197,14 @@ def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: int
     return float((predicted == labels).mean()), confusion
 
 
-def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
+def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray,
+                   loss_name: str = "cross-entropy") -> Tuple[float, float]:
     logits = predict_logits(model, images)
-    loss = -_log_softmax(logits)[np.arange(labels.size), labels].mean()
-    return float(loss), float((logits.argmax(axis=1) == labels).mean())
+    if loss_name == "cross-entropy":
+        loss = float(-_log_softmax(logits)[np.arange(labels.size), labels].mean())
+    else:
+        loss = float(loss_function(loss_name)(Tensor(logits), labels).item())
+    return loss, float((logits.argmax(axis=1) == labels).mean())
 
 
 def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
@@ -211,9 +228,13 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
-        extra: Optional[Mapping[str, Any]] = None,
+        extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
         on_step: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
-    """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))`` with cross-entropy.
+    """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
+
+    ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
+    "mse" (the lectures' sum of squared differences against the one-hot target, sigmoid
+    outputs); checkpoints record it in their metadata as ``extra["loss"]``.
 
     Each epoch shuffles with a generator seeded by ``seed``, runs minibatches of
     ``batch_size`` (the last may be smaller), optionally shifts images by up to
@@ -230,6 +251,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     from . import checkpoint as ckpt
 
     images, labels = _check_data(data, "fit data")
+    loss_fn, loss_name = loss_function(loss), loss  # ``loss`` names the step's loss below
     if val_data is not None:
         val_images, val_labels = _check_data(val_data, "fit val_data")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -287,7 +309,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
                 # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
                 logits = model(from_uint8(batch, scale, offset, (batch.shape[0],) + shape))
-                loss = cross_entropy(logits, target)
+                loss = loss_fn(logits, target)
                 value = float(loss.item())
                 if not math.isfinite(value):
                     raise diverged(f"the loss became {value}", epoch, step + 1, bar)
@@ -321,7 +343,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         if val_data is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 record["test_loss"], record["test_accuracy"] = _evaluate_loss(model, val_images,
-                                                                              val_labels)
+                                                                              val_labels, loss_name)
             model.train()
             if not math.isfinite(record["test_loss"]):
                 raise diverged(f"the test loss became {record['test_loss']}", epoch, steps, bar)
@@ -335,7 +357,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         good_state = model.state_dict()
         if checkpoint is not None:
             meta = dict(extra or {})
-            meta.update({"epochs": epoch, "history": history})
+            meta.update({"epochs": epoch, "history": history, "loss": loss_name})
             ckpt.save(model, checkpoint, spec, extra=meta)
         if history_path is not None:
             write_history(history, history_path)

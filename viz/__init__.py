@@ -35,3 +35,6 @@ __all__ += ["descent_path", "plot_descent", "save_descent_animation"]
 from .landscape import loss_landscape, plot_landscape, training_path
 
 __all__ += ["loss_landscape", "plot_landscape", "training_path"]
+from .explain import explain
+
+__all__ += ["explain"]

@@ -88,6 +88,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
                        help="pixel scaling: p/255 (unit, default) or standardized")
+    train.add_argument("--loss", choices=["cross-entropy", "mse"], default="cross-entropy",
+                       help="cost: softmax cross-entropy, or mse, the lectures' sum of squared "
+                            "differences between sigmoid outputs and the one-hot target "
+                            "(default: %(default)s)")
     train.add_argument("--epochs", type=_positive_int, default=10,
                        help="passes over the training images (default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32,
@@ -196,14 +200,15 @@ def run_train(args: argparse.Namespace) -> int:
     train_data = _load_split("train", args, args.limit)
     test_data = _load_split("test", args, args.limit)
     recorder = _snapshot_recorder(args, model, len(train_data[1]))
-    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.optimizer} lr "
-          f"{optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}; "
+    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.loss} loss, "
+          f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, "
+          f"seed {args.seed}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
     started = time.perf_counter()
     history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
                   val_data=test_data, spec=spec, checkpoint=args.save,
                   history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
-                  progress=not args.quiet,
+                  progress=not args.quiet, loss=args.loss,
                   extra={"command": "train", "optimizer": args.optimizer,
                          "batch_size": args.batch_size, "lr": optimizer.lr,
                          "train_images": int(len(train_data[1]))},
