@@ -47,7 +47,7 @@ def worker(rank: int, port: int, model, images, labels, steps: int, batch: int,
                             world_size=WORLD)
     torch.manual_seed(0)
     ddp = DistributedDataParallel(model)
-    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.5)
     rng = np.random.default_rng(0)  # the same order on every rank; each takes its half
     for step in range(steps):
         index = rng.choice(len(labels), size=batch, replace=False)[rank::WORLD]
