@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export a microgradnn checkpoint to PyTorch: the state_dict goes to "
                     "--torch FILE, and the PyTorch code that loads it is printed. "
                     "Needs torch (pip install torch==2.13.0).")
-    parser.add_argument("checkpoint", help="a .npz written by `microgradnn train ... --save`")
+    parser.add_argument("checkpoint", help="a .npz written by microgradnn train ... --save")
     parser.add_argument("--torch", required=True, metavar="FILE",
                         help="where to write the state_dict (e.g. model.pt)")
     parser.set_defaults(handler=run_export)
