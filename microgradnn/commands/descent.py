@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     landscape.add_argument("--seed", type=int, default=0,
                            help="seed of the random directions (default: 0)")
     landscape.add_argument("--show", choices=("contour", "surface", "both"), default="both",
-                           help="(default: %(default)s)")
+                           help="contours, the 3-D surface or both (default: %(default)s)")
     landscape.add_argument("--data", metavar="DIR", help="folder with the MNIST files")
     landscape.set_defaults(handler=run_landscape)
 
