@@ -20,7 +20,7 @@ from .functional import check_input, dropout, linear_relu_unchecked, linear_unch
 from .tensor import Tensor, check_dtype
 
 __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Sequential",
-           "Conv2d", "MaxPool2d", "AvgPool2d"]
+           "Conv2d", "MaxPool2d", "AvgPool2d", "ACTIVATIONS"]
 
 IntPair = Union[int, Tuple[int, int]]
 
@@ -92,6 +92,10 @@ class Sigmoid(_Activation):
 class Tanh(_Activation):
     """``tanh(x)`` elementwise."""
     _fn = staticmethod(ops.tanh)
+
+
+#: The activation layers by the name the scalar nn and model specs use.
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
 class Flatten(Module):
