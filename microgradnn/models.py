@@ -31,15 +31,14 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from .module import Module
-from .tensor import (Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
-                     Tanh)
+from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
+from .tensor.layers import ACTIVATIONS
 
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
            "describe", "to_scalar_mlp", "parameter_shapes", "check_spec_size", "ACTIVATIONS",
            "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES"]
 
 SIDE = 28
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 INPUT_MODES = ("unit", "standard")
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights; training needs about 4x that
 MAX_HIDDEN_LAYERS = 64

@@ -145,8 +145,7 @@ def _mnist(args: argparse.Namespace, out: Path, written: List[str]) -> None:
     fit(model, SGD(model.parameters(), lr=0.5), train, epochs=1, batch_size=32, seed=args.seed,
         spec=spec, progress=not args.quiet)
     seconds = time.perf_counter() - start
-    result = evaluate(model, *test)
-    accuracy = result[0] if isinstance(result, tuple) else result["accuracy"]
+    accuracy, _ = evaluate(model, *test)
     print(f"   one epoch over 60,000 images in {seconds:.1f} s: test accuracy {accuracy:.2%}")
     weights = model.state_dict()["0.weight"]
     viz.save_figure(viz.plot_weight_images(weights), out / "mnist_first_layer_weights.png")
