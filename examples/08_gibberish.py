@@ -19,7 +19,7 @@ from microgradnn import format_number
 from microgradnn.optim import SGD
 from microgradnn.tensor import Linear, Sequential, Sigmoid, Tensor, log_softmax
 from viz import plot_images, save_figure
-from viz.plots_common import new_figure
+from viz.plots.common import new_figure
 
 SHAPE = (784,)
 

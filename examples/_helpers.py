@@ -67,7 +67,7 @@ def save_graph(root, path: Path, **options) -> Path:
     with a line saying how to install graphviz.
     """
     from viz import GraphvizNotFoundError, draw_graph
-    from viz.dot import render, write_atomic
+    from viz.graph.dot import render, write_atomic
 
     graph = draw_graph(root, **options)
     try:

@@ -18,9 +18,9 @@ from microgradnn.engine import Value
 from microgradnn.losses import hinge_loss, l2_penalty
 from microgradnn.nn import MLP
 from viz import GraphvizNotFoundError, LargeGraphWarning, draw_graph, draw_network
-from viz.collapse import collapsed_budget
-from viz.graph import DEFAULT_MAX_LAYOUT
-from viz.dot import escape_html, render
+from viz.graph.collapse import collapsed_budget
+from viz.graph.graph import DEFAULT_MAX_LAYOUT
+from viz.graph.dot import escape_html, render
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' not installed")
 SVG = "{http://www.w3.org/2000/svg}"

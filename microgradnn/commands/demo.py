@@ -100,7 +100,7 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
 def _render(graph, path: Path, written: List[str], what: str) -> None:
     """Write ``graph`` as SVG, or its DOT text (and why) when graphviz's dot is missing."""
     import viz
-    from viz.dot import render
+    from viz.graph.dot import render
 
     try:
         render(graph, str(path))

@@ -1,4 +1,4 @@
-"""Small DOT helpers shared by ``viz.graph`` and ``viz.network``.
+"""Small DOT helpers shared by ``viz.graph.graph``, ``viz.graph.network`` and the stepper.
 
 Escaping of user strings into HTML-like labels, the one number format of the
 pictures, a colour-blind-safe diverging colour scale, and rendering with one clear

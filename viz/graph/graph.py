@@ -154,7 +154,7 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
         max_nodes: past this many DOT nodes the collapsed grouped view is drawn
             instead, with a ``LargeGraphWarning``, so that rendering stays fast.
         max_layout: the same switch for graphs with fewer but dense or long edges, by
-            the estimate of ``viz.layout_cost`` (nodes + edges + ranks spanned).
+            the estimate of ``layout_cost`` (nodes + edges + ranks spanned).
         title: a caption shown above the picture (escaped), e.g. the expression text.
     """
     _check_options(rankdir, group, max_nodes, max_layout)

@@ -1,14 +1,8 @@
-"""Matplotlib pictures of what a network learned: curves, boundaries, confusions.
-
-Every function takes plain numbers (lists or numpy arrays, so the scalar engine and the
-tensor path both fit) and returns a ``matplotlib.figure.Figure``; ``save_figure`` writes
-it as PNG or SVG. Images of weights, filters and digits are in ``viz.plots_images``;
-gradient flow and activation histograms in ``viz.plots_training``. All are re-exported here.
-"""
+"""The regions a 2-D classifier assigns to each class, with the data points on top."""
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict
 
 import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -17,66 +11,13 @@ from matplotlib.figure import Figure
 from microgradnn.engine import format_number
 from microgradnn.nn import MLP
 
-from .plots_common import as_array, new_figure, save_figure
-from .plots_images import (plot_conv_filters, plot_feature_maps, plot_images, plot_misclassified,
-                           plot_weight_images)
-from .plots_training import mean_abs_grad_per_layer, plot_activation_histograms, plot_gradient_flow
+from .common import as_array, new_figure
 
-__all__ = ["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
-           "confusion_matrix", "plot_confusion_matrix", "plot_weight_images",
-           "plot_conv_filters", "plot_feature_maps", "plot_misclassified", "plot_images",
-           "plot_gradient_flow",
-           "plot_activation_histograms", "mean_abs_grad_per_layer", "CLASS_COLORS"]
+__all__ = ["plot_decision_boundary", "mlp_predict_fn", "CLASS_COLORS"]
 
 # Class colours for points and regions (colour-blind friendly, from the Okabe-Ito palette).
 CLASS_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                 "#F0E442", "#000000", "#999999", "#882255")
-
-_SPLITS = ("train", "val", "test")
-
-
-def plot_history(history: Sequence[Mapping[str, float]], x_key: str = "epoch") -> Figure:
-    """Loss and accuracy per epoch, train and test, from a training history.
-
-    ``history`` is one dict per epoch with keys such as ``epoch``, ``train_loss``,
-    ``train_accuracy``, ``test_loss``, ``test_accuracy`` (``val_`` also works). A key
-    missing from every epoch is not drawn; a key missing from some epochs is drawn at the
-    epochs that have it. Epochs are numbered 1, 2, ... when ``epoch`` is absent.
-    ``x_key="step"`` plots a per-step history (the scalar demo's) against ``step``.
-    Returns a figure with a "Loss" axes and/or an "Accuracy" axes.
-    """
-    if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
-        raise ValueError(f"plot_history: expected a non-empty list of per-epoch dicts, got {history!r}")
-    for i, row in enumerate(history):
-        if not isinstance(row, Mapping):
-            raise TypeError(f"plot_history: epoch entry {i} is {type(row).__name__}, not a dict")
-    panels = []
-    for metric, title in (("loss", "Loss"), ("accuracy", "Accuracy")):
-        keys = [f"{split}_{metric}" for split in _SPLITS
-                if any(row.get(f"{split}_{metric}") is not None for row in history)]
-        if keys:
-            panels.append((metric, title, keys))
-    if not panels:
-        raise ValueError("plot_history: no train/val/test loss or accuracy keys in the history "
-                         f"(keys seen: {sorted({k for row in history for k in row})})")
-    fig = new_figure(5.0 * len(panels), 3.6)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (metric, title, keys) in zip(axes, panels):
-        for key in keys:
-            xs, ys = [], []
-            for i, row in enumerate(history):
-                if row.get(key) is not None:
-                    xs.append(float(row.get(x_key, i + 1)))
-                    ys.append(float(row[key]))
-            split = key.split("_", 1)[0]
-            ax.plot(xs, ys, marker="o" if len(xs) <= 30 else None, markersize=3, label=split)
-        ax.set_title(title)
-        ax.set_xlabel(x_key)
-        ax.set_ylabel(metric)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-    return fig
-
 
 def _class_ids(scores: np.ndarray, m: int, threshold: float) -> np.ndarray:
     """Class ids from what a predict function returned for ``m`` points."""
@@ -170,57 +111,3 @@ def mlp_predict_fn(model: MLP) -> Callable[[np.ndarray], np.ndarray]:
         return out[:, 0] if out.shape[1] == 1 else out
 
     return predict
-
-
-def confusion_matrix(labels: object, predictions: object, num_classes: Optional[int] = None) -> np.ndarray:
-    """Counts ``cm[true, predicted]`` as an int64 (k, k) array; k from the data if not given."""
-    labels = as_array("confusion_matrix: labels", labels, 1, np.int64)
-    predictions = as_array("confusion_matrix: predictions", predictions, 1, np.int64)
-    if labels.shape != predictions.shape:
-        raise ValueError(f"confusion_matrix: {labels.shape[0]} labels but {predictions.shape[0]} predictions")
-    if labels.size and min(labels.min(), predictions.min()) < 0:
-        raise ValueError("confusion_matrix: class ids must be >= 0")
-    k = num_classes if num_classes is not None else int(max(labels.max(initial=0),
-                                                            predictions.max(initial=0))) + 1
-    if labels.size and max(labels.max(), predictions.max()) >= k:
-        raise ValueError(f"confusion_matrix: a class id is >= num_classes={k}")
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (labels, predictions), 1)
-    return cm
-
-
-def plot_confusion_matrix(cm: object, class_names: Optional[Sequence[str]] = None,
-                          title: str = "Confusion matrix") -> Figure:
-    """A (k, k) confusion matrix (rows true class, columns predicted) with each count written in.
-
-    The title gives the accuracy (trace / total); ``class_names`` (k strings) label the ticks.
-    """
-    cm = as_array("plot_confusion_matrix: cm", cm, 2)
-    k = cm.shape[0]
-    if cm.shape != (k, k) or k == 0:
-        raise ValueError(f"plot_confusion_matrix: cm must be square (k, k), got shape {cm.shape}")
-    if (cm < 0).any():
-        raise ValueError("plot_confusion_matrix: counts must be >= 0")
-    names: List[str] = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
-    if len(names) != k:
-        raise ValueError(f"plot_confusion_matrix: {len(names)} class names for a {k}x{k} matrix")
-    total = cm.sum()
-    accuracy = float(np.trace(cm) / total) if total else 0.0
-    size = 1.6 + 0.45 * k
-    fig = new_figure(size + 1.2, size)
-    ax = fig.add_subplot()
-    image = ax.imshow(cm, cmap="Blues", vmin=0)
-    fig.colorbar(image, ax=ax, label="count")
-    ax.set_xticks(range(k), names)
-    ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{title} (accuracy {format_number(accuracy)})")
-    brightest = cm.max() if cm.max() > 0 else 1.0
-    is_integer = np.all(cm == np.round(cm))
-    for i in range(k):
-        for j in range(k):
-            text = f"{int(cm[i, j])}" if is_integer else format_number(cm[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if cm[i, j] > 0.6 * brightest else "black")
-    return fig

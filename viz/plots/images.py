@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from .plots_common import as_array, grid_shape, new_figure, symmetric_limit
+from .common import as_array, grid_shape, new_figure, symmetric_limit
 
 __all__ = ["plot_weight_images", "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
            "plot_images", "DIVERGING_CMAP"]

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from microgradnn.engine import format_number
 
-from .plots_common import as_array, grid_shape, new_figure
+from .common import as_array, grid_shape, new_figure
 
 __all__ = ["plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer"]
 

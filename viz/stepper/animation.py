@@ -16,10 +16,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from microgradnn.engine import Value
 from microgradnn.fileio import atomic_path
 
-from .dot import format_value
+from ..graph.dot import format_value
+from ..graph.trace import Trace, trace
 from .backprop import Step, last_change, node_names, steps_from_trace
-from .stepper_layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
-from .trace import Trace, trace
+from .layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 
 __all__ = ["save_animation", "frame_states", "FrameState"]
 
@@ -85,7 +85,7 @@ class _Scene:
         from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
         from matplotlib.path import Path
 
-        from .dot import diverging_colour, max_abs
+        from ..graph.dot import diverging_colour, max_abs
 
         self.tr, self.names, self.total = tr, node_names(tr), len(steps)
         self.has_forward = any(step.kind == "forward" for step in steps)

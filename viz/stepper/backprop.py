@@ -18,8 +18,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from microgradnn.engine import Value
 
-from .dot import format_value
-from .trace import NodeRecord, Trace, trace
+from ..graph.dot import format_value
+from ..graph.trace import NodeRecord, Trace, trace
 
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
            "format_walkthrough", "last_change"]

@@ -57,7 +57,7 @@ def graph_source(root: Value, rankdir: str = "LR", parameters: Optional[Sequence
                  hide_constants: bool = False,
                  max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
     """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout."""
-    from .graph import draw_graph  # the picture module; imported when a stepper is made
+    from ..graph.graph import draw_graph  # the picture module; imported when a stepper is made
 
     nodes = topological_order(root)
     dot_nodes = len(nodes) + sum(1 for v in nodes if v.operands)

@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional, Sequence
 from microgradnn.engine import Value
 from microgradnn.fileio import write_atomic
 
-from .dot import format_value
+from ..graph.dot import format_value
+from ..graph.trace import Trace, trace
+from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .backprop import Step, last_change, node_names, steps_from_trace
-from .stepper_assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
-from .stepper_layout import DEFAULT_MAX_NODES, graph_svg
-from .trace import Trace, trace
+from .layout import DEFAULT_MAX_NODES, graph_svg
 
 __all__ = ["save_stepper", "stepper_html", "stepper_data", "script_json"]
 
