@@ -4,7 +4,10 @@ Three parts: ``viz.graph`` (graphviz pictures of a computation graph or a networ
 ``viz.stepper`` (the backward pass one step at a time: HTML page, animation) and
 ``viz.plots`` (matplotlib figures of training). Every public name is re-exported here.
 
-``viz`` imports ``microgradnn``; ``microgradnn`` never imports ``viz``.
+Layers: ``viz`` imports the library (``microgradnn`` minus its CLI), which never imports
+``viz``; the CLI (``microgradnn.cli``, ``microgradnn.commands``) is the application layer and
+imports ``viz`` inside its handlers. ``import viz`` does not load matplotlib: the first plot
+function called does (``tests/test_layering.py`` checks all three).
 """
 
 from .graph import (EdgeRecord, GraphvizNotFoundError, LargeGraphWarning, NodeRecord, Trace,

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import TYPE_CHECKING, Callable, Dict
 
 import numpy as np
-from matplotlib.colors import BoundaryNorm, ListedColormap
-from matplotlib.figure import Figure
 
 from microgradnn.engine import format_number
 from microgradnn.nn import MLP
 
 from .common import as_array, new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_decision_boundary", "mlp_predict_fn", "CLASS_COLORS"]
 
@@ -60,6 +61,8 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: ob
     region = _class_ids(raw, grid.shape[0], threshold).reshape(xx.shape)
     predicted = _class_ids(np.asarray(predict_fn(X)), X.shape[0], threshold)
     accuracy = float(np.mean(predicted == y))
+
+    from matplotlib.colors import BoundaryNorm, ListedColormap
 
     n_classes = int(max(region.max(), y.max(), 1)) + 1
     if n_classes > len(CLASS_COLORS):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from microgradnn.engine import format_number
 
 from .common import as_array, new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
 __all__ = ["confusion_matrix", "plot_confusion_matrix"]
 

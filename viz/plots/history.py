@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .common import new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_history"]
 

@@ -8,14 +8,16 @@ first layers get gradients orders of magnitude smaller (vanishing gradients).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from microgradnn.engine import format_number
 
 from .common import as_array, grid_shape, new_figure
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer"]
 
