@@ -13,6 +13,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from microgradnn.training import to_input  # the one pixel scaling: uint8 p -> float32 p / 255
+
 __all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "to_input", "train_epoch",
            "predict_logits"]
 
@@ -78,11 +80,6 @@ def save_graph(root, path: Path, **options) -> Path:
         print(f"  ({error}; wrote the DOT source instead)")
     say_saved(path, "the computation graph")
     return path
-
-
-def to_input(images: np.ndarray, shape) -> np.ndarray:
-    """uint8 digits (n, 28, 28) -> float32 in [0, 1] shaped (n, *shape): (784,) or (1, 28, 28)."""
-    return images.reshape((images.shape[0], *shape)).astype(np.float32) / np.float32(255.0)
 
 
 def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape, batch_size: int,

@@ -62,17 +62,18 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
               "   backprop steppers are skipped (apt-get install graphviz / brew install graphviz)")
     title = f"hinge loss of one moons sample (label {int(y[0])}), untrained network"
     # The full graph of one sample has ~400 values; one node per neuron keeps it readable.
-    _render(viz.draw_graph(loss, group="neuron", collapse=True, title=title),
+    _render(viz.draw_graph(loss, group="neuron", collapse=True, title=title, parameters=model),
             out / "moons_sample_graph.svg", written,
             "how gradients flow through one sample's loss")
     if has_dot:  # the steppers lay their graph out with dot once
         viz.save_stepper(loss, str(out / "moons_sample_backprop.html"), title=title,
-                         hide_constants=True)
+                         hide_constants=True, parameters=model)
         written.append("moons_sample_backprop.html    step through backprop of one sample's loss")
         neuron_x, neuron_w, neuron_b = _tanh_neuron()
         neuron = (neuron_x * neuron_w + neuron_b).tanh()
         neuron.backward()
-        viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)")
+        viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)",
+                         parameters=[neuron_w, neuron_b])
         written.append("neuron_backprop.html          step through backprop of a tanh neuron")
     model.zero_grad()
 

@@ -19,15 +19,13 @@ from microgradnn.fileio import write_atomic as _write_atomic
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
     "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
-    "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT", "INSTALL_HINT",
+    "MONO_FONT", "INSTALL_HINT",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
 
 # Ends of ColorBrewer's PuOr scale, which stays distinguishable under the common
 # colour-vision deficiencies: purple for negative values, orange for positive ones.
-NEGATIVE_HEX = "#5e3c99"
-POSITIVE_HEX = "#e66101"
 _NEUTRAL = (0xF7, 0xF7, 0xF7)
 _NEGATIVE = (0x5E, 0x3C, 0x99)
 _POSITIVE = (0xE6, 0x61, 0x01)

@@ -4,29 +4,40 @@ Every picture (the static graph, the grouped view, each stepper frame) reads a
 ``Trace``; nothing in ``viz`` walks ``Value`` objects or recomputes derivatives
 on its own. Ids are assigned in topological order (``v0`` is the first operand
 ever computed, the root comes last) so the same graph always gives the same ids.
+
+What a leaf is comes from the caller, never from its label: pass the model (a
+``Module``: its ``parameters()`` are parameters, and its module tree lets pictures
+group nodes by neuron and layer) or the parameters themselves. Given nothing,
+every labelled leaf is drawn alike.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
+from microgradnn.module import Module
 
-__all__ = ["NodeRecord", "EdgeRecord", "Trace", "trace", "ROLES"]
+from .structure import ModuleTree, module_tree
 
-ROLES = ("input", "parameter", "constant", "intermediate", "output")
+__all__ = ["NodeRecord", "EdgeRecord", "Trace", "trace", "Parameters"]
 
-# Labels given by microgradnn.nn (``layers.0.neurons.3.w.17``) and the usual
-# hand-written names of the classic neuron example (``w``, ``b``, ``w1``).
-_PARAMETER_LABEL = re.compile(r"(^|\.)(w|b|weight|bias)(\.?\d+)?$")
+#: What ``parameters=`` accepts: a model, the parameter Values, or nothing.
+Parameters = Union[Module, Iterable[Value], None]
 
 
 @dataclass(frozen=True)
 class NodeRecord:
-    """One ``Value``: its numbers as they were when traced, and its place in the graph."""
+    """One ``Value``: its numbers as they were when traced, and its place in the graph.
+
+    ``role`` is ``"output"`` (the root), ``"intermediate"`` (any other op result),
+    ``"parameter"`` (a leaf among the parameters given to ``trace``), ``"input"`` (another
+    labelled leaf, when parameters were given), ``"leaf"`` (a labelled leaf when none
+    were: nothing is known about it) or ``"constant"`` (an unlabelled leaf, like the
+    ``1`` in ``x + 1``).
+    """
 
     id: str
     label: str
@@ -61,10 +72,15 @@ class EdgeRecord:
 
 @dataclass
 class Trace:
+    """The records of one graph; ``modules`` is the model's tree when a model was given,
+    and ``owner`` maps each parameter leaf's id to the path of the module holding it."""
+
     root: str
     nodes: List[NodeRecord]
     edges: List[EdgeRecord]
     has_grads: bool
+    modules: Optional[ModuleTree] = None
+    owner: Dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id: Dict[str, NodeRecord] = {n.id: n for n in self.nodes}
@@ -79,34 +95,45 @@ def _role(value: Value, is_root: bool, parameter_ids: Optional[set]) -> str:
         return "output"
     if value.operands:
         return "intermediate"
-    if parameter_ids is not None:
-        if id(value) in parameter_ids:
-            return "parameter"
-    elif _PARAMETER_LABEL.search(value.label or ""):
+    if parameter_ids is not None and id(value) in parameter_ids:
         return "parameter"
-    return "input" if value.label else "constant"
+    if not value.label:
+        return "constant"
+    return "leaf" if parameter_ids is None else "input"
 
 
-def trace(root: Value, parameters: Optional[Iterable[Value]] = None) -> Trace:
+def trace(root: Value, parameters: Parameters = None) -> Trace:
     """Record the graph under ``root``.
 
-    Leaves are classed as ``parameter`` (those in ``parameters`` if given, else
-    those labelled like ``w``, ``b``, ``layers.0.neurons.3.w.17``), ``input`` (other
-    labelled leaves) or ``constant`` (unlabelled leaves, e.g. the ``1`` in ``x + 1``).
+    ``parameters`` is the model (a ``Module``), an iterable of its parameter Values, or
+    ``None``. Leaves among them are ``parameter``, other labelled leaves ``input``;
+    with ``None`` every labelled leaf is a plain ``leaf``. Unlabelled leaves (the ``1``
+    in ``x + 1``) are ``constant`` either way. Only a model gives the module tree that
+    grouping by neuron or layer needs.
     """
     if not isinstance(root, Value):
         raise TypeError(f"trace: expected a Value, got {type(root).__name__}")
+    tree = module_tree(parameters) if isinstance(parameters, Module) else None
+    if tree is not None:
+        parameter_ids: Optional[set] = set(tree.owner)
+    elif parameters is not None:
+        parameter_ids = {id(p) for p in parameters}
+    else:
+        parameter_ids = None
     order = topological_order(root)
-    parameter_ids = None if parameters is None else {id(p) for p in parameters}
     ids = {id(v): f"v{i}" for i, v in enumerate(order)}
     nodes: List[NodeRecord] = []
     edges: List[EdgeRecord] = []
+    owner: Dict[str, str] = {}
     for v in order:
         node_id = ids[id(v)]
         operand_ids = tuple(ids[id(o)] for o in v.operands)
         nodes.append(NodeRecord(node_id, v.label, v.data, v.grad, v.op,
                                 _role(v, v is root, parameter_ids), operand_ids, v))
+        if tree is not None and not v.operands and id(v) in tree.owner:
+            owner[node_id] = tree.owner[id(v)]
         for slot, (source, local) in enumerate(zip(operand_ids, v.local_grads)):
             edges.append(EdgeRecord(f"e{len(edges)}", source, node_id, slot, local, local * v.grad))
     # backward() always leaves the root's grad at 1 or more; before it, 0.
-    return Trace(ids[id(root)], nodes, edges, has_grads=root.grad != 0.0)
+    return Trace(ids[id(root)], nodes, edges, has_grads=root.grad != 0.0, modules=tree,
+                 owner=owner)

@@ -17,7 +17,7 @@ from microgradnn.engine import Value
 from microgradnn.fileio import atomic_path
 
 from ..graph.dot import format_value
-from ..graph.trace import Trace, trace
+from ..graph.trace import Parameters, Trace, trace
 from .backprop import Step, last_change, node_names, steps_from_trace
 from .layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 
@@ -234,7 +234,7 @@ def _save_atomic(path: str, write) -> None:
 
 def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[str] = None,
                    forward: bool = False, rankdir: str = "LR",
-                   parameters: Optional[Sequence[Value]] = None, hide_constants: bool = False,
+                   parameters: Parameters = None, hide_constants: bool = False,
                    frame_ms: int = 1200, max_width_px: int = 1200, dpi: int = 100,
                    max_nodes: int = DEFAULT_MAX_NODES, progress: bool = True) -> List[str]:
     """Write the walk-through of backprop from ``root`` as a GIF and/or numbered SVG frames.
@@ -243,6 +243,7 @@ def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[st
     held three times as long. ``path_gif`` may be ``None`` to write only SVG frames
     ``frame_000.svg``, ``frame_001.svg``, ... into ``frames_dir`` (created if needed).
     Returns the paths written (the GIF first). ``max_width_px`` caps the image width.
+    ``parameters`` (the model, or its parameter Values) marks parameters as in ``draw_graph``.
     """
     if path_gif is None and frames_dir is None:
         raise ValueError("save_animation: give path_gif, frames_dir, or both")
