@@ -1,11 +1,15 @@
 """The scalar autograd engine: one ``Value`` per number, reverse-mode autodiff.
 
-Every op builds a node that keeps its operands in order (``a * a`` keeps both
-slots) and, computed right there beside the forward result, the local derivative
-of the output with respect to each operand. ``backward()`` is then one generic
-loop: ``operand.grad += local * node.grad`` over a reverse topological order.
-No closures are stored, so a graph has no reference cycles and is freed by
-reference counting alone, without the garbage collector.
+micrograd's ``Value``, with one change: instead of a ``_backward`` closure, every op
+stores, computed right beside the forward result, the local derivative of its
+output with respect to each operand (``local_grads``, one per slot of ``operands``;
+``a * a`` keeps both slots). ``backward()`` is then one generic loop,
+``operand.grad += local * node.grad`` over the reverse topological order, written
+once in ``autodiff.py``. No closures are stored, so a graph has no reference cycles
+and is freed by reference counting alone, without the garbage collector.
+
+Below the class: ``weighted_sum`` (a neuron's ``w·x + b`` as one node) and ``OPS``,
+the table of every op's name, symbol and derivative formulas that pictures read.
 
 Gradient semantics follow PyTorch:
 
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 from operator import attrgetter, mul
-from typing import Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-from .autodiff import topological_order
+from . import autodiff
 
-__all__ = ["Value", "weighted_sum", "format_number"]
+__all__ = ["Value", "weighted_sum", "format_number", "Op", "OPS", "op_info", "WEIGHTED_SUM",
+           "CALL_PRECEDENCE"]
 
 Number = Union[int, float]
 _INF = math.inf
@@ -80,8 +86,8 @@ class Value:
         self.local_grads = local_grads
 
     # ---- arithmetic: forward result and local derivatives side by side ----
-    # Each op returns Value(result, label, op, operands, local_grads): positional
-    # arguments because this is the engine's hot path.
+    # Each op returns Value(result, label, op, operands, local_grads), arguments
+    # passed by position because keywords cost time on the engine's hot path.
 
     def __add__(self, other: Union["Value", Number]) -> "Value":
         other = other if isinstance(other, Value) else Value(other)
@@ -115,7 +121,7 @@ class Value:
             dk = out * math.log(x) if x > 0 else (0.0 if x == 0 else math.nan)
             return Value(out, "", "**", (self, exponent), (_power_derivative(x, k), dk))
         k = _as_float(exponent, "**")
-        return Value(_power(x, k), "", f"**{k:g}", (self,), (_power_derivative(x, k),))
+        return Value(_power(x, k), "", _pow_key(k), (self,), (_power_derivative(x, k),))
 
     def __radd__(self, other: Number) -> "Value":
         return Value(other) + self
@@ -176,18 +182,9 @@ class Value:
         steps); inner nodes are reset first, so each call adds exactly one gradient.
         A node whose gradient is exactly zero (say behind a dead ReLU) passes nothing
         back: the chain rule with 0 * inf = 0, where PyTorch would give NaN.
+        The loop itself is ``autodiff.backward``.
         """
-        order = topological_order(self)
-        for node in order:
-            if node.operands:
-                node.grad = 0.0
-        self.grad += 1.0
-        for node in reversed(order):
-            upstream = node.grad
-            if upstream == 0.0:
-                continue
-            for operand, local in zip(node.operands, node.local_grads):
-                operand.grad += local * upstream
+        autodiff.backward(self, 1.0)
 
     def zero_grad(self) -> None:
         """Set this value's gradient back to zero."""
@@ -218,22 +215,137 @@ def _power_derivative(x: float, k: float) -> float:
     return k * x ** (k - 1.0)
 
 
-def weighted_sum(weights: Sequence[Value], inputs: Sequence[Union[Value, Number]], bias: Value) -> Value:
-    """One node for ``w1*x1 + ... + wn*xn + b``: a neuron's pre-activation.
+def weighted_sum(weights: Sequence[Value], inputs: Sequence[Union[Value, Number]],
+                 bias: Value) -> Value:
+    """One node for ``w1*x1 + ... + wn*xn + b``: a neuron's weighted sum ``z``.
 
     Operands are ``(w1..wn, x1..xn, b)`` with local derivatives ``(x1..xn, w1..wn, 1)``,
     so pictures can still draw every edge; it computes the same numbers as the chain
-    of ``*`` and ``+`` nodes with about a tenth of the nodes.
+    of ``*`` and ``+`` nodes with about a tenth of the nodes (``nn.Neuron`` uses it).
+    A plain number among ``inputs`` becomes a leaf.
     """
-    if len(weights) != len(inputs):
-        raise ValueError(f"weighted_sum: {len(weights)} weights but {len(inputs)} inputs")
-    xs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
-    return _weighted_sum(tuple(weights), xs, tuple(map(_data, xs)), bias)
+    ws, xs = tuple(weights), tuple(inputs)  # tuple() of a tuple is the tuple itself: free
+    if len(ws) != len(xs):
+        raise ValueError(f"weighted_sum: {len(ws)} weights but {len(xs)} inputs")
+    try:
+        w_data, x_data, b = tuple(map(_data, ws)), tuple(map(_data, xs)), bias.data
+    except AttributeError:  # a plain number somewhere: rare, so checked only now
+        if not all(isinstance(v, Value) for v in ws + (bias,)):
+            raise TypeError("weighted_sum: weights and bias must be Values") from None
+        return weighted_sum(ws, [x if isinstance(x, Value) else Value(x) for x in xs], bias)
+    return Value(sum(map(mul, w_data, x_data)) + b, "", WEIGHTED_SUM, ws + xs + (bias,),
+                 x_data + w_data + (1.0,))
 
 
-def _weighted_sum(ws: Tuple[Value, ...], xs: Tuple[Value, ...], x_data: Tuple[float, ...],
-                  b: Value) -> Value:
-    """``weighted_sum`` for callers that already hold tuples (a layer shares ``xs``)."""
-    w_data = tuple(map(_data, ws))
-    out = sum(map(mul, w_data, x_data)) + b.data
-    return Value(out, "", "Σwx+b", ws + xs + (b,), x_data + w_data + (1.0,))
+# ---- the op table: what pictures may say about each op, written down once ----
+
+@dataclass(frozen=True)
+class Op:
+    """One kind of node the engine builds, as formulas a picture can fill in.
+
+    Templates name the operands ``{a}`` and ``{b}`` (slots 0 and 1) and the result
+    ``{out}``; the weighted sum's slots are ``{w1}..{wn}``, ``{x1}..{xn}``, ``{b}``.
+    Substitute operand names to get ``do/da = b``-style text, or formatted numbers.
+
+    Attributes:
+        key: the ``Value.op`` string ("*"; "**k" stands for "**2", "**0.5", ...).
+        name: a word for it ("mul").
+        symbol: how a picture labels the node ("*", "tanh", "Σwx+b").
+        arity: how many operands; ``None`` for the weighted sum (2n + 1 of them).
+        precedence: binding strength in a formula: 1 for ``+ -``, 2 for ``* /``,
+            3 for ``-a``, 4 for ``**``, 9 for ``f(a)`` (never needs parentheses).
+        formula: the forward expression, e.g. ``"{a} + {b}"``.
+        derivatives: d(out)/d(operand) for each slot, e.g. ``("{b}", "{a}")`` for ``*``.
+    """
+
+    key: str
+    name: str
+    symbol: str
+    arity: Optional[int]
+    precedence: int
+    formula: str
+    derivatives: Tuple[str, ...]
+
+    def operand_names(self, n: int) -> Tuple[str, ...]:
+        """The template names of ``n`` operand slots: ("a", "b"), or w1..wn, x1..xn, b."""
+        if self.arity is None:
+            half = n // 2
+            return (tuple(f"w{i}" for i in range(1, half + 1))
+                    + tuple(f"x{i}" for i in range(1, half + 1)) + ("b",))
+        return ("a", "b")[:n]
+
+    def formula_for(self, n: int) -> str:
+        """``formula`` for ``n`` operands (the weighted sum spells out every term)."""
+        if self.arity is None:
+            return " + ".join([f"{{w{i}}}*{{x{i}}}" for i in range(1, n // 2 + 1)] + ["{b}"])
+        return self.formula
+
+    def derivatives_for(self, n: int) -> Tuple[str, ...]:
+        """``derivatives`` for ``n`` operands (the weighted sum: x_i for w_i, w_i for x_i, 1)."""
+        if self.arity is None:
+            half = n // 2
+            return (tuple(f"{{x{i}}}" for i in range(1, half + 1))
+                    + tuple(f"{{w{i}}}" for i in range(1, half + 1)) + ("1",))
+        return self.derivatives
+
+    def fill(self, template: str, operands: Sequence[str], out: str = "") -> str:
+        """``template`` with the operand texts (names or numbers) and ``out`` put in."""
+        names = dict(zip(self.operand_names(len(operands)), operands))
+        return template.format(out=out, **names)
+
+
+WEIGHTED_SUM = "Σwx+b"  # the op string of weighted_sum's node, everywhere
+CALL_PRECEDENCE = 9  # f(a): binds tightest, never needs parentheses
+
+
+def _op(key: str, name: str, arity: Optional[int], precedence: int, formula: str,
+        *derivatives: str, symbol: str = "") -> Op:
+    return Op(key, name, symbol or key, arity, precedence, formula, derivatives)
+
+
+#: Every op ``Value`` builds, keyed by ``Value.op``; ``op_info`` also resolves "**2" etc.
+OPS: Dict[str, Op] = {op.key: op for op in (
+    _op("+", "add", 2, 1, "{a} + {b}", "1", "1"),
+    _op("-", "sub", 2, 1, "{a} - {b}", "1", "-1"),
+    _op("*", "mul", 2, 2, "{a}*{b}", "{b}", "{a}"),
+    _op("/", "div", 2, 2, "{a}/{b}", "1/{b}", "-{a}/{b}²"),
+    _op("neg", "neg", 1, 3, "-{a}", "-1", symbol="-"),
+    _op("**", "pow", 2, 4, "{a}**{b}", "{b}*{a}**({b} - 1)", "{out}*log({a})"),
+    _op("**k", "pow", 1, 4, "{a}**{k}", "{k}*{a}**{k_minus_1}"),
+    _op("exp", "exp", 1, CALL_PRECEDENCE, "exp({a})", "{out}"),
+    _op("log", "log", 1, CALL_PRECEDENCE, "log({a})", "1/{a}"),
+    _op("tanh", "tanh", 1, CALL_PRECEDENCE, "tanh({a})", "1 - {out}²"),
+    _op("sigmoid", "sigmoid", 1, CALL_PRECEDENCE, "sigmoid({a})", "{out}*(1 - {out})"),
+    _op("relu", "relu", 1, CALL_PRECEDENCE, "relu({a})", "[{a} > 0]"),
+    _op(WEIGHTED_SUM, "weighted_sum", None, 1, "Σ {w_i}*{x_i} + {b}", "{x_i}", "{w_i}", "1"),
+)}
+
+
+def _pow_key(k: float) -> str:
+    """The ``Value.op`` of ``x ** k`` for a constant ``k``: "**2", "**0.5"."""
+    return f"**{k:g}"
+
+
+def op_info(op: str) -> Optional[Op]:
+    """The ``Op`` describing a ``Value.op`` string; ``None`` for an op not in ``OPS``.
+
+    A constant power ("**2") gets its own ``Op`` with the exponent written in:
+    formula ``"{a}**2"``, derivative ``"2*{a}"``.
+    """
+    found = OPS.get(op)
+    if found is not None or not op.startswith("**"):
+        return found
+    try:
+        k = float(op[2:])
+    except ValueError:
+        return None
+    if _pow_key(k) != op:
+        return None
+    if k == 0.0 or k == 1.0:
+        derivative = f"{k:g}"
+    elif k == 2.0:
+        derivative = "2*{a}"
+    else:
+        derivative = f"{k:g}*{{a}}**{k - 1:g}"
+    family = OPS["**k"]
+    return Op(op, family.name, op, 1, family.precedence, f"{{a}}{op}", (derivative,))

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .engine import Value, _weighted_sum
+from .engine import Value, weighted_sum
 from .module import Module
 
 __all__ = ["Neuron", "Layer", "MLP", "ACTIVATIONS"]
@@ -65,7 +65,7 @@ class Neuron(Module):
 
     def _forward(self, xs: Tuple[Value, ...], x_data: Tuple[float, ...]) -> Value:
         if self.fused:
-            z = _weighted_sum(self.w, xs, x_data, self.b)
+            z = weighted_sum(self.w, xs, self.b)
         else:
             z = self.b
             for wi, xi in zip(self.w, xs):

@@ -174,7 +174,7 @@ def test_cli_prints_walkthrough_and_writes_files(tmp_path, capsys):
 def test_cli_forward_and_errors(tmp_path, capsys):
     assert main(["backprop", "a*a", "--set", "a=3", "--forward"]) == 0
     out = capsys.readouterr().out
-    assert "    L = a * a = 3.0000 * 3.0000 = 9.0000\n" in out
+    assert "    L = a*a = 3.0000*3.0000 = 9.0000\n" in out
     assert "dL/da += a * dL/dL = 3.0000 * 1.0000 = 3.0000" in out
     assert "gradients: dL/da = 6.0000" in out
     assert main(["backprop", "x*y", "--set", "x=1"]) == 2

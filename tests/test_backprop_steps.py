@@ -55,7 +55,7 @@ def test_neuron_steps_hand_computed():
     assert t.local_grad == pytest.approx(0.5, abs=1e-12)  # 1 - tanh^2 at atanh(1/sqrt 2)
     assert (t.upstream, t.grad_before) == (1.0, 0.0)
     assert t.contribution == pytest.approx(0.5, abs=1e-12)
-    assert str(t) == "do/d(x*w + b) += (1 - o**2) * do/do = 0.5000 * 1.0000 = 0.5000"
+    assert str(t) == "do/d(x*w + b) += (1 - o²) * do/do = 0.5000 * 1.0000 = 0.5000"
 
     assert [term.operand_name for term in through_add.terms] == ["x*w", "b"]
     assert [term.local_grad for term in through_add.terms] == [1.0, 1.0]
@@ -169,7 +169,7 @@ def test_forward_steps_in_topological_order_with_stored_values():
     kinds = [s.kind for s in steps]
     assert kinds == ["forward"] * 3 + ["seed"] + ["backward"] * 3
     assert [s.node_id for s in steps[:3]] == ["v2", "v4", "v5"]
-    assert str(steps[0]) == "x*w = 2.0000 * (-3.0000) = -6.0000"
+    assert str(steps[0]) == "x*w = 2.0000*(-3.0000) = -6.0000"
     assert str(steps[1]) == "x*w + b = (-6.0000) + 6.8814 = 0.8814"
     assert str(steps[2]) == "o = tanh(x*w + b) = tanh(0.8814) = 0.7071"
     assert [s.index for s in steps] == list(range(len(steps)))
@@ -228,3 +228,93 @@ def test_negative_zero_is_shown_as_zero():
     loss = a.relu() * -2.0
     line = str(backprop_steps(loss)[-1])
     assert line == "dL/da += [a > 0] * dL/d(relu(a)) = 0.0000 * (-2.0000) = 0.0000"
+
+
+def same_number(a, b):
+    """Equal, NaN included (NaN == NaN counts as equal here)."""
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def assert_stepper_matches_engine(root):
+    steps = backprop_steps(root)
+    shown = final_grads(steps)
+    expected = engine_grads(root)
+    assert set(shown) == set(expected)
+    bad = {k: (shown[k], expected[k]) for k in expected if not same_number(shown[k], expected[k])}
+    assert not bad
+
+
+def test_zero_gradient_is_skipped_as_in_the_engine():
+    """Issue 11: for x = 0, L = x**0.5 * 0 the engine gives dL/dx = 0; the replay showed NaN."""
+    x = Value(0.0, label="x")
+    root = x ** 0.5
+    loss = root * 0
+    steps = backprop_steps(loss)
+    assert final_grads(steps)["v0"] == 0.0
+    loss.backward()
+    assert x.grad == 0.0
+    (term,) = steps[-1].terms  # the step through x**0.5
+    assert term.skipped and term.contribution == 0.0 and math.isinf(term.local_grad)
+    assert (term.grad_before, term.grad_after) == (0.0, 0.0)
+    assert str(term) == "dL/dx += nothing: dL/d(x**0.5) = 0.0000, so backward() skips x**0.5"
+    assert_stepper_matches_engine(loss)
+
+
+def test_inf_and_nan_gradients_are_shown_as_the_engine_has_them():
+    x = Value(0.0, label="x")
+    loss = x ** 0.5 - x ** 0.5  # inf + (-inf) at x = 0
+    steps = backprop_steps(loss)
+    assert math.isnan(final_grads(steps)["v0"])
+    assert_stepper_matches_engine(loss)
+
+
+# Random expressions for the property test: dead ReLUs (negative leaves), zeros (leaves and
+# "* 0"), reused operands (indices into everything built so far) and powers at 0.
+_UNARY = {
+    "relu": lambda a: a.relu(),
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "neg": lambda a: -a,
+    "sqrt": lambda a: a ** 0.5,  # local derivative inf at 0
+    "square": lambda a: a ** 2,
+    "pow0": lambda a: a ** 0,
+    "times0": lambda a: a * 0,
+}
+_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "pow": lambda a, b: a ** b,
+    "div": lambda a, b: a / (1.0 + b * b),
+}
+
+
+def _build(program, leaves):
+    nodes = list(leaves)
+    for name, i, j in program:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        try:
+            node = _UNARY[name](a) if name in _UNARY else _BINARY[name](a, b)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            continue  # refused by the engine (0 ** -1, (-2) ** 0.5): try the next op
+        nodes.append(node)
+    return nodes[-1]
+
+
+def test_property_stepper_final_gradients_equal_backward():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    ops = st.sampled_from(sorted(_UNARY) + sorted(_BINARY))
+    program = st.lists(st.tuples(ops, st.integers(0, 50), st.integers(0, 50)),
+                       min_size=1, max_size=12)
+    leaf_values = st.lists(st.sampled_from([0.0, -0.0, 1.0, -1.5, 0.5, 2.0]) | st.floats(-3, 3),
+                           min_size=1, max_size=4)
+
+    @settings(max_examples=300, deadline=None)
+    @given(program=program, values=leaf_values)
+    def check(program, values):
+        leaves = [Value(v, label=f"x{i}") for i, v in enumerate(values)]
+        assert_stepper_matches_engine(_build(program, leaves))
+
+    check()

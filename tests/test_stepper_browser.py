@@ -161,7 +161,7 @@ def test_forward_mode_fills_values_first(tmp_path, open_page):
     page.click("#mg-next")
     assert page.text_content("#v2 text.mg-data") == "-6.0000"
     assert page.text_content("#v5 text.mg-data") == "?"
-    assert page.text_content("#mg-caption") == "x*w = 2.0000 * (-3.0000) = -6.0000"
+    assert page.text_content("#mg-caption") == "x*w = 2.0000*(-3.0000) = -6.0000"
     assert "mg-value-pending" in classes(page, "v5")
     for _ in range(3):
         page.click("#mg-next")

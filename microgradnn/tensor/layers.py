@@ -17,7 +17,7 @@ from ..module import Module
 from . import ops
 from .conv import avg_pool2d, conv2d, max_pool2d, pair
 from .functional import check_input, dropout, linear_relu_unchecked, linear_unchecked
-from .tensor import Tensor, _check_dtype
+from .tensor import Tensor, check_dtype
 
 __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Sequential",
            "Conv2d", "MaxPool2d", "AvgPool2d"]
@@ -44,7 +44,7 @@ class Linear(Module):
                  dtype: Any = np.float32, rng: Optional[np.random.Generator] = None) -> None:
         self.in_features = _positive_int(in_features, "in_features", "Linear")
         self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dt = _check_dtype(dtype)
+        dt = check_dtype(dtype)
         bound = 1.0 / np.sqrt(self.in_features)
         self.weight = _uniform(rng, bound, (self.out_features, self.in_features), dt)
         self.bias = _uniform(rng, bound, (self.out_features,), dt) if bias else None
@@ -140,7 +140,7 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "kernel_size", minimum=1)
         self.stride = pair(stride, "stride", minimum=1)
         self.padding = pair(padding, "padding", minimum=0)
-        dt = _check_dtype(dtype)
+        dt = check_dtype(dtype)
         kh, kw = self.kernel_size
         bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
         self.weight = _uniform(rng, bound, (self.out_channels, self.in_channels, kh, kw), dt)

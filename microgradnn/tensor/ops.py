@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .shape_ops import getitem, max, mean, reshape, sum, transpose
-from .tensor import Tensor, _leaf, _to_array, make_node, unbroadcast
+from .tensor import Tensor, make_node, to_array, unbroadcast, wrap_array
 
 __all__ = ["add", "sub", "mul", "div", "power", "neg", "matmul", "exp", "log", "tanh",
            "sigmoid", "relu", "sum", "mean", "max", "reshape", "transpose", "getitem"]
@@ -24,8 +24,8 @@ def _const(x: Any, dtype: np.dtype) -> Tensor:
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         if not math.isfinite(x):
             raise ValueError(f"Tensor op: got a non-finite number {x!r}")
-        return _leaf(np.array(x, dtype=dtype))
-    return _leaf(_to_array(x, dtype, copy=False))
+        return wrap_array(np.array(x, dtype=dtype))
+    return wrap_array(to_array(x, dtype, copy=False))
 
 
 def _pair(a: Tensor, b: Any, op: str) -> Tensor:

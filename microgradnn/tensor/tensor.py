@@ -1,12 +1,12 @@
 """``Tensor``: reverse-mode autodiff over numpy arrays, the ``Value`` idea scaled up.
 
-Every op makes a node holding its operands in order, a small saved context (arrays
-it needs later, never the output node itself) and a module-level backward function
-``fn(upstream, ctx, operands) -> one gradient (or None) per operand``. ``backward()``
-walks the inner nodes once in topological order (``autodiff.topological_order``'s
-order without the leaves) and calls those functions. No closure refers back to its
-output node, so a graph has no reference cycles and is freed by reference counting
-as soon as the loss goes out of scope.
+Every op makes a node holding its operands in order, a small saved context ``ctx``
+(arrays it needs later, never the output node itself) and a module-level backward
+function ``backward_fn(upstream, ctx, operands) -> one gradient (or None) per
+operand``. ``backward()`` is the engine's one loop (``autodiff.backward``), which calls
+those functions over the inner nodes in reverse topological order. No closure refers
+back to its output node, so a graph has no reference cycles and is freed by
+reference counting as soon as the loss goes out of scope.
 
 Semantics follow PyTorch: leaves accumulate gradients across ``backward()`` calls
 (``zero_grad()`` clears them, setting ``grad`` to ``None``); inner nodes are reset
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..autodiff import topological_order
+from .. import autodiff
 from ..engine import format_number
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "as_tensor", "from_uint8", "unbroadcast",
-           "column_sums"]
+           "column_sums", "make_node", "wrap_array", "to_array", "check_dtype"]
 
 # A one-element list so that helpers elsewhere can read the flag without a global
 # statement; ``no_grad()`` flips it.
@@ -57,7 +57,7 @@ def is_grad_enabled() -> bool:
     return _GRAD_ENABLED[0]
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
+def check_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -67,7 +67,7 @@ def _check_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
+def to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     """User data -> a float32/float64 array, refusing non-numeric data and NaN/inf."""
     if dtype is None and type(data) is np.ndarray and (data.dtype is _F32 or data.dtype is _F64):
         # The hot path (a float batch every training step): no conversion, one check.
@@ -80,7 +80,7 @@ def _to_array(data: Any, dtype: Any, copy: bool) -> np.ndarray:
     if kind not in "biuf":
         raise TypeError(f"Tensor: data must be real numbers, got an array of dtype {arr.dtype}")
     if dtype is not None:
-        target = _check_dtype(dtype)
+        target = check_dtype(dtype)
     elif kind == "f" and isinstance(data, np.ndarray) and arr.dtype in _FLOAT_DTYPES:
         target = arr.dtype  # a float64 array stays float64, as torch.from_numpy does
     else:
@@ -108,7 +108,7 @@ class Tensor:
         op: the op that made it ("" for a leaf); operands: its inputs, in order.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "operands", "_backward", "_ctx", "op",
+    __slots__ = ("data", "grad", "requires_grad", "operands", "backward_fn", "ctx", "op",
                  "label", "__weakref__")
     # Make ``ndarray + Tensor`` call ``Tensor.__radd__`` instead of broadcasting numpy.
     __array_priority__ = 1000
@@ -117,12 +117,12 @@ class Tensor:
                  label: str = "") -> None:
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _to_array(data, dtype, copy=bool(requires_grad))
+        self.data = to_array(data, dtype, copy=bool(requires_grad))
         self.grad: Optional[np.ndarray] = None
         self.requires_grad = bool(requires_grad)
         self.operands: Tuple[Tensor, ...] = ()
-        self._backward: Optional[BackwardFn] = None
-        self._ctx: Any = None
+        self.backward_fn: Optional[BackwardFn] = None
+        self.ctx: Any = None
         self.op = ""
         self.label = label
 
@@ -146,12 +146,12 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._backward is None
+        return self.backward_fn is None
 
     @property
     def is_parameter(self) -> bool:
         """True for leaves that require a gradient: what ``Module`` collects."""
-        return self.requires_grad and self._backward is None
+        return self.requires_grad and self.backward_fn is None
 
     def __len__(self) -> int:
         return len(self.data)
@@ -167,7 +167,7 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same array, cut from the graph."""
-        return _leaf(self.data)
+        return wrap_array(self.data)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -203,53 +203,23 @@ class Tensor:
             if seed.shape != self.data.shape:
                 raise ValueError(f"backward(): grad has shape {seed.shape}, "
                                  f"the tensor has shape {self.data.shape}")
-        if self._backward is None:
+        if self.backward_fn is None:
             seed = seed.copy()  # a leaf's gradient must be its own, writable array
-        order = _inner_order(self)
-        for node in order:
-            node.grad = None
-        self.grad = seed if self.grad is None else self.grad + seed
-        for node in reversed(order):
-            upstream = node.grad
-            if upstream is None:
-                continue
-            fn = node._backward
-            operands = node.operands
-            grads = fn(upstream, node._ctx, operands)
-            for operand, g in zip(operands, grads):
-                if g is None or not operand.requires_grad:
-                    continue
-                if operand.grad is None:
-                    # A leaf gets an array of its own: not a read-only broadcast view,
-                    # not the upstream array that a pass-through op (+) handed on.
-                    if operand._backward is None and (
-                            g is upstream or (g.base is not None and not g.flags.writeable)):
-                        g = g.copy()
-                    operand.grad = g
-                else:
-                    operand.grad = operand.grad + g
-
-
-def _inner_order(root: Tensor) -> List[Tensor]:
-    """The nodes that have a backward function, operands before results (``root`` last):
-    the engine's shared ``topological_order`` with the leaves (weights, inputs) left out."""
-    if root._backward is None:
-        return []
-    return [node for node in topological_order(root) if node._backward is not None]
+        autodiff.backward(self, seed)
 
 
 _new = object.__new__
 
 
-def _leaf(data: np.ndarray) -> Tensor:
+def wrap_array(data: np.ndarray) -> Tensor:
     """A constant leaf around an array that is already clean (no checks, no copy)."""
     t = _new(Tensor)
     t.data = data
     t.grad = None
     t.requires_grad = False
     t.operands = ()
-    t._backward = None
-    t._ctx = None
+    t.backward_fn = None
+    t.ctx = None
     t.op = ""
     t.label = ""
     return t
@@ -268,13 +238,13 @@ def make_node(data: np.ndarray, operands: Tuple[Tensor, ...], backward: Backward
             if operand.requires_grad:
                 t.requires_grad = True
                 t.operands = operands
-                t._backward = backward
-                t._ctx = ctx
+                t.backward_fn = backward
+                t.ctx = ctx
                 return t
     t.requires_grad = False
     t.operands = ()
-    t._backward = None
-    t._ctx = None
+    t.backward_fn = None
+    t.ctx = None
     return t
 
 
@@ -283,7 +253,7 @@ def as_tensor(x: Any, like: Optional[Tensor] = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None:
-        return _leaf(_to_array(x, like.data.dtype, copy=False))
+        return wrap_array(to_array(x, like.data.dtype, copy=False))
     return Tensor(x)
 
 
@@ -318,7 +288,7 @@ def from_uint8(images: np.ndarray, scale: float, offset: float = 0.0,
     out *= _F32.type(scale)
     if offset:
         out -= _F32.type(offset)
-    return _leaf(out)
+    return wrap_array(out)
 
 
 # Row vectors of ones for ``column_sums``, one per (rows, dtype) seen; read-only.

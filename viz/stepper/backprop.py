@@ -1,22 +1,23 @@
-"""Backpropagation as a list of steps: one per node, in the order ``backward()`` visits them.
+"""Backpropagation as a list of steps, recorded from the engine's own backward loop.
 
-Every number comes from the one ``Trace`` of the graph: node values and the local
-derivatives the engine stored when each op ran. Nothing here differentiates
-anything; the steps replay the engine's loop ``operand.grad += local * node.grad``
-over the reverse topological order, starting from zero gradients, and record each
-addition. The final gradients therefore equal those of one fresh ``backward()``.
+The steps are not a replay: ``steps_from_trace`` runs ``autodiff.backward`` once, the
+loop every ``Value.backward()`` runs, with a recorder that notes for each node the
+gradient it passed on (``upstream``) and exactly what each operand received. The
+final gradients shown are therefore ``backward()``'s own, zero, inf and NaN included
+(a node whose gradient is exactly 0 passes nothing back, as in the engine).
 
-The words shown beside the numbers (``do/dw = x``) are only a reading aid taken
-from a small table of textbook formulas; the numbers are always the stored ones.
+The words shown beside the numbers (``do/dw = x``) come from the engine's op table
+(``microgradnn.engine.OPS``); the numbers are always the stored ones.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from microgradnn.engine import Value
+from microgradnn import autodiff
+from microgradnn.engine import CALL_PRECEDENCE, Value, op_info
 
 from ..graph.dot import format_value
 from ..graph.trace import NodeRecord, Trace, trace
@@ -24,8 +25,6 @@ from ..graph.trace import NodeRecord, Trace, trace
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
            "format_walkthrough", "last_change"]
 
-STEP_KINDS = ("forward", "seed", "backward")
-_INFIX = ("+", "-", "*", "/", "**")
 _MAX_NAME = 24  # longer derived names fall back to the node id
 
 
@@ -34,7 +33,9 @@ class Term:
     """One chain-rule term: what one operand slot of a node received.
 
     ``contribution = local_grad * upstream`` is added to the operand's gradient,
-    taking it from ``grad_before`` to ``grad_after``.
+    taking it from ``grad_before`` to ``grad_after``. ``skipped``: the node's gradient
+    was exactly 0, so ``backward()`` passed nothing back (``contribution`` 0, the
+    gradient unchanged), whatever the local derivative (even inf).
     """
 
     edge_id: str
@@ -49,8 +50,13 @@ class Term:
     grad_after: float
     root_name: str
     node_name: str
+    skipped: bool = False
 
     def __str__(self) -> str:
+        if self.skipped:
+            return (f"{_d(self.root_name, self.operand_name)} += nothing: "
+                    f"{_d(self.root_name, self.node_name)} = {format_value(self.upstream)}, "
+                    f"so backward() skips {self.node_name}")
         return (f"{_d(self.root_name, self.operand_name)} += {_wrap(self.local_text)} * "
                 f"{_d(self.root_name, self.node_name)} = {_factor(self.local_grad)} * "
                 f"{_factor(self.upstream)} = {format_value(self.contribution)}")
@@ -130,9 +136,8 @@ def _factor(x: float) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-# Binding strength of a derived name's outermost operator; atoms bind tightest.
-_LEVEL = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
-_ATOM_LEVEL = 9
+_ATOM_LEVEL = CALL_PRECEDENCE  # a name, a number or a call: never needs parentheses
+_NEG_LEVEL = op_info("neg").precedence
 
 
 def node_names(tr: Trace) -> Dict[str, str]:
@@ -150,7 +155,7 @@ def node_names(tr: Trace) -> Dict[str, str]:
         elif node.is_leaf:
             names[node.id] = f"{node.data:g}"
             if node.data < 0:
-                level[node.id] = _LEVEL["neg"]
+                level[node.id] = _NEG_LEVEL
         else:
             found = _expression(node, names, level)
             if found is not None and len(found[0]) <= _MAX_NAME:
@@ -162,74 +167,73 @@ def node_names(tr: Trace) -> Dict[str, str]:
 
 def _expression(node: NodeRecord, names: Dict[str, str],
                 level: Dict[str, int]) -> Optional[Tuple[str, int]]:
-    """The expression text of ``node`` from its operands' names, and its binding level."""
+    """The expression text of ``node`` from its operands' names, and its binding level.
+
+    An operand is parenthesized unless it binds tighter than the op (``(x + 1)*2``);
+    a function's argument never is (``tanh(x + 1)``).
+    """
+    info = op_info(node.op)
     ids = node.operand_ids
-
-    def part(i: str, at_least: int) -> str:
-        return names[i] if level[i] >= at_least else f"({names[i]})"
-
-    op = "**" if node.op.startswith("**") else node.op
-    if op in _LEVEL and op != "neg":
-        p = _LEVEL[op]
-        if len(ids) == 2:
-            # a - (b - c), a / (b * c), (a ** b) ** c: the right side binds tighter.
-            left = part(ids[0], p + 1 if op == "**" else p)
-            right = part(ids[1], p if op == "**" else p + (op in ("-", "/")))
-            sep = f" {op} " if p == 1 else op
-            return left + sep + right, p
-        if len(ids) == 1 and node.op != "**":
-            return part(ids[0], p + 1) + node.op, p
+    if info is None or info.arity != len(ids):
         return None
-    if op == "neg" and len(ids) == 1:
-        return "-" + part(ids[0], _LEVEL["neg"] + 1), _LEVEL["neg"]
-    if op.isidentifier() and len(ids) == 1:
-        return f"{op}({names[ids[0]]})", _ATOM_LEVEL
-    return None
+    p = info.precedence
+    parts = [names[i] if p == _ATOM_LEVEL or level[i] > p else f"({names[i]})" for i in ids]
+    return info.fill(info.formula, parts), p
 
 
 def _local_texts(node: NodeRecord, names: Dict[str, str], node_name: str) -> List[str]:
-    """How each local derivative of ``node`` reads; ``do/da`` when no formula is known."""
-    ops = [_wrap(names[i]) for i in node.operand_ids]
-    out = _wrap(node_name)
-    generic = [f"{_d(node_name, names[i])}" for i in node.operand_ids]
-    op, n = node.op, len(ops)
-    known: Optional[List[str]] = None
-    if op == "+" and n == 2:
-        known = ["1", "1"]
-    elif op == "-" and n == 2:
-        known = ["1", "-1"]
-    elif op == "*" and n == 2:
-        known = [ops[1], ops[0]]
-    elif op == "/" and n == 2:
-        known = [f"1/{ops[1]}", f"-{ops[0]}/{ops[1]}**2"]
-    elif op == "**" and n == 2:
-        known = [f"{ops[1]}*{ops[0]}**({names[node.operand_ids[1]]} - 1)", f"{out}*log({ops[0]})"]
-    elif op == "neg" and n == 1:
-        known = ["-1"]
-    elif op.startswith("**") and op != "**" and n == 1:
-        k = float(op[2:])
-        known = [f"{k:g}*{ops[0]}" if k == 2 else f"{k:g}*{ops[0]}**{k - 1:g}"]
-    elif op == "exp" and n == 1:
-        known = [out]
-    elif op == "log" and n == 1:
-        known = [f"1/{ops[0]}"]
-    elif op == "tanh" and n == 1:
-        known = [f"1 - {out}**2"]
-    elif op == "sigmoid" and n == 1:
-        known = [f"{out}*(1 - {out})"]
-    elif op == "relu" and n == 1:
-        known = [f"[{ops[0]} > 0]"]
-    elif op == "Σwx+b" and n % 2 == 1:
-        half = n // 2
-        known = ops[half:2 * half] + ops[:half] + ["1"]
-    return generic if known is None else known
+    """How each local derivative of ``node`` reads, from the op table; ``do/da`` when
+    the op is not in it."""
+    info = op_info(node.op)
+    n = len(node.operand_ids)
+    if info is None or (info.arity is not None and info.arity != n):
+        return [_d(node_name, names[i]) for i in node.operand_ids]
+    operands = [_wrap(names[i]) for i in node.operand_ids]
+    return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What the engine's loop did at one node (see ``autodiff.backward``)."""
+
+    node: Value
+    upstream: float
+    contributions: Optional[Tuple[float, ...]]  # None: skipped, nothing passed back
+    grads_after: Tuple[float, ...]  # each operand's grad once this node was done
+
+
+def _record_backward(tr: Trace) -> Tuple[float, List[_Pass]]:
+    """Run the engine's backward loop over ``tr`` from zero gradients and record it.
+
+    Returns the root's gradient (the seed) and one ``_Pass`` per inner node, in the
+    loop's order. Every gradient in the graph is put back as it was afterwards.
+    """
+    order = [n.value for n in tr.nodes]
+    root = order[-1]
+    saved = [v.grad for v in order]
+    passes: List[_Pass] = []
+
+    def record(node: Any, upstream: float, contributions: Optional[Tuple[float, ...]]) -> None:
+        passes.append(_Pass(node, upstream, contributions,
+                            tuple([operand.grad for operand in node.operands])))
+
+    try:
+        for v in order:  # leaves too: the walk-through is one fresh backward()
+            v.grad = 0.0
+        autodiff.backward(root, 1.0, record=record, order=order)
+        seed = root.grad
+    finally:
+        for v, grad in zip(order, saved):
+            v.grad = grad
+    return seed, passes
 
 
 def steps_from_trace(tr: Trace, forward: bool = False) -> List[Step]:
     """The steps of one backward pass over ``tr`` (and the forward pass first if asked).
 
     Returns ``[forward steps (one per computed node, topological order)] + [seed] +
-    [backward steps (one per computed node, reverse topological order)]``.
+    [backward steps (one per computed node, reverse topological order)]``. A node the
+    engine skips (gradient exactly 0) gets terms marked ``skipped`` that add nothing.
     """
     names = node_names(tr)
     root = tr.by_id[tr.root]
@@ -241,51 +245,50 @@ def steps_from_trace(tr: Trace, forward: bool = False) -> List[Step]:
         for node in tr.nodes:
             if not node.is_leaf:
                 steps.append(_forward_step(len(steps), node, tr, names_for_d))
-    grads: Dict[str, float] = {n.id: 0.0 for n in tr.nodes}
-    grads[root.id] += 1.0  # the engine's seed: self.grad += 1.0
-    steps.append(Step(len(steps), "seed", root.id, root_name, root.op, root.data, 1.0, (),
-                      f"{_d(root_name, root_name)} = {format_value(grads[root.id])}"))
+    seed, passes = _record_backward(tr)
+    steps.append(Step(len(steps), "seed", root.id, root_name, root.op, root.data, seed, (),
+                      f"{_d(root_name, root_name)} = {format_value(seed)}"))
+    id_of = {id(n.value): n.id for n in tr.nodes}
     edges_by_target: Dict[str, list] = {}
     for edge in tr.edges:
         edges_by_target.setdefault(edge.target, []).append(edge)
-    for node in reversed(tr.nodes):
-        if node.is_leaf:
-            continue
+    grads: Dict[str, float] = {n.id: 0.0 for n in tr.nodes}  # as the loop left them so far
+    grads[root.id] = seed
+    for done in passes:
+        node = tr.by_id[id_of[id(done.node)]]
         node_name = names_for_d[node.id]
-        upstream = grads[node.id]
-        locals_text = _local_texts(node, names_for_d, node_name)
+        edges = edges_by_target[node.id]
+        skipped = done.contributions is None
+        contributions = (0.0,) * len(edges) if skipped else done.contributions
+        last_slot = {edge.source: edge.slot for edge in edges}  # an operand's last slot here
         terms = []
-        for edge, local_text in zip(edges_by_target[node.id], locals_text):
+        for edge, local_text, contribution, after in zip(
+                edges, _local_texts(node, names_for_d, node_name), contributions,
+                done.grads_after):
             before = grads[edge.source]
-            contribution = edge.local_grad * upstream  # the engine's one multiply
-            grads[edge.source] = before + contribution
+            if last_slot[edge.source] != edge.slot:
+                # the same operand in a later slot too (a*a): the value between the two
+                # additions is the engine's own sum, before + contribution
+                after = before + contribution
+            grads[edge.source] = after
             terms.append(Term(edge.id, edge.slot, edge.source, names_for_d[edge.source],
-                              edge.local_grad, local_text, upstream, contribution, before,
-                              grads[edge.source], root_name, node_name))
+                              edge.local_grad, local_text, done.upstream, contribution, before,
+                              after, root_name, node_name, skipped))
         text = "\n".join(str(t) for t in terms)
         steps.append(Step(len(steps), "backward", node.id, node_name, node.op, node.data,
-                          upstream, tuple(terms), text))
+                          done.upstream, tuple(terms), text))
     return steps
 
 
 def _forward_step(index: int, node: NodeRecord, tr: Trace, names: Dict[str, str]) -> Step:
-    """``v = a * b = 2.0000 * (-3.0000) = -6.0000``: stored values, nothing recomputed."""
+    """``v = a*b = 2.0000*(-3.0000) = -6.0000``: stored values, nothing recomputed."""
     operands = [tr.by_id[i] for i in node.operand_ids]
-    labels = [_wrap(names[o.id]) for o in operands]
-    numbers = [_factor(o.data) for o in operands]
-    if node.op in _INFIX and len(operands) == 2:
-        sep = f" {node.op} "
-        formula, values = sep.join(labels), sep.join(numbers)
-    elif node.op.startswith("**") and len(operands) == 1:
-        formula, values = labels[0] + node.op, numbers[0] + node.op
-    elif node.op == "Σwx+b" and len(operands) % 2 == 1:
-        # weighted_sum's documented operand order: w1..wn, x1..xn, b.
-        half = len(operands) // 2
-        pairs = list(zip(range(half), range(half, 2 * half)))
-        formula = " + ".join(f"{labels[i]}*{labels[j]}" for i, j in pairs) + f" + {labels[-1]}"
-        values = " + ".join(f"{numbers[i]}*{numbers[j]}" for i, j in pairs) + f" + {numbers[-1]}"
-    elif node.op == "neg" and len(operands) == 1:
-        formula, values = "-" + labels[0], f"-({format_value(operands[0].data)})"
+    info = op_info(node.op)
+    if info is not None and (info.arity is None or info.arity == len(operands)):
+        template = info.formula_for(len(operands))
+        wrap = _wrap if info.precedence != CALL_PRECEDENCE else str  # f(x*w), not f((x*w))
+        formula = info.fill(template, [wrap(names[o.id]) for o in operands])
+        values = info.fill(template, [_factor(o.data) for o in operands])
     else:
         formula = f"{node.op}({', '.join(names[o.id] for o in operands)})"
         values = f"{node.op}({', '.join(format_value(o.data) for o in operands)})"
@@ -303,8 +306,8 @@ def backprop_steps(root: Value, forward: bool = False,
     One seed step, then one step per computed node in reverse topological order
     (the order ``root.backward()`` uses), each with one ``Term`` per operand slot.
     With ``forward=True`` one step per computed node in topological order comes
-    first. Gradients are simulated from zero, so they match a fresh ``backward()``
-    whether or not it has been called; ``root`` is not modified.
+    first. The gradients are those of one fresh ``backward()`` (from zero), recorded
+    as the engine's loop computes them; every ``grad`` is left as it was.
     """
     return steps_from_trace(trace(root, parameters), forward=forward)
 
