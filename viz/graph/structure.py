@@ -10,9 +10,10 @@ the deepest module that holds it: for ``MLP`` that is a ``Neuron``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from microgradnn.module import Module
+if TYPE_CHECKING:
+    from microgradnn.module import Module
 
 __all__ = ["ModuleTree", "module_tree"]
 
@@ -44,6 +45,8 @@ class ModuleTree:
 def module_tree(model: Module) -> ModuleTree:
     """Walk ``model`` once through ``named_children()``; children overwrite their parent's
     claim on a parameter, so each ends up with the deepest module that holds it."""
+    from microgradnn.module import Module  # brings numpy: only when a model is given
+
     if not isinstance(model, Module):
         raise TypeError(f"module_tree: expected a microgradnn Module, got {type(model).__name__}")
     owner: Dict[int, str] = {}

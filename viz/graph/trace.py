@@ -14,18 +14,20 @@ every labelled leaf is drawn alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
 
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
-from microgradnn.module import Module
 
 from .structure import ModuleTree, module_tree
+
+if TYPE_CHECKING:
+    from microgradnn.module import Module
 
 __all__ = ["NodeRecord", "EdgeRecord", "Trace", "trace", "Parameters"]
 
 #: What ``parameters=`` accepts: a model, the parameter Values, or nothing.
-Parameters = Union[Module, Iterable[Value], None]
+Parameters = Union["Module", Iterable[Value], None]
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,11 @@ def trace(root: Value, parameters: Parameters = None) -> Trace:
     """
     if not isinstance(root, Value):
         raise TypeError(f"trace: expected a Value, got {type(root).__name__}")
-    tree = module_tree(parameters) if isinstance(parameters, Module) else None
+    tree = None
+    if parameters is not None:
+        from microgradnn.module import Module  # brings numpy: only when parameters are given
+
+        tree = module_tree(parameters) if isinstance(parameters, Module) else None
     if tree is not None:
         parameter_ids: Optional[set] = set(tree.owner)
     elif parameters is not None:
