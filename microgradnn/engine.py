@@ -215,20 +215,23 @@ def _power_derivative(x: float, k: float) -> float:
     return k * x ** (k - 1.0)
 
 
-def weighted_sum(weights: Sequence[Value], inputs: Sequence[Union[Value, Number]],
-                 bias: Value) -> Value:
+def weighted_sum(weights: Sequence[Value], inputs: Sequence[Union[Value, Number]], bias: Value,
+                 input_data: Optional[Tuple[float, ...]] = None) -> Value:
     """One node for ``w1*x1 + ... + wn*xn + b``: a neuron's weighted sum ``z``.
 
     Operands are ``(w1..wn, x1..xn, b)`` with local derivatives ``(x1..xn, w1..wn, 1)``,
     so pictures can still draw every edge; it computes the same numbers as the chain
     of ``*`` and ``+`` nodes with about a tenth of the nodes (``nn.Neuron`` uses it).
-    A plain number among ``inputs`` becomes a leaf.
+    A plain number among ``inputs`` becomes a leaf. ``input_data``: the inputs'
+    ``.data``, if the caller has them already (a layer reads its inputs once for all
+    its neurons: a speed trick).
     """
     ws, xs = tuple(weights), tuple(inputs)  # tuple() of a tuple is the tuple itself: free
     if len(ws) != len(xs):
         raise ValueError(f"weighted_sum: {len(ws)} weights but {len(xs)} inputs")
     try:
-        w_data, x_data, b = tuple(map(_data, ws)), tuple(map(_data, xs)), bias.data
+        w_data, b = tuple(map(_data, ws)), bias.data
+        x_data = input_data if input_data is not None else tuple(map(_data, xs))
     except AttributeError:  # a plain number somewhere: rare, so checked only now
         if not all(isinstance(v, Value) for v in ws + (bias,)):
             raise TypeError("weighted_sum: weights and bias must be Values") from None

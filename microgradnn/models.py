@@ -25,14 +25,13 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from .module import Module
-from .tensor import (Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
-                     Tanh)
+from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
+from .tensor.layers import ACTIVATIONS
 
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
            "describe", "to_scalar_mlp", "ACTIVATIONS", "INPUT_MODES", "SIDE"]
 
 SIDE = 28
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 INPUT_MODES = ("unit", "standard")
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,

@@ -57,7 +57,7 @@ class Neuron(Module):
         self.activation = _check_activation(activation)
         self.fused = fused
 
-    def __call__(self, x: Sequence[Input]) -> Value:
+    def forward(self, x: Sequence[Input]) -> Value:
         if len(x) != len(self.w):
             raise ValueError(f"Neuron with {len(self.w)} inputs got {len(x)} values")
         xs = _as_values(x)
@@ -65,7 +65,7 @@ class Neuron(Module):
 
     def _forward(self, xs: Tuple[Value, ...], x_data: Tuple[float, ...]) -> Value:
         if self.fused:
-            z = weighted_sum(self.w, xs, self.b)
+            z = weighted_sum(self.w, xs, self.b, x_data)
         else:
             z = self.b
             for wi, xi in zip(self.w, xs):
@@ -89,11 +89,11 @@ class Layer(Module):
                  rng: Optional[random.Random] = None, label: str = "", init: str = "fan_in") -> None:
         if not isinstance(nout, int) or nout < 1:
             raise ValueError(f"Layer: nout must be a positive integer, got {nout!r}")
-        self.neurons = [Neuron(nin, activation, fused, rng, label=f"{label}neurons.{i}.", init=init)
-                        for i in range(nout)]
+        self.neurons = tuple(Neuron(nin, activation, fused, rng, label=f"{label}neurons.{i}.",
+                                    init=init) for i in range(nout))
         self.nin, self.nout, self.activation = nin, nout, activation
 
-    def __call__(self, x: Sequence[Input]) -> Tuple[Value, ...]:
+    def forward(self, x: Sequence[Input]) -> Tuple[Value, ...]:
         if len(x) != self.nin:
             raise ValueError(f"Layer with {self.nin} inputs got {len(x)} values")
         return self._forward(_as_values(x))
@@ -105,17 +105,20 @@ class Layer(Module):
     def weight_matrix(self) -> np.ndarray:
         return np.array([[w.data for w in n.w] for n in self.neurons], dtype=np.float64)
 
-    def state_dict(self) -> Dict[str, np.ndarray]:
-        return {"weight": self.weight_matrix(),
-                "bias": np.array([n.b.data for n in self.neurons], dtype=np.float64)}
+    def _save_state(self, out: Dict[str, np.ndarray], prefix: str) -> None:
+        # One (nout, nin) array and one (nout,) array, not a number per neuron weight:
+        # neurons.{j}.w.{k} is weight[j, k], neurons.{j}.b is bias[j] (see module.py).
+        out[prefix + "weight"] = self.weight_matrix()
+        out[prefix + "bias"] = np.array([n.b.data for n in self.neurons], dtype=np.float64)
 
-    def _load(self, state, prefix: str) -> None:
-        weight = np.asarray(state[prefix + "weight"], dtype=np.float64)
-        bias = np.asarray(state[prefix + "bias"], dtype=np.float64)
-        for neuron, row, b in zip(self.neurons, weight.tolist(), bias.tolist()):
-            for w, v in zip(neuron.w, row):
-                w.data = v
-            neuron.b.data = b
+    def _load_state(self, state: Dict[str, np.ndarray], prefix: str) -> None:
+        if prefix + "weight" in state:
+            for neuron, row in zip(self.neurons, state[prefix + "weight"].tolist()):
+                for w, v in zip(neuron.w, row):
+                    w.data = float(v)
+        if prefix + "bias" in state:
+            for neuron, b in zip(self.neurons, state[prefix + "bias"].tolist()):
+                neuron.b.data = float(b)
 
     def __repr__(self) -> str:
         return f"Layer({self.nin} -> {self.nout}, activation={self.activation!r})"
@@ -143,14 +146,14 @@ class MLP(Module):
         rng = random.Random(seed)
         sizes = [nin] + nouts
         last = len(nouts) - 1
-        self.layers = [Layer(sizes[i], sizes[i + 1],
-                             output_activation if i == last else activation, fused, rng,
-                             label=f"layers.{i}.", init=init)
-                       for i in range(len(nouts))]
+        self.layers = tuple(Layer(sizes[i], sizes[i + 1],
+                                  output_activation if i == last else activation, fused, rng,
+                                  label=f"layers.{i}.", init=init)
+                            for i in range(len(nouts)))
         self.nin, self.nouts = nin, nouts
         self.activation, self.output_activation = activation, output_activation
 
-    def __call__(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
+    def forward(self, x: Sequence[Input]) -> Union[Value, List[Value]]:
         if len(x) != self.nin:
             raise ValueError(f"MLP expects {self.nin} inputs, got {len(x)}")
         out = _as_values(x)

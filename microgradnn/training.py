@@ -21,11 +21,13 @@ import numpy as np
 
 from .engine import format_number
 from .fileio import write_atomic
+from .metrics import accuracy, confusion_matrix
 from .models import input_mode_of, input_shape_of
-from .tensor import Tensor, cross_entropy, from_uint8, no_grad
+from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad
+from .tensor.tensor import wrap_array
 
-__all__ = ["fit", "evaluate", "predict_proba", "to_input", "shift_batch", "write_history",
-           "TrainingDiverged", "HISTORY_FIELDS"]
+__all__ = ["fit", "evaluate", "predict_proba", "to_input", "input_tensor", "shift_batch",
+           "write_history", "TrainingDiverged", "HISTORY_FIELDS"]
 
 Data = Tuple[np.ndarray, np.ndarray]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -56,8 +58,9 @@ def _scaling(mode: str) -> Tuple[float, float]:
         raise ValueError(f"to_input: mode must be 'unit' or 'standard', got {mode!r}") from None
 
 
-def to_input(images: np.ndarray, shape: Sequence[int], mode: str = "unit") -> np.ndarray:
-    """uint8 images (n, 28, 28) -> float32 (n, *shape), e.g. (n, 784).
+def input_tensor(images: np.ndarray, shape: Sequence[int], mode: str = "unit") -> Tensor:
+    """uint8 images (n, 28, 28) -> a float32 Tensor (n, *shape), e.g. (n, 784): the one
+    place pixels become a network's input.
 
     ``mode`` "unit" gives p / 255 in [0, 1]; "standard" gives (p / 255 - 0.1307) / 0.3081.
     """
@@ -65,7 +68,12 @@ def to_input(images: np.ndarray, shape: Sequence[int], mode: str = "unit") -> np
     if images.dtype != np.uint8:
         raise TypeError(f"to_input expects uint8 images, got {images.dtype}")
     scale, offset = _scaling(mode)
-    return from_uint8(images, scale, offset, (images.shape[0],) + tuple(shape)).data
+    return from_uint8(images, scale, offset, (images.shape[0],) + tuple(shape))
+
+
+def to_input(images: np.ndarray, shape: Sequence[int], mode: str = "unit") -> np.ndarray:
+    """``input_tensor``'s numbers as a float32 array (n, *shape)."""
+    return input_tensor(images, shape, mode).data
 
 
 def shift_batch(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,8 +123,8 @@ def predict_logits(model: Any, images: np.ndarray, batch_size: int = 1000) -> np
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    """The vectorized path's ``log_softmax`` on our own float64 scores (no graph, no copy)."""
+    return log_softmax(wrap_array(logits), axis=1).data
 
 
 def predict_proba(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -129,15 +137,13 @@ def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: int
     """Accuracy in [0, 1] and the confusion matrix (classes, classes): row = true, column = predicted."""
     images, labels = _check_data((images, labels), "evaluate")
     predicted = predict_logits(model, images, batch_size).argmax(axis=1)
-    confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    return float((predicted == labels).mean()), confusion
+    return accuracy(labels, predicted), confusion_matrix(labels, predicted, classes)
 
 
 def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
     logits = predict_logits(model, images)
     loss = -_log_softmax(logits)[np.arange(labels.size), labels].mean()
-    return float(loss), float((logits.argmax(axis=1) == labels).mean())
+    return float(loss), accuracy(labels, logits.argmax(axis=1))
 
 
 def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
@@ -192,7 +198,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
 
     shape, mode = input_shape_of(model), input_mode_of(model)
     shape = tuple(shape)
-    scale, offset = _scaling(mode)
+    _scaling(mode)  # a bad mode fails now, not at the first batch
     rng = np.random.default_rng(seed)
     n = images.shape[0]
     steps = math.ceil(n / batch_size)
@@ -211,7 +217,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             target = labels[index]
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
                 # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
-                logits = model(from_uint8(batch, scale, offset, (batch.shape[0],) + shape))
+                logits = model(input_tensor(batch, shape, mode))
                 loss = cross_entropy(logits, target)
             value = float(loss.item())
             if not math.isfinite(value):

@@ -99,3 +99,17 @@ def test_unconvertible_sequentials_are_refused():
         mlp_from_sequential(Sequential(ReLU(), Linear(2, 3)))
     with pytest.raises(TypeError, match="expected a microgradnn.nn.MLP"):
         sequential_from_mlp(Sequential(Linear(2, 2)))
+
+
+def test_mlp_array_function_is_the_scalar_mlp_on_many_points():
+    from microgradnn.tensor.bridge import mlp_array_function
+
+    mlp = MLP(2, [5, 3], activation="sigmoid", output_activation="tanh", seed=4)
+    points = np.random.default_rng(0).standard_normal((7, 2)) * 3
+    forward = mlp_array_function(mlp)
+    out = forward(points)
+    assert out.shape == (7, 3) and out.dtype == np.float64
+    expected = [[v.data for v in mlp(list(p))] for p in points]
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 2\), got \(7, 3\)"):
+        forward(np.zeros((7, 3)))

@@ -44,7 +44,7 @@ class Block(Module):
         self.body = Sequential(Linear(width, width, dtype=np.float64), ReLU(),
                                Linear(width, width, dtype=np.float64))
 
-    def __call__(self, x):
+    def forward(self, x):
         return (x + self.body(x)).relu()
 
 

@@ -73,7 +73,7 @@ class MnistFile:
         return 8 + self.count
 
 
-# md5 sums of the uncompressed content (see /work/shared/mnist/README.md).
+# md5 sums of the uncompressed content of the four files.
 FILES: Dict[Tuple[str, str], MnistFile] = {
     ("train", "images"): MnistFile("train-images-idx3-ubyte", "images", 60000,
                                    "6bbc9ace898e44ae57da46a324031adb"),

@@ -8,18 +8,18 @@ function: outputs and gradients agree to rounding in float64.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..module import Module
 from ..nn import MLP
-from .layers import Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layers import ACTIVATIONS, Linear, Sequential
+from .tensor import Tensor, no_grad
 
-__all__ = ["sequential_from_mlp", "mlp_from_sequential"]
+__all__ = ["sequential_from_mlp", "mlp_from_sequential", "mlp_array_function"]
 
-_MODULES = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
-_NAMES = {cls: name for name, cls in _MODULES.items()}
+_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
 
 
 def sequential_from_mlp(mlp: MLP, dtype: Any = np.float64) -> Sequential:
@@ -36,7 +36,7 @@ def sequential_from_mlp(mlp: MLP, dtype: Any = np.float64) -> Sequential:
         modules.append(Linear(sizes[i], sizes[i + 1], dtype=dtype))
         activation = mlp.output_activation if i == last else mlp.activation
         if activation != "linear":
-            modules.append(_MODULES[activation]())
+            modules.append(ACTIVATIONS[activation]())
     seq = Sequential(*modules)
     source = mlp.state_dict()
     state: Dict[str, np.ndarray] = {}
@@ -97,3 +97,19 @@ def mlp_from_sequential(seq: Sequential, seed: Optional[int] = None) -> MLP:
         state[f"layers.{i}.bias"] = source[f"{j}.bias"].astype(np.float64)
     mlp.load_state_dict(state)
     return mlp
+
+
+def mlp_array_function(mlp: MLP) -> Callable[[np.ndarray], np.ndarray]:
+    """The scalar ``mlp`` as a function on many inputs at once: (m, nin) -> (m, nout) float64.
+
+    It reads the weights ``mlp`` has now (``sequential_from_mlp`` in float64) and runs
+    the vectorized path without building a graph: a 40,000-point grid for a decision
+    boundary takes milliseconds instead of 40,000 ``Value`` graphs.
+    """
+    seq = sequential_from_mlp(mlp, dtype=np.float64)
+
+    def forward(points: Any) -> np.ndarray:
+        with no_grad():
+            return seq(Tensor(points, dtype=np.float64)).data
+
+    return forward

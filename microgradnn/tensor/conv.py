@@ -17,7 +17,7 @@ import numpy as np
 
 from .tensor import Tensor, make_node
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pair", "output_size"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pair"]
 
 Pair = Tuple[int, int]
 
@@ -29,10 +29,6 @@ def pair(value: Any, name: str, minimum: int) -> Pair:
                               or v < minimum for v in items):
         raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(items[0]), int(items[1])
-
-
-def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 def _geometry(op: str, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
@@ -54,13 +50,13 @@ def _pad(x: np.ndarray, padding: Pair, value: float = 0.0) -> np.ndarray:
 
 
 def _offsets(kernel: Pair, stride: Pair, oh: int, ow: int):
-    """Yield (i, j, index) for each kernel offset in row-major order; ``index`` selects, in a
-    padded (N, C, Hp, Wp) array, the input element that offset (i, j) sees in every window."""
+    """Yield an index for each kernel offset (i, j) in row-major order: it selects, in a
+    padded (N, C, Hp, Wp) array, the input element that offset sees in every window."""
     (kh, kw), (sh, sw) = kernel, stride
     for i in range(kh):
         for j in range(kw):
-            yield i, j, (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
-                         slice(j, j + sw * (ow - 1) + 1, sw))
+            yield (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+                   slice(j, j + sw * (ow - 1) + 1, sw))
 
 
 def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
@@ -213,7 +209,7 @@ def _max_pool_back(g, ctx, ops):
     disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
     last = kernel[0] * kernel[1] - 1
     taken = None  # windows whose maximum has already been found
-    for k, (_, _, index) in enumerate(_offsets(kernel, stride, oh, ow)):
+    for k, index in enumerate(_offsets(kernel, stride, oh, ow)):
         # Row-major offsets and a running "taken" mask: the first maximum of each
         # window takes the whole gradient, as in PyTorch (ties are common after ReLU).
         if k == 0:
@@ -242,7 +238,7 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     oh, ow = _geometry("max_pool2d", X.shape, kernel, stride, padding)
     xp = _pad(X, padding, -np.inf)
     out = None
-    for _, _, index in _offsets(kernel, stride, oh, ow):
+    for index in _offsets(kernel, stride, oh, ow):
         if out is None:
             out = xp[index].copy()
         else:
@@ -256,7 +252,7 @@ def _avg_pool_back(g, ctx, ops):
     oh, ow = g.shape[2:]
     share = g * (1.0 / (kernel[0] * kernel[1]))
     d = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=g.dtype)
-    for _, _, index in _offsets(kernel, stride, oh, ow):
+    for index in _offsets(kernel, stride, oh, ow):
         d[index] += share
     return (_crop(d, padding),)
 
@@ -271,7 +267,7 @@ def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     oh, ow = _geometry("avg_pool2d", X.shape, kernel, stride, padding)
     xp = _pad(X, padding)
     out = None
-    for _, _, index in _offsets(kernel, stride, oh, ow):
+    for index in _offsets(kernel, stride, oh, ow):
         if out is None:
             out = xp[index].copy()
         else:

@@ -20,7 +20,7 @@ from .functional import check_input, dropout, linear_relu_unchecked, linear_unch
 from .tensor import Tensor, check_dtype
 
 __all__ = ["Linear", "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Sequential",
-           "Conv2d", "MaxPool2d", "AvgPool2d"]
+           "Conv2d", "MaxPool2d", "AvgPool2d", "ACTIVATIONS"]
 
 IntPair = Union[int, Tuple[int, int]]
 
@@ -49,10 +49,10 @@ class Linear(Module):
         self.weight = _uniform(rng, bound, (self.out_features, self.in_features), dt)
         self.bias = _uniform(rng, bound, (self.out_features,), dt) if bias else None
 
-    def __call__(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         return linear_unchecked(self._checked(x), self.weight, self.bias)
 
-    def call_with_relu(self, x: Any) -> Tensor:
+    def forward_relu(self, x: Any) -> Tensor:
         """``ReLU()(self(x))`` as one graph node "linear+relu" (what ``Sequential`` uses)."""
         return linear_relu_unchecked(self._checked(x), self.weight, self.bias)
 
@@ -73,7 +73,7 @@ class Linear(Module):
 class _Activation(Module):
     """A parameter-free elementwise layer."""
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
         return self._fn(x)
@@ -94,13 +94,17 @@ class Tanh(_Activation):
     _fn = staticmethod(ops.tanh)
 
 
+#: The activation layers by the name the scalar nn and model specs use.
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
 class Flatten(Module):
     """(N, d1, d2, ...) -> (N, d1*d2*...): merges every axis from ``start_dim`` on."""
 
     def __init__(self, start_dim: int = 1) -> None:
         self.start_dim = start_dim
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         shape = x.data.shape
         if len(shape) <= self.start_dim:
             raise ValueError(f"{self!r}: input of shape {shape} has no axis {self.start_dim}")
@@ -119,7 +123,7 @@ class Dropout(Module):
         self.p = float(p)
         self._rng = rng if rng is not None else np.random.default_rng()
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training, self._rng)
 
     def extra_repr(self) -> str:
@@ -146,7 +150,7 @@ class Conv2d(Module):
         self.weight = _uniform(rng, bound, (self.out_channels, self.in_channels, kh, kw), dt)
         self.bias = _uniform(rng, bound, (self.out_channels,), dt) if bias else None
 
-    def __call__(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         x = check_input(x, self, self.weight.data.dtype)
         shape = x.data.shape
         if len(shape) != 4 or shape[1] != self.in_channels:
@@ -168,7 +172,7 @@ class MaxPool2d(Module):
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", minimum=1)
         self.padding = pair(padding, "padding", minimum=0)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
@@ -178,54 +182,101 @@ class MaxPool2d(Module):
 class AvgPool2d(MaxPool2d):
     """Mean over ``kernel_size`` windows (zero padding counted, as PyTorch's default)."""
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
 class Sequential(Module):
-    """Calls its modules in order; they are named "0", "1", ... as in PyTorch.
+    """An ordered container: calls its modules in order, named "0", "1", ... as in PyTorch.
 
-    A ``Linear`` directly followed by a ``ReLU`` (exactly these classes) runs as one
-    graph node "linear+relu": the same numbers, less work per training step. Call the
-    layers one by one (``net[0](x)``) to see the two steps as separate nodes.
+    ``seq[i]``, ``len(seq)``, iteration, ``seq.append(m)``, ``seq[i] = m`` (the same as
+    ``setattr(seq, str(i), m)``), ``del seq[i]`` and slices work as in PyTorch.
+
+    One optimisation, stated here because it changes the graph and not the numbers: a
+    ``Linear`` directly followed by a ``ReLU`` (exactly these two classes) runs as one
+    graph node "linear+relu", which saves work in every training step. The call plan
+    that pairs them is made again whenever the container changes. Call the layers one
+    by one (``seq[0](x)``) to see the two steps as separate nodes.
     """
 
     def __init__(self, *modules: Module) -> None:
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
             modules = tuple(modules[0])
         for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+            self._check(m, i)
             setattr(self, str(i), m)
-        self._size = len(modules)
-        # A dict, which Module's attribute walk ignores, so parameters are found once.
-        self._chain = {str(i): m for i, m in enumerate(modules)}
-        # The call plan: bound methods (not Modules, so the parameter walk skips them),
-        # a Linear+ReLU pair as one fused call.
-        steps = []
-        i = 0
+
+    @staticmethod
+    def _check(m: Any, i: Any) -> None:
+        if not isinstance(m, Module):
+            raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in self._modules:
+            self.__dict__["_plan"] = None  # the container changed: pair Linear+ReLU again
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        self.__dict__["_plan"] = None
+
+    def _call_plan(self) -> Tuple[Any, ...]:
+        """The bound methods to call in order; a Linear+ReLU pair is one ``forward_relu``."""
+        modules = list(self)
+        plan, i = [], 0
         while i < len(modules):
             m = modules[i]
             if type(m) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
-                steps.append(m.call_with_relu)
+                plan.append(m.forward_relu)
                 i += 2
             else:
-                steps.append(m.__call__)
+                plan.append(m)
                 i += 1
-        self._steps = tuple(steps)
+        return tuple(plan)
 
-    def __call__(self, x: Any) -> Any:
-        for step in self._steps:
+    def forward(self, x: Any) -> Any:
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self.__dict__["_plan"] = self._call_plan()
+        for step in plan:
             x = step(x)
         return x
 
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._chain.values()))
+    # ---- the container ----
 
     def __len__(self) -> int:
-        return self._size
+        return sum(1 for _ in self.children())
 
-    def __getitem__(self, i: int) -> Module:
-        if not -self._size <= i < self._size:
-            raise IndexError(f"Sequential has {self._size} modules, no index {i}")
-        return self._chain[str(i % self._size)]
+    def __iter__(self) -> Iterator[Module]:
+        return self.children()
+
+    def _key(self, i: int) -> str:
+        keys = [name for name, _ in self.named_children()]
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"Sequential indices are integers or slices, not {type(i).__name__}")
+        if not -len(keys) <= i < len(keys):
+            raise IndexError(f"Sequential has {len(keys)} modules, no index {i}")
+        return keys[i]
+
+    def __getitem__(self, i: Union[int, slice]) -> Any:
+        if isinstance(i, slice):
+            return Sequential(*list(self)[i])
+        return self._modules[self._key(i)]
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        self._check(module, i)
+        setattr(self, self._key(i), module)
+
+    def __delitem__(self, i: int) -> None:
+        delattr(self, self._key(i))
+        # Renumber, as PyTorch does: the names stay "0", "1", ... in order.
+        remaining = list(self)
+        for name in [name for name in self._modules]:
+            delattr(self, name)
+        for j, m in enumerate(remaining):
+            setattr(self, str(j), m)
+
+    def append(self, module: Module) -> "Sequential":
+        self._check(module, len(self))
+        setattr(self, str(len(self)), module)
+        return self
