@@ -13,9 +13,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from microgradnn.training import to_input  # the one pixel scaling: uint8 p -> float32 p / 255
+from microgradnn.training import input_tensor  # the one pixel scaling: uint8 p -> p / 255
 
-__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "to_input", "train_epoch",
+__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "input_tensor", "train_epoch",
            "predict_logits"]
 
 
@@ -91,14 +91,14 @@ def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape,
     """
     from tqdm import tqdm
 
-    from microgradnn.tensor import Tensor, cross_entropy
+    from microgradnn.tensor import cross_entropy
 
     order = rng.permutation(images.shape[0])
     total_loss, correct = 0.0, 0
     bar = tqdm(range(0, order.size, batch_size), desc=desc, unit="batch", leave=False)
     for step, start in enumerate(bar):
         index = order[start:start + batch_size]
-        logits = model(Tensor(to_input(images[index], shape)))
+        logits = model(input_tensor(images[index], shape))
         loss = cross_entropy(logits, labels[index].astype(np.int64))
         optimizer.zero_grad()
         loss.backward()
@@ -114,8 +114,8 @@ def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape,
 
 def predict_logits(model, images: np.ndarray, shape, batch_size: int = 1000) -> np.ndarray:
     """Class scores (n, 10) for uint8 digits, without building a graph."""
-    from microgradnn.tensor import Tensor, no_grad
+    from microgradnn.tensor import no_grad
 
     with no_grad():
-        return np.concatenate([model(Tensor(to_input(images[i:i + batch_size], shape))).data
+        return np.concatenate([model(input_tensor(images[i:i + batch_size], shape)).data
                                for i in range(0, images.shape[0], batch_size)])

@@ -88,25 +88,22 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X: ob
 def mlp_predict_fn(model: MLP) -> Callable[[np.ndarray], np.ndarray]:
     """A ``predict_fn`` for ``plot_decision_boundary`` from a scalar-engine ``MLP``.
 
-    Copies the current weights once into the vectorized path's ``Sequential``
-    (``microgradnn.tensor.bridge.sequential_from_mlp``, float64) and evaluates that, so a
-    40,000-point grid takes milliseconds instead of a minute of ``Value`` graphs, with
-    the library's own forward pass. The function returns (m,) scores for one output
-    and (m, classes) scores otherwise.
+    Runs the library's array version of the network
+    (``microgradnn.tensor.bridge.mlp_array_function``, the weights as they are now), so a
+    40,000-point grid takes milliseconds instead of a minute of ``Value`` graphs. The
+    function returns (m,) scores for one output and (m, classes) scores otherwise.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"mlp_predict_fn: expected a microgradnn.nn.MLP, got {type(model).__name__}")
-    from microgradnn.tensor import Tensor, no_grad
-    from microgradnn.tensor.bridge import sequential_from_mlp
+    from microgradnn.tensor.bridge import mlp_array_function  # the vectorized path, on demand
 
-    network = sequential_from_mlp(model, dtype=np.float64)
+    forward = mlp_array_function(model)
 
     def predict(points: np.ndarray) -> np.ndarray:
         x = as_array("mlp_predict_fn: points", points, 2)
         if x.shape[1] != model.nin:
             raise ValueError(f"mlp_predict_fn: the MLP takes {model.nin} inputs, got shape {x.shape}")
-        with no_grad():
-            out = network(Tensor(x)).data
+        out = forward(x)
         return out[:, 0] if out.shape[1] == 1 else out
 
     return predict

@@ -1,4 +1,8 @@
-"""A confusion matrix: counting it and drawing it with every count written in."""
+"""A confusion matrix drawn with every count written in.
+
+The counting is the library's ``microgradnn.metrics.confusion_matrix``, re-exported here
+so that ``viz.confusion_matrix`` keeps working.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 import numpy as np
 
 from microgradnn.engine import format_number
+from microgradnn.metrics import confusion_matrix
 
 from .common import as_array, new_figure
 
@@ -14,23 +19,6 @@ if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.com
     from matplotlib.figure import Figure
 
 __all__ = ["confusion_matrix", "plot_confusion_matrix"]
-
-
-def confusion_matrix(labels: object, predictions: object, num_classes: Optional[int] = None) -> np.ndarray:
-    """Counts ``cm[true, predicted]`` as an int64 (k, k) array; k from the data if not given."""
-    labels = as_array("confusion_matrix: labels", labels, 1, np.int64)
-    predictions = as_array("confusion_matrix: predictions", predictions, 1, np.int64)
-    if labels.shape != predictions.shape:
-        raise ValueError(f"confusion_matrix: {labels.shape[0]} labels but {predictions.shape[0]} predictions")
-    if labels.size and min(labels.min(), predictions.min()) < 0:
-        raise ValueError("confusion_matrix: class ids must be >= 0")
-    k = num_classes if num_classes is not None else int(max(labels.max(initial=0),
-                                                            predictions.max(initial=0))) + 1
-    if labels.size and max(labels.max(), predictions.max()) >= k:
-        raise ValueError(f"confusion_matrix: a class id is >= num_classes={k}")
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (labels, predictions), 1)
-    return cm
 
 
 def plot_confusion_matrix(cm: object, class_names: Optional[Sequence[str]] = None,
