@@ -18,7 +18,7 @@ Without a model nothing is grouped.
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict
 
 from microgradnn.engine import WEIGHTED_SUM
 

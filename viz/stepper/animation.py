@@ -18,7 +18,7 @@ from microgradnn.fileio import atomic_path
 
 from ..graph.dot import format_value
 from ..graph.trace import Parameters, Trace, trace
-from .backprop import Step, last_change, node_names, steps_from_trace
+from .backprop import Step, final_grads, last_change, node_names, steps_from_trace
 from .layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 
 __all__ = ["save_animation", "frame_states", "FrameState"]
@@ -108,7 +108,7 @@ class _Scene:
                                       fontsize=11, fontweight="bold")
         self.caption = self.figure.text(0.01, 1 - 26 / total_h, "", va="top", ha="left",
                                         fontsize=10, family=_MONO, color=_CURRENT)
-        final = _final_grads(steps)
+        final = final_grads(steps)
         scale = max_abs(list(final.values()))
         self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
         self.boxes, self.ops, self.edges = {}, {}, {}
@@ -214,16 +214,6 @@ class _Scene:
                 self.contrib[edge_id].set_text(f"local {local}\ngrad += {label}")
                 ink = _CURRENT if hot else _PENDING if pending else "black"
                 self.contrib[edge_id].set_color(ink)
-
-
-def _final_grads(steps: Sequence[Step]) -> Dict[str, float]:
-    grads: Dict[str, float] = {}
-    for step in steps:
-        if step.kind == "seed":
-            grads[step.node_id] = step.upstream
-        for term in step.terms:
-            grads[term.operand_id] = term.grad_after
-    return grads
 
 
 def _save_atomic(path: str, write) -> None:
