@@ -267,3 +267,11 @@ def test_a_single_neuron_is_its_own_group():
     out, model = unfused_neuron(True)
     source = draw_graph(out, group="neuron", parameters=model).source
     assert [name for _, name in _clusters(source)] == ["Neuron"]
+
+
+def test_bad_parameters_get_one_clear_error():
+    x = Value(1.0, label="x")
+    with pytest.raises(TypeError, match="Module or an iterable of Values, got int"):
+        draw_graph(x * 2, parameters=3)
+    with pytest.raises(TypeError, match=r"parameters\[1\] is str, not a Value"):
+        trace(x * 2, [x, "w"])

@@ -14,7 +14,7 @@ every labelled leaf is drawn alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
@@ -104,6 +104,19 @@ def _role(value: Value, is_root: bool, parameter_ids: Optional[set]) -> str:
     return "leaf" if parameter_ids is None else "input"
 
 
+def _parameter_values(parameters: Any) -> List[Value]:
+    """``parameters`` as a list of Values, or one clear error naming what it is."""
+    try:
+        values = list(parameters)
+    except TypeError:
+        raise TypeError(f"parameters must be a Module or an iterable of Values, got "
+                        f"{type(parameters).__name__}") from None
+    for i, p in enumerate(values):
+        if not isinstance(p, Value):
+            raise TypeError(f"parameters[{i}] is {type(p).__name__}, not a Value")
+    return values
+
+
 def trace(root: Value, parameters: Parameters = None) -> Trace:
     """Record the graph under ``root``.
 
@@ -123,7 +136,7 @@ def trace(root: Value, parameters: Parameters = None) -> Trace:
     if tree is not None:
         parameter_ids: Optional[set] = set(tree.owner)
     elif parameters is not None:
-        parameter_ids = {id(p) for p in parameters}
+        parameter_ids = {id(p) for p in _parameter_values(parameters)}
     else:
         parameter_ids = None
     order = topological_order(root)
