@@ -68,7 +68,8 @@ class Step:
 
     ``kind`` is ``"forward"`` (``node`` was computed from its operands, value
     ``data``), ``"seed"`` (the root's gradient set to 1) or ``"backward"`` (``node``
-    passed its gradient ``upstream`` to its operands, one ``Term`` per slot).
+    passed its gradient ``upstream`` to its operands, one ``Term`` per slot; when
+    ``upstream`` is exactly 0 the engine skips the node and every term is ``skipped``).
     ``upstream`` is 1.0 for the seed and 0.0 (unused) for forward steps.
     """
 
