@@ -140,20 +140,20 @@ class Picture(graphviz.Digraph):
     """
 
     def pipe(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            if isinstance(error, GraphvizNotFoundError):
-                raise
-            raise GraphvizNotFoundError() from error
+        return _with_install_hint(super().pipe, *args, **kwargs)
 
     def render(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            if isinstance(error, GraphvizNotFoundError):
-                raise
-            raise GraphvizNotFoundError() from error
+        return _with_install_hint(super().render, *args, **kwargs)
+
+
+def _with_install_hint(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError``."""
+    try:
+        return call(*args, **kwargs)
+    except graphviz.ExecutableNotFound as error:
+        if isinstance(error, GraphvizNotFoundError):
+            raise
+        raise GraphvizNotFoundError() from error
 
 
 def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:
