@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from _helpers import example_args, new_figure, say_saved
+from _helpers import example_args, say_saved
 
 from microgradnn import GradcheckError, Value, format_number, gradcheck, numerical_gradient
-from viz import save_figure
+from viz.plots.common import new_figure, save_figure
 
 FUNCTIONS = {
     "x**3 - 2x": (lambda x: x ** 3 - 2 * x, [1.5]),

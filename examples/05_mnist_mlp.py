@@ -20,7 +20,8 @@ import itertools
 import time
 
 import numpy as np
-from _helpers import example_args, mnist_or_exit, predict_logits, say_saved, train_epoch
+from _helpers import (example_args, input_tensor, mnist_or_exit, predict_logits, say_saved,
+                      train_epoch)
 
 from microgradnn import format_number
 from microgradnn.optim import SGD
@@ -45,7 +46,7 @@ def classic_mlp(activation, seed: int) -> Sequential:
 
 def hidden_activations(model: Sequential, images: np.ndarray):
     """The outputs of the two hidden activation layers for a batch of digits."""
-    x = Tensor(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    x = input_tensor(images, SHAPE)
     out = {}
     for i, module in enumerate(model):
         x = module(x)

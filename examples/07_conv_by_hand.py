@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import List
 
 import numpy as np
-from _helpers import example_args, new_figure, save_graph, say_saved
+from _helpers import example_args, save_graph, say_saved
 
 from microgradnn import Value, format_number
-from viz import save_figure
+from viz.plots.common import new_figure, save_figure
 
 Grid = List[List[Value]]
 

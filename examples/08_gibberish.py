@@ -14,13 +14,14 @@ the network calls a k with near certainty.
 from __future__ import annotations
 
 import numpy as np
-from _helpers import (example_args, mnist_or_exit, new_figure, predict_logits, say_saved,
+from _helpers import (example_args, mnist_or_exit, predict_logits, say_saved,
                       train_epoch)
 
 from microgradnn import format_number
 from microgradnn.optim import SGD
 from microgradnn.tensor import Linear, Sequential, Sigmoid, Tensor, log_softmax
 from viz import plot_images, save_figure
+from viz.plots.common import new_figure
 
 SHAPE = (784,)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _helpers import example_args, mnist_or_exit, to_input  # noqa: E402
+from _helpers import example_args, input_tensor, mnist_or_exit  # noqa: E402
 
 WORLD = 2  # processes; each would be one machine (or one GPU) in real use
 
@@ -81,7 +81,7 @@ def main() -> None:
         return
     from microgradnn.interop import from_torch, to_torch
     from microgradnn.models import build_model
-    from microgradnn.tensor import Tensor, no_grad
+    from microgradnn.tensor import no_grad
 
     (train_x, train_y), (test_x, test_y) = mnist_or_exit(args.download)
     steps, n_test = (60, 2000) if args.quick else (600, 10000)
@@ -90,7 +90,7 @@ def main() -> None:
           f"{model.num_parameters()} parameters")
     twin = to_torch(model)
     print(f"2. to_torch: {type(twin).__name__} with the same weights")
-    images = to_input(train_x, (784,))
+    images = input_tensor(train_x, (784,)).data
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "ddp.pt")
         print(f"3. DistributedDataParallel, {WORLD} processes, gloo on 127.0.0.1, "
@@ -100,7 +100,7 @@ def main() -> None:
         twin.load_state_dict(torch.load(out, weights_only=True))
     back = from_torch(twin)
     with no_grad():
-        logits = back(Tensor(to_input(test_x[:n_test], (784,)))).data
+        logits = back(input_tensor(test_x[:n_test], (784,))).data
     accuracy = float((logits.argmax(axis=1) == test_y[:n_test]).mean())
     print(f"4. from_torch: back in microgradnn, test accuracy {accuracy:.2%} on {n_test} images")
 

@@ -12,11 +12,11 @@ from microgradnn.autodiff import topological_order
 from microgradnn.cli import main
 from microgradnn.engine import Value
 from microgradnn.nn import MLP
-from viz.animation import frame_states, save_animation
-from viz.backprop import backprop_steps, steps_from_trace
-from viz.stepper_html import save_stepper, script_json, stepper_html
-from viz.stepper_layout import fresh_gradients, mark_svg
-from viz.trace import trace
+from viz.stepper.animation import frame_states, save_animation
+from viz.stepper.backprop import backprop_steps, steps_from_trace
+from viz.stepper.page import save_stepper, script_json, stepper_html
+from viz.stepper.layout import fresh_gradients, mark_svg
+from viz.graph.trace import trace
 
 XSS = "</script><script>alert(1)</script>"
 

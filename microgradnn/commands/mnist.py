@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Any, Dict, List, Optional, Tuple
-
-import numpy as np
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..engine import format_number
+
+if TYPE_CHECKING:  # numpy is imported by the handlers: `microgradnn graph --help` skips it
+    import numpy as np
 
 __all__ = ["register", "run_train", "run_eval", "run_predict"]
 
@@ -249,6 +251,8 @@ def _confusion_table(confusion: np.ndarray) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..checkpoint import load_checkpoint
     from ..models import describe
     from ..training import evaluate
@@ -267,6 +271,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..checkpoint import load_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe
