@@ -21,7 +21,7 @@ import numpy as np
 from microgradnn.models import build_model, describe
 from microgradnn.tensor import Tensor, cross_entropy
 from microgradnn.training import to_input
-from viz.explain import explain
+from viz.explainer import explain
 
 from bench_stepper import median_time  # the benchmarks folder is on sys.path when run
 

@@ -26,7 +26,7 @@ from _helpers import example_args, mnist_or_exit, say_saved
 import viz
 from microgradnn import Value, format_number
 from viz import save_figure
-from viz.descent import FUNCTIONS, evaluate, gradient
+from viz.plots.descent import FUNCTIONS, evaluate, gradient
 
 
 def cost_1d(w: Value) -> Value:

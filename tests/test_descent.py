@@ -1,4 +1,4 @@
-"""Gradient descent paths (viz.descent): the same numbers as torch.optim, the named
+"""Gradient descent paths (viz.plots.descent): the same numbers as torch.optim, the named
 surfaces behave as their descriptions say, the pictures carry what they claim, and bad
 input is one clear line."""
 
@@ -12,7 +12,7 @@ import torch
 
 import viz
 from microgradnn import Value
-from viz.descent import FUNCTIONS, OPTIMIZERS, evaluate, gradient, path_status
+from viz.plots.descent import FUNCTIONS, OPTIMIZERS, evaluate, gradient, path_status
 
 
 def issue_f(x, y):

@@ -14,7 +14,7 @@ import pytest
 
 from microgradnn.models import build_model
 from microgradnn.tensor import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from viz.explain import explain
+from viz.explainer import explain
 from test_explain_data import digit  # a ring of ink, no MNIST needed
 
 pytestmark = pytest.mark.browser

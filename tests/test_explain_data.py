@@ -22,7 +22,7 @@ from microgradnn.nn import MLP
 from microgradnn.tensor import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
                                 Sequential, Sigmoid, Tanh)
 from microgradnn.training import predict_proba
-from viz.explain import UnsupportedModelError, explain
+from viz.explainer import UnsupportedModelError, explain
 
 TOL = 1e-6
 

@@ -1,4 +1,4 @@
-"""A real network's cost landscape (viz.landscape), weight snapshots (microgradnn.snapshots)
+"""A real network's cost landscape (viz.plots.landscape), weight snapshots (microgradnn.snapshots)
 and the ``landscape`` / ``train --snapshots`` commands. Small models and synthetic digits:
 fast, no download."""
 
@@ -18,7 +18,7 @@ from microgradnn.optim import SGD
 from microgradnn.snapshots import WeightSnapshots, load_snapshots, snapshot_path
 from microgradnn.tensor import Tensor, cross_entropy, no_grad
 from microgradnn.training import fit, to_input
-from viz.landscape import Landscape, TrainingPath, random_directions
+from viz.plots.landscape import Landscape, TrainingPath, random_directions
 
 MNIST_DIR = os.environ.get("MICROGRADNN_DATA", "")
 needs_mnist = pytest.mark.skipif(

@@ -99,7 +99,7 @@ def test_cli_modules_import_viz_only_inside_their_handlers(module):
 def test_import_viz_does_not_load_matplotlib():
     assert _loaded_after("import viz") == {"viz": True, "matplotlib": False, "graphviz": False}
     # every public name, and every part, can be imported without matplotlib
-    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.stepper, viz.plots")
+    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.steps, viz.plots, viz.explainer")
     assert loaded["viz"] and loaded["graphviz"]
     assert not loaded["matplotlib"]
 
@@ -107,7 +107,7 @@ def test_import_viz_does_not_load_matplotlib():
 def test_every_public_name_of_viz_is_there():
     import viz
 
-    assert len(viz.__all__) == len(set(viz.__all__)) == 28
+    assert len(viz.__all__) == len(set(viz.__all__)) == 35
     for name in viz.__all__:
         assert getattr(viz, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
@@ -125,3 +125,11 @@ def test_the_graph_command_never_loads_matplotlib(tmp_path):
             " '--backward']) == 0\n")
     loaded = _loaded_after(code)
     assert loaded["viz"] and not loaded["matplotlib"]
+
+
+def test_explain_is_the_function_even_after_its_part_is_imported():
+    code = ("import viz.explainer, viz.steps, viz.plots.descent\nimport viz\n"
+            "assert callable(viz.explain) and viz.explain.__module__ == 'viz.explainer.page'\n"
+            "assert callable(viz.descent_path)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(ROOT), timeout=120)

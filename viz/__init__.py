@@ -1,8 +1,9 @@
 """Pictures of microgradnn graphs and networks (graphviz and matplotlib).
 
-Three parts: ``viz.graph`` (graphviz pictures of a computation graph or a network),
-``viz.stepper`` (the backward pass one step at a time: HTML page, animation) and
-``viz.plots`` (matplotlib figures of training). Every public name is importable from
+Four parts: ``viz.graph`` (graphviz pictures of a computation graph or a network),
+``viz.steps`` (the backward pass one step at a time: HTML page, animation), ``viz.plots``
+(matplotlib figures: training, descent paths, cost landscapes) and ``viz.explainer`` (the
+explain page of a trained model on one image). Every public name is importable from
 ``viz`` itself; a part is imported the first time one of its names is used, so
 ``microgradnn graph`` loads only ``viz.graph``.
 
@@ -22,15 +23,15 @@ _PARTS: Dict[str, str] = {
     **dict.fromkeys(["trace", "Trace", "NodeRecord", "EdgeRecord", "draw_graph",
                      "LargeGraphWarning", "GraphvizNotFoundError", "draw_network"], "graph"),
     **dict.fromkeys(["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper",
-                     "save_animation"], "stepper"),
+                     "save_animation"], "steps"),
     **dict.fromkeys(["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
                      "confusion_matrix", "plot_confusion_matrix", "plot_weight_images",
                      "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
                      "plot_gradient_flow", "plot_activation_histograms",
                      "mean_abs_grad_per_layer", "plot_images"], "plots"),
-    **dict.fromkeys(["descent_path", "plot_descent", "save_descent_animation"], "descent"),
-    **dict.fromkeys(["loss_landscape", "plot_landscape", "training_path"], "landscape"),
-    "explain": "explain",
+    **dict.fromkeys(["descent_path", "plot_descent", "save_descent_animation"], "plots.descent"),
+    **dict.fromkeys(["loss_landscape", "plot_landscape", "training_path"], "plots.landscape"),
+    "explain": "explainer",
 }
 
 __all__ = list(_PARTS)
@@ -38,7 +39,7 @@ __all__ = list(_PARTS)
 
 def __getattr__(name: str) -> Any:
     """Import the part that defines ``name`` on first use (PEP 562), then cache it here."""
-    if name in ("graph", "stepper", "plots"):
+    if name in ("graph", "steps", "plots", "explainer"):
         return importlib.import_module(f"{__name__}.{name}")
     part = _PARTS.get(name)
     if part is None:
@@ -60,5 +61,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
                         plot_decision_boundary, plot_feature_maps, plot_gradient_flow,
                         plot_history, plot_images, plot_misclassified, plot_weight_images,
                         save_figure)
-    from .stepper import (Step, Term, backprop_steps, format_walkthrough, save_animation,
-                          save_stepper)
+    from .explainer import explain
+    from .plots.descent import descent_path, plot_descent, save_descent_animation
+    from .plots.landscape import loss_landscape, plot_landscape, training_path
+    from .steps import (Step, Term, backprop_steps, format_walkthrough, save_animation,
+                        save_stepper)

@@ -148,7 +148,7 @@ def run_descent(args: argparse.Namespace) -> int:
     import numpy as np
 
     import viz
-    from viz.descent import OPTIMIZERS, evaluate, get_function
+    from viz.plots.descent import OPTIMIZERS, evaluate, get_function
 
     output = Path(args.output)
     suffix = output.suffix.lower()
@@ -208,7 +208,7 @@ def run_descent(args: argparse.Namespace) -> int:
         viz.save_descent_animation(f, paths, output, fps=args.fps, title=title)
         print(f"wrote {output} ({max(len(p) for p in paths.values())} frames, one a step)")
     else:
-        from viz.plots_common import save_figure
+        from viz.plots.common import save_figure
 
         save_figure(viz.plot_descent(f, paths, show=args.show, title=title), output)
         print(f"wrote {output}")
@@ -254,7 +254,7 @@ def run_landscape(args: argparse.Namespace) -> int:
                                   span=args.span if args.span is not None else 1.0,
                                   steps=args.steps, seed=args.seed, progress=True)
         how = f"two random filter-normalised directions (seed {args.seed})"
-    from viz.plots_common import save_figure
+    from viz.plots.common import save_figure
 
     save_figure(viz.plot_landscape(land, show=args.show), output)
     print(f"{describe(saved.spec)}: cost {format_number(land.center_cost)} at the trained "

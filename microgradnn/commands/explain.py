@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the handler: `microgradnn graph --help` skips it
+    import numpy as np
 
 from ..engine import format_number
 
@@ -71,6 +72,8 @@ def _test_image(args: argparse.Namespace) -> Tuple[np.ndarray, int, str]:
 
 def _batch(args: argparse.Namespace) -> Tuple[Optional[Tuple[Any, Any]], str]:
     """``args.batch`` random training images, or None (with why) if MNIST is not on disk."""
+    import numpy as np
+
     from ..datasets.mnist import MnistUnavailableError, load_mnist
 
     if args.batch == 0:
@@ -105,7 +108,7 @@ def run_explain(args: argparse.Namespace) -> int:
         print(f"note: {batch_name}")
         batch_name = ""
 
-    from viz.explain import explain
+    from viz.explainer import explain
 
     page = explain(saved, image, label, batch=batch, image_name=image_name,
                        batch_name=batch_name)

@@ -8,7 +8,7 @@ as the page's JSON, ``page.py`` builds the self-contained HTML that draws from i
 (``assets.py``: template and style; ``script.py``: the drawing script).
 
 ``import viz`` makes ``viz.explain`` the function; this package's other names come with
-``from viz.explain import explain_data, UnsupportedModelError``.
+``from viz.explainer import explain_data, UnsupportedModelError``.
 """
 
 from .data import SUPPORTED_LAYERS, UnsupportedModelError, check_model, explain_data

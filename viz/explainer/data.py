@@ -9,7 +9,7 @@ differentiates by hand: even ``σ'(z)``, shown in the backprop steps, is the gra
 the activation op passes back for an upstream of ones.
 
 The result (``explain_data``) is a plain dict of numbers and numpy arrays, the schema
-the page reads (see ``viz.explain.page``)::
+the page reads (see ``viz.explainer.page``)::
 
     {"kind": "mlp" | "cnn", "label", "prediction", "probabilities", "loss", "loss_fn",
      "layers": [{"name", "type", "shape", "activations", "grad", ...}, ...], "batch", ...}

@@ -1,7 +1,7 @@
 """``explain(model, image, label)``: the explain page as an object that saves and shows itself.
 
 The page is one HTML file with no network access (a Content-Security-Policy forbids it):
-the numbers of ``viz.explain.data.explain_data`` as JSON in
+the numbers of ``viz.explainer.data.explain_data`` as JSON in
 ``<script type="application/json" id="microgradnn-data">``, and a script that draws
 everything from that JSON. In Jupyter the page shows in an isolated ``<iframe srcdoc>``.
 """

@@ -695,7 +695,7 @@ def plot_descent(f: Any, paths: Any, show: str = "contour", *, xlim: Optional[Po
     Paths of one input, shape (steps + 1, 1), are drawn on the curve C(x). ``title``
     replaces the title above the picture (a built-in's name and formula, else "C(x, y)").
     """
-    from .plots_common import new_figure
+    from .common import new_figure
 
     who = "plot_descent"
     if show not in SHOWS:

@@ -376,7 +376,7 @@ def plot_landscape(landscape: Landscape, show: str = "both", *,
     the centre; a training path (if the landscape has one) is drawn from the initial
     weights to the trained ones, one dot per snapshot."""
     from .descent import _levels
-    from .plots_common import new_figure
+    from .common import new_figure
 
     if not isinstance(landscape, Landscape):
         raise TypeError(f"plot_landscape: expected a Landscape from loss_landscape, got "
