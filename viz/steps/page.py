@@ -26,7 +26,7 @@ from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .backprop import Step, last_change, node_names, steps_from_trace
 from .layout import DEFAULT_MAX_NODES, graph_svg
 
-__all__ = ["save_stepper", "stepper_html", "stepper_data", "script_json"]
+__all__ = ["Stepper", "stepper", "save_stepper", "stepper_html", "stepper_data", "script_json"]
 
 _PLACEHOLDER = re.compile(r"(/\*STEPPER_\w+\*/|<!--STEPPER_\w+-->)")
 
@@ -114,6 +114,50 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
     return page
 
 
+class Stepper:
+    """A built stepper page: shows itself inline in Jupyter, saves itself as one HTML file.
+
+    ``html`` is the complete offline page. In a notebook (JupyterLab, classic Notebook,
+    VS Code) the object displays as an isolated ``<iframe srcdoc=...>`` holding that page,
+    escaped as an attribute value, so its script and styles touch nothing else in the
+    notebook and nothing is fetched from a network or server.
+    """
+
+    def __init__(self, html_page: str, title: str, height: int = 640) -> None:
+        self.html = html_page
+        self.title = title
+        self.height = int(height)
+
+    def save(self, path: str) -> str:
+        """Write the page to ``path`` atomically; return ``path``."""
+        write_atomic(path, self.html)
+        return path
+
+    def _repr_html_(self) -> str:
+        return ('<iframe srcdoc="' + html.escape(self.html, quote=True) + '" '
+                f'title="{html.escape(self.title, quote=True)}" '
+                f'style="width:100%;height:{self.height}px;border:1px solid #ccc" '
+                'sandbox="allow-scripts"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"Stepper(title={self.title!r}, {len(self.html)} characters of HTML)"
+
+
+def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
+            rankdir: str = "LR", parameters: Parameters = None,
+            hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+            height: int = 640) -> Stepper:
+    """The interactive stepper for ``root`` as a ``Stepper`` (see ``save_stepper``).
+
+    In Jupyter, leave it as the last expression of a cell to see it inline; ``.save(path)``
+    writes the same page as one HTML file. ``height`` is the inline frame's height in pixels.
+    """
+    page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
+                        hide_constants=hide_constants, max_nodes=max_nodes)
+    shown = title if title is not None else "Backpropagation, step by step"
+    return Stepper(page, shown, height=height)
+
+
 def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
@@ -127,9 +171,7 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     Graphs of more than ``max_nodes`` DOT nodes are refused with a ``ValueError``.
     The file needs no network and no server: open it from disk in any browser.
     """
-    page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
-                        hide_constants=hide_constants, max_nodes=max_nodes)
-    write_atomic(path, page)
-    return path
+    return stepper(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
+                   hide_constants=hide_constants, max_nodes=max_nodes).save(path)
 
 
