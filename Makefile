@@ -98,6 +98,12 @@ explain-screenshots: $(VENV)/.installed-test system-deps
 examples: $(VENV)/.installed
 	@for f in examples/0*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done
 
+# The notebooks of examples/notebooks/, run top to bottom and stored with their outputs
+# (the only way their outputs change; examples/notebooks/run.py says what is stored).
+.PHONY: notebooks
+notebooks: $(VENV)/.installed-test system-deps
+	$(VPY) examples/notebooks/run.py
+
 # The README's pictures in docs/ (a stepper screenshot needs chromium and playwright).
 pictures: $(VENV)/.installed-test system-deps
 	$(VPY) docs/make_pictures.py --out docs
