@@ -223,3 +223,9 @@ def test_without_mnist_the_notebook_says_so_and_finishes(tmp_path, monkeypatch):
 def test_run_py_refuses_a_missing_notebook(capsys, tmp_path):
     assert run.main([str(tmp_path / "nope.ipynb")]) == 2
     assert "no such notebook" in capsys.readouterr().err
+
+
+def test_readmes_list_every_notebook():
+    for readme in (ROOT / "README.md", ROOT / "examples" / "README.md"):
+        text = readme.read_text(encoding="utf-8")
+        assert all(name in text for name in NAMES), f"{readme} does not list every notebook"
