@@ -229,3 +229,44 @@ def test_readmes_list_every_notebook():
     for readme in (ROOT / "README.md", ROOT / "examples" / "README.md"):
         text = readme.read_text(encoding="utf-8")
         assert all(name in text for name in NAMES), f"{readme} does not list every notebook"
+
+
+@pytest.mark.browser
+@pytest.mark.mnist
+def test_the_inline_pages_run_in_a_browser_offline(executed, open_page, tmp_path):
+    """The stepper (01) and the explain page (03) as a notebook shows them: each output's
+    HTML inside a host page, opened from disk in chromium with no network."""
+    needs_data("03_mnist_classic")
+    html_outputs = [_text(b["text/html"]) for name in ("01_backprop_by_hand", "03_mnist_classic")
+                    for b in bundles(executed[name]) if "text/html" in b]
+    assert len(html_outputs) == 2
+    host = tmp_path / "notebook.html"
+    host.write_text("<!DOCTYPE html><html><body>"
+                    + "".join(f"<div class=cell>{h}</div>" for h in html_outputs)
+                    + "</body></html>", encoding="utf-8")
+    page = open_page(host)
+    stepper, explain = page.frames[1:]
+    stepper.wait_for_selector("svg g.node")
+    assert stepper.locator("svg g.node").count() >= 8 and stepper.locator("button").count() > 0
+    explain.wait_for_selector("body[data-ready='1']")
+    assert page.locator(".cell svg").count() == 0  # each page stays inside its own frame
+    page.screenshot(path=str(tmp_path / "notebook.png"), full_page=True)
+    assert page.problems == []
+
+
+def test_stored_form_leaves_out_object_addresses():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("g", outputs=[
+        nbformat.v4.new_output("execute_result", execution_count=1, data={
+            "text/plain": "<viz.graph.dot.Picture at 0x7f05f4b17c50>", "image/svg+xml": "<svg/>"})])])
+    data = run.stored_form(nb).cells[0].outputs[0]["data"]
+    assert data == {"text/plain": "<viz.graph.dot.Picture>", "image/svg+xml": "<svg/>"}
+
+
+def test_stored_form_joins_the_prints_of_a_cell():
+    out = nbformat.v4.new_output
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("p", outputs=[
+        out("stream", name="stdout", text="a\n"), out("stream", name="stdout", text="b\n"),
+        out("stream", name="stderr", text="c\n"), out("stream", name="stdout", text="d\n")])])
+    outputs = run.stored_form(nb).cells[0].outputs
+    assert [(o["name"], o["text"]) for o in outputs] == [("stdout", "a\nb\n"), ("stderr", "c\n"),
+                                                        ("stdout", "d\n")]

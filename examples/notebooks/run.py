@@ -13,14 +13,17 @@ What is stored, and why (the stored files stay small, a few hundred kB):
 - every output, except an HTML view larger than ``MAX_STORED_HTML`` bytes (the stepper
   and the explain page are whole pages in an iframe, hundreds of kB each): its HTML is
   dropped and its text form kept, with a note saying so. Run the notebook to see it.
-- no timings (``record_timing=False``) and no progress bars (``TQDM_DISABLE=1``), so a
-  rerun changes only what really changed.
+- the prints of one cell as one output per stream (the kernel splits them by timing);
+  no timings (``record_timing=False``), no progress bars (``TQDM_DISABLE=1``) and no
+  object addresses in text forms (``<... at 0x7f...>`` becomes ``<...>``), so a rerun
+  changes only what really changed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -66,22 +69,44 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> Any:
     return nb
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def _joined(text: Any) -> str:
+    return "".join(text) if isinstance(text, list) else text
+
+
+def _coalesced(outputs: List[Any]) -> List[Any]:
+    """Consecutive prints to the same stream as one output (the kernel splits them by timing)."""
+    merged: List[Any] = []
+    for output in outputs:
+        last = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and last is not None
+                and last.get("output_type") == "stream" and last.get("name") == output.get("name")):
+            last["text"] = _joined(last["text"]) + _joined(output["text"])
+        else:
+            merged.append(output)
+    return merged
+
+
 def stored_form(nb: Any) -> Any:
     """``nb`` as it is stored: large HTML views replaced by their text form and a note."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
+        cell.outputs = _coalesced(cell.get("outputs", []))
         for output in cell.get("outputs", []):
             data = output.get("data", {})
+            if "text/plain" in data:
+                data["text/plain"] = _ADDRESS.sub(">", _joined(data["text/plain"]))
             page = data.get("text/html")
             if page is None:
                 continue
-            size = len("".join(page) if isinstance(page, list) else page)
+            size = len(_joined(page))
             if size > MAX_STORED_HTML:
                 del data["text/html"]
-                text = data.get("text/plain", "")
-                text = "".join(text) if isinstance(text, list) else text
+                text = _joined(data.get("text/plain", ""))
                 data["text/plain"] = f"{text}\n{NOT_STORED.format(size=size)}".lstrip("\n")
     return nb
 
