@@ -126,7 +126,8 @@ def mnist_pictures(out: Path, quick: bool) -> List[Path]:
     loss = cross_entropy(scalar(pixels), label)
     loss.backward()
     network_path = out / "mnist_network.svg"
-    write_svg(viz.draw_network(scalar, title=f"MLP 784-16-16-10 after {trained_on}; gradients "
+    write_svg(viz.draw_network(scalar, output_names=[str(d) for d in range(10)],
+                               title=f"MLP 784-16-16-10 after {trained_on}; gradients "
                                              f"of the loss of one test digit (a {label})"),
               network_path)
     return [weights_path, network_path]

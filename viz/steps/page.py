@@ -21,9 +21,10 @@ from microgradnn.engine import Value
 from microgradnn.fileio import write_atomic
 
 from ..graph.dot import format_value
+from ..graph.notation import lecture_names
 from ..graph.trace import Parameters, Trace, trace
 from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
-from .backprop import Step, last_change, node_names, steps_from_trace
+from .backprop import Step, last_change, node_names, root_name_of, steps_from_trace
 from .layout import DEFAULT_MAX_NODES, graph_svg
 
 __all__ = ["Stepper", "stepper", "save_stepper", "stepper_html", "stepper_data", "script_json"]
@@ -99,9 +100,11 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
     title = title if title is not None else "Backpropagation, step by step"
     names = node_names(tr)
     # Unlabelled computed nodes have no name in the picture: show the caption's name.
-    tags = {n.id: names[n.id] for n in tr.nodes if not n.label and not n.is_leaf}
+    lecture = lecture_names(tr)  # drawn in the node itself
+    tags = {n.id: names[n.id] for n in tr.nodes
+            if not n.label and not n.is_leaf and n.id not in lecture}
     if tr.root in tags:
-        tags[tr.root] = "L"  # what the captions call an unlabelled output
+        tags[tr.root] = root_name_of(tr, lecture)  # what the captions call an unlabelled output
     svg = graph_svg(root, rankdir=rankdir, parameters=parameters,
                     hide_constants=hide_constants, max_nodes=max_nodes, tags=tags)
     values = {"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
