@@ -14,6 +14,8 @@ import html
 import importlib.util
 import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -66,7 +68,8 @@ def outputs(nb: Any) -> List[Dict[str, Any]]:
 
 def bundles(nb: Any) -> List[Dict[str, Any]]:
     """The data of every display_data / execute_result output."""
-    return [o["data"] for o in outputs(nb) if o["output_type"] in ("display_data", "execute_result")]
+    return [o["data"] for o in outputs(nb)
+            if o["output_type"] in ("display_data", "execute_result")]
 
 
 def printed(nb: Any) -> str:
@@ -257,7 +260,8 @@ def test_the_inline_pages_run_in_a_browser_offline(executed, open_page, tmp_path
 def test_stored_form_leaves_out_object_addresses():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("g", outputs=[
         nbformat.v4.new_output("execute_result", execution_count=1, data={
-            "text/plain": "<viz.graph.dot.Picture at 0x7f05f4b17c50>", "image/svg+xml": "<svg/>"})])])
+            "text/plain": "<viz.graph.dot.Picture at 0x7f05f4b17c50>",
+            "image/svg+xml": "<svg/>"})])])
     data = run.stored_form(nb).cells[0].outputs[0]["data"]
     assert data == {"text/plain": "<viz.graph.dot.Picture>", "image/svg+xml": "<svg/>"}
 
@@ -270,3 +274,28 @@ def test_stored_form_joins_the_prints_of_a_cell():
     outputs = run.stored_form(nb).cells[0].outputs
     assert [(o["name"], o["text"]) for o in outputs] == [("stdout", "a\nb\n"), ("stderr", "c\n"),
                                                         ("stdout", "d\n")]
+
+
+RECOVERY = """
+import os
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+ip.run_cell("from _notebook import mnist_or_skip\\nmnist = mnist_or_skip()")
+print("after:", ip.run_cell("x = 1 / 0").error_in_exec)  # skipped: no ZeroDivisionError
+os.environ["MICROGRADNN_DATA"] = {data!r}
+ip.run_cell("mnist = mnist_or_skip()")
+print("rerun:", type(ip.run_cell("1 / 0").error_in_exec).__name__)  # runs again
+"""
+
+
+@pytest.mark.mnist
+def test_running_the_first_cell_again_with_mnist_ends_the_skipping(tmp_path):
+    needs_data("03_mnist_classic")
+    env = {**run.kernel_env(), "MICROGRADNN_DATA": str(tmp_path),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", RECOVERY.format(data=MNIST_DIR)], cwd=FOLDER,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "MNIST is not available" in result.stdout
+    assert SKIPPED_LINE in result.stdout and "after: None" in result.stdout
+    assert "rerun: ZeroDivisionError" in result.stdout
