@@ -10,9 +10,10 @@ runs the same ``execute`` and checks the stored files against it.
 
 What is stored, and why (the stored files stay small, a few hundred kB):
 
-- every output, except an HTML view larger than ``MAX_STORED_HTML`` bytes (the stepper
-  and the explain page are whole pages in an iframe, hundreds of kB each): its HTML is
-  dropped and its text form kept, with a note saying so. Run the notebook to see it.
+- every output, except an HTML view larger than ``MAX_STORED_HTML`` bytes: its HTML is
+  dropped and its text form kept, with a note saying so (run the notebook to see it).
+  Today that is the explain page of notebook 03 (about 330 kB: the weights of the whole
+  network travel with it); the stepper of notebook 01 (about 56 kB) is stored.
 - the prints of one cell as one output per stream (the kernel splits them by timing);
   no timings (``record_timing=False``), no progress bars (``TQDM_DISABLE=1``) and no
   object addresses in text forms (``<... at 0x7f...>`` becomes ``<...>``), so a rerun
