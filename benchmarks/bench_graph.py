@@ -59,13 +59,13 @@ def best_of(repeat: int, source: str, timeout: float) -> Optional[float]:
     return None if any(t is None for t in times) else min(times)
 
 
-def moons_loss(samples: int) -> Value:
+def moons_loss(samples: int) -> Tuple[Value, MLP]:
     X, y = make_moons(samples, seed=0)
     mlp = MLP(2, [16, 16, 1], seed=0)
     scores = [mlp([Value(a) for a in row]) for row in X.tolist()]
     loss = hinge_loss(scores, (2 * y - 1).tolist()) + l2_penalty(mlp.parameters(), 1e-4)
     loss.backward()
-    return loss
+    return loss, mlp
 
 
 def mnist_network() -> MLP:
@@ -122,12 +122,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}, {dot_version}")
 
-    loss = moons_loss(args.samples)
+    loss, moons_mlp = moons_loss(args.samples)
     cases = [
         ("draw_network MLP(784,[16,16,10])", lambda: draw_network(mnist_network()).source),
-        (f"draw_graph moons x{args.samples} (auto grouped)", lambda: draw_graph(loss).source),
+        (f"draw_graph moons x{args.samples} (auto grouped)", lambda: draw_graph(loss, parameters=moons_mlp).source),
         (f"draw_graph moons x{args.samples} FULL (peer)",
-         lambda: draw_graph(loss, max_nodes=10 ** 9, max_layout=10 ** 9).source),
+         lambda: draw_graph(loss, parameters=moons_mlp, max_nodes=10 ** 9,
+                            max_layout=10 ** 9).source),
         ("draw_graph dense MLP(2,[32,32,1]) (full, just under the switch)",
          lambda: draw_graph(dense_mlp_output()).source),
         ("draw_graph 20k-op chain (auto grouped)", lambda: draw_graph(chain(20_000)).source),

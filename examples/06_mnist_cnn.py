@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _helpers import (example_args, mnist_or_exit, predict_logits, say_saved, to_input,
+from _helpers import (example_args, input_tensor, mnist_or_exit, predict_logits, say_saved,
                       train_epoch)
 
 from microgradnn import format_number
@@ -36,7 +36,7 @@ def small_cnn(seed: int) -> Sequential:
 
 def feature_maps(model: Sequential, image: np.ndarray):
     """The outputs after each conv + ReLU for one uint8 digit: (8, 28, 28) and (16, 14, 14)."""
-    x = Tensor(to_input(image[None], SHAPE))
+    x = input_tensor(image[None], SHAPE)
     maps = []
     with no_grad():
         for module in model:

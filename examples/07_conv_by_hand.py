@@ -18,7 +18,7 @@ import numpy as np
 from _helpers import example_args, save_graph, say_saved
 
 from microgradnn import Value, format_number
-from viz.plots_common import new_figure, save_figure
+from viz.plots.common import new_figure, save_figure
 
 Grid = List[List[Value]]
 

@@ -1,8 +1,9 @@
-"""Example 8: gibberish in, a confident digit out.
+"""Example 8: gibberish in, a digit out, and with a nudge a confident one.
 
 A classifier trained on digits must answer with one of ten digits whatever it is
-shown: its softmax has no "this is not a digit". We feed it random noise and look at
-how sure it is. Then we use backprop the other way round: keep the weights fixed and
+shown: its softmax has no "this is not a digit". We feed it random noise and measure
+how sure it is (less sure than on digits, but it always names one). Then we use
+backprop the other way round: keep the weights fixed and
 follow the gradient of "probability of class k" with respect to the *pixels*,
 starting from noise. A few steps give images that look like nothing to us and that
 the network calls a k with near certainty.
@@ -13,13 +14,14 @@ the network calls a k with near certainty.
 from __future__ import annotations
 
 import numpy as np
-from _helpers import example_args, mnist_or_exit, predict_logits, say_saved, train_epoch
+from _helpers import (example_args, mnist_or_exit, predict_logits, say_saved,
+                      train_epoch)
 
 from microgradnn import format_number
 from microgradnn.optim import SGD
 from microgradnn.tensor import Linear, Sequential, Sigmoid, Tensor, log_softmax
 from viz import plot_images, save_figure
-from viz.plots_common import new_figure
+from viz.plots.common import new_figure
 
 SHAPE = (784,)
 

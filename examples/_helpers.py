@@ -13,7 +13,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "to_input", "train_epoch",
+from microgradnn.training import input_tensor  # the one pixel scaling: uint8 p -> p / 255
+
+__all__ = ["example_args", "mnist_or_exit", "say_saved", "save_graph", "input_tensor", "train_epoch",
            "predict_logits"]
 
 
@@ -66,23 +68,21 @@ def save_graph(root, path: Path, **options) -> Path:
     Without graphviz's ``dot`` program the DOT source is written instead (``.dot``),
     with a line saying how to install graphviz.
     """
+    import graphviz
+
+    from microgradnn.fileio import write_atomic
     from viz import GraphvizNotFoundError, draw_graph
-    from viz.dot import render, write_atomic
+    from viz.graph.dot import render, write_atomic
 
     graph = draw_graph(root, **options)
     try:
-        render(graph, str(path))
-    except GraphvizNotFoundError as error:
+        write_atomic(path, graph.pipe(format=path.suffix.lstrip(".")))
+    except graphviz.ExecutableNotFound:
         path = path.with_suffix(".dot")
-        write_atomic(str(path), graph.source.encode("utf-8"))
-        print(f"  ({error}; wrote the DOT source instead)")
+        write_atomic(path, graph.source)
+        print(f"  ({GraphvizNotFoundError()}; wrote the DOT source instead)")
     say_saved(path, "the computation graph")
     return path
-
-
-def to_input(images: np.ndarray, shape) -> np.ndarray:
-    """uint8 digits (n, 28, 28) -> float32 in [0, 1] shaped (n, *shape): (784,) or (1, 28, 28)."""
-    return images.reshape((images.shape[0], *shape)).astype(np.float32) / np.float32(255.0)
 
 
 def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape, batch_size: int,
@@ -94,14 +94,14 @@ def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape,
     """
     from tqdm import tqdm
 
-    from microgradnn.tensor import Tensor, cross_entropy
+    from microgradnn.tensor import cross_entropy
 
     order = rng.permutation(images.shape[0])
     total_loss, correct = 0.0, 0
     bar = tqdm(range(0, order.size, batch_size), desc=desc, unit="batch", leave=False)
     for step, start in enumerate(bar):
         index = order[start:start + batch_size]
-        logits = model(Tensor(to_input(images[index], shape)))
+        logits = model(input_tensor(images[index], shape))
         loss = cross_entropy(logits, labels[index].astype(np.int64))
         optimizer.zero_grad()
         loss.backward()
@@ -117,8 +117,8 @@ def train_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, shape,
 
 def predict_logits(model, images: np.ndarray, shape, batch_size: int = 1000) -> np.ndarray:
     """Class scores (n, 10) for uint8 digits, without building a graph."""
-    from microgradnn.tensor import Tensor, no_grad
+    from microgradnn.tensor import no_grad
 
     with no_grad():
-        return np.concatenate([model(Tensor(to_input(images[i:i + batch_size], shape))).data
+        return np.concatenate([model(input_tensor(images[i:i + batch_size], shape)).data
                                for i in range(0, images.shape[0], batch_size)])

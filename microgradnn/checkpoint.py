@@ -5,11 +5,18 @@ Layout of the archive (every entry a plain numeric array, so ``allow_pickle=Fals
 - ``format``: int64 ``[FORMAT_VERSION]``;
 - ``spec``: the architecture, the JSON dict given to ``microgradnn.models.build_model``,
   as UTF-8 bytes in a uint8 array; ``extra``: free JSON metadata (accuracy, epochs...);
-- ``param/<name>``: one array per ``state_dict`` entry;
+- ``param/<name>``: one array per ``state_dict`` entry, real floating point;
 - ``sha256``: the hex digest (ASCII bytes) of everything above, in a fixed order.
 
-``load`` recomputes the digest and refuses a file that was edited, cut short, or whose
-weights do not fit the architecture it claims, with a message saying which.
+``load`` reads a file in this order, so a hostile file costs little to refuse: the path
+must be a regular file of a sane size; the zip directory and every entry's ``.npy``
+header are read first (names, dtypes, shapes, and that each header agrees with the bytes
+stored); the spec is checked (bounds of ``microgradnn.models``) and its parameter shapes
+compared with the stored ones; the digest is computed in chunks without holding the
+arrays; only then are the weights read and the model built.
+
+The sha256 detects corruption (a changed byte, a file cut short), not tampering: it is
+not keyed, so whoever edits a file can recompute it. Load checkpoints you trust.
 """
 
 from __future__ import annotations
@@ -17,21 +24,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from .fileio import atomic_path
+from .fileio import atomic_path, check_readable_file
 
 __all__ = ["save", "load", "load_checkpoint", "Checkpoint", "CheckpointError", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 PARAM_PREFIX = "param/"
 PathLike = Union[str, "os.PathLike[str]"]
+
+MAX_SPEC_BYTES = 64 * 1024
+MAX_EXTRA_BYTES = 16 * 1024 * 1024
+MAX_ENTRIES = 1024
+_CHUNK = 1 << 20
+_REQUIRED = ("format", "spec", "extra", "sha256")
+_KINDS = {"U": "text", "S": "bytes", "c": "complex numbers", "b": "booleans",
+          "i": "integers", "u": "integers", "M": "dates", "m": "time spans",
+          "V": "raw records", "O": "Python objects"}
 
 
 class CheckpointError(ValueError):
@@ -71,10 +88,11 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
          extra: Optional[Mapping[str, Any]] = None) -> Path:
     """Write ``model``'s weights and ``spec`` to ``path`` (.npz) atomically; return the path.
 
-    ``spec`` must rebuild the same architecture through ``build_model``: this is checked
-    now, so a checkpoint that cannot be loaded is never written.
+    ``spec`` must rebuild the same architecture through ``build_model``: its parameter
+    shapes are compared with the model's now (nothing is built), so a checkpoint that
+    cannot be loaded is never written. Weights holding NaN or inf are refused.
     """
-    from .models import build_model  # models imports the tensor path; keep this module light
+    from .models import normalize_spec, parameter_shapes
 
     path = Path(path)
     state = model.state_dict()
@@ -82,7 +100,9 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
         if not np.all(np.isfinite(array)):
             raise ValueError(f"save: parameter {name!r} holds NaN or inf; not writing {path}")
     # The spec must rebuild a model that takes these weights, or the file could never load.
-    _load_into(build_model(dict(spec)), state, f"model given to save({str(path)!r})")
+    _check_fits(parameter_shapes(normalize_spec(dict(spec))),
+                {name: (np.shape(a), np.asarray(a).dtype) for name, a in state.items()},
+                f"model given to save({str(path)!r})")
     arrays: Dict[str, np.ndarray] = {
         "format": np.array([FORMAT_VERSION], dtype=np.int64),
         "spec": _json_bytes(spec, "spec"),
@@ -103,20 +123,153 @@ def _load_into(model: Any, state: Mapping[str, np.ndarray], where: str) -> None:
     weights, NaN) reported as a ``CheckpointError`` naming ``where``."""
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError) as error:
+    except (KeyError, ValueError, TypeError) as error:
         message = error.args[0] if error.args else error
         raise CheckpointError(f"{where}: weights do not fit the architecture: {message}") from None
 
 
-def _read_arrays(path: Path) -> Dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+def _check_fits(expected: Mapping[str, Tuple[int, ...]],
+                stored: Mapping[str, Tuple[Tuple[int, ...], np.dtype]], where: str) -> None:
+    """Names, shapes and dtypes of ``stored`` weights against the spec's ``expected`` shapes."""
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{where}: weights do not fit the architecture: missing keys "
+                              f"{missing[:5]}, unexpected keys {unexpected[:5]}")
+    for name, shape in expected.items():
+        found, dtype = stored[name]
+        if tuple(found) != tuple(shape):
+            raise CheckpointError(f"{where}: weights do not fit the architecture: {name!r} has "
+                                  f"shape {tuple(found)}, the architecture expects {tuple(shape)}")
+        if dtype.kind != "f":
+            what = _KINDS.get(dtype.kind, str(dtype))
+            raise CheckpointError(f"{where}: weight {name!r} holds {what} ({dtype}); weights must "
+                                  f"be real floating-point numbers")
+
+
+@dataclass
+class _Entry:
+    """One ``.npy`` member of the archive, known from its header alone."""
+
+    info: zipfile.ZipInfo
+    shape: Tuple[int, ...]
+    dtype: np.dtype
+    fortran: bool
+    offset: int  # where the array's bytes start inside the member
+
+
+def _check_directory(handle: BinaryIO, size: int, path: Path) -> None:
+    """Refuse a zip whose central directory is too large to list (a directory bomb)
+    before ``zipfile`` builds one object per entry."""
+    tail_length = min(size, 22 + 65535)
+    handle.seek(size - tail_length)
+    tail = handle.read(tail_length)
+    handle.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return  # not a zip: zipfile says so below
+    entries, directory_size = struct.unpack("<HI", tail[at + 10:at + 16])
+    if entries > MAX_ENTRIES or directory_size > MAX_ENTRIES * 1024:
+        raise CheckpointError(f"{path}: its zip directory lists {entries} entries in "
+                              f"{directory_size} bytes; a checkpoint has at most {MAX_ENTRIES}")
+
+
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> _Entry:
+    name = info.filename[:-4]
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, zlib.error) as error:
-        raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or not "
-                              f"written by microgradnn.checkpoint.save): {error}") from None
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f"npy format version {version} is not supported")
+            offset = member.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as error:
+        raise CheckpointError(f"{path}: entry {name!r} is not a readable array "
+                              f"({_first_line(error)})") from None
+    if dtype.hasobject:
+        raise CheckpointError(f"{path}: entry {name!r} holds Python objects; a checkpoint holds "
+                              f"numbers only")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if offset + nbytes != info.file_size:
+        raise CheckpointError(f"{path}: entry {name!r} is truncated or inconsistent: its header "
+                              f"says {dtype} of shape {shape} ({nbytes} bytes) but it holds "
+                              f"{info.file_size - offset} bytes")
+    return _Entry(info, tuple(shape), dtype, bool(fortran), offset)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _list_entries(archive: zipfile.ZipFile, path: Path) -> Dict[str, _Entry]:
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise CheckpointError(f"{path}: {len(infos)} entries; a checkpoint has at most "
+                              f"{MAX_ENTRIES}")
+    entries: Dict[str, _Entry] = {}
+    for info in infos:
+        if not info.filename.endswith(".npy"):
+            raise CheckpointError(f"{path}: entry {info.filename[:80]!r} is not an array; not a "
+                                  f"microgradnn checkpoint")
+        name = info.filename[:-4]
+        if name in entries:
+            raise CheckpointError(f"{path}: entry {name[:80]!r} appears twice")
+        if name not in _REQUIRED and not name.startswith(PARAM_PREFIX):
+            raise CheckpointError(f"{path}: unexpected entry {name[:80]!r}; not a microgradnn "
+                                  f"checkpoint")
+        entries[name] = _read_header(archive, info, path)
+    for name in _REQUIRED:
+        if name not in entries:
+            raise CheckpointError(f"{path}: no {name!r} entry; not a microgradnn checkpoint")
+    return entries
+
+
+def _read(archive: zipfile.ZipFile, entry: _Entry) -> np.ndarray:
+    with archive.open(entry.info) as member:  # sizes were checked against the header
+        return np.lib.format.read_array(member, allow_pickle=False)
+
+
+_METADATA = {"format": (np.dtype(np.int64), 8, "one int64"),
+             "sha256": (np.dtype(np.uint8), 64, "64 uint8 (hex digits)"),
+             "spec": (np.dtype(np.uint8), MAX_SPEC_BYTES, "uint8 JSON bytes"),
+             "extra": (np.dtype(np.uint8), MAX_EXTRA_BYTES, "uint8 JSON bytes")}
+
+
+def _small(archive: zipfile.ZipFile, entries: Mapping[str, _Entry], name: str,
+           path: Path) -> np.ndarray:
+    """Read a metadata entry after checking its dtype and size from the header."""
+    entry = entries[name]
+    dtype, limit, what = _METADATA[name]
+    if (entry.dtype.kind, entry.dtype.itemsize) != (dtype.kind, dtype.itemsize) or \
+            len(entry.shape) != 1 or entry.shape[0] * dtype.itemsize > limit:
+        raise CheckpointError(f"{path}: entry {name!r} should be {what}, at most {limit} bytes; "
+                              f"got {entry.dtype} of shape {entry.shape}")
+    return _read(archive, entry)
+
+
+def _streamed_digest(archive: zipfile.ZipFile, entries: Mapping[str, _Entry]) -> str:
+    """``_digest`` of the arrays in the archive, read in chunks: none is held whole."""
+    h = hashlib.sha256()
+    for name in sorted(entries):
+        if name == "sha256":
+            continue
+        entry = entries[name]
+        h.update(f"{name}|{entry.dtype.str}|{entry.shape}|".encode("utf-8"))
+        if entry.fortran and len(entry.shape) > 1:  # the digest is over C order
+            h.update(np.ascontiguousarray(_read(archive, entry)).tobytes())
+            continue
+        with archive.open(entry.info) as member:
+            member.read(entry.offset)
+            while True:
+                chunk = member.read(_CHUNK)
+                if not chunk:
+                    break
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _decode_json(array: np.ndarray, name: str, path: Path) -> Dict[str, Any]:
@@ -125,43 +278,86 @@ def _decode_json(array: np.ndarray, name: str, path: Path) -> Dict[str, Any]:
                               f"{array.dtype} of shape {array.shape}")
     try:
         value = json.loads(array.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: entry {name!r} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: entry {name!r} is JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        raise CheckpointError(f"{path}: entry {name!r} is not valid JSON "
+                              f"({_first_line(error)[:120]})") from None
     if not isinstance(value, dict):
         raise CheckpointError(f"{path}: entry {name!r} should be a JSON object")
     return value
 
 
+def _max_file_bytes() -> int:
+    from .models import MAX_PARAMETERS
+
+    return MAX_PARAMETERS * 8 + MAX_SPEC_BYTES + MAX_EXTRA_BYTES + (1 << 20)
+
+
 def load_checkpoint(path: PathLike) -> Checkpoint:
     """Read, verify and rebuild a checkpoint written by ``save``.
 
-    Raises ``CheckpointError`` for a truncated or non-npz file, an unknown format
-    version, a digest mismatch (tampered), or weights that do not fit the spec.
+    Raises ``FileNotFoundError`` / ``IsADirectoryError`` for a path that is not a file,
+    and ``CheckpointError`` for a truncated or non-npz file, an unknown format version,
+    a digest mismatch (corruption), a spec out of bounds, or stored weights that do not
+    fit the spec (names, shapes, real floating point). Every check runs before the model
+    is allocated; see the module docstring for the order.
     """
-    from .models import build_model
+    path = check_readable_file(path, "checkpoint")
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > _max_file_bytes():
+            raise CheckpointError(f"{path}: {size:,} bytes is larger than any checkpoint of a "
+                                  f"model within the parameter limit")
+        _check_directory(handle, size, path)
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                struct.error) as error:
+            raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or not "
+                                  f"written by microgradnn.checkpoint.save): "
+                                  f"{_first_line(error)}") from None
+        with archive:
+            try:
+                return _load_from(archive, path)
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+                raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or "
+                                      f"corrupt): {_first_line(error)}") from None
 
-    path = Path(path)
-    arrays = _read_arrays(path)
-    for name in ("format", "spec", "extra", "sha256"):
-        if name not in arrays:
-            raise CheckpointError(f"{path}: no {name!r} entry; not a microgradnn checkpoint")
-    version = arrays["format"].ravel()
+
+def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
+    from .models import build_model, normalize_spec, parameter_shapes
+
+    entries = _list_entries(archive, path)
+    version = _small(archive, entries, "format", path)
     if version.size != 1 or int(version[0]) != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {version.tolist()} is not supported "
                               f"(this microgradnn reads format {FORMAT_VERSION})")
-    stored = arrays["sha256"].tobytes().decode("ascii", errors="replace")
-    actual = _digest(arrays)
-    if stored != actual:
-        raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
-                              f"{actual[:12]}...): the file was modified after it was saved")
-    spec = _decode_json(arrays["spec"], "spec", path)
-    extra = _decode_json(arrays["extra"], "extra", path)
-    state = {name[len(PARAM_PREFIX):]: array for name, array in arrays.items()
-             if name.startswith(PARAM_PREFIX)}
+    # The spec against the stored headers first: a file whose arrays do not match what it
+    # claims is refused before a byte of them is read (or decompressed).
+    spec = _decode_json(_small(archive, entries, "spec", path), "spec", path)
     try:
-        model = build_model(spec)
+        normalized = normalize_spec(spec)
+        expected = parameter_shapes(normalized)
     except (ValueError, TypeError, KeyError) as error:
         raise CheckpointError(f"{path}: its architecture cannot be built: {error}") from None
+    params = {name[len(PARAM_PREFIX):]: entry for name, entry in entries.items()
+              if name.startswith(PARAM_PREFIX)}
+    _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path))
+    stored = _small(archive, entries, "sha256", path).tobytes().decode(
+        "ascii", errors="replace")
+    actual = _streamed_digest(archive, entries)
+    if stored != actual:
+        raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
+                              f"{actual[:12]}...): the file was modified or corrupted after it "
+                              f"was saved")
+    extra = _decode_json(_small(archive, entries, "extra", path), "extra",
+                         path)
+    state = {name: _read(archive, entry) for name, entry in params.items()}
+    for name, array in state.items():
+        if not np.all(np.isfinite(array)):
+            raise CheckpointError(f"{path}: weight {name!r} holds NaN or inf")
+    model = build_model(normalized)
     _load_into(model, state, str(path))
     model.eval()
     return Checkpoint(model=model, spec=spec, extra=extra)

@@ -1,4 +1,5 @@
-"""The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict``.
+"""The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict | descent |
+landscape | explain | export``.
 
 Each sub-command lives in its own module under ``microgradnn.commands`` and
 registers itself through ``register(subparsers)``. The CLI is the application
@@ -16,17 +17,24 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop", "mnist")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export")
 
 
 class CommandError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the argument and the value, as every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="microgradnn",
         description="Backpropagation you can see: train, draw and step through neural networks.")
     parser.add_argument("--version", action="version", version=f"microgradnn {__version__}")
@@ -38,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    claim_extras = getattr(args, "claim_extras", None)  # e.g. an expression "-x*w"
+    if claim_extras is not None:
+        extras = claim_extras(args, extras)
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -47,6 +60,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CommandError, ValueError, TypeError, KeyError, FileNotFoundError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"microgradnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except (MemoryError, RecursionError) as error:  # a size check is missing somewhere: still one line
+        what = "out of memory" if isinstance(error, MemoryError) else "input nested too deeply"
+        print(f"microgradnn {args.command}: error: {what} ({type(error).__name__})",
+              file=sys.stderr)
         return 2
 
 

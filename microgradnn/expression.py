@@ -2,17 +2,27 @@
 
 The text is parsed with Python's ``ast`` and then *walked*, never evaluated: only an
 allow-list is accepted (names given values, numbers, ``+ - * / **``, unary ``-``/``+``,
-and the engine functions ``exp log tanh sigmoid relu`` called on one argument).
+and the engine functions ``exp log tanh sigmoid relu`` called on one argument, ``tanh(x)``,
+or as the engine's methods, ``(x*w + b).tanh()``).
 Anything else (attribute access, other calls, ``__import__``, lambdas, subscripts,
 comprehensions, comparisons...) is refused with a ``ValueError`` that names it.
 Each variable becomes one labelled ``Value`` leaf, shared by every use of the name,
 so ``x*x`` has two edges from the same ``x``.
+
+Nothing recurses on the input's length: the walk uses an explicit stack, and a flat sum
+too long for Python's own parser (``x1 + x2 + ... + x5000``) is split at its top-level
+``+``/``-`` and its terms parsed one by one. A math error names the op and its operands
+(``1 / 1e-200`` overflows in its derivative). Names must be written as Python reads them:
+``ﬁ`` (a ligature) would silently become ``fi``, so it is refused with a message saying so.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import math
+import tokenize
+import unicodedata
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .engine import Value
@@ -36,7 +46,8 @@ _DESCRIPTIONS = {
     ast.JoinedStr: "f-string", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
     ast.Slice: "slice",
 }
-_ALLOWED = f"names, numbers, + - * / **, unary -, and the functions {', '.join(FUNCTIONS)}"
+_ALLOWED = (f"names, numbers, + - * / **, unary -, and the functions {', '.join(FUNCTIONS)} "
+            f"as tanh(x) or x.tanh()")
 
 Number = Union[int, float]
 
@@ -76,6 +87,11 @@ def _children(text: str, node: ast.AST, variables: Dict[str, float]) -> List[ast
     if _number(text, node) is not None:
         return []
     if isinstance(node, ast.Name):
+        if not text.isascii():
+            written = ast.get_source_segment(text, node)
+            if written is not None and written != node.id:
+                raise ValueError(f"the name {written!r} is read by Python as {node.id!r} "
+                                 f"(identifiers are NFKC-normalized); write {node.id!r}")
         if node.id in FUNCTIONS:
             raise ValueError(f"{node.id!r} is a function: call it on one argument, "
                              f"like {node.id}(x)")
@@ -96,6 +112,15 @@ def _children(text: str, node: ast.AST, variables: Dict[str, float]) -> List[ast
             symbol = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
             raise _refuse(text, node, f"the operator {symbol!r}")
         return [node.operand]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        # x.tanh(): the engine's method, as the README's Python writes it
+        name = node.func.attr
+        if name not in FUNCTIONS:
+            raise ValueError(f"calling {_snippet(text, node.func)!r} is not allowed: "
+                             f"{_snippet(text, node)!r} (allowed methods: {', '.join(FUNCTIONS)})")
+        if node.keywords or node.args:
+            raise ValueError(f".{name}() takes no arguments: {_snippet(text, node)!r}")
+        return [node.func.value]
     if isinstance(node, ast.Call):
         if isinstance(node.func, ast.Lambda):
             raise _refuse(text, node.func)
@@ -137,7 +162,122 @@ def _apply(text: str, node: ast.AST, args: List[Value], leaves: Dict[str, Value]
         return left ** right
     if isinstance(node, ast.UnaryOp):
         return -args[0] if isinstance(node.op, ast.USub) else args[0]
-    return getattr(args[0], node.func.id)()  # an allowed engine function, checked before
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+    return getattr(args[0], name)()  # an allowed engine function, checked before
+
+
+_OP_NAMES = {"+": "sum", "-": "difference", "*": "product", "/": "division", "**": "power"}
+
+
+def _op_name(node: ast.AST) -> str:
+    if isinstance(node, ast.BinOp):
+        return _OP_NAMES.get(_BINARY.get(type(node.op), ""), "operation")
+    if isinstance(node, ast.UnaryOp):
+        return "negation"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id
+    return "operation"
+
+
+def _shown_op(node: ast.AST, args: List[Value]) -> str:
+    """The failing op with its operand values, e.g. ``the division 1 / 1e-200``."""
+    values = [f"{a.data:g}" for a in args]
+    if isinstance(node, ast.BinOp):
+        symbol = _BINARY.get(type(node.op), "?")
+        if len(values) == 1 and isinstance(node.op, ast.Pow):  # a literal exponent
+            exponent = _number("", node.right)
+            values.append(f"{exponent:g}" if exponent is not None else "?")
+        return f"the {_op_name(node)} {f' {symbol} '.join(values)}"
+    return f"{_op_name(node)}({', '.join(values)})"
+
+
+def _math_error(text: str, node: ast.AST, args: List[Value], error: Exception) -> ValueError:
+    """One line naming the op, its operands and what went wrong."""
+    where = f"cannot evaluate {_snippet(text, node)!r}"
+    message = str(error) if len(error.args) == 1 else ""
+    overflow = isinstance(error, (OverflowError, ZeroDivisionError)) and (
+        not message or message in ("float division by zero", "math range error")
+        or (isinstance(error, ZeroDivisionError) and all(a.data != 0.0 for a in args)))
+    if overflow or (isinstance(error, ValueError) and "non-finite" in message):
+        # Python's own words name no op: the value or the local derivative left the floats.
+        return ValueError(f"{where}: {_shown_op(node, args)} overflows, its value or its "
+                          f"derivative is too large for a float (beyond 1.8e308)")
+    return ValueError(f"{where}: {message or error}")
+
+
+def _top_level_terms(text: str) -> List[Tuple[str, int, int]]:
+    """Split ``text`` at its top-level binary ``+``/``-``: ``[(sign, start, end), ...]``
+    character offsets of each term, the first with sign "+"."""
+    line_starts = [0]
+    for line in text.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+    depth, previous, cuts = 0, None, []
+    operand_end = (tokenize.NAME, tokenize.NUMBER, tokenize.STRING)
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.OP:
+            if token.string in "([{":
+                depth += 1
+            elif token.string in ")]}":
+                depth -= 1
+            elif depth == 0 and token.string in ("+", "-") and previous is not None and (
+                    previous.type in operand_end or previous.string in (")", "]", "}")):
+                start = line_starts[token.start[0] - 1] + token.start[1]
+                cuts.append((token.string, start))
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
+                              tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            previous = token
+    terms, sign, start = [], "+", 0
+    for op, at in cuts:
+        terms.append((sign, start, at))
+        sign, start = op, at + 1
+    terms.append((sign, start, len(text)))
+    return terms
+
+
+def _shift(tree: ast.AST, text: str, offset: int) -> None:
+    """Move the positions of a term parsed alone to where it sits in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    column = len(text[line_start:offset].encode("utf-8"))  # ast columns count UTF-8 bytes
+    for node in ast.walk(tree):
+        if hasattr(node, "lineno") and node.lineno is not None:
+            if node.lineno == 1:
+                node.col_offset += column
+            if getattr(node, "end_lineno", None) == 1:
+                node.end_col_offset += column
+            node.lineno += line - 1
+            if getattr(node, "end_lineno", None) is not None:
+                node.end_lineno += line - 1
+
+
+def _parse_flat_sum(text: str) -> ast.Expression:
+    """The tree of a sum too long for ``ast.parse``, built term by term, left to right."""
+    too_deep = ValueError("expression is nested too deeply to parse")
+    try:
+        terms = _top_level_terms(text)
+    except (tokenize.TokenError, SyntaxError):
+        raise too_deep from None
+    if len(terms) < 2:
+        raise too_deep
+    body: Optional[ast.expr] = None
+    for sign, start, end in terms:
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        piece = piece.strip()
+        try:
+            term = ast.parse(piece, mode="eval").body
+        except SyntaxError as error:
+            raise ValueError(f"cannot parse expression term {piece[:60]!r}: {error.msg}") from None
+        except (RecursionError, MemoryError):
+            raise too_deep from None
+        _shift(term, text, start + lead)
+        if body is None:
+            body = term
+            continue
+        body = ast.BinOp(left=body, op=ast.Add() if sign == "+" else ast.Sub(), right=term,
+                         lineno=body.lineno, col_offset=body.col_offset,
+                         end_lineno=term.end_lineno, end_col_offset=term.end_col_offset)
+    return ast.Expression(body=body)
 
 
 def parse_expression(text: str, variables: Dict[str, float]) -> Value:
@@ -162,25 +302,25 @@ def parse_expression(text: str, variables: Dict[str, float]) -> Value:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ValueError(f"cannot parse expression {shown!r}: {error.msg}{where}") from None
     except (RecursionError, MemoryError):
-        raise ValueError("expression is nested too deeply to parse") from None
+        tree = _parse_flat_sum(text.strip())  # a long flat sum; anything else is refused
     text = text.strip()
     # Post-order walk with an explicit stack, so a long chain like 1+1+...+1 needs no recursion.
     leaves: Dict[str, Value] = {}
     results: List[Value] = []
     stack: List[Tuple[ast.AST, int]] = [(tree.body, -1)]
-    try:
-        while stack:
-            node, arity = stack.pop()
-            if arity < 0:
-                children = _children(text, node, variables)
-                stack.append((node, len(children)))
-                stack.extend((child, -1) for child in reversed(children))
-                continue
-            args = results[len(results) - arity:] if arity else []
-            del results[len(results) - arity:]
+    while stack:
+        node, arity = stack.pop()
+        if arity < 0:
+            children = _children(text, node, variables)
+            stack.append((node, len(children)))
+            stack.extend((child, -1) for child in reversed(children))
+            continue
+        args = results[len(results) - arity:] if arity else []
+        del results[len(results) - arity:]
+        try:
             results.append(_apply(text, node, args, leaves, variables))
-    except (ZeroDivisionError, OverflowError) as error:
-        raise ValueError(f"cannot evaluate the expression: {error}") from None
+        except (ZeroDivisionError, OverflowError, ValueError) as error:
+            raise _math_error(text, node, args, error) from None
     return results[0]
 
 
@@ -199,6 +339,10 @@ def parse_assignments(items: Iterable[str]) -> Dict[str, float]:
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
         if not name.isidentifier():
             raise ValueError(f"{name!r} in {item!r} is not a valid name")
+        folded = unicodedata.normalize("NFKC", name)
+        if folded != name:
+            raise ValueError(f"the name {name!r} in {item!r} is read by Python as {folded!r} "
+                             f"(identifiers are NFKC-normalized); write {folded!r}")
         if name in FUNCTIONS:
             raise ValueError(f"{name!r} is a function name and cannot be given a value")
         if name in out:

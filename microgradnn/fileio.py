@@ -1,22 +1,141 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never half.
+"""File paths in and out: atomic writes, and the checks made before reading or writing.
 
 Every file microgradnn and viz write (pictures, pages, checkpoints, histories,
-downloads) goes through here: written to a temporary file in the same folder,
-then moved over the target with ``os.replace``. The file gets the usual
-permissions (0666 less the umask), not the private 0600 of ``mkstemp``.
+downloads) goes through ``atomic_path``: written to a temporary file in the same folder,
+``.NAME.<pid>.<hex>.tmp.SUFFIX``, then moved over the target with ``os.replace``. The
+file gets the usual permissions (0666 less the umask), not the private 0600 of
+``mkstemp``. A process killed in the middle of a write leaves its temporary behind;
+the next write to that folder removes such leftovers of our own naming whose process
+is no longer alive.
+
+``check_readable_file`` and ``check_writable_file`` tell, in one line, why a path cannot
+be used: it does not exist, it is a folder, a FIFO or a device, or the folder is not
+writable. They are called before any work, so a long run never fails at its end.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Union
 
-__all__ = ["atomic_path", "write_atomic"]
+__all__ = ["atomic_path", "write_atomic", "check_readable_file", "check_writable_file",
+           "remove_stale_temporaries"]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+# .NAME.<pid>.<8 hex>.tmp[.SUFFIX]: the names atomic_path gives its temporaries.
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp(\.[^.]*)?$")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def check_readable_file(path: PathLike, what: str = "file") -> Path:
+    """``path`` as a ``Path`` if it is an existing regular file (symlinks followed).
+
+    Raises ``FileNotFoundError`` ("WHAT PATH does not exist") or ``IsADirectoryError`` /
+    ``ValueError`` ("WHAT PATH is a folder / a FIFO ..., not a file"). Never opens the
+    path, so a FIFO cannot block.
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} does not exist") from None
+    except OSError as error:
+        raise OSError(f"{what} {path} cannot be read: {error.strerror or error}") from None
+    if stat.S_ISREG(mode):
+        return path
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{what} {path} is a folder, not a file")
+    raise ValueError(f"{what} {path} is {_kind(mode)}, not a regular file")
+
+
+def check_writable_file(path: PathLike, what: str = "output") -> Path:
+    """Check now that ``write_atomic(path, ...)`` will be able to write ``path``.
+
+    The folder must exist and accept a new file (tried for real: a temporary is created
+    and removed, so permissions, read-only mounts and root all answer truthfully);
+    ``path`` itself, if present, must be a regular file. Raises ``OSError``/``ValueError``
+    with one line naming ``what``, the path and the reason.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        reason = "does not exist" if not folder.exists() else "is not a folder"
+        raise FileNotFoundError(f"{what} {path}: folder {folder} {reason}")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise OSError(f"{what} {path} cannot be written: {error.strerror or error}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise IsADirectoryError(f"{what} {path} is {_kind(mode)}; give a file name") \
+            if stat.S_ISDIR(mode) else ValueError(f"{what} {path} is {_kind(mode)}, not a file")
+    probe = _temporary_name(path)
+    try:
+        open(probe, "xb").close()
+    except OSError as error:
+        raise PermissionError(f"{what} {path} cannot be written: folder {folder}: "
+                              f"{error.strerror or error}") from None
+    probe.unlink()
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or cannot tell: leave its file alone
+    return True
+
+
+def remove_stale_temporaries(folder: PathLike) -> int:
+    """Delete the leftovers ``.NAME.<pid>.<hex>.tmp.SUFFIX`` in ``folder`` whose process
+    is gone (killed during a write); return how many. Files of live processes, other
+    names, folders and symlinks are never touched."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or ".tmp" not in name:
+            continue
+        match = _TEMPORARY.match(name)
+        if match is None or _pid_alive(int(match.group("pid"))):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass  # removed by someone else meanwhile, or not ours to remove
+    return removed
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
 
 
 @contextmanager
@@ -25,17 +144,28 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
     For writers that want a file name (``np.savez``, ``Figure.savefig``, Pillow).
     The temporary keeps ``path``'s suffix, which such writers read as the format.
-    On error the temporary is removed and ``path`` is left as it was.
+    On error the temporary is removed and ``path`` is left as it was. Errors name
+    ``path``, never the temporary.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not exist")
-    tmp = path.parent / f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}"
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder")
+    remove_stale_temporaries(path.parent)
+    tmp = _temporary_name(path)
     try:
         # Created with open(..., "x") rather than mkstemp so the mode follows the umask.
-        open(tmp, "xb").close()
+        try:
+            open(tmp, "xb").close()
+        except OSError as error:
+            raise PermissionError(f"cannot write {str(path)!r}: {error.strerror or error} "
+                                  f"in folder {str(path.parent)!r}") from None
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            raise OSError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

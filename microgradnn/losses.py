@@ -8,6 +8,7 @@ can be drawn and stepped through.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence, Union
 
 from .engine import Value
@@ -42,17 +43,43 @@ def hinge_loss(scores: Sequence[Value], labels: Sequence[float]) -> Value:
     return total / len(scores)
 
 
-def cross_entropy(logits: Sequence[Sequence[Value]], targets: Sequence[int]) -> Value:
+def _is_class_index(target: object) -> bool:
+    return isinstance(target, numbers.Integral) and not isinstance(target, bool)
+
+
+def _one_sample(logits: object) -> bool:
+    """True when ``logits`` is one sample's class scores (Values or numbers), not a batch."""
+    return (isinstance(logits, Sequence) and len(logits) > 0
+            and all(isinstance(v, (Value, numbers.Real)) for v in logits))
+
+
+def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
+                  targets: Union[Sequence[int], int]) -> Value:
     """Mean softmax cross-entropy, ``logsumexp(z) - z[target]`` per sample.
 
     Numerically stable: the largest logit is subtracted (as a constant) before
     ``exp``, so logits in the thousands neither overflow nor lose the answer.
-    ``logits`` is one list of class scores per sample; ``targets`` class indices.
+    ``logits`` is one list of class scores per sample and ``targets`` their class
+    indices; one sample may be given as its scores and one index, like PyTorch's
+    unbatched input: ``cross_entropy(model(x), 7)``.
     """
+    if _is_class_index(targets):
+        if not isinstance(logits, Sequence):
+            raise ValueError(f"cross_entropy: with one target ({targets!r}) the logits are one "
+                             f"sample's class scores, a list of Values; got {type(logits).__name__}")
+        if not _one_sample(logits):
+            raise ValueError(f"cross_entropy: one target ({targets!r}) for a batch of {len(logits)} "
+                             f"samples: give one class index per sample, "
+                             f"cross_entropy(logits, [{targets!r}, ...])")
+        logits, targets = [logits], [targets]
+    elif _one_sample(logits):
+        raise ValueError(f"cross_entropy: logits are one sample's {len(logits)} class scores, "
+                         f"so the target is one class index: cross_entropy(out, 7), "
+                         f"or cross_entropy([out], [7]) for a batch of one")
     _check_lengths("cross_entropy", logits, targets)
     total = Value(0.0)
     for z, target in zip(logits, targets):
-        if not isinstance(target, int) or not 0 <= target < len(z):
+        if not _is_class_index(target) or not 0 <= target < len(z):
             raise ValueError(f"cross_entropy: target {target!r} is not a class index in [0, {len(z)})")
         shift = max(v.data if isinstance(v, Value) else float(v) for v in z)
         sum_exp = sum(((v - shift).exp() for v in z), Value(0.0))

@@ -16,6 +16,12 @@ Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights dra
 ``input``: how uint8 pixels become numbers, "unit" (p / 255, in [0, 1]) or "standard"
 ((p / 255 - 0.1307) / 0.3081, MNIST's mean and standard deviation: zero-centred inputs
 help sigmoid units).
+
+Bounds (``check_spec_size``, called by ``normalize_spec``): at most ``MAX_HIDDEN_LAYERS``
+hidden layers and ``MAX_PARAMETERS`` parameters in all, counted from the spec by
+``parameter_shapes`` before anything is allocated. The checkpoint loader compares the
+same ``parameter_shapes`` with the arrays stored in a file before building the model.
+A new model family adds its entry to ``PARAMETER_SHAPES``.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
 from .tensor.layers import ACTIVATIONS
 
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
-           "describe", "to_scalar_mlp", "ACTIVATIONS", "INPUT_MODES", "SIDE"]
+           "describe", "to_scalar_mlp", "parameter_shapes", "check_spec_size", "ACTIVATIONS",
+           "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES"]
 
 SIDE = 28
 INPUT_MODES = ("unit", "standard")
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights; training needs about 4x that
+MAX_HIDDEN_LAYERS = 64
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,
             "classes": 10, "input": "unit"},
@@ -41,12 +50,22 @@ _DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a hostile spec must not flood a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _int_list(value: Any, key: str, allow_empty: bool) -> List[int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = [value]
+    if isinstance(value, (list, tuple)) and len(value) > MAX_HIDDEN_LAYERS:
+        raise ValueError(f"model spec: {key!r} lists {len(value)} sizes; at most "
+                         f"{MAX_HIDDEN_LAYERS} layers are allowed")
     if not isinstance(value, (list, tuple)) or (not value and not allow_empty) or any(
             isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in value):
-        raise ValueError(f"model spec: {key!r} must be a list of positive integers, got {value!r}")
+        raise ValueError(f"model spec: {key!r} must be a list of positive integers, "
+                         f"got {_shown(value)}")
     return [int(v) for v in value]
 
 
@@ -59,23 +78,24 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise TypeError(f"model spec must be a dict, got {type(spec).__name__}")
     kind = spec.get("model")
     if kind not in _DEFAULTS:
-        raise ValueError(f"model spec: 'model' must be one of {sorted(_DEFAULTS)}, got {kind!r}")
+        raise ValueError(f"model spec: 'model' must be one of {sorted(_DEFAULTS)}, "
+                         f"got {_shown(kind)}")
     out: Dict[str, Any] = {"model": kind, **_DEFAULTS[kind]}
     unknown = sorted(set(spec) - set(out))
     if unknown:
-        raise ValueError(f"model spec for {kind!r}: unknown keys {unknown}; "
+        raise ValueError(f"model spec for {kind!r}: unknown keys {_shown(unknown)}; "
                          f"known keys are {sorted(out)}")
     out.update(spec)
     out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
-    if out["activation"] not in ACTIVATIONS:
+    if not isinstance(out["activation"], str) or out["activation"] not in ACTIVATIONS:
         raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
-                         f"got {out['activation']!r}")
-    if out["input"] not in INPUT_MODES:
+                         f"got {_shown(out['activation'])}")
+    if not isinstance(out["input"], str) or out["input"] not in INPUT_MODES:
         raise ValueError(f"model spec: input must be one of {list(INPUT_MODES)}, "
-                         f"got {out['input']!r}")
+                         f"got {_shown(out['input'])}")
     seed = out["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"model spec: seed must be an integer >= 0, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ValueError(f"model spec: seed must be an integer in 0..2**64-1, got {_shown(seed)}")
     out["seed"] = int(seed)
     out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
     if kind == "mlp":
@@ -88,13 +108,74 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         kernel = out["kernel"]
         if isinstance(kernel, bool) or not isinstance(kernel, (int, np.integer)) \
                 or kernel < 1 or kernel % 2 == 0 or kernel > 9:
-            raise ValueError(f"model spec: kernel must be an odd integer in 1..9, got {kernel!r}")
+            raise ValueError(f"model spec: kernel must be an odd integer in 1..9, "
+                             f"got {_shown(kernel)}")
         out["kernel"] = int(kernel)
         p = out["dropout"]
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-            raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
+            raise ValueError(f"model spec: dropout must be in [0, 1), got {_shown(p)}")
         out["dropout"] = float(p)
+    check_spec_size(out)
     return out
+
+
+def _mlp_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
+    """Linear, activation per hidden size, then Linear: parameters at every second index."""
+    shapes: Dict[str, Tuple[int, ...]] = {}
+    width = spec["inputs"]
+    for i, size in enumerate([*spec["hidden"], spec["classes"]]):
+        shapes[f"{2 * i}.weight"], shapes[f"{2 * i}.bias"] = (size, width), (size,)
+        width = size
+    return shapes
+
+
+def _cnn_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
+    """Conv2d, activation, MaxPool2d per block; Flatten; Linear, activation (, Dropout)."""
+    shapes: Dict[str, Tuple[int, ...]] = {}
+    index, channels, side, k = 0, 1, SIDE, spec["kernel"]
+    for out_channels in spec["channels"]:
+        shapes[f"{index}.weight"] = (out_channels, channels, k, k)
+        shapes[f"{index}.bias"] = (out_channels,)
+        index, channels, side = index + 3, out_channels, side // 2
+    index += 1  # Flatten
+    width = channels * side * side
+    per_hidden = 3 if spec["dropout"] > 0 else 2
+    for size in spec["hidden"]:
+        shapes[f"{index}.weight"], shapes[f"{index}.bias"] = (size, width), (size,)
+        index, width = index + per_hidden, size
+    shapes[f"{index}.weight"], shapes[f"{index}.bias"] = (spec["classes"], width), \
+        (spec["classes"],)
+    return shapes
+
+
+# family -> the ``state_dict`` shapes its ``build_model`` makes, computed without building.
+PARAMETER_SHAPES = {"mlp": _mlp_shapes, "cnn": _cnn_shapes}
+
+
+def parameter_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
+    """The ``state_dict`` of ``build_model(spec)`` as ``{name: shape}``, nothing allocated.
+
+    ``spec`` must already be normalized (``normalize_spec`` fills the defaults).
+    """
+    try:
+        shapes = PARAMETER_SHAPES[spec["model"]]
+    except KeyError:
+        raise ValueError(f"model spec: no parameter_shapes for the family "
+                         f"{_shown(spec.get('model'))}; add it to PARAMETER_SHAPES") from None
+    return shapes(spec)
+
+
+def check_spec_size(spec: Mapping[str, Any]) -> int:
+    """The parameter count of a normalized ``spec``; ``ValueError`` past ``MAX_PARAMETERS``.
+
+    Counted from ``parameter_shapes`` with Python integers, so a spec asking for
+    ``hidden: [1000000000]`` is refused before a single weight is allocated.
+    """
+    total = sum(int(np.prod(shape, dtype=object)) for shape in parameter_shapes(spec).values())
+    if total > MAX_PARAMETERS:
+        raise ValueError(f"model spec: {_describe(spec)} would have {total:,} "
+                         f"parameters, more than the limit of {MAX_PARAMETERS:,}")
+    return total
 
 
 def input_shape(spec: Mapping[str, Any]) -> Tuple[int, ...]:
@@ -153,7 +234,16 @@ def build_model(spec: Mapping[str, Any]) -> Sequential:
 
 def describe(spec: Mapping[str, Any]) -> str:
     """A one-line human name, e.g. ``MLP 784-16-16-10 (sigmoid)``."""
-    spec = normalize_spec(spec)
+    return _describe(normalize_spec(spec))
+
+
+def _describe(spec: Mapping[str, Any]) -> str:
+    """``describe`` for a spec already normalized (no second check), at most 120 characters."""
+    text = _describe_full(spec)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _describe_full(spec: Mapping[str, Any]) -> str:
     if spec["model"] == "mlp":
         sizes = [spec["inputs"], *spec["hidden"], spec["classes"]]
         return f"MLP {'-'.join(map(str, sizes))} ({spec['activation']})"

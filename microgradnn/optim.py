@@ -42,13 +42,32 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """``v = momentum * v + (g + weight_decay * p)``; ``p -= lr * v`` (plain SGD when momentum=0)."""
+    """Stochastic gradient descent, PyTorch's ``torch.optim.SGD`` step for step.
+
+    With ``g = grad + weight_decay * p``:
+
+    - plain (``momentum=0``): ``p -= lr * g``;
+    - momentum: ``v = g`` on the first step, then ``v = momentum * v + (1 - dampening) * g``;
+      ``p -= lr * v``;
+    - ``nesterov=True`` (needs ``momentum > 0`` and ``dampening == 0``): ``p -= lr * (g +
+      momentum * v)``, the gradient "looked ahead" along the velocity.
+    """
 
     def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0) -> None:
+                 weight_decay: float = 0.0, dampening: float = 0.0,
+                 nesterov: bool = False) -> None:
         super().__init__(params, lr)
         self.momentum = _check_rate("momentum", momentum, 1.0)
         self.weight_decay = _check_rate("weight_decay", weight_decay)
+        self.dampening = _check_rate("dampening", dampening)
+        if self.dampening > 1.0:
+            raise ValueError(f"dampening must be a number in [0, 1], got {dampening!r}")
+        if not isinstance(nesterov, bool):
+            raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+        if nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError(f"nesterov momentum needs momentum > 0 and dampening 0, got "
+                             f"momentum {momentum!r} and dampening {dampening!r}")
+        self.nesterov = nesterov
         self.velocity: List[Any] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -61,6 +80,8 @@ class SGD(Optimizer):
                     p.data -= lr * g
             self.step_count += 1
             return
+        keep = 1.0 - self.dampening
+        nesterov = self.nesterov
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
@@ -74,37 +95,52 @@ class SGD(Optimizer):
                         v = self.velocity[i] = np.array(g, dtype=p.data.dtype)
                     else:
                         v *= momentum
-                        v += g
-                    g = v
+                        v += g if keep == 1.0 else keep * g
+                    g = g + momentum * v if nesterov else v
                 p.data -= lr * g
             else:
                 if decay:
                     g = g + decay * p.data
                 if momentum:
                     v = self.velocity[i]
-                    g = self.velocity[i] = g if v is None else momentum * v + g
+                    v = self.velocity[i] = g if v is None else momentum * v + keep * g
+                    g = g + momentum * v if nesterov else v
                 p.data -= lr * g
         self.step_count += 1
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction; ``weight_decay`` adds ``wd * p`` to the gradient."""
+    """Adam (Kingma & Ba), PyTorch's ``torch.optim.Adam`` step for step.
+
+    With ``g = grad + weight_decay * p`` (L2, added to the gradient as PyTorch does) and
+    ``t`` the step number: ``m = beta1 * m + (1 - beta1) * g``, ``v = beta2 * v +
+    (1 - beta2) * g**2``; ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) +
+    eps)``. ``amsgrad=True`` divides by the largest ``v`` seen so far instead of ``v``.
+    """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas=(0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.beta1 = _check_rate("betas[0]", betas[0], 1.0)
         self.beta2 = _check_rate("betas[1]", betas[1], 1.0)
         self.eps = _check_rate("eps", eps)
         self.weight_decay = _check_rate("weight_decay", weight_decay)
+        if not isinstance(amsgrad, bool):
+            raise ValueError(f"amsgrad must be True or False, got {amsgrad!r}")
+        self.amsgrad = amsgrad
         self.m: List[Any] = [None] * len(self.params)
         self.v: List[Any] = [None] * len(self.params)
+        self.v_max: List[Any] = [None] * len(self.params)
 
     def step(self) -> None:
         self.step_count += 1
         t, b1, b2, eps, decay = self.step_count, self.beta1, self.beta2, self.eps, self.weight_decay
         step_size = self.lr / (1.0 - b1 ** t)
-        v_correction = 1.0 - b2 ** t
+        v_correction = math.sqrt(1.0 - b2 ** t)
+        # m moves towards g by (1 - b1), written as PyTorch's lerp (for weights below 1/2).
+        w1 = 1.0 - b1
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
@@ -116,12 +152,21 @@ class Adam(Optimizer):
                     self.m[i] = np.zeros_like(p.data)
                     self.v[i] = np.zeros_like(p.data)
                 m, v = self.m[i], self.v[i]
-                m *= b1
-                m += (1.0 - b1) * g
+                if w1 < 0.5:
+                    m += w1 * (g - m)
+                else:
+                    m *= b1
+                    m += w1 * g
                 v *= b2
                 v += (1.0 - b2) * (g * g)
-                p.data -= step_size * m / (np.sqrt(v / v_correction) + eps)
+                if self.amsgrad:
+                    v = self.v_max[i] = v.copy() if self.v_max[i] is None \
+                        else np.maximum(self.v_max[i], v, out=self.v_max[i])
+                p.data -= step_size * m / (np.sqrt(v) / v_correction + eps)
             else:
-                m = self.m[i] = b1 * (self.m[i] or 0.0) + (1.0 - b1) * g
+                m = self.m[i] or 0.0
+                m = self.m[i] = m + w1 * (g - m) if w1 < 0.5 else g - (g - m) * b1
                 v = self.v[i] = b2 * (self.v[i] or 0.0) + (1.0 - b2) * g * g
-                p.data -= step_size * m / (math.sqrt(v / v_correction) + eps)
+                if self.amsgrad:
+                    v = self.v_max[i] = max(v, self.v_max[i] or 0.0)
+                p.data -= step_size * m / (math.sqrt(v) / v_correction + eps)

@@ -4,6 +4,25 @@ Images stay uint8 until a batch is drawn; only that batch becomes float32 in [0,
 (``to_input``), so a 60,000-image training set never needs a 188 MB float copy.
 Shuffling and augmentation draw from one ``numpy`` generator seeded by ``seed``, so the
 same seed, data and model give the same run.
+
+The divergence rule. ``fit`` stops with ``TrainingDiverged`` when
+
+1. a batch loss is NaN or infinite;
+2. the smoothed training loss (an exponential moving average, ``s = 0.9 s + 0.1 loss``,
+   started at the first batch's loss) rises above ``DIVERGENCE_FACTOR`` (10) times
+   ``max(first loss, 1)``: for cross-entropy from scratch, 10 x 2.3 = 23, a network far
+   worse than guessing. One unlucky batch moves ``s`` by a tenth, so it cannot trip this;
+3. a weight is NaN or infinite. A non-finite weight shows in the next batch's loss (rule
+   1); the weights are also scanned after the last step of every epoch, before they are
+   evaluated, saved or kept, which catches a blow-up in that last step or one hidden
+   behind a ReLU;
+4. the test loss of the epoch's evaluation is NaN or infinite.
+
+The error names the epoch, the step, the learning rate (and the weight decay, if any) and
+the reason; the model is put back to the weights of the last epoch that finished well
+(or those it started with) and the checkpoint on disk, if any, stays the one of that
+epoch: a diverged model is never saved. The optimizer's own state (momentum, Adam's
+moments) is not rolled back; make a new optimizer before training on.
 """
 
 from __future__ import annotations
@@ -15,7 +34,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -23,11 +42,11 @@ from .engine import format_number
 from .fileio import write_atomic
 from .metrics import accuracy, confusion_matrix
 from .models import input_mode_of, input_shape_of
-from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad
+from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad, sigmoid_mse_loss
 from .tensor.tensor import wrap_array
 
 __all__ = ["fit", "evaluate", "predict_proba", "to_input", "input_tensor", "shift_batch",
-           "write_history", "TrainingDiverged", "HISTORY_FIELDS"]
+           "write_history", "TrainingDiverged", "HISTORY_FIELDS", "LOSSES", "loss_function"]
 
 Data = Tuple[np.ndarray, np.ndarray]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -35,15 +54,59 @@ HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_ac
                   "seconds")
 
 
-class TrainingDiverged(ValueError):
-    """The loss became NaN or infinite; ``history`` holds the epochs that finished well."""
+DIVERGENCE_FACTOR = 10.0
+SMOOTHING = 0.1  # weight of the newest batch in the smoothed loss of the divergence rule
 
-    def __init__(self, message: str, history: List[Dict[str, Any]]) -> None:
+
+class TrainingDiverged(ValueError):
+    """Training broke the divergence rule (module docstring); the message names the epoch,
+    step, learning rate and reason. ``history`` holds the epochs that finished well."""
+
+    def __init__(self, message: str, history: List[Dict[str, Any]], epoch: int = 0,
+                 step: int = 0, reason: str = "") -> None:
         super().__init__(message)
         self.history = history
+        self.epoch = epoch
+        self.step = step
+        self.reason = reason
+
+
+def _non_finite_parameter(model: Any) -> Optional[str]:
+    """The name of the first parameter holding NaN or inf, else None (one pass, no copies)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, p in model.named_parameters():
+            data = p.data
+            if isinstance(data, np.ndarray):
+                # A sum is finite only if every element is (an overflowing sum of huge
+                # weights counts as diverged too); it needs no boolean temporary.
+                if not math.isfinite(float(np.add.reduce(data, axis=None))):
+                    return name
+            elif not math.isfinite(float(data)):
+                return name
+    return None
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Floats that are NaN/inf become None, so a history is always valid JSON."""
+    if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        return None
+    return value
 
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of p / 255 over the training images
+
+# The costs ``fit`` can train with, by the name checkpoints record (``extra["loss"]``):
+# softmax cross-entropy, or the lectures' sum of squared differences between the sigmoid
+# outputs and the one-hot target (``sigmoid_mse_loss``).
+LOSSES = {"cross-entropy": cross_entropy, "mse": sigmoid_mse_loss}
+
+
+def loss_function(name: str) -> Any:
+    """The loss called ``name`` in ``LOSSES``, or a ValueError listing the names."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}") from None
 
 
 # mode -> (scale, offset) of ``p * scale - offset`` for uint8 pixels p.
@@ -140,24 +203,29 @@ def evaluate(model: Any, images: np.ndarray, labels: np.ndarray, batch_size: int
     return accuracy(labels, predicted), confusion_matrix(labels, predicted, classes)
 
 
-def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
+def _evaluate_loss(model: Any, images: np.ndarray, labels: np.ndarray,
+                   loss_name: str = "cross-entropy") -> Tuple[float, float]:
     logits = predict_logits(model, images)
-    loss = -_log_softmax(logits)[np.arange(labels.size), labels].mean()
-    return float(loss), accuracy(labels, logits.argmax(axis=1))
+    if loss_name == "cross-entropy":
+        loss = float(-_log_softmax(logits)[np.arange(labels.size), labels].mean())
+    else:
+        loss = float(loss_function(loss_name)(Tensor(logits), labels).item())
+    return loss, accuracy(labels, logits.argmax(axis=1))
 
 
 def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
     """Write the per-epoch records atomically: CSV if ``path`` ends in .csv, else JSON."""
     path = Path(path)
+    rows = [{key: _finite_or_none(value) for key, value in row.items()} for row in history]
     if path.suffix.lower() == ".csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(HISTORY_FIELDS), extrasaction="ignore")
         writer.writeheader()
-        for row in history:
+        for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_FIELDS})
         text = buffer.getvalue()
     else:
-        text = json.dumps(list(history), indent=1) + "\n"
+        text = json.dumps(rows, indent=1, allow_nan=False) + "\n"
     write_atomic(path, text)
     return path
 
@@ -166,21 +234,30 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
-        extra: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
-    """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))`` with cross-entropy.
+        extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
+        on_step: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
+    """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
+
+    ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
+    "mse" (the lectures' sum of squared differences against the one-hot target, sigmoid
+    outputs); checkpoints record it in their metadata as ``extra["loss"]``.
 
     Each epoch shuffles with a generator seeded by ``seed``, runs minibatches of
     ``batch_size`` (the last may be smaller), optionally shifts images by up to
     ``augment`` pixels, then multiplies the optimizer's ``lr`` by ``lr_decay``. After each
     epoch it evaluates ``val_data`` if given, appends a record (see ``HISTORY_FIELDS``)
     to the returned history, rewrites ``history_path`` and saves ``checkpoint`` (needs
-    ``spec`` or ``model.spec``). If the loss becomes NaN/inf, training stops with
-    ``TrainingDiverged`` naming the epoch, step and learning rate; the model is put back
-    to the last good epoch's weights and the checkpoint on disk is left as it was.
+    ``spec`` or ``model.spec``). Training that breaks the divergence rule (module
+    docstring) stops with ``TrainingDiverged`` naming the epoch, step and learning rate;
+    the model is put back to the last good epoch's weights and the checkpoint on disk is
+    left as it was. ``on_step(k)``, if given, is called after every optimizer step with
+    the number of steps done so far (e.g. ``microgradnn.snapshots.WeightSnapshots`` to
+    keep weight copies).
     """
     from . import checkpoint as ckpt
 
     images, labels = _check_data(data, "fit data")
+    loss_fn, loss_name = loss_function(loss), loss  # ``loss`` names the step's loss below
     if val_data is not None:
         val_images, val_labels = _check_data(val_data, "fit val_data")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
@@ -193,6 +270,9 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     spec = dict(spec) if spec is not None else getattr(model, "spec", None)
     if checkpoint is not None and spec is None:
         raise ValueError("fit: saving a checkpoint needs the model's spec (pass spec=...)")
+    bad = _non_finite_parameter(model)
+    if bad is not None:
+        raise ValueError(f"fit: the model's weight {bad!r} holds NaN or inf before training")
 
     from tqdm import tqdm
 
@@ -204,6 +284,23 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     steps = math.ceil(n / batch_size)
     history: List[Dict[str, Any]] = []
     good_state = model.state_dict()
+    smoothed: Optional[float] = None
+    limit = math.inf
+
+    def diverged(reason: str, epoch: int, step: int, bar: Any) -> TrainingDiverged:
+        bar.close()
+        model.load_state_dict(good_state)  # checked finite when it was kept
+        decay = getattr(optimizer, "weight_decay", 0.0)
+        rates = f"learning rate {optimizer.lr:g}" + (f", weight decay {decay:g}" if decay else "")
+        back = f"after epoch {epoch - 1}" if epoch > 1 else "it started with"
+        kept = "" if checkpoint is None else (
+            f"; the checkpoint {checkpoint} from epoch {epoch - 1} is kept" if epoch > 1
+            else f"; nothing was saved to {checkpoint}")
+        return TrainingDiverged(
+            f"training diverged at epoch {epoch}, step {step} of {steps}, {rates}: {reason}; "
+            f"the model was reset to the weights {back}{kept}. Try a smaller learning rate.",
+            history, epoch=epoch, step=step, reason=reason)
+
     model.train()
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
@@ -218,21 +315,23 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
                 # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
                 logits = model(input_tensor(batch, shape, mode))
-                loss = cross_entropy(logits, target)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                model.load_state_dict(good_state)
-                kept = (f"; the checkpoint {checkpoint} from epoch {epoch - 1} is kept"
-                        if checkpoint is not None and epoch > 1 else "")
-                back = f"after epoch {epoch - 1}" if epoch > 1 else "it started with"
-                bar.close()
-                raise TrainingDiverged(
-                    f"training diverged: the loss became {value} at epoch {epoch}, step "
-                    f"{step + 1} of {steps}, learning rate {optimizer.lr:g}; the model was reset "
-                    f"to the weights {back}{kept}. Try a smaller learning rate.", history)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+                loss = loss_fn(logits, target)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise diverged(f"the loss became {value}", epoch, step + 1, bar)
+                if smoothed is None:
+                    smoothed, limit = value, DIVERGENCE_FACTOR * max(value, 1.0)
+                else:
+                    smoothed += SMOOTHING * (value - smoothed)
+                if smoothed > limit:
+                    raise diverged(f"the smoothed loss {smoothed:.4g} rose above "
+                                   f"{DIVERGENCE_FACTOR:g} x max(first loss, 1) = {limit:.4g}",
+                                   epoch, step + 1, bar)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if on_step is not None:
+                    on_step((epoch - 1) * steps + step + 1)
             count = target.size
             loss_sum += value * count
             correct += int((np.asarray(logits.data).argmax(axis=1) == target).sum())
@@ -240,15 +339,21 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             if progress and (step % 20 == 0 or step == steps - 1):
                 bar.set_postfix(loss=format_number(loss_sum / seen),
                                 acc=format_number(correct / seen), refresh=False)
-        bar.close()
+        bad = _non_finite_parameter(model)  # a blow-up in the last step shows in no loss yet
+        if bad is not None:
+            raise diverged(f"weight {bad!r} became NaN or inf", epoch, steps, bar)
         record: Dict[str, Any] = {
             "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
             "test_loss": None, "test_accuracy": None, "lr": optimizer.lr,
             "seconds": round(time.perf_counter() - started, 3)}
         if val_data is not None:
-            record["test_loss"], record["test_accuracy"] = _evaluate_loss(model, val_images,
-                                                                          val_labels)
+            with np.errstate(over="ignore", invalid="ignore"):
+                record["test_loss"], record["test_accuracy"] = _evaluate_loss(model, val_images,
+                                                                              val_labels, loss_name)
             model.train()
+            if not math.isfinite(record["test_loss"]):
+                raise diverged(f"the test loss became {record['test_loss']}", epoch, steps, bar)
+        bar.close()
         history.append(record)
         if progress:
             shown = f"test accuracy {format_number(record['test_accuracy'])}" \
@@ -258,7 +363,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         good_state = model.state_dict()
         if checkpoint is not None:
             meta = dict(extra or {})
-            meta.update({"epochs": epoch, "history": history})
+            meta.update({"epochs": epoch, "history": history, "loss": loss_name})
             ckpt.save(model, checkpoint, spec, extra=meta)
         if history_path is not None:
             write_history(history, history_path)

@@ -12,11 +12,11 @@ from microgradnn.autodiff import topological_order
 from microgradnn.cli import main
 from microgradnn.engine import Value
 from microgradnn.nn import MLP
-from viz.animation import frame_states, save_animation
-from viz.backprop import backprop_steps, steps_from_trace
-from viz.stepper_html import save_stepper, script_json, stepper_html
-from viz.stepper_layout import fresh_gradients, mark_svg
-from viz.trace import trace
+from viz.steps.animation import frame_states, save_animation
+from viz.steps.backprop import backprop_steps, steps_from_trace
+from viz.steps.page import save_stepper, script_json, stepper_html
+from viz.steps.layout import fresh_gradients, mark_svg
+from viz.graph.trace import trace
 
 XSS = "</script><script>alert(1)</script>"
 

@@ -1,4 +1,4 @@
-"""Backprop steps (viz.backprop) against hand-computed values and the engine's own grads."""
+"""Backprop steps (viz.steps.backprop) against hand-computed values and the engine's own grads."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
 from microgradnn.nn import MLP
-from viz.backprop import backprop_steps, format_walkthrough, node_names
-from viz.trace import trace
+from viz.steps.backprop import backprop_steps, format_walkthrough, node_names
+from viz.graph.trace import trace
 
 B_NEURON = 6.8813735870195432  # makes x*w + b = atanh(1/sqrt(2)), so o = 0.7071 and 1 - o^2 = 0.5
 

@@ -52,13 +52,6 @@ def test_no_command_prints_help(capsys):
     assert "demo" in capsys.readouterr().out
 
 
-def test_library_never_imports_viz():
-    code = ("import sys, microgradnn, microgradnn.nn, microgradnn.losses, microgradnn.optim, "
-            "microgradnn.datasets, microgradnn.tensor; print('viz' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
 def test_demo_without_graphviz_still_succeeds_and_says_so(tmp_path, monkeypatch, capsys):
     import shutil as shutil_module
 

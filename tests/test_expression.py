@@ -42,6 +42,27 @@ def test_allowed_expressions(text, expected):
     assert parse_expression(text, V).data == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("method", ["exp", "log", "tanh", "sigmoid", "relu"])
+def test_engine_methods_are_the_engine_functions(method):
+    # the README's tour writes (a*b + c).tanh(): the same node as tanh(a*b + c)
+    as_method = parse_expression(f"(x*w + b).{method}()", {"x": 2.0, "w": 0.5, "b": 0.25})
+    as_function = parse_expression(f"{method}(x*w + b)", {"x": 2.0, "w": 0.5, "b": 0.25})
+    assert as_method.op == as_function.op == method
+    assert as_method.data == as_function.data
+    as_method.backward()
+    as_function.backward()
+    assert [v.grad for v in as_method.operands] == [v.grad for v in as_function.operands]
+
+
+def test_method_calls_chain_and_share_leaves():
+    y = parse_expression("x.exp().log() + x", {"x": 1.5})
+    assert y.data == pytest.approx(3.0)
+    y.backward()
+    leaf = y.operands[1]
+    assert leaf.label == "x" and leaf.grad == pytest.approx(2.0)
+    assert parse_expression("2 .tanh()", {}).data == pytest.approx(math.tanh(2))
+
+
 def test_power_with_a_literal_exponent_is_one_op():
     y = parse_expression("x ** 2", V)
     assert y.op == "**2" and len(y.operands) == 1
@@ -68,7 +89,11 @@ def test_numbers_become_unlabelled_constants():
     ("(i for i in x)", "generator expression"),
     ("print(x)", "calling 'print'"),
     ("eval('1')", "calling 'eval'"),
-    ("x.exp()", "calling 'x.exp'"),
+    ("x.exp(2)", ".exp() takes no arguments"),
+    ("x.tanh(w=1)", ".tanh() takes no arguments"),
+    ("x.backward()", "calling 'x.backward'"),
+    ("x.__class__()", "calling 'x.__class__'"),
+    ("(x*w).__init__(1)", "calling '(x*w).__init__'"),
     ("open('/etc/passwd')", "calling 'open'"),
     ("x // 2", "'//'"),
     ("x % 2", "'%'"),

@@ -27,6 +27,11 @@ def classic_neuron(backward: bool) -> Value:
     return o
 
 
+def neuron_parameters(o: Value):
+    """w and b of ``classic_neuron``: the caller says which leaves are parameters."""
+    return [leaf for leaf in trace(o).nodes if leaf.label in ("w", "b")]
+
+
 def square_plus_one() -> Value:
     a = Value(3.0, label="a")
     y = a * a + 1
@@ -34,12 +39,22 @@ def square_plus_one() -> Value:
     return y
 
 
-def unfused_neuron() -> Value:
+def unfused_neuron(with_model: bool = False):
     import random
     n = Neuron(2, activation="tanh", fused=False, rng=random.Random(0), label="n.")
     out = n([Value(1.5, label="x0"), Value(-0.5, label="x1")])
     out.backward()
-    return out
+    return (out, n) if with_model else out
+
+
+def classic_neuron_with_parameters():
+    o = classic_neuron(True)
+    return draw_graph(o, parameters=[r.value for r in neuron_parameters(o)])
+
+
+def unfused_neuron_with_model():
+    out, model = unfused_neuron(True)
+    return draw_graph(out, parameters=model)
 
 
 def mixed_ops() -> Value:
@@ -52,11 +67,11 @@ def mixed_ops() -> Value:
 
 CASES = {
     "neuron_before_backward": lambda: draw_graph(classic_neuron(False)),
-    "neuron": lambda: draw_graph(classic_neuron(True)),
+    "neuron": classic_neuron_with_parameters,
     "neuron_tb_no_grads": lambda: draw_graph(classic_neuron(True), rankdir="TB", show_grads=False),
     "square_plus_one": lambda: draw_graph(square_plus_one()),
     "square_plus_one_hidden": lambda: draw_graph(square_plus_one(), hide_constants=True),
-    "unfused_neuron": lambda: draw_graph(unfused_neuron()),
+    "unfused_neuron": unfused_neuron_with_model,
     "mixed_ops": lambda: draw_graph(mixed_ops()),
 }
 
@@ -73,8 +88,10 @@ def test_dot_matches_golden_file(name):
 
 def test_same_graph_twice_gives_byte_identical_dot():
     assert draw_graph(classic_neuron(True)).source == draw_graph(classic_neuron(True)).source
-    assert draw_graph(unfused_neuron(), group="neuron").source == \
-        draw_graph(unfused_neuron(), group="neuron").source
+    out, model = unfused_neuron(True)
+    again, model_again = unfused_neuron(True)
+    assert draw_graph(out, group="neuron", parameters=model).source == \
+        draw_graph(again, group="neuron", parameters=model_again).source
 
 
 def _statements(source: str):
@@ -130,20 +147,44 @@ def test_gradient_colours_are_signed_and_share_one_scale():
 
 
 def test_roles_are_shown_by_border_and_word():
-    source = draw_graph(square_plus_one()).source
+    source = draw_graph(square_plus_one(), parameters=[]).source
     assert re.search(r'v0 \[label=<<TABLE BORDER="1" STYLE="rounded".*input', source)
     assert re.search(r'v2 \[label=<<TABLE BORDER="1" STYLE="dashed".*constant', source)
     assert re.search(r'v3 \[label=<<TABLE BORDER="3" STYLE="rounded".*output', source)
     o = classic_neuron(True)
-    assert re.search(r'v1 \[label=<<TABLE BORDER="3" CELL.*parameter', draw_graph(o).source)
+    source = draw_graph(o, parameters=[r.value for r in neuron_parameters(o)]).source
+    assert re.search(r'v1 \[label=<<TABLE BORDER="3" CELL.*parameter', source)
 
 
-def test_parameters_argument_overrides_label_guessing():
+def test_without_parameters_every_labelled_leaf_is_drawn_alike():
+    """No guessing from names: ``w`` and ``b`` look exactly like ``x``."""
+    source = draw_graph(classic_neuron(True)).source
+    assert "parameter" not in source and "input" not in source
+    tables = re.findall(r"^\tv[0-9] \[label=<<TABLE ([^>]*)>", source, flags=re.M)
+    leaves = [r.id for r in trace(classic_neuron(True)).nodes if r.is_leaf]
+    assert len(leaves) == 3 and len({tables[int(i[1:])] for i in leaves}) == 1
+    assert [r.role for r in trace(classic_neuron(True)).nodes if r.is_leaf] == ["leaf"] * 3
+
+
+def test_parameters_argument_marks_parameters():
     x = Value(1.0, label="x")
     k = Value(2.0, label="k")
     source = draw_graph(x * k, parameters=[k]).source
     assert re.search(r"v1 \[label=<[^\n]*parameter", source)
+    assert re.search(r"v0 \[label=<[^\n]*input", source)
     assert not re.search(r"v0 \[label=<[^\n]*parameter", source)
+
+
+def test_a_module_as_parameters_marks_exactly_its_parameters():
+    """Roles come from ``model.parameters()``, whatever the labels say."""
+    import random
+    n = Neuron(2, activation="tanh", rng=random.Random(0))  # no labels at all
+    w = Value(0.5, label="w")  # labelled like a weight, but not the model's
+    out = n([Value(1.5, label="x0"), w])
+    roles = {r.value: r.role for r in trace(out, n).nodes}
+    assert all(roles[p] == "parameter" for p in n.parameters())
+    assert roles[w] == "input"
+    assert sum(role == "parameter" for role in roles.values()) == len(n.parameters())
 
 
 def test_hide_constants_drops_nodes_and_their_edges():
@@ -181,11 +222,11 @@ def test_group_neuron_and_layer_put_nodes_in_clusters():
     mlp = MLP(2, [3, 2], fused=False, seed=0)
     out = sum(mlp([Value(1.0, label="x0"), Value(-2.0, label="x1")]))
     out.backward()
-    by_neuron = draw_graph(out, group="neuron").source
+    by_neuron = draw_graph(out, group="neuron", parameters=mlp).source
     assert [name for _, name in _clusters(by_neuron)] == [
         "layers.0", "layers.0.neurons.0", "layers.0.neurons.1", "layers.0.neurons.2",
         "layers.1", "layers.1.neurons.0", "layers.1.neurons.1"]
-    by_layer = draw_graph(out, group="layer").source
+    by_layer = draw_graph(out, group="layer", parameters=mlp).source
     assert [name for _, name in _clusters(by_layer)] == ["layers.0", "layers.1"]
     # Every parameter sits inside a cluster; the inputs stay outside.
     outside = by_layer.split("\tsubgraph")[0] + by_layer.rsplit("\t}\n", 1)[-1]
@@ -195,3 +236,42 @@ def test_group_neuron_and_layer_put_nodes_in_clusters():
     cluster = by_neuron.split("label=<<B>layers.0.neurons.1</B>>")[1].split("\t\t}")[0]
     assert cluster.count("_op [") == 2 * 2 + 1
     assert "<relu>" in cluster
+
+
+def test_groups_come_from_the_model_never_from_labels():
+    mlp = MLP(2, [2, 1], fused=False, seed=0)
+    for name, p in mlp.named_parameters():
+        p.label = "p"  # labels say nothing about the structure any more
+    impostor = Value(3.0, label="layers.0.neurons.0.w.0")  # a label like nn's, not the model's
+    out = mlp([Value(1.0, label="x0"), impostor])
+    out.backward()
+    by_layer = draw_graph(out, group="layer", parameters=mlp).source
+    assert [name for _, name in _clusters(by_layer)] == ["layers.0", "layers.1"]
+    outside = by_layer.split("\tsubgraph")[0]
+    assert "layers.0.neurons.0.w.0</B>" in outside  # the impostor stays ungrouped
+    groups_by_neuron = draw_graph(out, group="neuron", parameters=mlp).source
+    assert [name for _, name in _clusters(groups_by_neuron)] == [
+        "layers.0", "layers.0.neurons.0", "layers.0.neurons.1", "layers.1", "layers.1.neurons.0"]
+
+
+def test_grouping_needs_the_model():
+    mlp = MLP(2, [2, 1], seed=0)
+    out = mlp([1.0, 2.0])
+    with pytest.raises(ValueError, match="parameters=model"):
+        draw_graph(out, group="neuron")
+    with pytest.raises(ValueError, match="parameters=model"):
+        draw_graph(out, group="layer", parameters=mlp.parameters())
+
+
+def test_a_single_neuron_is_its_own_group():
+    out, model = unfused_neuron(True)
+    source = draw_graph(out, group="neuron", parameters=model).source
+    assert [name for _, name in _clusters(source)] == ["Neuron"]
+
+
+def test_bad_parameters_get_one_clear_error():
+    x = Value(1.0, label="x")
+    with pytest.raises(TypeError, match="Module or an iterable of Values, got int"):
+        draw_graph(x * 2, parameters=3)
+    with pytest.raises(TypeError, match=r"parameters\[1\] is str, not a Value"):
+        trace(x * 2, [x, "w"])

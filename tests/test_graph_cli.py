@@ -78,3 +78,34 @@ def test_runs_as_a_module():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digraph")
+
+
+@pytest.mark.parametrize("argv", [
+    ["graph", "-x*w", "--set", "x=2", "w=3"],
+    ["graph", "--set", "x=2", "w=3", "-x*w"],
+    ["graph", "--backward", "-(x*w)", "--set", "x=2", "w=3"],
+    ["graph", "--set", "x=2", "w=3", "--", "-x*w"],
+    ["backprop", "-x*w", "--set", "x=2", "w=3", "--quiet"],
+])
+def test_an_expression_may_start_with_a_minus(argv, capsys):
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    if argv[0] == "graph":
+        assert out.startswith("digraph") and "-6.0000" in out
+
+
+def test_the_readme_tour_expression_with_a_method_call(capsys):
+    assert main(["graph", "(a*b + c).tanh()", "--set", "a=2", "b=-3", "c=6.8814", "--backward"]) == 0
+    out = capsys.readouterr().out
+    assert "tanh" in out and "0.7071" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["graph", "--backwrd", "--set", "x=1"], "unrecognized arguments: --backwrd"),
+    (["graph", "x", "-y", "--set", "x=1"], "unrecognized arguments: -y"),
+    (["graph", "--set", "x=1"], "required: EXPRESSION"),
+])
+def test_unknown_options_and_a_missing_expression_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err

@@ -18,9 +18,9 @@ from microgradnn.engine import Value
 from microgradnn.losses import hinge_loss, l2_penalty
 from microgradnn.nn import MLP
 from viz import GraphvizNotFoundError, LargeGraphWarning, draw_graph, draw_network
-from viz.collapse import collapsed_budget
-from viz.graph import DEFAULT_MAX_LAYOUT
-from viz.dot import escape_html, render
+from viz.graph.collapse import collapsed_budget
+from viz.graph.graph import DEFAULT_MAX_LAYOUT
+from viz.graph.dot import escape_html, render
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz 'dot' not installed")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -80,7 +80,7 @@ def test_nasty_labels_neither_break_the_render_nor_inject_markup():
     b = Value(2.0, label="</FONT><B>bold</B>")
     y = a * b
     y.label = "out{1}\\n"
-    graph = draw_graph(y, title=NASTY, group="neuron")
+    graph = draw_graph(y, title=NASTY)
     assert "<B>bold</B>" not in graph.source
     root = svg_of(graph)  # dot would fail on broken HTML labels; ET on broken SVG
     texts = " ".join(svg_texts(root))
@@ -97,7 +97,7 @@ def test_nasty_labels_in_the_collapsed_view():
     y = (w * x).relu()
     root = svg_of(draw_graph(y, collapse=True, title="<script>"))
     texts = " ".join(svg_texts(root))
-    assert "<script>" in texts and "layers.0.neurons.0" in texts
+    assert "<script>" in texts and "a<b>&c" in texts and "layers.0.neurons.0.w.0" in texts
 
 
 def test_missing_dot_binary_raises_one_clear_error(monkeypatch, tmp_path):
@@ -116,19 +116,19 @@ def test_missing_dot_binary_raises_one_clear_error(monkeypatch, tmp_path):
     assert not (tmp_path / "x.svg").exists()
 
 
-def moons_loss(n: int) -> Value:
+def moons_loss(n: int):
     X, y = make_moons(n, seed=0)
     mlp = MLP(2, [16, 16, 1], seed=0)
     scores = [mlp([Value(a) for a in row]) for row in X.tolist()]
     loss = hinge_loss(scores, (2 * y - 1).tolist()) + l2_penalty(mlp.parameters(), 1e-4)
     loss.backward()
-    return loss
+    return loss, mlp
 
 
 def test_big_graph_switches_to_grouped_view_with_a_warning():
-    loss = moons_loss(30)
+    loss, mlp = moons_loss(30)
     with pytest.warns(LargeGraphWarning, match=r"\d+ DOT nodes, more than max_nodes=3000"):
-        graph = draw_graph(loss)
+        graph = draw_graph(loss, parameters=mlp)
     assert graph.name == "computation_graph_grouped"
     nodes = re.findall(r"^\t+(u\d+) \[", graph.source, flags=re.M)
     assert 33 <= len(nodes) + len(real_edges(graph.source)) <= collapsed_budget(DEFAULT_MAX_LAYOUT)
@@ -147,7 +147,7 @@ def test_dense_or_long_edges_switch_before_the_node_limit():
     out = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")])
     out.backward()
     with pytest.warns(LargeGraphWarning, match=r"layout size of \d+ .*max_layout=5000"):
-        graph = draw_graph(out)
+        graph = draw_graph(out, parameters=mlp)
     assert graph.name == "computation_graph_grouped"
     # Layer level: 40 x 40 neuron-to-neuron links would be too dense to lay out.
     assert "each layer is one node" in graph.source
@@ -157,7 +157,7 @@ def test_dense_or_long_edges_switch_before_the_node_limit():
     loss = out + l2_penalty(mlp.parameters(), 1e-4)
     loss.backward()
     with pytest.warns(LargeGraphWarning, match="layout size"):
-        assert draw_graph(loss).name == "computation_graph_grouped"
+        assert draw_graph(loss, parameters=mlp).name == "computation_graph_grouped"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert draw_graph(loss, max_layout=10 ** 6).name == "computation_graph"
@@ -210,11 +210,36 @@ def test_collapsed_view_options():
     mlp = MLP(3, [4, 1], seed=1)
     out = mlp([1.0, 2.0, 3.0]) * 2 + 1
     out.backward()
-    shown = draw_graph(out, collapse=True).source
-    hidden = draw_graph(out, collapse=True, hide_constants=True).source
+    shown = draw_graph(out, collapse=True, parameters=mlp).source
+    hidden = draw_graph(out, collapse=True, hide_constants=True, parameters=mlp).source
     assert "<B>constant</B>" in shown and "<B>constant</B>" not in hidden
     assert "Σ|grad|" in shown
-    quiet = draw_graph(out, collapse=True, show_grads=False).source
+    quiet = draw_graph(out, collapse=True, show_grads=False, parameters=mlp).source
     assert "grad" not in quiet.replace("computation_graph_grouped", "")
-    assert draw_graph(out, collapse=True, group="layer").source.count("<B>layers.") == 2
+    assert draw_graph(out, collapse=True, group="layer",
+                      parameters=mlp).source.count("<B>layers.") == 2
     assert "rankdir=TB" in draw_graph(out, collapse=True, rankdir="TB").source
+
+
+def test_collapsed_neuron_shows_its_bias_read_from_the_graph():
+    """The bias is the parameter the weighted sum adds (its ``b`` slot), or the one a
+    ``+`` adds in the unfused chain: never found by its label."""
+    for fused in (True, False):
+        mlp = MLP(2, [2, 1], seed=1, fused=fused)
+        mlp.layers[0].neurons[1].b.data = 0.125
+        for p in mlp.parameters():
+            p.label = ""
+        out = mlp([1.0, 2.0])
+        out.backward()
+        source = draw_graph(out, collapse=True, parameters=mlp).source
+        unit = source.split("<B>layers.0.neurons.1</B>")[1].split("</TABLE>")[0]
+        assert ">bias<" in unit and ">0.1250<" in unit, fused
+
+
+def test_collapsed_view_without_the_model_merges_ops_and_says_how_to_group():
+    mlp = MLP(2, [40, 40, 1], seed=0)
+    out = mlp([Value(0.1, label="x0"), Value(0.2, label="x1")])
+    out.backward()
+    with pytest.warns(LargeGraphWarning, match="pass parameters=model"):
+        graph = draw_graph(out)
+    assert "collapsed view" in graph.source and "layers.0.neurons" not in graph.source

@@ -56,6 +56,34 @@ def test_cross_entropy_is_stable_and_matches_pytorch(logits):
     assert [[v.grad for v in row] for row in z] == [pytest.approx(r, abs=1e-12) for r in tz.grad.tolist()]
 
 
+def test_cross_entropy_of_one_sample_is_pytorchs_unbatched_call():
+    scores = [0.3, -1.2, 2.0, 0.5]
+    z = leaves(scores)
+    loss = cross_entropy(z, 2)          # one sample: its class scores and one class index
+    loss.backward()
+    tz = tensor(scores)
+    t_loss = F.cross_entropy(tz, torch.tensor(2))   # PyTorch's unbatched form, input (C,)
+    t_loss.backward()
+    assert loss.data == pytest.approx(t_loss.item(), rel=1e-12)
+    assert [v.grad for v in z] == pytest.approx(tz.grad.tolist(), abs=1e-12)
+    batch = cross_entropy([leaves(scores)], [2])
+    assert loss.data == batch.data
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], [1]),
+     r"one sample's 2 class scores, so the target is one class index: cross_entropy\(out, 7\)"),
+    (lambda: cross_entropy([[Value(1.0)], [Value(2.0)]], 0),
+     r"one target \(0\) for a batch of 2 samples: .*cross_entropy\(logits, \[0, \.\.\.\]\)"),
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], 2), r"target 2 is not a class index in \[0, 2\)"),
+    (lambda: cross_entropy([Value(1.0), Value(2.0)], True), r"one sample's 2 class scores"),
+    (lambda: cross_entropy(Value(1.0), 0), r"one sample's class scores, a list of Values; got Value"),
+])
+def test_cross_entropy_one_sample_errors_show_the_call(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 def test_binary_cross_entropy_matches_pytorch_and_survives_certainty():
     p, y = leaves([0.2, 0.9, 0.5]), [0.0, 1.0, 1.0]
     loss = binary_cross_entropy(p, y)
@@ -118,14 +146,17 @@ def test_adam_matches_pytorch(kwargs):
     assert ours == pytest.approx(theirs, rel=1e-10)
 
 
+class ArrayParam:
+    """A parameter holding a numpy array, as the tensor path's are."""
+
+    def __init__(self, data):
+        self.data, self.grad = np.array(data, dtype=np.float64), None
+
+    def zero_grad(self):
+        self.grad = None
+
+
 def test_optimizers_update_numpy_array_parameters_like_scalars():
-    class ArrayParam:
-        def __init__(self, data):
-            self.data, self.grad = np.array(data, dtype=np.float64), None
-
-        def zero_grad(self):
-            self.grad = None
-
     for make in (lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
                  lambda ps: Adam(ps, lr=0.1, weight_decay=0.01)):
         arr, scalars = ArrayParam([0.5, -1.5]), leaves([0.5, -1.5])
@@ -149,5 +180,54 @@ def test_optimizers_update_numpy_array_parameters_like_scalars():
     (lambda: Adam([], lr=0.1), "empty parameter list"),
 ])
 def test_optimizer_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("kwargs", [{"momentum": 0.9, "dampening": 0.5},
+                                    {"momentum": 0.9, "nesterov": True},
+                                    {"momentum": 0.8, "nesterov": True, "weight_decay": 0.05},
+                                    {"momentum": 0.5, "dampening": 1.0, "weight_decay": 0.01}])
+def test_sgd_dampening_and_nesterov_match_pytorch(kwargs):
+    ours, theirs = run_both(lambda ps: SGD(ps, lr=0.1, **kwargs),
+                            lambda ps: torch.optim.SGD(ps, lr=0.1, **kwargs), steps=8)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"amsgrad": True, "betas": (0.9, 0.5)},
+                                    {"amsgrad": True, "weight_decay": 0.1},
+                                    {"betas": (0.3, 0.9)}])
+def test_adam_amsgrad_and_large_beta1_step_match_pytorch(kwargs):
+    ours, theirs = run_both(lambda ps: Adam(ps, lr=0.05, **kwargs),
+                            lambda ps: torch.optim.Adam(ps, lr=0.05, **kwargs), steps=8)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+def test_new_optimizer_options_update_arrays_like_scalars():
+    for make in (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+                 lambda ps: SGD(ps, lr=0.1, momentum=0.9, dampening=0.3),
+                 lambda ps: Adam(ps, lr=0.1, amsgrad=True),
+                 lambda ps: Adam(ps, lr=0.1, betas=(0.2, 0.9))):
+        arr, scalars = ArrayParam([0.5, -1.5]), leaves([0.5, -1.5])
+        opt_a, opt_s = make([arr]), make(scalars)
+        for step in range(4):
+            # a gradient that shrinks, so AMSGrad's running maximum matters
+            arr.grad = (2.0 - step * 0.6) * arr.data
+            for s in scalars:
+                s.grad = (2.0 - step * 0.6) * s.data
+            opt_a.step()
+            opt_s.step()
+        assert arr.data.tolist() == pytest.approx([s.data for s in scalars], rel=1e-12)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: SGD([Value(1.0)], lr=0.1, nesterov=True), "nesterov momentum needs momentum > 0"),
+    (lambda: SGD([Value(1.0)], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+     "dampening 0, got momentum 0.9 and dampening 0.1"),
+    (lambda: SGD([Value(1.0)], lr=0.1, momentum=0.9, dampening=1.5), "dampening must be a number in"),
+    (lambda: Adam([Value(1.0)], lr=0.1, betas=0.9), r"betas must be a pair \(beta1, beta2\), got 0.9"),
+    (lambda: Adam([Value(1.0)], lr=0.1, amsgrad="yes"), "amsgrad must be True or False"),
+])
+def test_new_optimizer_option_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -145,6 +145,7 @@ def test_offline_without_data_fails_fast_with_status_2(monkeypatch, tmp_path, ca
     assert main(["train", "mnist", "--limit", "10", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "MICROGRADNN_DATA" in err and "train-images-idx3-ubyte.gz" in err
+    assert "--data DIR" in err  # the variable set by make is not in the learner's shell
 
 
 def test_the_installed_command_runs(trained):

@@ -340,8 +340,46 @@ def test_mean_abs_grad_per_layer_on_the_scalar_mlp():
     means = mean_abs_grad_per_layer(model)
     assert list(means) == ["layers.0", "layers.1"]
     for i, layer in enumerate(model.layers):
-        expected = np.mean([abs(w.grad) for n in layer.neurons for w in n.w])
+        expected = np.mean([abs(p.grad) for n in layer.neurons for p in (*n.w, n.b)])
         assert means[f"layers.{i}"] == pytest.approx(expected)
+
+
+def test_mean_abs_grad_per_layer_on_tensor_layers_skips_activations():
+    from microgradnn.tensor import Linear, ReLU, Sequential, Tensor
+
+    rng = np.random.default_rng(0)
+    model = Sequential(Linear(3, 4, rng=rng), ReLU(), Linear(4, 2, rng=rng))
+    model(Tensor(rng.normal(size=(5, 3)).astype(np.float32))).sum().backward()
+    means = mean_abs_grad_per_layer(model)
+    assert list(means) == ["0", "2"]
+    for key, layer in (("0", model[0]), ("2", model[2])):
+        grads = np.concatenate([np.abs(p.grad).ravel() for p in layer.parameters()])
+        assert means[key] == pytest.approx(grads.mean())
+
+
+def test_layers_come_from_the_module_tree_not_from_names():
+    """Models whose attributes are named nothing like ``layers.0`` still have their layers."""
+    from microgradnn.module import Module
+    from microgradnn.nn import Layer
+    from viz.plots.training import layers_of
+
+    class Net(Module):
+        def __init__(self):
+            self.trunk = Layer(2, 3, activation="tanh")
+            self.head = Layer(3, 1, activation="linear")
+
+    class Wrapper(Module):  # one child holding everything: looked through
+        def __init__(self):
+            self.net = MLP(2, [3, 1], seed=0)
+
+    net = Net()
+    out = net.head(net.trunk([1.0, -1.0]))[0]
+    out.backward()
+    means = mean_abs_grad_per_layer(net)
+    assert list(means) == ["trunk", "head"]
+    assert means["head"] == pytest.approx(np.mean([abs(p.grad) for p in net.head.parameters()]))
+    assert [name for name, _ in layers_of(Wrapper())] == ["net.layers.0", "net.layers.1"]
+
 
 
 def test_activation_histograms_one_panel_per_layer_with_stats():

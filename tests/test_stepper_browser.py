@@ -14,8 +14,8 @@ import pytest
 
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value, format_number
-from viz.backprop import backprop_steps
-from viz.stepper_html import save_stepper
+from viz.steps.backprop import backprop_steps
+from viz.steps.page import save_stepper
 
 pytestmark = pytest.mark.browser
 

@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     root = parse_expression(args.expression, variables)
 
     import viz  # the CLI is the application layer: it may draw, the library never does
-    from viz.animation import save_animation
-    from viz.dot import GraphvizNotFoundError, format_value
+    from viz.steps.animation import save_animation
+    from viz.graph.dot import GraphvizNotFoundError, format_value
 
     steps = viz.backprop_steps(root, forward=args.forward)
     if not args.quiet:

@@ -18,21 +18,21 @@ import warnings
 from pathlib import Path
 from typing import List
 
-import numpy as np
-
-from ..datasets import make_moons
 from ..engine import format_number
 from ..fileio import write_atomic
-from ..nn import MLP
-from ..toy_training import train_hinge_classifier
 
+# numpy, the nn, the data and viz are imported inside the handlers: `microgradnn graph --help`
+# builds this parser too and should not pay for them.
 __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="train a small MLP on moons, draw it, step through backprop (and MNIST if present)",
-        description=__doc__.split("\n\n")[0])
+        description="Train MLP 2-16-16-1 on 100 moons points with the scalar engine, write its "
+                    "pictures (decision boundary, training curve, the graph and backprop stepper "
+                    "of one sample's loss, the network), then train the classic 784-16-16-10 "
+                    "network on MNIST for one epoch if the files are on this machine.")
     parser.add_argument("--out", default="microgradnn_out", help="folder for the pictures (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=100, help="training steps on moons (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (default: %(default)s)")
@@ -42,8 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
+    import numpy as np
+
     import viz
-    from ..toy_training import sample_loss
+    from ..datasets import make_moons
+    from ..nn import MLP
+    from ..toy_training import sample_loss, train_hinge_classifier
 
     X, y = make_moons(100, noise=0.1, seed=args.seed)
     model = MLP(2, [16, 16, 1], seed=args.seed, init="unit")
@@ -61,17 +65,18 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
               "   backprop steppers are skipped (apt-get install graphviz / brew install graphviz)")
     title = f"hinge loss of one moons sample (label {int(y[0])}), untrained network"
     # The full graph of one sample has ~400 values; one node per neuron keeps it readable.
-    _render(viz.draw_graph(loss, group="neuron", collapse=True, title=title),
+    _render(viz.draw_graph(loss, group="neuron", collapse=True, title=title, parameters=model),
             out / "moons_sample_graph.svg", written,
             "how gradients flow through one sample's loss")
     if has_dot:  # the steppers lay their graph out with dot once
         viz.save_stepper(loss, str(out / "moons_sample_backprop.html"), title=title,
-                         hide_constants=True)
+                         hide_constants=True, parameters=model)
         written.append("moons_sample_backprop.html    step through backprop of one sample's loss")
         neuron_x, neuron_w, neuron_b = _tanh_neuron()
         neuron = (neuron_x * neuron_w + neuron_b).tanh()
         neuron.backward()
-        viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)")
+        viz.save_stepper(neuron, str(out / "neuron_backprop.html"), title="tanh(x*w + b)",
+                         parameters=[neuron_w, neuron_b])
         written.append("neuron_backprop.html          step through backprop of a tanh neuron")
     model.zero_grad()
 
@@ -100,7 +105,7 @@ def _moons(args: argparse.Namespace, out: Path, written: List[str]) -> None:
 def _render(graph, path: Path, written: List[str], what: str) -> None:
     """Write ``graph`` as SVG, or its DOT text (and why) when graphviz's dot is missing."""
     import viz
-    from viz.dot import render
+    from viz.graph.dot import render
 
     try:
         render(graph, str(path))

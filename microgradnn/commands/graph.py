@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         root.backward()
 
     import viz  # the CLI is the application layer: it may draw, the library never does
-    from viz.dot import GraphvizNotFoundError, render, write_atomic
+    from viz.graph.dot import GraphvizNotFoundError, render, write_atomic
 
     picture = viz.draw_graph(root, rankdir=args.rankdir, hide_constants=args.hide_constants,
                              title=args.expression)

@@ -14,13 +14,15 @@ downloaded (see ``microgradnn.datasets.mnist``).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..engine import format_number
+
+if TYPE_CHECKING:  # numpy is imported by the handlers: `microgradnn graph --help` skips it
+    import numpy as np
 
 __all__ = ["register", "run_train", "run_eval", "run_predict"]
 
@@ -28,15 +30,35 @@ OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}
 
 
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
+
+
 def _int_list(text: str) -> List[int]:
+    """``"16,16"`` -> [16, 16]; ``"none"`` -> [] (no hidden layer). Every part must be a
+    positive integer: ``""``, ``",,,"`` or ``"16,,16"`` are refused, never read as []."""
+    if text.strip().lower() == "none":
+        return []
+    parts = [part.strip() for part in text.split(",")]
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [int(part) for part in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 16,16, got "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like "
+                                         f"16,16 (or none), got {_shown(text)}") from None
     if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {_shown(text)}")
     return values
+
+
+def _finite_float(text: str) -> float:
+    """A float that is a number: "inf" and "nan" are refused here, before any work."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {_shown(text)}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -57,26 +79,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
                        help="network family (default: %(default)s)")
     train.add_argument("--hidden", type=_int_list, default=None,
-                       help="hidden layer sizes, e.g. 16,16 (default: 16,16 for mlp, 128 for cnn)")
+                       help="hidden layer sizes, e.g. 16,16, or none (default: 16,16 for mlp, "
+                            "128 for cnn)")
     train.add_argument("--channels", type=_int_list, default=None,
                        help="cnn: channels of each conv block (default: 32,64)")
     train.add_argument("--kernel", type=int, default=None, help="cnn: kernel size (default: 3)")
-    train.add_argument("--dropout", type=float, default=None,
+    train.add_argument("--dropout", type=_finite_float, default=None,
                        help="cnn: dropout after hidden layers (default: 0)")
     train.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], default=None,
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
                        help="pixel scaling: p/255 (unit, default) or standardized")
-    train.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
+    train.add_argument("--loss", choices=["cross-entropy", "mse"], default="cross-entropy",
+                       help="cost: softmax cross-entropy, or mse, the lectures' sum of squared "
+                            "differences between sigmoid outputs and the one-hot target "
+                            "(default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=10,
+                       help="passes over the training images (default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="(default: %(default)s)")
+                       help="images averaged into each gradient step (default: %(default)s)")
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                       help="(default: %(default)s)")
-    train.add_argument("--lr", type=float, default=None,
+                       help="sgd: gradient descent (with --momentum); adam: per-weight adaptive "
+                            "steps (default: %(default)s)")
+    train.add_argument("--lr", type=_finite_float, default=None,
                        help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
-    train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum (default: 0)")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="L2 term (default: 0)")
-    train.add_argument("--lr-decay", type=float, default=1.0,
+    train.add_argument("--momentum", type=_finite_float, default=0.0, help="sgd momentum (default: 0)")
+    train.add_argument("--weight-decay", type=_finite_float, default=0.0, help="L2 term (default: 0)")
+    train.add_argument("--lr-decay", type=_finite_float, default=1.0,
                        help="multiply the learning rate by this after each epoch (default: 1)")
     train.add_argument("--augment", type=int, default=0,
                        help="shift training images by up to this many pixels (default: 0)")
@@ -84,6 +113,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
     train.add_argument("--history", metavar="FILE", help="per-epoch history, .csv or .json")
+    train.add_argument("--snapshots", type=_positive_int, default=None, metavar="N",
+                       help="also keep N copies of the weights spread over training (start and "
+                            "end included) in FILE.snapshots.npz beside --save, for "
+                            "'microgradnn landscape'")
     train.add_argument("--limit", type=_positive_int, default=None,
                        help="use only the first N training and test images (quick runs)")
     train.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
@@ -97,7 +130,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("checkpoint", help="a .npz written by 'microgradnn train'")
     evaluate.add_argument("--limit", type=_positive_int, default=None,
                           help="use only the first N test images")
-    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files")
+    evaluate.add_argument("--data", metavar="DIR", help="folder with the MNIST files "
+                                                        "(default: $MICROGRADNN_DATA, then the cache)")
     evaluate.set_defaults(handler=run_eval)
 
     predict = subparsers.add_parser(
@@ -154,26 +188,33 @@ def run_train(args: argparse.Namespace) -> int:
     from ..models import build_model, describe
     from ..training import evaluate, fit
 
+    from ..fileio import check_writable_file
+
     for flag, value in (("--save", args.save), ("--history", args.history)):
-        if value is not None and not Path(value).resolve().parent.is_dir():
-            # checked now rather than after the first epoch's work
-            raise ValueError(f"{flag} {value}: folder {Path(value).parent} does not exist")
+        if value is not None:  # checked now rather than after the first epoch's work
+            check_writable_file(value, flag)
+    if args.snapshots is not None and (not args.save or args.snapshots < 2):
+        raise ValueError(f"--snapshots {args.snapshots} needs N >= 2 and --save FILE.npz "
+                         f"(the snapshots are written beside it)")
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
     train_data = _load_split("train", args, args.limit)
     test_data = _load_split("test", args, args.limit)
-    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.optimizer} lr "
-          f"{optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}; "
+    recorder = _snapshot_recorder(args, model, len(train_data[1]))
+    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.loss} loss, "
+          f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, "
+          f"seed {args.seed}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
     started = time.perf_counter()
     history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
                   val_data=test_data, spec=spec, checkpoint=args.save,
                   history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
-                  progress=not args.quiet,
+                  progress=not args.quiet, loss=args.loss,
                   extra={"command": "train", "optimizer": args.optimizer,
                          "batch_size": args.batch_size, "lr": optimizer.lr,
-                         "train_images": int(len(train_data[1]))})
+                         "train_images": int(len(train_data[1]))},
+                  on_step=recorder)
     seconds = time.perf_counter() - started
     accuracy, _ = evaluate(model, *test_data)
     print(f"test accuracy {format_number(accuracy)} ({accuracy:.2%}) after {len(history)} "
@@ -182,7 +223,22 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"saved {args.save}")
     if args.history:
         print(f"history written to {args.history}")
+    if recorder is not None:
+        from ..snapshots import snapshot_path
+
+        written = recorder.save(snapshot_path(args.save))
+        print(f"{len(recorder.steps)} weight snapshots saved to {written}")
     return 0
+
+
+def _snapshot_recorder(args: argparse.Namespace, model: Any, train_images: int) -> Any:
+    """A ``WeightSnapshots`` for ``--snapshots N`` (which needs ``--save``), else None."""
+    if getattr(args, "snapshots", None) is None:
+        return None
+    from ..snapshots import WeightSnapshots
+
+    per_epoch = -(-train_images // args.batch_size)
+    return WeightSnapshots(model, args.snapshots, per_epoch * args.epochs, per_epoch)
 
 
 def _confusion_table(confusion: np.ndarray) -> str:
@@ -195,6 +251,8 @@ def _confusion_table(confusion: np.ndarray) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..checkpoint import load_checkpoint
     from ..models import describe
     from ..training import evaluate
@@ -213,6 +271,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..checkpoint import load_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe

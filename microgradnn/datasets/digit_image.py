@@ -5,6 +5,10 @@ fit a 20x20 box keeping its aspect ratio (anti-aliased, hence grey levels), then
 in a 28x28 frame so that its centre of mass sits at the centre. ``mnist_style`` does
 the same to a grayscale array of any size; ``load_digit_image`` reads PNG/JPEG/... with
 Pillow (a dependency of matplotlib) and flattens transparency onto white paper.
+
+A digit photo is not 100 megapixels: ``load_digit_image`` reads the image header first and
+refuses more than ``MAX_PIXELS`` (16.7 million, e.g. 4096 x 4096; a 12-megapixel phone
+photo passes) before decoding a single pixel, so a hostile header costs nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ["load_digit_image", "mnist_style", "ascii_digit"]
+from ..fileio import check_readable_file
+
+__all__ = ["load_digit_image", "mnist_style", "ascii_digit", "MAX_PIXELS"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 BOX = 20
 SIDE = 28
+MAX_PIXELS = 4096 * 4096
 
 
 def _border(gray: np.ndarray) -> np.ndarray:
@@ -74,18 +81,30 @@ def mnist_style(gray: np.ndarray) -> np.ndarray:
 
 def load_digit_image(path: PathLike) -> np.ndarray:
     """Read an image file (PNG, JPEG, ...) of one digit -> uint8 (28, 28), MNIST style."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"image {path} does not exist")
+    check_readable_file(path, "image")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            # Pillow warns, then refuses, past its own limit; ours is far lower.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image_file = Image.open(path)
+        with image_file as image:
+            width, height = image.size  # from the header: nothing decoded yet
+            if width * height > MAX_PIXELS:
+                raise ValueError(f"{path}: the image is {width}x{height} pixels, more than the "
+                                 f"{MAX_PIXELS:,} allowed for a digit; scale it down first")
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
                 image = Image.alpha_composite(paper, image.convert("RGBA"))
             gray = np.asarray(image.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path}: refused before decoding, the image is too large "
+                         f"({error})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as error:
         raise ValueError(f"{path} is not a readable image ({error})") from None
     try:
         return mnist_style(gray)

@@ -7,14 +7,18 @@ and (n,). They stay uint8 on purpose: callers scale each batch on the fly, so th
 Each file may be stored gzip-compressed (``name.gz``) or raw (``name``). What
 identifies the data is the md5 of the *uncompressed* content, so a re-compressed
 copy and a mirror copy both pass. Every read checks the magic number, the counts,
-the image size, the byte length and that md5.
+the image size, the byte length and that md5. Reads are bounded: the IDX header is
+decompressed and checked first, then at most the known length of that file (plus one
+byte, to tell "too long"), so a gzip bomb or a huge file in its place costs a few KB.
+A folder, FIFO or device in place of a file is reported as such, never opened.
 
 Where the files are looked for, in order: the ``root`` argument if given; else
 ``$MICROGRADNN_DATA`` if set, then the per-user cache
 (``$XDG_CACHE_HOME/microgradnn/mnist`` or ``~/.cache/microgradnn/mnist``). Missing
 files are downloaded into ``root`` or the cache from public mirrors, with a short
-timeout, a few retries, a checksum check and an atomic write. Offline, the download
-gives up at once (no retry storm) with a message naming the files and the variable.
+timeout per read, a deadline for the whole download, a size cap, a few retries, the
+same checks as a file on disk and an atomic write. Offline, the download gives up at
+once (no retry storm) with a message naming the files and the variable.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import io
+import math
 import os
 import socket
 import struct
@@ -31,11 +37,11 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..fileio import write_atomic
+from ..fileio import check_readable_file, write_atomic
 
 __all__ = ["load_mnist", "read_idx", "find_mnist_file", "download_mnist", "default_cache_dir",
            "MnistFile", "FILES", "MIRRORS", "MnistFormatError", "MnistUnavailableError",
@@ -45,6 +51,7 @@ ENV_VAR = "MICROGRADNN_DATA"
 IMAGE_MAGIC = 0x00000803  # unsigned byte, 3 dimensions (count, rows, cols)
 LABEL_MAGIC = 0x00000801  # unsigned byte, 1 dimension (count)
 SIDE = 28
+DOWNLOAD_DEADLINE = 300.0  # seconds for a whole download_mnist call, every file and retry
 
 # The usual public mirrors, in the order torchvision and others try them.
 MIRRORS: Tuple[str, ...] = (
@@ -117,24 +124,16 @@ def _search_dirs(root: Optional[PathLike]) -> List[Path]:
 
 # ---------------------------------------------------------------- reading and checking
 
-def _read_bytes(path: Path) -> bytes:
-    """The uncompressed content of ``path`` (gzip if it starts with the gzip magic)."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise MnistFormatError(f"{path}: corrupt or truncated gzip data ({error})") from None
-    return data
+def _header_length(spec: MnistFile) -> int:
+    return 16 if spec.kind == "images" else 8
 
 
-def _parse(data: bytes, spec: MnistFile, where: str) -> np.ndarray:
-    """Check the IDX header and length of ``data`` against ``spec``; return a uint8 array."""
+def _check_header(data: bytes, spec: MnistFile, where: str) -> None:
+    """Magic number, item count and image size of the first bytes of ``data``."""
     magic = IMAGE_MAGIC if spec.kind == "images" else LABEL_MAGIC
-    header = 16 if spec.kind == "images" else 8
+    header = _header_length(spec)
     if len(data) >= 8:  # the magic first: it tells a wrong file from a truncated one
-        found_magic, count = struct.unpack(">II", data[:8])
+        found_magic = struct.unpack(">I", data[:4])[0]
         if found_magic != magic:
             other = {IMAGE_MAGIC: "an images file", LABEL_MAGIC: "a labels file"}.get(
                 found_magic, "not MNIST IDX")
@@ -143,21 +142,45 @@ def _parse(data: bytes, spec: MnistFile, where: str) -> np.ndarray:
     if len(data) < header:
         raise MnistFormatError(f"{where}: truncated, {len(data)} bytes is shorter than the "
                                f"{header}-byte IDX header")
+    count = struct.unpack(">I", data[4:8])[0]
     if count != spec.count:
         raise MnistFormatError(f"{where}: header says {count} {spec.kind}, expected {spec.count}")
     if spec.kind == "images":
         rows, cols = struct.unpack(">II", data[8:16])
         if (rows, cols) != (SIDE, SIDE):
             raise MnistFormatError(f"{where}: images are {rows}x{cols}, expected {SIDE}x{SIDE}")
-    if len(data) != spec.nbytes:
-        state = "truncated" if len(data) < spec.nbytes else "too long"
-        raise MnistFormatError(f"{where}: {state}, {len(data)} bytes instead of {spec.nbytes}")
+
+
+def _read_content(stream: BinaryIO, spec: MnistFile, where: str) -> bytes:
+    """The uncompressed content of a seekable ``stream`` (gzip if it starts with the gzip
+    magic), read header first and never past ``spec.nbytes + 1`` bytes."""
+    start = stream.read(2)
+    stream.seek(0)
+    source: BinaryIO = gzip.GzipFile(fileobj=stream, mode="rb") if start == b"\x1f\x8b" \
+        else stream
+    try:
+        head = source.read(_header_length(spec))
+        _check_header(head, spec, where)
+        rest = source.read(spec.nbytes - len(head) + 1)  # one byte more tells "too long"
+    except (OSError, EOFError, zlib.error) as error:
+        raise MnistFormatError(f"{where}: corrupt or truncated gzip data ({error})") from None
+    return head + rest
+
+
+def _parse(data: bytes, spec: MnistFile, where: str) -> np.ndarray:
+    """Check the IDX header and length of ``data`` against ``spec``; return a uint8 array."""
+    _check_header(data, spec, where)
+    header = _header_length(spec)
+    if len(data) < spec.nbytes:
+        raise MnistFormatError(f"{where}: truncated, {len(data)} bytes instead of {spec.nbytes}")
+    if len(data) > spec.nbytes:  # _read_content stops one byte past the known length
+        raise MnistFormatError(f"{where}: too long, more than the {spec.nbytes} bytes expected")
     digest = hashlib.md5(data).hexdigest()
     if digest != spec.md5:
         raise MnistFormatError(f"{where}: md5 of the content is {digest}, expected {spec.md5} "
                                f"(corrupt or a different data set)")
-    # bytearray makes the array writable without a second copy
-    array = np.frombuffer(bytearray(data[header:]), dtype=np.uint8)
+    # bytearray makes the array writable; the memoryview spares a copy of the slice
+    array = np.frombuffer(bytearray(memoryview(data)[header:]), dtype=np.uint8)
     if spec.kind == "images":
         return array.reshape(spec.count, SIDE, SIDE)
     if array.size and int(array.max()) > 9:
@@ -171,16 +194,33 @@ def read_idx(path: PathLike, spec: MnistFile) -> np.ndarray:
     Returns uint8 images (count, 28, 28) or labels (count,). Raises ``MnistFormatError``
     naming the file and the problem if anything differs from ``spec``.
     """
-    path = Path(path)
-    return _parse(_read_bytes(path), spec, str(path))
+    path = _checked_path(Path(path))
+    with open(path, "rb") as handle:
+        return _parse(_read_content(handle, spec, str(path)), spec, str(path))
+
+
+def _checked_path(path: Path) -> Path:
+    """``path`` if it is a regular file; a folder, FIFO or device is a ``MnistFormatError``."""
+    try:
+        return check_readable_file(path, "MNIST file")
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as error:
+        raise MnistFormatError(str(error)) from None
 
 
 def find_mnist_file(spec: MnistFile, root: Optional[PathLike] = None) -> Optional[Path]:
-    """The first existing ``name.gz`` or ``name`` in the search directories, else None."""
+    """The first existing ``name.gz`` or ``name`` in the search directories, else None.
+
+    Something that exists under that name but is not a regular file (a folder, a FIFO)
+    raises ``MnistFormatError`` saying so, rather than passing for a missing file.
+    """
     for directory in _search_dirs(root):
         for candidate in (directory / (spec.name + ".gz"), directory / spec.name):
-            if candidate.is_file():
-                return candidate
+            try:
+                return _checked_path(candidate)
+            except FileNotFoundError:
+                continue
     return None
 
 
@@ -201,23 +241,47 @@ def _is_offline_error(error: BaseException) -> bool:
     return isinstance(error, (TimeoutError, ConnectionRefusedError, socket.gaierror))
 
 
-def _fetch(url: str, timeout: float, progress: bool) -> bytes:
+def _download_cap(spec: MnistFile) -> int:
+    """The most bytes a download of ``spec`` may take: its raw length, or a gzip of it
+    (deflate adds at most a few bytes per 16 KB block) with room for a gzip header."""
+    return spec.nbytes + spec.nbytes // 100 + (64 << 10)
+
+
+def _fetch(url: str, timeout: float, progress: bool, cap: int = 1 << 30,
+           deadline: float = math.inf) -> bytes:
+    """The body at ``url``: at most ``cap`` bytes, done before ``time.monotonic()`` reaches
+    ``deadline`` (checked after every network read, each bounded by ``timeout``)."""
     from tqdm import tqdm  # imported here: reading local files needs no progress bar
 
     with _urlopen(url, timeout) as response:
         total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+        announced = int(total) if total and str(total).isdigit() else None
+        if announced is not None and announced > cap:
+            raise MnistFormatError(f"{url}: the server announces {announced} bytes, more than "
+                                   f"the {cap} this file can take; refused unread")
+        # read1 returns after one network read: a server trickling bytes cannot keep a
+        # single call waiting past the deadline.
+        read = getattr(response, "read1", None) or response.read
         chunks = []
-        with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+        size = 0
+        with tqdm(total=announced, unit="B", unit_scale=True,
                   desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False) as bar:
             while True:
-                chunk = response.read(1 << 16)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url}: the download did not finish in time "
+                                       f"({size} bytes received)")
+                chunk = read(1 << 16)
                 if not chunk:
                     break
+                size += len(chunk)
+                if size > cap:
+                    raise MnistFormatError(f"{url}: more than {cap} bytes, more than this file "
+                                           f"can take")
                 chunks.append(chunk)
                 bar.update(len(chunk))
     data = b"".join(chunks)
-    if total and len(data) != int(total):
-        raise MnistFormatError(f"{url}: incomplete download, {len(data)} of {total} bytes")
+    if announced is not None and len(data) != announced:
+        raise MnistFormatError(f"{url}: incomplete download, {len(data)} of {announced} bytes")
     return data
 
 
@@ -229,18 +293,23 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _unavailable(problem: str, target: Path) -> MnistUnavailableError:
     return MnistUnavailableError(
         f"MNIST not found and {problem}. Put the four files {', '.join(_all_names())} "
-        f"(gzip or uncompressed) in a folder and set {ENV_VAR} to it, or place them in {target}")
+        f"(gzip or uncompressed) in a folder and give it to the command with --data DIR "
+        f"(or set {ENV_VAR} to it), or place them in {target}")
 
 
 def download_mnist(specs: Sequence[MnistFile], target: PathLike, mirrors: Sequence[str] = MIRRORS,
-                   timeout: float = 5.0, retries: int = 2, progress: bool = True) -> List[Path]:
+                   timeout: float = 5.0, retries: int = 2, progress: bool = True,
+                   deadline: float = DOWNLOAD_DEADLINE) -> List[Path]:
     """Download ``specs`` as ``name.gz`` into ``target``, verified, written atomically.
 
     Each file is tried on every mirror, up to ``retries`` rounds. If a whole round fails
     with connection errors only (no DNS, refused, timed out) we stop at once: offline.
+    ``timeout`` bounds each network read, ``deadline`` (seconds) the whole call. A
+    download is checked as a file on disk is (``read_idx``), size capped.
     """
     target = Path(target)
     written = []
+    ends = time.monotonic() + deadline
     for spec in specs:
         errors: List[str] = []
         data = None
@@ -248,14 +317,19 @@ def download_mnist(specs: Sequence[MnistFile], target: PathLike, mirrors: Sequen
             offline = True
             for mirror in mirrors:
                 url = mirror + spec.name + ".gz"
+                if time.monotonic() > ends:
+                    raise _unavailable(f"the download did not finish within {deadline:g} s "
+                                       f"({len(errors)} attempts; last: "
+                                       f"{errors[-1] if errors else 'none'})", target)
                 try:
-                    raw = _fetch(url, timeout, progress)
-                    _parse(_read_gz_bytes(raw, url), spec, url)
+                    raw = _fetch(url, max(0.1, min(timeout, ends - time.monotonic())), progress,
+                                 _download_cap(spec), ends)
+                    _parse(_read_content(io.BytesIO(raw), spec, url), spec, url)
                     data = raw
                     break
                 except (OSError, EOFError, ValueError, http.client.HTTPException) as error:
                     offline = offline and _is_offline_error(error)
-                    errors.append(f"{url}: {error}")
+                    errors.append(str(error) if url in str(error) else f"{url}: {error}")
             if data is not None or offline:
                 break
             time.sleep(min(2.0, 0.5 * (attempt + 1)))  # a brief pause before the next round
@@ -267,15 +341,6 @@ def download_mnist(specs: Sequence[MnistFile], target: PathLike, mirrors: Sequen
         _write_atomic(path, data)
         written.append(path)
     return written
-
-
-def _read_gz_bytes(raw: bytes, where: str) -> bytes:
-    if raw[:2] != b"\x1f\x8b":
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
-        raise MnistFormatError(f"{where}: corrupt gzip data ({error})") from None
 
 
 # ---------------------------------------------------------------- the entry point
@@ -299,5 +364,7 @@ def load_mnist(split: str = "train", root: Optional[PathLike] = None, download: 
             raise _unavailable("downloading is switched off", target)
         download_mnist(missing, target, progress=progress)
         paths = [find_mnist_file(spec, root) for spec in specs]
-    images, labels = (read_idx(path, spec) for path, spec in zip(paths, specs))
+    # The small labels file first: a broken one is refused before the images are read.
+    labels = read_idx(paths[1], specs[1])
+    images = read_idx(paths[0], specs[0])
     return images, labels

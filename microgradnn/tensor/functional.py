@@ -14,7 +14,7 @@ import numpy as np
 from .tensor import Tensor, as_tensor, column_sums, make_node
 
 __all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
-           "dropout", "check_input"]
+           "dropout", "check_input", "sigmoid_mse_loss"]
 
 # The ufunc reductions themselves: ``arr.sum()`` adds a Python wrapper call per use.
 _sum = np.add.reduce
@@ -127,29 +127,51 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 # ---- losses ----
 
-def _check_targets(targets: Any, n: int, c: int) -> np.ndarray:
+def _check_targets(targets: Any, n: int, c: int, op: str = "cross_entropy") -> np.ndarray:
     if type(targets) is np.ndarray and targets.dtype.kind == "i" and targets.shape == (n,):
         # The training-step case (int64 labels): one reduction over the unsigned view.
         if targets.view(f"u{targets.dtype.itemsize}").max() < c:
             return targets
         bad = targets.min() if targets.min() < 0 else targets.max()
-        raise ValueError(f"cross_entropy: target class {int(bad)} is outside 0..{c - 1}")
+        raise ValueError(f"{op}: target class {int(bad)} is outside 0..{c - 1}")
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
     if t.dtype.kind not in "iu":
         if t.dtype.kind == "f" and t.size and np.all(t == np.round(t)):
+            # Checked as floats, before the cast: inf or 1e20 would wrap to a negative int.
+            outside = ~((t >= 0) & (t < c))
+            if outside.any():
+                raise ValueError(f"cross_entropy: target class {float(t[outside].flat[0])!r} is "
+                                 f"outside 0..{c - 1}")
             t = t.astype(np.intp)
         else:
-            raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype "
+            raise TypeError(f"{op}: targets must be integer class indices, got dtype "
                             f"{t.dtype}")
     if t.shape != (n,):
-        raise ValueError(f"cross_entropy: logits of shape ({n}, {c}) need targets of shape "
+        raise ValueError(f"{op}: logits of shape ({n}, {c}) need targets of shape "
                          f"({n},), got {t.shape}")
     # One reduction: viewed as unsigned, negative classes become huge and fail too.
     unsigned = t.view(f"u{t.dtype.itemsize}") if t.dtype.kind == "i" else t
     if n and unsigned.max() >= c:
         bad = t.min() if t.min() < 0 else t.max()
-        raise ValueError(f"cross_entropy: target class {int(bad)} is outside 0..{c - 1}")
+        raise ValueError(f"{op}: target class {int(bad)} is outside 0..{c - 1}")
     return t
+
+
+def _class_scores(logits: Any, targets: Any, reduction: str, op: str):
+    """The checks shared by the classification losses: logits (N, C) as a Tensor, its
+    array, the targets as class indices and the reduction's scale (1/N or 1)."""
+    if not isinstance(logits, Tensor):
+        logits = Tensor(logits)
+    X = logits.data
+    if X.ndim != 2:
+        raise ValueError(f"{op}: logits must have shape (N, C), got {X.shape}")
+    n, c = X.shape
+    if n == 0:
+        raise ValueError(f"{op}: got an empty batch (N = 0)")
+    t = _check_targets(targets, n, c, op)
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'mean' or 'sum', got {reduction!r}")
+    return logits, X, t, 1.0 / n if reduction == "mean" else 1.0
 
 
 def _cross_entropy_back(g, ctx, ops):
@@ -166,23 +188,12 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     ``reduction`` is "mean" (default, PyTorch's) or "sum". Numerically stable: the
     row maximum is subtracted before exponentiating.
     """
-    if not isinstance(logits, Tensor):
-        logits = Tensor(logits)
-    X = logits.data
-    if X.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, C), got {X.shape}")
-    n, c = X.shape
-    if n == 0:
-        raise ValueError("cross_entropy: got an empty batch (N = 0)")
-    t = _check_targets(targets, n, c)
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
+    logits, X, t, scale = _class_scores(logits, targets, reduction, "cross_entropy")
     z = X - _max(X, axis=1, keepdims=True)
     e = np.exp(z)
     s = _sum(e, axis=1, keepdims=True)
-    rows = np.arange(n)
+    rows = np.arange(X.shape[0])
     total = _sum(np.log(s), axis=None) - _sum(z[rows, t])
-    scale = 1.0 / n if reduction == "mean" else 1.0
     out = np.asarray(total * scale, dtype=X.dtype)
     return make_node(out, (logits,), _cross_entropy_back, (e, s, rows, t, scale), "cross_entropy")
 
@@ -210,6 +221,32 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     scale = 2.0 / max(diff.size, 1) if reduction == "mean" else 2.0
     out = np.asarray(np.vdot(diff, diff) * (scale / 2.0), dtype=pred.data.dtype)
     return make_node(out, (pred, target), _mse_back, (diff, scale), "mse_loss")
+
+
+def _sigmoid_mse_back(g, ctx, ops):
+    a, diff, scale = ctx
+    # dC/dz = 2 (a - y) * a (1 - a), times the reduction's scale
+    return (diff * (a * (1.0 - a)) * (g * (2.0 * scale)),)
+
+
+def sigmoid_mse_loss(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
+    """The lectures' cost: ``C = sum_j (sigmoid(z_j) - y_j)**2`` with ``y`` one-hot.
+
+    logits (N, C) are the output layer's weighted sums ``z[L]``, targets int (N,) the
+    digits; ``a[L] = sigmoid(z[L])`` are the outputs compared with the one-hot ``y``.
+    ``reduction`` "mean" (default) averages ``C`` over the N examples, as a mini-batch
+    step does; it sums over the C classes (unlike ``mse_loss``, which would also divide
+    by C). "sum" adds the examples' costs. One fused node; the same numbers as
+    ``((torch.sigmoid(z) - one_hot(t)) ** 2).sum(1).mean()``.
+    """
+    logits, X, t, scale = _class_scores(logits, targets, reduction, "sigmoid_mse_loss")
+    a = np.tanh(X * 0.5)  # sigmoid without overflow, as ops.sigmoid
+    a *= 0.5
+    a += 0.5
+    diff = a.copy()
+    diff[np.arange(X.shape[0]), t] -= 1.0
+    out = np.asarray(np.vdot(diff, diff) * scale, dtype=X.dtype)
+    return make_node(out, (logits,), _sigmoid_mse_back, (a, diff, scale), "sigmoid_mse_loss")
 
 
 # ---- dropout ----

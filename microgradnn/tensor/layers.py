@@ -105,6 +105,9 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: expected a Tensor, got {type(x).__name__}; wrap it: "
+                            f"Tensor(x)")
         shape = x.data.shape
         if len(shape) <= self.start_dim:
             raise ValueError(f"{self!r}: input of shape {shape} has no axis {self.start_dim}")
@@ -134,6 +137,8 @@ class Conv2d(Module):
     """2-D convolution: (N, in_channels, H, W) -> (N, out_channels, H', W').
 
     ``H' = (H + 2*padding - kernel_size) // stride + 1``; weight (out, in, kh, kw).
+    ``padding`` is at most ``kernel_size - 1`` per axis (a "full" convolution): more
+    would only add outputs that see nothing but zeros, and cost memory before failing.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
@@ -144,8 +149,11 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "kernel_size", minimum=1)
         self.stride = pair(stride, "stride", minimum=1)
         self.padding = pair(padding, "padding", minimum=0)
-        dt = check_dtype(dtype)
         kh, kw = self.kernel_size
+        if self.padding[0] >= kh or self.padding[1] >= kw:
+            raise ValueError(f"Conv2d: padding {self.padding} must be smaller than the kernel "
+                             f"{self.kernel_size}; more adds outputs that see only zeros")
+        dt = check_dtype(dtype)
         bound = 1.0 / np.sqrt(self.in_channels * kh * kw)
         self.weight = _uniform(rng, bound, (self.out_channels, self.in_channels, kh, kw), dt)
         self.bias = _uniform(rng, bound, (self.out_channels,), dt) if bias else None

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from microgradnn import autodiff
 from microgradnn.engine import CALL_PRECEDENCE, Value, op_info
 
-from .dot import format_value
-from .trace import NodeRecord, Trace, trace
+from ..graph.dot import format_value
+from ..graph.trace import NodeRecord, Trace, trace
 
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
-           "format_walkthrough", "last_change"]
+           "format_walkthrough", "last_change", "final_grads"]
 
 _MAX_NAME = 24  # longer derived names fall back to the node id
 
@@ -333,12 +333,20 @@ def format_walkthrough(steps: Sequence[Step], show_forward: bool = True) -> str:
     return "\n".join(lines)
 
 
-def last_change(steps: Sequence[Step]) -> Dict[str, int]:
-    """Node id -> index of the last step that sets its gradient (absent: never set)."""
-    last: Dict[str, int] = {}
+def _gradient_updates(steps: Sequence[Step]) -> Iterator[Tuple[str, int, float]]:
+    """``(node id, step index, gradient after)`` for every gradient a step sets, in order."""
     for step in steps:
         if step.kind == "seed":
-            last[step.node_id] = step.index
+            yield step.node_id, step.index, step.upstream
         for term in step.terms:
-            last[term.operand_id] = step.index
-    return last
+            yield term.operand_id, step.index, term.grad_after
+
+
+def last_change(steps: Sequence[Step]) -> Dict[str, int]:
+    """Node id -> index of the last step that sets its gradient (absent: never set)."""
+    return {node_id: index for node_id, index, _ in _gradient_updates(steps)}
+
+
+def final_grads(steps: Sequence[Step]) -> Dict[str, float]:
+    """Node id -> its gradient after the last step (absent: never set)."""
+    return {node_id: grad for node_id, _, grad in _gradient_updates(steps)}

@@ -1,54 +1,75 @@
 """Pictures of what happens inside during training: gradient flow and activations.
 
-``plot_gradient_flow`` shows the mean |gradient| of each layer's weights over the steps
+``plot_gradient_flow`` shows the mean |gradient| of each layer's parameters over the steps
 (log scale), several runs side by side, e.g. sigmoid against ReLU: with sigmoid the
 first layers get gradients orders of magnitude smaller (vanishing gradients).
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from microgradnn.engine import format_number
 
-from .plots_common import as_array, grid_shape, new_figure
+from .common import as_array, grid_shape, new_figure
 
-__all__ = ["plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer"]
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
-# "layers.0.neurons.3.w.17" (scalar MLP) and "layers.0.weight" / "0.weight" (tensor layers)
-# both belong to layer "layers.0" / "0"; biases are left out of the gradient-flow picture.
-_WEIGHT_NAME = re.compile(r"^(?:(.*?)\.)?(?:neurons\.\d+\.)?(?:w\.\d+|weight)$")
+__all__ = ["plot_gradient_flow", "plot_activation_histograms", "mean_abs_grad_per_layer",
+           "layers_of"]
 
 Series = Dict[str, np.ndarray]
 
 
-def mean_abs_grad_per_layer(module: Any) -> Dict[str, float]:
-    """Mean |grad| of each layer's weights, in layer order: ``{"layers.0": 0.012, ...}``.
+def layers_of(module: Any) -> List[Tuple[str, List[Any]]]:
+    """The layers of ``module`` in order, as ``(path, parameters)``, read from its module tree.
 
-    Works for a scalar ``MLP`` (``Value`` grads) and for tensor modules (array grads; a
-    weight whose grad is ``None`` counts as zero). Call it after ``backward()``.
+    The layers are the children that hold parameters (``MLP``'s ``layers.0``, ``layers.1``;
+    a ``Sequential``'s ``0``, ``2``, ``4``, skipping parameter-free activations). A module
+    holding nothing itself and a single such child (a wrapper, a list of layers) is
+    looked through. A module with no such child is one layer; parameters a module holds
+    beside its children form a layer named after the module, listed first.
     """
-    totals: Dict[str, List[float]] = {}
-    for name, param in module.named_parameters():
-        match = _WEIGHT_NAME.match(name)
-        if not match:
-            continue
-        layer = match.group(1) or "weights"
-        grad = param.grad
-        entry = totals.setdefault(layer, [0.0, 0])
-        if grad is None:
-            entry[1] += int(np.size(param.data))
-        else:
-            grad = np.asarray(grad, dtype=np.float64)
-            entry[0] += float(np.abs(grad).sum())
-            entry[1] += grad.size
-    if not totals:
-        raise ValueError(f"mean_abs_grad_per_layer: no weight parameters found in {type(module).__name__}")
-    return {layer: total / count for layer, (total, count) in totals.items()}
+    path, current = "", module
+    while True:
+        holders = [(f"{path}.{name}" if path else name, child, child.parameters())
+                   for name, child in current.named_children()]
+        holders = [h for h in holders if h[2]]
+        inside = {id(p) for _, _, params in holders for p in params}
+        own = [p for p in current.parameters() if id(p) not in inside]
+        if len(holders) != 1 or own:
+            break
+        path, current, _ = holders[0]
+    layers = [(path or type(module).__name__, own)] if own else []
+    return layers + [(name, params) for name, _, params in holders]
+
+
+def mean_abs_grad_per_layer(module: Any) -> Dict[str, float]:
+    """Mean |grad| of each layer's parameters, in layer order: ``{"layers.0": 0.012, ...}``.
+
+    Layers come from the module's own tree (``layers_of``), never from parameter names;
+    every parameter of a layer counts, weights and biases alike. Works for a scalar
+    ``MLP`` (``Value`` grads) and for tensor modules (array grads; a parameter whose
+    grad is ``None`` counts as zero). Call it after ``backward()``.
+    """
+    means: Dict[str, float] = {}
+    for name, parameters in layers_of(module):
+        total, count = 0.0, 0
+        for param in parameters:
+            grad = param.grad
+            if grad is None:
+                count += int(np.size(param.data))
+            else:
+                grad = np.asarray(grad, dtype=np.float64)
+                total += float(np.abs(grad).sum())
+                count += grad.size
+        means[name] = total / count if count else 0.0
+    if not means:
+        raise ValueError(f"mean_abs_grad_per_layer: {type(module).__name__} has no parameters")
+    return means
 
 
 def _as_series(name: str, data: Any) -> Series:
@@ -124,7 +145,7 @@ def plot_gradient_flow(records: Any, title: str = "Gradient flow", every: int = 
         ax.set_yscale("log")
         ax.set_title(run or "mean |grad| per layer")
         ax.set_xlabel("step")
-        ax.set_ylabel("mean |grad| of weights")
+        ax.set_ylabel("mean |grad| of parameters")
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, title="layer", title_fontsize=7)
     summary = axes[-1]
@@ -137,7 +158,7 @@ def plot_gradient_flow(records: Any, title: str = "Gradient flow", every: int = 
     summary.set_xticks(range(len(layers)), layers, rotation=30, fontsize=7)
     summary.set_title("mean over steps, by layer")
     summary.set_xlabel("layer (input -> output)")
-    summary.set_ylabel("mean |grad| of weights")
+    summary.set_ylabel("mean |grad| of parameters")
     summary.grid(True, which="both", alpha=0.25)
     summary.legend(fontsize=7)
     fig.suptitle(title)

@@ -1,4 +1,4 @@
-"""Small DOT helpers shared by ``viz.graph`` and ``viz.network``.
+"""Small DOT helpers shared by ``viz.graph.graph``, ``viz.graph.network`` and the stepper.
 
 Escaping of user strings into HTML-like labels, the one number format of the
 pictures, a colour-blind-safe diverging colour scale, and rendering with one clear
@@ -19,15 +19,13 @@ from microgradnn.fileio import write_atomic as _write_atomic
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
     "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
-    "NEGATIVE_HEX", "POSITIVE_HEX", "MONO_FONT", "INSTALL_HINT",
+    "MONO_FONT", "INSTALL_HINT",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
 
 # Ends of ColorBrewer's PuOr scale, which stays distinguishable under the common
 # colour-vision deficiencies: purple for negative values, orange for positive ones.
-NEGATIVE_HEX = "#5e3c99"
-POSITIVE_HEX = "#e66101"
 _NEUTRAL = (0xF7, 0xF7, 0xF7)
 _NEGATIVE = (0x5E, 0x3C, 0x99)
 _POSITIVE = (0xE6, 0x61, 0x01)
@@ -142,20 +140,20 @@ class Picture(graphviz.Digraph):
     """
 
     def pipe(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            if isinstance(error, GraphvizNotFoundError):
-                raise
-            raise GraphvizNotFoundError() from error
+        return _with_install_hint(super().pipe, *args, **kwargs)
 
     def render(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            if isinstance(error, GraphvizNotFoundError):
-                raise
-            raise GraphvizNotFoundError() from error
+        return _with_install_hint(super().render, *args, **kwargs)
+
+
+def _with_install_hint(call, *args, **kwargs):
+    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError``."""
+    try:
+        return call(*args, **kwargs)
+    except graphviz.ExecutableNotFound as error:
+        if isinstance(error, GraphvizNotFoundError):
+            raise
+        raise GraphvizNotFoundError() from error
 
 
 def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:

@@ -15,13 +15,15 @@ first appear in the trace, so the DOT text is deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Hashable, List, Optional, Tuple
+from typing import Dict, Hashable, List, Optional, Set, Tuple
 
 import graphviz
 
+from microgradnn.engine import OPS, WEIGHTED_SUM
+
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
                   max_abs, sequential_colour, text_colour)
-from .grouping import groups, layer_key, natural_key
+from .grouping import group_order, groups, layer_of
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -113,8 +115,24 @@ def _row(name: str, value: str, fill: str = "") -> str:
             f'<FONT FACE="{MONO_FONT}"{colour}>{value}</FONT></TD></TR>')
 
 
+def _added_parameters(t: Trace) -> Set[str]:
+    """Parameter leaves that enter their neuron by addition: a bias. Read from the op
+    table: the ``b`` slot of a weighted sum, or an operand of ``+`` (the unfused chain)."""
+    added: Set[str] = set()
+    for e in t.edges:
+        if t.by_id[e.source].role != "parameter":
+            continue
+        target = t.by_id[e.target]
+        if target.op == "+":
+            added.add(e.source)
+        elif target.op == WEIGHTED_SUM:
+            if OPS[WEIGHTED_SUM].operand_names(len(target.operand_ids))[e.slot] == "b":
+                added.add(e.source)
+    return added
+
+
 def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
-                grad_scale: float, sum_scale: float) -> str:
+                grad_scale: float, sum_scale: float, biases: Set[str]) -> str:
     rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.title)}</B></TD></TR>']
     grads = show_grads and has_grads
     if unit.kind == "node":
@@ -128,7 +146,7 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
                 + "".join(rows) + "</TABLE>>")
     if unit.kind == "group":
         rows.append(_row(level, f"{len(unit.members)} values"))
-        bias = [m for m in unit.members if m.role == "parameter" and m.label.endswith(".b")]
+        bias = [m for m in unit.members if m.id in biases]
         if level == "neuron" and bias:
             rows.append(_row("bias", format_value(bias[0].data)))
         total = sum(abs(m.grad) for m in unit.members if m.role == "parameter")
@@ -180,6 +198,7 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
         link[1] += e.contribution
 
     has_grads = t.has_grads
+    biases = _added_parameters(t)
     # Constants' gradients mean little to a reader and can dwarf everything else,
     # so the colour scale is set by the other units (constants are clipped to it).
     constant = {key for key, u in units.items() if all(m.role == "constant" for m in u.members)}
@@ -195,8 +214,11 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     g.attr("edge", fontname="DejaVu Sans", arrowsize="0.6", color="#555555")
     merged = {"none": "", "op-height": "; chains and repeated ops at the same depth merged",
               "op": "; all nodes with the same op merged"}[merge]
-    note = (f"grouped view: each {level} is one node{merged}; "
-            f"{len(t.nodes)} values in the full graph")
+    if t.modules is not None:
+        note = f"grouped view: each {level} is one node{merged}; "
+    else:  # no model given: nothing to group by, only merges
+        note = f"collapsed view{merged or ': nothing merged'}; "
+    note += f"{len(t.nodes)} values in the full graph"
     if show_grads and not has_grads:
         note += "<BR/>gradients not computed yet: call backward() on the output"
     if title:
@@ -207,18 +229,20 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     columns: Dict[str, List[_Unit]] = {}
     for unit in units.values():
         if unit.kind == "group":
-            columns.setdefault(layer_key(unit.title) if level == "neuron" else "", []).append(unit)
+            columns.setdefault(layer_of(t, unit.title) if level == "neuron" else "", []).append(unit)
             continue
         g.node(unit.name, id=unit.name,
-               label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))
+               label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale,
+                                        biases))
     # One column per layer, neurons in index order (kept by an invisible chain).
     for i, column in enumerate(columns.values()):
-        column.sort(key=lambda u: natural_key(u.title))
+        column.sort(key=lambda u: group_order(t, u.title))
         with g.subgraph(name=f"column_{i}") as c:
             c.attr(rank="same")
             for unit in column:
                 c.node(unit.name, id=unit.name,
-                       label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale))
+                       label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale,
+                                        biases))
             for a, b in zip(column, column[1:]):
                 c.edge(a.name, b.name, style="invis")
     for i, ((a, b), (count, total)) in enumerate(links.items()):

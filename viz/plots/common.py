@@ -2,6 +2,8 @@
 
 Figures are built as ``matplotlib.figure.Figure`` objects on an Agg canvas, never through
 ``pyplot``: no global figure list to leak, no GUI backend needed, safe in threads and tests.
+matplotlib is imported inside the functions that draw (here by ``new_figure``), never by
+``import viz``: it costs most of a second that ``microgradnn graph`` does not need.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Sequence, Tuple, Union
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from microgradnn.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["save_figure", "new_figure", "as_array", "grid_shape", "symmetric_limit",
            "FIGURE_FORMATS"]
@@ -26,6 +29,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 def new_figure(width: float, height: float) -> Figure:
     """A Figure of ``width`` x ``height`` inches attached to an Agg (headless) canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -38,6 +44,8 @@ def save_figure(fig: Figure, path: PathLike, dpi: int = 120) -> Path:
     moved over ``path``, so a reader never sees half a file. Missing parent
     directories are created. Returns the path written.
     """
+    from matplotlib.figure import Figure
+
     if not isinstance(fig, Figure):
         raise TypeError(f"save_figure: expected a matplotlib Figure, got {type(fig).__name__}")
     path = Path(path)

@@ -14,12 +14,14 @@ import re
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import graphviz
 
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
+
+from ..graph.trace import Parameters
 
 __all__ = ["graph_source", "graph_svg", "mark_svg", "layout", "Layout", "DEFAULT_MAX_NODES",
            "fresh_gradients"]
@@ -53,11 +55,11 @@ def fresh_gradients(root: Value) -> Iterator[List[Value]]:
             v.grad = g
 
 
-def graph_source(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+def graph_source(root: Value, rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False,
                  max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
     """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout."""
-    from .graph import draw_graph  # the picture module; imported when a stepper is made
+    from ..graph.graph import draw_graph  # the picture module; imported when a stepper is made
 
     nodes = topological_order(root)
     dot_nodes = len(nodes) + sum(1 for v in nodes if v.operands)
@@ -151,7 +153,7 @@ def _add_tag(group: ET.Element, children: List[ET.Element], name: str) -> None:
     tag.text = name
 
 
-def graph_svg(root: Value, rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+def graph_svg(root: Value, rankdir: str = "LR", parameters: Parameters = None,
               hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
               tags: Optional[Dict[str, str]] = None) -> str:
     """Render the stepper's graph to SVG once (``dot -Tsvg``) and mark it (``mark_svg``)."""

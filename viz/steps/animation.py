@@ -16,10 +16,10 @@ from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from microgradnn.engine import Value
 from microgradnn.fileio import atomic_path
 
-from .dot import format_value
-from .backprop import Step, last_change, node_names, steps_from_trace
-from .stepper_layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
-from .trace import Trace, trace
+from ..graph.dot import format_value
+from ..graph.trace import Parameters, Trace, trace
+from .backprop import Step, final_grads, last_change, node_names, steps_from_trace
+from .layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 
 __all__ = ["save_animation", "frame_states", "FrameState"]
 
@@ -85,7 +85,7 @@ class _Scene:
         from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
         from matplotlib.path import Path
 
-        from .dot import diverging_colour, max_abs
+        from ..graph.dot import diverging_colour, max_abs
 
         self.tr, self.names, self.total = tr, node_names(tr), len(steps)
         self.has_forward = any(step.kind == "forward" for step in steps)
@@ -108,7 +108,7 @@ class _Scene:
                                       fontsize=11, fontweight="bold")
         self.caption = self.figure.text(0.01, 1 - 26 / total_h, "", va="top", ha="left",
                                         fontsize=10, family=_MONO, color=_CURRENT)
-        final = _final_grads(steps)
+        final = final_grads(steps)
         scale = max_abs(list(final.values()))
         self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
         self.boxes, self.ops, self.edges = {}, {}, {}
@@ -216,16 +216,6 @@ class _Scene:
                 self.contrib[edge_id].set_color(ink)
 
 
-def _final_grads(steps: Sequence[Step]) -> Dict[str, float]:
-    grads: Dict[str, float] = {}
-    for step in steps:
-        if step.kind == "seed":
-            grads[step.node_id] = step.upstream
-        for term in step.terms:
-            grads[term.operand_id] = term.grad_after
-    return grads
-
-
 def _save_atomic(path: str, write) -> None:
     """Call ``write(temporary_path)``, then move the result over ``path``."""
     with atomic_path(path) as tmp:
@@ -234,7 +224,7 @@ def _save_atomic(path: str, write) -> None:
 
 def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[str] = None,
                    forward: bool = False, rankdir: str = "LR",
-                   parameters: Optional[Sequence[Value]] = None, hide_constants: bool = False,
+                   parameters: Parameters = None, hide_constants: bool = False,
                    frame_ms: int = 1200, max_width_px: int = 1200, dpi: int = 100,
                    max_nodes: int = DEFAULT_MAX_NODES, progress: bool = True) -> List[str]:
     """Write the walk-through of backprop from ``root`` as a GIF and/or numbered SVG frames.
@@ -243,6 +233,7 @@ def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[st
     held three times as long. ``path_gif`` may be ``None`` to write only SVG frames
     ``frame_000.svg``, ``frame_001.svg``, ... into ``frames_dir`` (created if needed).
     Returns the paths written (the GIF first). ``max_width_px`` caps the image width.
+    ``parameters`` (the model, or its parameter Values) marks parameters as in ``draw_graph``.
     """
     if path_gif is None and frames_dir is None:
         raise ValueError("save_animation: give path_gif, frames_dir, or both")

@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional, Sequence
 from microgradnn.engine import Value
 from microgradnn.fileio import write_atomic
 
-from .dot import format_value
+from ..graph.dot import format_value
+from ..graph.trace import Parameters, Trace, trace
+from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .backprop import Step, last_change, node_names, steps_from_trace
-from .stepper_assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
-from .stepper_layout import DEFAULT_MAX_NODES, graph_svg
-from .trace import Trace, trace
+from .layout import DEFAULT_MAX_NODES, graph_svg
 
 __all__ = ["save_stepper", "stepper_html", "stepper_data", "script_json"]
 
@@ -89,7 +89,7 @@ def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str,
 
 
 def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None,
-                 rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+                 rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
     """The stepper page for the graph under ``root``, as a string (see ``save_stepper``)."""
     if not isinstance(root, Value):
@@ -115,13 +115,15 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
 
 
 def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
-                 rankdir: str = "LR", parameters: Optional[Sequence[Value]] = None,
+                 rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
     """Write the interactive stepper for ``root`` to ``path`` (one HTML file); return ``path``.
 
     ``forward=True`` plays the forward pass (values in topological order) before
     the backward pass. ``rankdir`` is graphviz's direction (``"LR"`` or ``"TB"``).
     ``hide_constants`` leaves unlabelled leaves out of the picture (their steps stay).
+    ``parameters`` (the model, or its parameter Values) marks which leaves are
+    parameters, as in ``draw_graph``; without it every labelled leaf looks alike.
     Graphs of more than ``max_nodes`` DOT nodes are refused with a ``ValueError``.
     The file needs no network and no server: open it from disk in any browser.
     """

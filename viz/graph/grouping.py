@@ -1,66 +1,55 @@
 """Which neuron and which layer each node of a trace belongs to.
 
-Groups are read from the parameter labels ``microgradnn.nn`` gives
-(``layers.0.neurons.3.w.17``, ``layers.0.neurons.3.b``). A node joins neuron N when
-it is part of N's own computation:
+Groups come from the model's module tree (``Trace.modules``, read from the
+``Module`` given to ``trace``), never from labels. The module holding a parameter
+is its neuron; that module's parent is the layer. A node joins neuron N when it is
+part of N's own computation:
 
 * a parameter leaf of N;
-* ``Σwx+b`` over N's weights;
+* a weighted sum (``weighted_sum``'s node) over N's weights;
 * ``w * x`` with exactly one operand a parameter of N (``p * p``, the L2 penalty, is not);
 * ``+`` whose operands are both open nodes of N (the unfused ``w*x + z`` chain);
 * an activation (``tanh``, ``relu``, ``sigmoid``) of an open node of N, which closes it.
 
 Everything else (inputs, losses, penalties) stays ungrouped. Works the same for
 a graph that calls the network on many samples: all calls of neuron N share N's group.
+Without a model nothing is grouped.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Dict, List, Optional
+from typing import Dict
+
+from microgradnn.engine import WEIGHTED_SUM
 
 from .trace import Trace
 
-__all__ = ["neuron_groups", "layer_key", "natural_key", "groups", "GROUP_LEVELS"]
+__all__ = ["neuron_groups", "layer_of", "group_order", "groups", "GROUP_LEVELS"]
 
 GROUP_LEVELS = ("neuron", "layer")
 
-_PARAMETER = re.compile(r"^(?P<neuron>(?:.*\.)?neurons\.\d+)\.(?:w\.\d+|b)$")
-_LAYER_SUFFIX = re.compile(r"\.?neurons\.\d+$")
 _ACTIVATIONS = frozenset({"tanh", "relu", "sigmoid"})
 
 
-def _parameter_neuron(label: str) -> Optional[str]:
-    match = _PARAMETER.match(label or "")
-    return match.group("neuron") if match else None
-
-
-def natural_key(text: str) -> List:
-    """Sort key that puts ``neurons.10`` after ``neurons.9``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def layer_key(neuron: str) -> str:
-    """``layers.0.neurons.3`` -> ``layers.0``; a bare ``Layer``'s ``neurons.3`` -> ``layer``."""
-    return _LAYER_SUFFIX.sub("", neuron) or "layer"
-
-
 def neuron_groups(t: Trace) -> Dict[str, str]:
-    """Map node id -> neuron key (e.g. ``layers.0.neurons.3``) for the grouped nodes of ``t``."""
+    """Map node id -> neuron (the path of the module holding its parameters, e.g.
+    ``layers.0.neurons.3``; the model's class name for the model itself)."""
+    if t.modules is None:
+        return {}
+    display = t.modules.display
     group: Dict[str, str] = {}
     is_param: Dict[str, bool] = {}
     closed = set()  # activation outputs: a neuron's finished result
     for node in t.nodes:
         if node.is_leaf:
-            neuron = _parameter_neuron(node.label)
-            if neuron is not None:
-                group[node.id] = neuron
+            if node.id in t.owner:
+                group[node.id] = display(t.owner[node.id])
                 is_param[node.id] = True
             continue
         operands = node.operand_ids
         keys = [group.get(o) for o in operands]
         neuron = None
-        if node.op == "Σwx+b":
+        if node.op == WEIGHTED_SUM:
             params = {k for o, k in zip(operands, keys) if is_param.get(o)}
             if len(params) == 1:
                 neuron = params.pop()
@@ -81,6 +70,24 @@ def neuron_groups(t: Trace) -> Dict[str, str]:
     return group
 
 
+def _path(t: Trace, key: str) -> str:
+    """The module path a group key names (the root's key is its class name)."""
+    return "" if key == t.modules.root_name and key not in t.modules.order else key
+
+
+def layer_of(t: Trace, neuron: str) -> str:
+    """The layer of ``neuron``: its parent module (``layers.0.neurons.3`` -> ``layers.0``);
+    a neuron with no parent (the model is a single neuron) is its own layer."""
+    path = _path(t, neuron)
+    parent = t.modules.parent_of(path) if t.modules is not None else None
+    return neuron if parent is None else t.modules.display(parent)
+
+
+def group_order(t: Trace, key: str) -> int:
+    """Where the module named ``key`` comes in the model (for sorting groups)."""
+    return t.modules.order.get(_path(t, key), -1) if t.modules is not None else -1
+
+
 def groups(t: Trace, level: str) -> Dict[str, str]:
     """Map node id -> group key at ``level`` (``"neuron"`` or ``"layer"``)."""
     if level not in GROUP_LEVELS:
@@ -88,4 +95,5 @@ def groups(t: Trace, level: str) -> Dict[str, str]:
     by_neuron = neuron_groups(t)
     if level == "neuron":
         return by_neuron
-    return {node_id: layer_key(neuron) for node_id, neuron in by_neuron.items()}
+    layers = {neuron: layer_of(t, neuron) for neuron in set(by_neuron.values())}
+    return {node_id: layers[neuron] for node_id, neuron in by_neuron.items()}

@@ -14,7 +14,7 @@ into an op node ``e5`` (the ``EdgeRecord`` id), the edge from op node to result
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, List, Optional
 
 import graphviz
 
@@ -23,9 +23,9 @@ from microgradnn.engine import Value
 from .collapse import draw_collapsed
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
                   text_colour)
-from .grouping import GROUP_LEVELS, groups, layer_key, natural_key
+from .grouping import GROUP_LEVELS, group_order, groups, layer_of
 from .layout_cost import DEFAULT_MAX_LAYOUT, layout_cost
-from .trace import EdgeRecord, NodeRecord, Trace, trace
+from .trace import EdgeRecord, NodeRecord, Parameters, Trace, trace
 
 __all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES",
            "DEFAULT_MAX_LAYOUT", "graph_legend"]
@@ -38,6 +38,7 @@ EDGE_LABEL_LAYOUT = 1500
 _ROLE_STYLE = {
     # role: (table attributes, header background, header word)
     "input": ('BORDER="1" STYLE="rounded"', "#e4e4e4", "input"),
+    "leaf": ('BORDER="1" STYLE="rounded"', "#e4e4e4", ""),  # nothing known: no word
     "parameter": ('BORDER="3"', "#fff2cc", "parameter"),
     "constant": ('BORDER="1" STYLE="dashed"', "#ffffff", "constant"),
     "intermediate": ('BORDER="1"', "#ffffff", ""),
@@ -137,7 +138,7 @@ def _check_options(rankdir: str, group: Optional[str], max_nodes: int, max_layou
 
 
 def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False,
-               group: Optional[str] = None, parameters: Optional[Iterable[Value]] = None,
+               group: Optional[str] = None, parameters: Parameters = None,
                show_grads: bool = True, collapse: bool = False,
                max_nodes: int = DEFAULT_MAX_NODES, max_layout: int = DEFAULT_MAX_LAYOUT,
                title: Optional[str] = None) -> graphviz.Digraph:
@@ -147,18 +148,24 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
         root: the output ``Value``; the picture shows everything it depends on.
         rankdir: ``"LR"`` (left to right) or ``"TB"`` (top to bottom); also RL, BT.
         hide_constants: leave out unlabelled leaves (like the ``1`` in ``x + 1``).
-        group: ``"neuron"`` or ``"layer"``: put each neuron's or layer's nodes in a cluster.
-        parameters: the leaves to mark as parameters (default: guessed from labels).
+        group: ``"neuron"`` or ``"layer"``: put each neuron's or layer's nodes in a cluster
+            (needs the model as ``parameters``).
+        parameters: the model (a ``Module``: its parameters are marked, and its module
+            tree gives the neurons and layers) or the parameter Values to mark. Default
+            ``None``: nothing is known, so every labelled leaf is drawn alike.
         show_grads: show gradients (after ``backward()``) or leave them out entirely.
         collapse: draw each group as one node (the view used for big graphs).
         max_nodes: past this many DOT nodes the collapsed grouped view is drawn
             instead, with a ``LargeGraphWarning``, so that rendering stays fast.
         max_layout: the same switch for graphs with fewer but dense or long edges, by
-            the estimate of ``viz.layout_cost`` (nodes + edges + ranks spanned).
+            the estimate of ``layout_cost`` (nodes + edges + ranks spanned).
         title: a caption shown above the picture (escaped), e.g. the expression text.
     """
     _check_options(rankdir, group, max_nodes, max_layout)
     t = trace(root, parameters)
+    if group is not None and t.modules is None:
+        raise ValueError(f"group={group!r} needs the model to know its neurons and layers: "
+                         f"pass parameters=model (a Module)")
     visible = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
     cost = layout_cost(visible, t.edges)
     if not collapse:
@@ -170,10 +177,12 @@ def draw_graph(root: Value, *, rankdir: str = "LR", hide_constants: bool = False
             reason = (f"{dot_nodes} DOT nodes but a layout size of {cost} (edges are dense "
                       f"or long), more than max_layout={max_layout}")
         if reason:
+            how = (f"each {group or 'neuron'} collapsed into one node, repeated ungrouped ops "
+                   f"merged if needed" if t.modules is not None else
+                   "repeated ops merged; pass parameters=model to see one node per neuron")
             warnings.warn(
                 f"draw_graph: the graph has {reason}; drawing the grouped view instead "
-                f"(each {group or 'neuron'} collapsed into one node, repeated ungrouped ops "
-                f"merged if needed) so it renders in seconds; pass larger limits to force "
+                f"({how}) so it renders in seconds; pass larger limits to force "
                 f"the full picture", LargeGraphWarning, stacklevel=2)
             collapse = True
     if collapse:
@@ -205,7 +214,8 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
         g.attr(label=legend, labelloc="t", labeljust="l")
 
     group_of = groups(t, group) if group else {}
-    keys = sorted({group_of[n.id] for n in visible if n.id in group_of}, key=natural_key)
+    keys = sorted({group_of[n.id] for n in visible if n.id in group_of},
+                  key=lambda key: group_order(t, key))
     clusters = {key: _cluster(f"cluster_{i}", key) for i, key in enumerate(keys)}
     for node in visible:
         target = clusters[group_of[node.id]] if node.id in group_of else g
@@ -219,7 +229,10 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
     if group == "neuron":  # neuron clusters nested in one cluster per layer
         layers: Dict[str, graphviz.Digraph] = {}
         for key in keys:
-            layer = layer_key(key)
+            layer = layer_of(t, key)
+            if layer == key:  # the model is one neuron: no layer around it
+                layers[key] = clusters[key]
+                continue
             if layer not in layers:
                 layers[layer] = _cluster(f"cluster_layer_{len(layers)}", layer)
             layers[layer].subgraph(clusters[key])

@@ -13,14 +13,15 @@ weight edges ``w{layer}_{i}_{j}``.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import graphviz
 
-from microgradnn.nn import MLP
-
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
                   sequential_colour, text_colour)
+
+if TYPE_CHECKING:
+    from microgradnn.nn import MLP
 
 __all__ = ["draw_network", "EDGE_VALUES"]
 
@@ -58,6 +59,9 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
             largest in magnitude are drawn (the caption says so), keeping renders fast.
         title: a caption shown above the picture (escaped).
     """
+    from microgradnn.nn import MLP  # here, not at the top: it brings numpy, and the graph
+    # command (which never draws a network) should start without it
+
     layers = getattr(mlp, "layers", None)
     if not isinstance(mlp, MLP) or not layers:
         raise TypeError(f"draw_network: expected a microgradnn.nn.MLP, got {type(mlp).__name__}")

@@ -8,7 +8,7 @@ elements found by id; no element is ever created inside the SVG or moved.
 
 __all__ = ["PAGE_TEMPLATE", "PAGE_CSS", "PAGE_JS"]
 
-# Placeholders are replaced exactly once each by viz.stepper_html.
+# Placeholders are replaced exactly once each by viz.steps.page.
 PAGE_TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -6,12 +6,14 @@ white zero) with one shared, symmetric colour scale, so panels can be compared.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from .plots_common import as_array, grid_shape, new_figure, symmetric_limit
+from .common import as_array, grid_shape, new_figure, symmetric_limit
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is made (viz.plots.common)
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_weight_images", "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
            "plot_images", "DIVERGING_CMAP"]

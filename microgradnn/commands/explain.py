@@ -1,0 +1,122 @@
+"""``microgradnn explain CHECKPOINT (--index N | --image PNG) [--label D] -o OUT.html``.
+
+Writes the explain page (``viz.explain``): the checkpoint's network thinking about one
+image (every neuron or feature map, forward) and learning from it (every gradient,
+backward), beside the mean gradient of a mini-batch of MNIST training images.
+``viz`` is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Tuple
+
+if TYPE_CHECKING:  # numpy is imported by the handler: `microgradnn graph --help` skips it
+    import numpy as np
+
+from ..engine import format_number
+
+__all__ = ["register", "run_explain"]
+
+MAX_BATCH = 512
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"expected 0..{MAX_BATCH}, got {value}")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "explain", help="an HTML page of a checkpoint thinking and learning on one image",
+        description="Write one self-contained HTML page (no network) showing a trained MLP or "
+                    "CNN on one image: every activation forward, every gradient backward, the "
+                    "cost term by term, the backprop steps with real numbers.")
+    parser.add_argument("checkpoint", help="a .npz written by 'microgradnn train'")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--index", type=int, metavar="N",
+                        help="MNIST test image N (its true label is the default --label)")
+    source.add_argument("--image", metavar="PNG", help="a PNG/JPEG of one digit, prepared "
+                                                       "as MNIST was")
+    parser.add_argument("--label", type=int, metavar="D",
+                        help="the digit the cost compares with (default: the test image's "
+                             "label; for --image, the prediction)")
+    parser.add_argument("--batch", type=_batch_size, default=32, metavar="N",
+                        help="show the mean gradient of N random MNIST training images beside "
+                             "this one (0: none; default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed that picks the mini-batch (default: 0)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.html",
+                        help="the page to write")
+    parser.add_argument("--data", metavar="DIR",
+                        help="folder with the MNIST files (default: $MICROGRADNN_DATA, then "
+                             "the cache)")
+    parser.set_defaults(handler=run_explain)
+
+
+def _test_image(args: argparse.Namespace) -> Tuple[np.ndarray, int, str]:
+    from ..datasets.mnist import load_mnist
+
+    images, labels = load_mnist("test", root=args.data, progress=False)
+    if not 0 <= args.index < len(labels):
+        raise ValueError(f"--index {args.index}: the MNIST test set has images 0.."
+                         f"{len(labels) - 1}")
+    return images[args.index], int(labels[args.index]), f"MNIST test image {args.index}"
+
+
+def _batch(args: argparse.Namespace) -> Tuple[Optional[Tuple[Any, Any]], str]:
+    """``args.batch`` random training images, or None (with why) if MNIST is not on disk."""
+    import numpy as np
+
+    from ..datasets.mnist import MnistUnavailableError, load_mnist
+
+    if args.batch == 0:
+        return None, ""
+    try:
+        images, labels = load_mnist("train", root=args.data, download=False, progress=False)
+    except MnistUnavailableError:
+        return None, "the MNIST training images are not on disk, so the page has no batch view"
+    pick = np.sort(np.random.default_rng(args.seed).choice(len(labels), args.batch,
+                                                           replace=False))
+    return (images[pick], labels[pick]), (f"{args.batch} random MNIST training images, "
+                                          f"seed {args.seed}")
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_checkpoint
+
+    output = Path(args.output)
+    if not output.resolve().parent.is_dir():
+        raise ValueError(f"-o {args.output}: folder {output.parent} does not exist")
+    saved = load_checkpoint(args.checkpoint)
+    if args.index is not None:
+        image, true_label, image_name = _test_image(args)
+        label: Optional[int] = true_label if args.label is None else args.label
+    else:
+        from ..datasets.digit_image import load_digit_image
+
+        image = load_digit_image(args.image)
+        label, image_name = args.label, Path(args.image).name
+    batch, batch_name = _batch(args)
+    if batch is None and batch_name:
+        print(f"note: {batch_name}")
+        batch_name = ""
+
+    from viz.explainer import explain
+
+    page = explain(saved, image, label, batch=batch, image_name=image_name,
+                       batch_name=batch_name)
+    page.save(output)
+    data = page.data
+    size = len(page.html.encode("utf-8"))
+    print(f"{page.title}: prediction {data['prediction']} "
+          f"(probability {format_number(float(data['probabilities'][data['prediction']]))}), "
+          f"label {data['label']}, cost {format_number(data['loss'])} ({data['loss_fn']})")
+    print(f"wrote {output} ({size / 1e6:.2f} MB)")
+    return 0

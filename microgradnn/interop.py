@@ -1,0 +1,208 @@
+"""PyTorch, both ways: ``to_torch(model)`` and ``from_torch(module)``.
+
+torch is optional: it is imported when one of these functions is called, and a machine
+without it gets one line saying which ``pip install`` to run.
+
+Every layer of the vectorized path has a PyTorch twin with the same constructor
+arguments and the same ``state_dict`` keys ("0.weight", "0.bias", ...), so a conversion
+is two steps: build the twin layer by layer, then copy the state (parameters *and*
+buffers) with a strict ``load_state_dict``. The scalar ``MLP`` goes through the
+``Sequential`` it is equal to (``microgradnn.tensor.bridge``). Outputs and gradients of
+the two agree to rounding in float64 (``tests/test_interop.py``).
+
+Each layer's twin is one row of ``_LAYERS``: the class here, the class name in
+``torch.nn``, and the constructor keywords read from the instance on either side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping, Tuple
+
+import numpy as np
+
+from .module import Module
+from .nn import MLP
+from .tensor import layers as L
+
+__all__ = ["to_torch", "from_torch", "torch_source", "TORCH_INSTALL", "require_torch"]
+
+TORCH_INSTALL = "pip install torch==2.13.0"
+
+
+def require_torch() -> Any:
+    """Import torch, or raise ``ImportError`` with the one command that installs it."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"microgradnn.interop needs PyTorch, which is not installed: "
+                          f"run `{TORCH_INSTALL}` (CPU build)") from None
+    return torch
+
+
+def _pair(value: Any) -> Tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+# Per layer: (our class, torch.nn class name, our instance -> torch kwargs,
+#             torch instance -> our kwargs). Parameters travel through state_dict.
+_Row = Tuple[type, str, Callable[[Any], Dict[str, Any]], Callable[[Any], Dict[str, Any]]]
+
+
+def _linear_kw(m: Any) -> Dict[str, Any]:
+    return dict(in_features=m.in_features, out_features=m.out_features, bias=m.bias is not None)
+
+
+def _conv_kw(m: Any) -> Dict[str, Any]:
+    return dict(in_channels=m.in_channels, out_channels=m.out_channels,
+                kernel_size=_pair(m.kernel_size), stride=_pair(m.stride),
+                padding=_pair(m.padding), bias=m.bias is not None)
+
+
+def _pool_kw(m: Any) -> Dict[str, Any]:
+    return dict(kernel_size=_pair(m.kernel_size), stride=_pair(m.stride),
+                padding=_pair(m.padding))
+
+
+def _torch_conv_kw(m: Any) -> Dict[str, Any]:
+    if _pair(m.dilation) != (1, 1) or m.groups != 1 or m.padding_mode != "zeros":
+        raise ValueError(f"from_torch: {m!r} uses dilation, groups or a padding mode other "
+                         f"than zeros, which microgradnn's Conv2d does not have")
+    if isinstance(m.padding, str):
+        raise ValueError(f"from_torch: {m!r} has padding={m.padding!r}; give it in pixels")
+    return _conv_kw(m)
+
+
+def _torch_pool_kw(m: Any) -> Dict[str, Any]:
+    if getattr(m, "ceil_mode", False) or _pair(getattr(m, "dilation", 1)) != (1, 1):
+        raise ValueError(f"from_torch: {m!r} uses ceil_mode or dilation, which microgradnn's "
+                         f"pooling does not have")
+    if getattr(m, "count_include_pad", True) is False or getattr(m, "divisor_override", None):
+        raise ValueError(f"from_torch: {m!r} changes how padding is counted; microgradnn's "
+                         f"AvgPool2d counts it, as PyTorch's default")
+    return _pool_kw(m)
+
+
+def _flatten_kw(m: Any) -> Dict[str, Any]:
+    if getattr(m, "end_dim", -1) != -1:
+        raise ValueError(f"from_torch: {m!r} has end_dim={m.end_dim}; only -1 converts")
+    return dict(start_dim=m.start_dim)
+
+
+def _none(m: Any) -> Dict[str, Any]:
+    return {}
+
+
+_LAYERS: List[_Row] = [
+    (L.Linear, "Linear", _linear_kw, _linear_kw),
+    (L.Conv2d, "Conv2d", _conv_kw, _torch_conv_kw),
+    (L.MaxPool2d, "MaxPool2d", _pool_kw, _torch_pool_kw),
+    (L.AvgPool2d, "AvgPool2d", _pool_kw, _torch_pool_kw),
+    (L.ReLU, "ReLU", _none, _none),
+    (L.Sigmoid, "Sigmoid", _none, _none),
+    (L.Tanh, "Tanh", _none, _none),
+    (L.Flatten, "Flatten", lambda m: dict(start_dim=m.start_dim), _flatten_kw),
+    (L.Dropout, "Dropout", lambda m: dict(p=m.p), lambda m: dict(p=m.p)),
+]
+
+
+def _row_for_ours(module: Any) -> _Row:
+    for row in _LAYERS:
+        if type(module) is row[0]:
+            return row
+    raise ValueError(f"to_torch: {type(module).__name__} ({module!r}) has no PyTorch "
+                     f"counterpart here; convertible layers: {_names()}")
+
+
+def _names() -> str:
+    return ", ".join(["Sequential", "MLP"] + [row[0].__name__ for row in _LAYERS])
+
+
+def _dtype_of(model: Module) -> np.dtype:
+    dtypes = {np.asarray(p.data).dtype for p in model.parameters()}
+    if len(dtypes) > 1:
+        raise ValueError(f"to_torch: the model mixes parameter dtypes {sorted(map(str, dtypes))}")
+    return dtypes.pop() if dtypes else np.dtype(np.float32)
+
+
+def _build_torch(module: Module, torch: Any) -> Any:
+    if isinstance(module, L.Sequential):
+        return torch.nn.Sequential(*[_build_torch(m, torch) for m in module])
+    ours, name, to_kw, _ = _row_for_ours(module)
+    return getattr(torch.nn, name)(**to_kw(module))
+
+
+def to_torch(model: Module) -> Any:
+    """An equivalent ``torch.nn.Module`` with the same weights, buffers, dtype and mode.
+
+    ``model`` is a scalar ``microgradnn.nn.MLP`` (converted through the ``Sequential`` it
+    equals, in float64) or a module of the vectorized path (``Sequential`` of its layers).
+    """
+    torch = require_torch()
+    if isinstance(model, MLP):
+        from .tensor.bridge import sequential_from_mlp
+
+        model = sequential_from_mlp(model, dtype=np.float64)
+    if not isinstance(model, Module):
+        raise TypeError(f"to_torch: expected a microgradnn Module, got {type(model).__name__}")
+    dtype = _dtype_of(model)
+    twin = _build_torch(model, torch).to({np.dtype(np.float64): torch.float64,
+                                          np.dtype(np.float32): torch.float32}[dtype])
+    state = {key: torch.from_numpy(np.array(value, dtype=dtype))
+             for key, value in model.state_dict().items()}
+    twin.load_state_dict(state, strict=True)
+    twin.train(model.training)
+    return twin
+
+
+def _build_ours(module: Any, torch: Any, path: str) -> Module:
+    if isinstance(module, torch.nn.Sequential):
+        return L.Sequential(*[_build_ours(m, torch, f"{path}.{name}" if path else name)
+                              for name, m in module.named_children()])
+    for ours, name, _, from_kw in _LAYERS:
+        if type(module) is getattr(torch.nn, name):
+            return ours(**from_kw(module))
+    where = f" at {path!r}" if path else ""
+    raise ValueError(f"from_torch: {type(module).__name__}{where} has no microgradnn "
+                     f"counterpart; convertible layers: {_names()}")
+
+
+def from_torch(module: Any) -> Module:
+    """The vectorized-path model equal to a ``torch.nn.Module`` built from convertible layers.
+
+    Refuses, naming it, the first layer that has no counterpart. Parameters keep their
+    dtype (float32 or float64); the training mode is copied.
+    """
+    torch = require_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
+    model = _build_ours(module, torch, "")
+    state = {key: value.detach().cpu().numpy().copy() for key, value in module.state_dict().items()}
+    dtypes = {array.dtype for array in state.values()}
+    if dtypes - {np.dtype(np.float32), np.dtype(np.float64)} or len(dtypes) > 1:
+        raise ValueError(f"from_torch: parameters must all be float32 or all float64, "
+                         f"got {sorted(map(str, dtypes))}")
+    if dtypes:
+        dtype = dtypes.pop()
+        for p in model.parameters():
+            p.data = p.data.astype(dtype)
+    model.load_state_dict(state)
+    model.train(module.training)
+    return model
+
+
+def torch_source(model: Module, name: str = "model") -> str:
+    """Python text that builds ``model``'s PyTorch twin with plain ``torch.nn`` (no weights)."""
+    if isinstance(model, MLP):
+        from .tensor.bridge import sequential_from_mlp
+
+        model = sequential_from_mlp(model, dtype=np.float64)
+
+    def text(module: Module) -> str:
+        if isinstance(module, L.Sequential):
+            return "torch.nn.Sequential(" + ", ".join(text(m) for m in module) + ")"
+        _, torch_name, to_kw, _ = _row_for_ours(module)
+        args = ", ".join(f"{k}={v!r}" for k, v in to_kw(module).items())
+        return f"torch.nn.{torch_name}({args})"
+
+    return f"{name} = {text(model)}"
+

@@ -1,0 +1,336 @@
+"""The numbers of the explain page: one image through a model, forward and backward.
+
+Every number comes from the vectorized path itself (``microgradnn.tensor``'s ops and
+its ``backward``), run in float64 on a copy of the model's weights: layer by layer
+the same functional op the layer calls (``linear``, ``conv2d``, ``max_pool2d``, ...),
+then the cost and one ``backward()``. Each layer's output keeps its gradient
+``dC/d(output)``, each weight its ``dC/dW``, the input its ``dC/dx``. Nothing here
+differentiates by hand: even ``σ'(z)``, shown in the backprop steps, is the gradient
+the activation op passes back for an upstream of ones.
+
+The result (``explain_data``) is a plain dict of numbers and numpy arrays, the schema
+the page reads (see ``viz.explainer.page``)::
+
+    {"kind": "mlp" | "cnn", "label", "prediction", "probabilities", "loss", "loss_fn",
+     "layers": [{"name", "type", "shape", "activations", "grad", ...}, ...], "batch", ...}
+
+``layers`` starts with the input ("input") and ends with the output activation the
+cost reads ("output": softmax for cross-entropy, sigmoid for mse); in between one
+entry per module of the ``Sequential``, named by its index as in ``named_parameters``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from microgradnn.models import describe, input_mode_of, input_shape_of
+from microgradnn.module import Module
+from microgradnn.tensor import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
+                                Sigmoid, Tanh, Tensor, avg_pool2d, conv2d, linear, max_pool2d,
+                                relu, sigmoid, softmax, tanh)
+from microgradnn.training import LOSSES, MNIST_MEAN, MNIST_STD, to_input
+
+__all__ = ["explain_data", "check_model", "UnsupportedModelError", "SUPPORTED_LAYERS",
+           "model_name"]
+
+SIDE = 28
+# Exact classes (AvgPool2d is a subclass of MaxPool2d, so isinstance would blur them).
+SUPPORTED_LAYERS = (Linear, ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout)
+_ACTIVATIONS = {ReLU: ("ReLU", relu), Sigmoid: ("Sigmoid", sigmoid), Tanh: ("Tanh", tanh)}
+_SPATIAL = (Conv2d, MaxPool2d, AvgPool2d)
+MAX_BATCH = 512
+
+
+class UnsupportedModelError(ValueError):
+    """The model has a layer (or a shape) the explain page cannot draw; the message names it."""
+
+
+def _layer_names() -> str:
+    return ", ".join(cls.__name__ for cls in SUPPORTED_LAYERS)
+
+
+def check_model(model: Any) -> Tuple[Module, List[Module]]:
+    """(the model, its layers in order) if the page can draw every layer; else a clear error.
+
+    Accepts a ``microgradnn.tensor.Sequential`` (iterated as ``for layer in model``) or a
+    scalar ``microgradnn.nn.MLP`` (converted through ``sequential_from_mlp``).
+    """
+    from microgradnn.nn import MLP
+
+    if isinstance(model, MLP):
+        from microgradnn.tensor import sequential_from_mlp
+
+        model = sequential_from_mlp(model)
+    if not isinstance(model, Module) or not hasattr(model, "__len__") \
+            or not hasattr(model, "__iter__"):
+        raise UnsupportedModelError(
+            f"explain: expected a Sequential of microgradnn.tensor layers (or a checkpoint), "
+            f"got {type(model).__name__}")
+    layers = list(model)
+    if not layers:
+        raise UnsupportedModelError("explain: the model has no layers")
+    for i, layer in enumerate(layers):
+        if type(layer) not in SUPPORTED_LAYERS:
+            raise UnsupportedModelError(
+                f"explain: layer {i} is {type(layer).__name__}, which the explain page cannot "
+                f"draw; it draws {_layer_names()}")
+    if type(layers[-1]) is not Linear:
+        raise UnsupportedModelError(f"explain: the model must end with the Linear layer that "
+                                    f"gives the class scores; it ends with "
+                                    f"{type(layers[-1]).__name__}")
+    return model, layers
+
+
+def _input_shape(model: Any, layers: Sequence[Module]) -> Tuple[int, ...]:
+    if getattr(model, "spec", None) is not None or type(layers[0]) in (Linear, Conv2d):
+        return tuple(input_shape_of(model))
+    if type(layers[0]) is Flatten:
+        return (1, SIDE, SIDE)
+    raise UnsupportedModelError(f"explain: cannot tell the input shape of a model that starts "
+                                f"with {type(layers[0]).__name__}")
+
+
+def model_name(model: Any, layers: Sequence[Module]) -> str:
+    """``describe(spec)`` for models built from a spec, else the layers in a short line."""
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        return describe(spec)
+    parts = []
+    for layer in layers:
+        kind = type(layer)
+        if kind is Linear:
+            parts.append(f"Linear {layer.in_features}→{layer.out_features}")
+        elif kind is Conv2d:
+            parts.append(f"Conv2d {layer.in_channels}→{layer.out_channels} "
+                         f"{layer.kernel_size[0]}x{layer.kernel_size[1]}")
+        elif kind in (MaxPool2d, AvgPool2d):
+            parts.append(f"{kind.__name__} {layer.kernel_size[0]}x{layer.kernel_size[1]}")
+        else:
+            parts.append(kind.__name__)
+    return " · ".join(parts)
+
+
+def _prepare(image: Any, shape: Tuple[int, ...], mode: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(the model's input (1, *shape) as float64, the 28x28 pixels as uint8 for display)."""
+    if isinstance(image, Tensor):
+        image = image.data
+    array = np.asarray(image)
+    if array.size != SIDE * SIDE:
+        raise ValueError(f"explain: the image must have 28x28 = 784 pixels, got shape "
+                         f"{array.shape}")
+    array = array.reshape(SIDE, SIDE)
+    if array.dtype == np.uint8:
+        x = to_input(array[None], shape, mode).astype(np.float64)
+        return x, array
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"explain: the image must hold numbers, got dtype {array.dtype}")
+    values = array.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("explain: the image contains NaN or inf")
+    if values.min() < 0 or values.max() > 1:
+        raise ValueError(f"explain: a float image must hold intensities in [0, 1] (or pass "
+                         f"uint8 pixels 0..255), got values in [{values.min():g}, "
+                         f"{values.max():g}]")
+    pixels = np.rint(values * 255).astype(np.uint8)
+    x = values if mode == "unit" else (values - MNIST_MEAN) / MNIST_STD
+    return x.reshape((1,) + shape), pixels
+
+
+def _param(tensor: Optional[Tensor]) -> Optional[Tensor]:
+    if tensor is None:
+        return None
+    return Tensor(np.asarray(tensor.data, dtype=np.float64), requires_grad=True)
+
+
+class _Run:
+    """One forward and backward pass of a batch through float64 copies of the weights."""
+
+    def __init__(self, layers: Sequence[Module], x: np.ndarray, input_grad: bool = True) -> None:
+        self.params: List[Tuple[Optional[Tensor], Optional[Tensor]]] = [
+            (_param(layer.weight), _param(layer.bias)) if type(layer) in (Linear, Conv2d)
+            else (None, None) for layer in layers]
+        self.input = Tensor(x, requires_grad=input_grad)
+        self.outputs: List[Tensor] = []
+        h = self.input
+        for layer, (weight, bias) in zip(layers, self.params):
+            kind = type(layer)
+            if kind is Linear:
+                h = linear(h, weight, bias)
+            elif kind is Conv2d:
+                h = conv2d(h, weight, bias, layer.stride, layer.padding)
+            elif kind is MaxPool2d:
+                h = max_pool2d(h, layer.kernel_size, layer.stride, layer.padding)
+            elif kind is AvgPool2d:
+                h = avg_pool2d(h, layer.kernel_size, layer.stride, layer.padding)
+            elif kind is Flatten:
+                h = h.reshape(h.data.shape[:layer.start_dim] + (-1,))
+            elif kind is Dropout:
+                h = h * 1.0  # off after training (eval): the identity, as its own node
+            else:
+                h = _ACTIVATIONS[kind][1](h)
+            self.outputs.append(h)
+        if h.data.ndim != 2:
+            raise UnsupportedModelError(f"explain: the model's output has shape "
+                                        f"{h.data.shape[1:]} per image, not a vector of "
+                                        f"class scores (a Flatten is missing?)")
+        if not np.isfinite(h.data).all():
+            raise ValueError("explain: the model's output is NaN or infinite for this image")
+        self.logits = h
+
+    def backward(self, labels: np.ndarray, loss_fn: str) -> None:
+        """The cost (mean over the batch) of ``labels`` and its gradients everywhere."""
+        logits = self.logits
+        n = logits.data.shape[0]
+        rows = np.arange(n)
+        if loss_fn == "cross-entropy":
+            self.out = softmax(logits, axis=1)
+            picked = self.out[rows, labels]
+            if picked.data.min() <= 0:
+                raise ValueError("explain: the probability of the label underflows to 0 for "
+                                 "this image; its cross-entropy is infinite")
+            self.loss = -(picked.log().sum()) * (1.0 / n)
+        else:
+            self.out = sigmoid(logits)
+            onehot = np.zeros(self.out.data.shape)
+            onehot[rows, labels] = 1.0
+            diff = self.out - onehot
+            self.loss = (diff * diff).sum() * (1.0 / n)
+        self.loss.backward()
+
+
+def _local_grad(kind: type, z: np.ndarray) -> np.ndarray:
+    """d(activation)/dz elementwise, as the activation op passes it back (upstream of ones)."""
+    leaf = Tensor(z.copy(), requires_grad=True)
+    _ACTIVATIONS[kind][1](leaf).backward(np.ones_like(z))
+    return leaf.grad
+
+
+def _layer_info(layer: Module) -> Dict[str, Any]:
+    kind = type(layer)
+    if kind is Linear:
+        return {"in_features": layer.in_features, "out_features": layer.out_features}
+    if kind is Conv2d:
+        return {"in_channels": layer.in_channels, "out_channels": layer.out_channels,
+                "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+                "padding": list(layer.padding)}
+    if kind in (MaxPool2d, AvgPool2d):
+        return {"kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
+                "padding": list(layer.padding)}
+    if kind is Dropout:
+        return {"p": layer.p}
+    if kind is Flatten:
+        return {"start_dim": layer.start_dim}
+    return {}
+
+
+def _check_label(label: Any, classes: int, what: str = "label") -> int:
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) \
+            or not 0 <= label < classes:
+        raise ValueError(f"explain: {what} must be a class index 0..{classes - 1}, got {label!r}")
+    return int(label)
+
+
+def explain_data(model: Any, image: Any, label: Optional[int] = None, *,
+                 loss: str = "cross-entropy", batch: Optional[Tuple[Any, Any]] = None,
+                 model_title: Optional[str] = None, image_name: str = "an image",
+                 batch_name: str = "") -> Dict[str, Any]:
+    """Forward and backward numbers of ``model`` for one 28x28 ``image`` (see the module doc).
+
+    ``label`` is the digit the cost compares with (None: the prediction, and the page
+    says so); ``loss`` the cost the model was trained with ("cross-entropy" or "mse");
+    ``batch`` an optional ``(images uint8 (n, 28, 28), labels (n,))`` whose mean gradient
+    the page shows beside this example's.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"explain: loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    model, layers = check_model(model)
+    shape = _input_shape(model, layers)
+    mode = input_mode_of(model)
+    x, pixels = _prepare(image, shape, mode)
+    kind = "cnn" if any(type(layer) in _SPATIAL for layer in layers) else "mlp"
+
+    with np.errstate(over="ignore", invalid="ignore"):  # the output is checked in _Run
+        run = _Run(layers, x)
+    classes = run.logits.data.shape[1]
+    probabilities = softmax(Tensor(run.logits.data), axis=1).data[0]
+    prediction = int(np.argmax(probabilities))
+    given = label is not None
+    label = _check_label(label, classes) if given else prediction
+    run.backward(np.array([label]), loss)
+
+    batch_run, batch_info = None, None
+    if batch is not None:
+        batch_run, batch_info = _batch(layers, shape, mode, batch, loss, classes, batch_name)
+
+    entries: List[Dict[str, Any]] = [{
+        "name": "input", "type": "Input", "shape": list(shape),
+        "activations": run.input.data[0], "grad": run.input.grad[0]}]
+    previous = run.input
+    for i, (layer, out) in enumerate(zip(layers, run.outputs)):
+        entry: Dict[str, Any] = {"name": str(i), "type": type(layer).__name__,
+                                 "shape": list(out.data.shape[1:]),
+                                 "activations": out.data[0], "grad": out.grad[0],
+                                 **_layer_info(layer)}
+        if type(layer) in _ACTIVATIONS:
+            entry["local_grad"] = _local_grad(type(layer), previous.data)[0]
+        weight, bias = run.params[i]
+        # The page draws every weight of an MLP and the kernels of a CNN; a CNN's fully
+        # connected weights (hundreds of thousands) stay out of the file.
+        if weight is not None and (kind == "mlp" or type(layer) is Conv2d):
+            entry["weight"], entry["weight_grad"] = weight.data, weight.grad
+            if bias is not None:
+                entry["bias"], entry["bias_grad"] = bias.data, bias.grad
+        if batch_run is not None:
+            entry["batch_grad"] = batch_run.outputs[i].grad.sum(axis=0)
+            b_weight, b_bias = batch_run.params[i]
+            if "weight" in entry:
+                entry["batch_weight_grad"] = b_weight.grad
+                if b_bias is not None:
+                    entry["batch_bias_grad"] = b_bias.grad
+        entries.append(entry)
+        previous = out
+    output = {"name": "output", "type": "Softmax" if loss == "cross-entropy" else "Sigmoid",
+              "shape": [classes], "activations": run.out.data[0], "grad": run.out.grad[0]}
+    if loss == "mse":
+        output["local_grad"] = _local_grad(Sigmoid, run.logits.data)[0]
+    if batch_run is not None:
+        output["batch_grad"] = batch_run.out.grad.sum(axis=0)
+    entries.append(output)
+
+    onehot = np.zeros(classes)
+    onehot[label] = 1.0
+    title_model = model_title or model_name(model, layers)
+    return {
+        "version": 1, "kind": kind, "model": title_model, "image_name": str(image_name),
+        "label": label, "label_given": given, "prediction": prediction,
+        "probabilities": probabilities, "target": onehot, "loss": float(run.loss.data),
+        "loss_fn": loss, "input_mode": mode, "pixels": pixels, "layers": entries,
+        "batch": batch_info,
+    }
+
+
+def _batch(layers: Sequence[Module], shape: Tuple[int, ...], mode: str, batch: Any, loss: str,
+           classes: int, name: str) -> Tuple[_Run, Dict[str, Any]]:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError("explain: batch must be a pair (images, labels)")
+    images, labels = np.asarray(batch[0]), np.asarray(batch[1])
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        raise ValueError(f"explain: batch images must be uint8 of shape (n, 28, 28), got "
+                         f"{images.dtype} {images.shape}")
+    n = images.shape[0]
+    if not 1 <= n <= MAX_BATCH:
+        raise ValueError(f"explain: the batch must hold 1..{MAX_BATCH} images, got {n}")
+    if labels.shape != (n,):
+        raise ValueError(f"explain: {n} batch images but labels of shape {labels.shape}")
+    labels = np.array([_check_label(v, classes, "a batch label") for v in labels.tolist()])
+    x = to_input(images, shape, mode).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        run = _Run(layers, x, input_grad=False)  # a batch's dC/dx is not drawn: not computed
+    run.backward(labels, loss)
+    predicted = run.logits.data.argmax(axis=1)
+    info = {"size": n, "loss": float(run.loss.data), "labels": labels,
+            "predictions": predicted, "accuracy": float((predicted == labels).mean()),
+            "pixels": images, "source": name}
+    return run, info
