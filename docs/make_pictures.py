@@ -83,7 +83,7 @@ def stepper(out: Path, quick: bool) -> List[Path]:
             try:
                 page = browser.new_page(viewport={"width": 1100, "height": 640})
                 page.goto(page_path.as_uri())
-                for _ in range(STEPPER_STEP):
+                for _ in range(STEPPER_STEP - 1):  # the page opens on step 1
                     page.keyboard.press("ArrowRight")  # the page's own key for "next step"
                 png = page.screenshot(full_page=True)
             finally:

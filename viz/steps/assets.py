@@ -33,6 +33,7 @@ PAGE_TEMPLATE = """<!DOCTYPE html>
     <option value="2000">slow</option><option value="1000" selected>normal</option>
     <option value="400">fast</option></select></label>
   <button type="button" id="mg-zoom" title="Fit the graph to the window, or show it at full size">Actual size</button>
+  <span id="mg-zoom-note" aria-live="polite"></span>
 </div>
 <section id="mg-caption-box" aria-live="polite">
   <div id="mg-phase"></div>
@@ -67,7 +68,8 @@ h1 { font-size: 1.15rem; margin: 0; overflow-wrap: anywhere; }
 #mg-slider { flex: 1; min-width: 10rem; }
 #mg-counter { font-family: "DejaVu Sans Mono", monospace; min-width: 6rem; }
 #mg-caption-box { padding: .3rem 1rem .5rem; border-top: 1px solid #eee; border-bottom: 1px solid #ddd;
-  min-height: 7rem; max-height: 14rem; overflow: auto; }
+  min-height: 7rem; max-height: 55vh; overflow: auto; }
+#mg-zoom-note { font-size: .85rem; color: #8a4b00; }
 #mg-phase { font-weight: bold; overflow-wrap: anywhere; }
 #mg-caption { font-family: "DejaVu Sans Mono", monospace; font-size: 1.05rem; color: #b3141b;
   white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
@@ -253,14 +255,30 @@ PAGE_JS = r"""
     }, Number(el("mg-speed").value));
   }
   function toggle() { if (timer === null) play(); else stop(); }
-  function zoom() {
-    fit = !fit;
+  // "Fit to window" never shrinks text below MIN_FIT of its size (about 8 px): a graph
+  // too big for that is shown at MIN_FIT with scroll bars, and the note says so.
+  var MIN_FIT = 0.6;
+  function zoom() { fit = !fit; applyZoom(); }
+  function applyZoom() {
+    var note = "";
     if (svg) {
-      var vb = svg.viewBox && svg.viewBox.baseVal;
-      svg.style.width = fit || !vb ? "100%" : (vb.width * 4 / 3) + "px";
-      svg.style.maxWidth = fit ? "100%" : "none";
+      var vb = svg.viewBox && svg.viewBox.baseVal, natural = vb ? vb.width * 4 / 3 : 0;
+      var room = el("mg-graph").clientWidth - 16;
+      if (!fit || !vb) {
+        svg.style.width = vb ? natural + "px" : "100%";
+      } else if (room >= natural * MIN_FIT) {
+        svg.style.width = room + "px";
+      } else {
+        svg.style.width = (natural * MIN_FIT) + "px";
+        note = "The whole graph does not fit at a readable size (its text would be " +
+          Math.round(100 * room / natural) + "% of full size): shown at " +
+          Math.round(100 * MIN_FIT) + "%, scroll to see the rest.";
+      }
+      svg.style.maxWidth = "none";
     }
     el("mg-zoom").textContent = fit ? "Actual size" : "Fit to window";
+    el("mg-zoom-note").textContent = note;
+    if (frame > 0 && view[steps[frame - 1].node].g) reveal(view[steps[frame - 1].node].g);
   }
 
   el("mg-title").textContent = data.title;
@@ -271,6 +289,7 @@ PAGE_JS = r"""
   el("mg-last").addEventListener("click", function () { stop(); go(total); });
   el("mg-play").addEventListener("click", toggle);
   el("mg-zoom").addEventListener("click", zoom);
+  window.addEventListener("resize", function () { if (fit) applyZoom(); });
   el("mg-speed").addEventListener("change", function () { if (timer !== null) { stop(); play(); } });
   el("mg-slider").addEventListener("input", function () { stop(); go(Number(this.value)); });
   document.addEventListener("keydown", function (event) {
@@ -286,7 +305,8 @@ PAGE_JS = r"""
   // Fit small graphs to the window; show big ones at full size (scroll) so text stays legible.
   var vb0 = svg && svg.viewBox && svg.viewBox.baseVal;
   fit = !(vb0 && vb0.width * 4 / 3 <= el("mg-graph").clientWidth * 1.6);
+  // Open on the first step (the output and its seed gradient), scrolled into view.
+  go(Math.min(1, total));
   zoom();
-  go(0);
 })();
 """
