@@ -107,6 +107,24 @@ def _caption(state: FrameState, total: int, has_forward: bool) -> Tuple[str, str
     return f"{state.index} / {total}  {head} {step.node_name}", "\n".join(_caption_lines(step))
 
 
+def _drawn_box(lay: Layout) -> Tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` around every node box, edge point and edge label, 4 pt of margin."""
+    xs: List[float] = []
+    ys: List[float] = []
+    for x, y, w, h in lay.nodes.values():
+        xs += [x - w / 2, x + w / 2]
+        ys += [y - h / 2, y + h / 2]
+    for points in lay.edges.values():
+        xs += [p[0] for p in points]
+        ys += [p[1] for p in points]
+    for x, y in lay.edge_labels.values():
+        xs += [x - 40, x + 40]  # a label's half width, about: "grad += -0.0000" at 9 pt
+        ys += [y - 12, y + 12]
+    if not xs:
+        return 0.0, 0.0, lay.width, lay.height
+    return min(xs) - 4, min(ys) - 4, max(xs) + 4, max(ys) + 4
+
+
 class _Scene:
     """The artists of one figure, made once from a ``Layout``; ``show`` restyles them."""
 
@@ -125,7 +143,11 @@ class _Scene:
         final = final_grads(steps)
         root = tr.root
         scale = max_abs([g for i, g in final.items() if i != root]) or max_abs(list(final.values()))
-        width_in = lay.width / 72.0
+        # Only the boxes and edges: the DOT's own caption (its legend) is not drawn here,
+        # so its place is cut off instead of left as an empty band.
+        x0, y0, x1, y1 = _drawn_box(lay)
+        width, height = x1 - x0, y1 - y0
+        width_in = width / 72.0
         fit = max_width_px / (width_in * dpi)
         readable = readable_scale(dpi)
         # Text too small to read is not drawn: a graph too wide for readable text within
@@ -135,14 +157,14 @@ class _Scene:
         legend = legend_lines(scale, self.detail)
         top_pt = 8 + 16 + _LINE_PT * lines + 6  # title, caption lines, gap
         legend_pt = 6 + 0.8 * _LINE_PT * len(legend) + 4
-        graph_h = lay.height * s
+        graph_h = height * s
         total_h = top_pt + graph_h + legend_pt
-        self.figure = Figure(figsize=(max(lay.width * s, 480) / 72.0, total_h / 72.0), dpi=dpi)
+        self.figure = Figure(figsize=(max(width * s, 480) / 72.0, total_h / 72.0), dpi=dpi)
         self.figure.patch.set_facecolor("white")
-        ax = self.figure.add_axes((0.0, legend_pt / total_h, min(1.0, lay.width * s / max(lay.width * s, 480)),
+        ax = self.figure.add_axes((0.0, legend_pt / total_h, width * s / max(width * s, 480),
                                    graph_h / total_h))
-        ax.set_xlim(0, lay.width)
-        ax.set_ylim(0, lay.height)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         ax.axis("off")
         self.title = self.figure.text(0.01, 1 - 8 / total_h, "", va="top", ha="left",
                                       fontsize=_CAPTION_PT + 1, fontweight="bold")
