@@ -145,6 +145,7 @@ def mnist_pictures(out: Path, quick: bool) -> List[Path]:
     with tempfile.TemporaryDirectory() as folder:
         page_path = Path(folder) / "mnist.html"
         viz.save_stepper(loss, str(page_path), parameters=scalar,
+                         output_names=[str(d) for d in range(10)],
                          title=f"One test digit (a {label}) through the trained 784-16-16-10 MLP, "
                                f"one neuron per step")
         # step 1 is the seed, 2 the cost, 3..12 layer 3, 13..28 layer 2, 29..44 layer 1

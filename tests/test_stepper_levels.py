@@ -168,3 +168,11 @@ def test_the_level_page_steps_and_opens_a_neurons_own_steps(tmp_path):
         finally:
             browser.close()
     assert problems == []
+
+
+def test_output_boxes_carry_their_class_names():
+    loss, model = sample()
+    page = viz.stepper(loss, parameters=model, level="neuron", output_names=["cat", "dog", "<b>"]).html
+    assert "“cat”" in page and "“dog”" in page and "“&lt;b&gt;”" in page
+    with pytest.raises(ValueError, match="2 names for 3 output neurons"):
+        viz.stepper(loss, parameters=model, level="neuron", output_names=["a", "b"])

@@ -9,7 +9,7 @@ pass recorded them.
 from __future__ import annotations
 
 import html
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..graph.dot import MONO_FONT, Picture, escape_html, format_value
 from ..graph.trace import Trace
@@ -41,9 +41,12 @@ def _final_grad(level: NeuronLevel, unit: Unit) -> str:
     return text
 
 
-def _label(unit: Unit, grad: str) -> str:
+def _label(unit: Unit, grad: str, output_name: str = "") -> str:
     mono = f'<FONT FACE="{MONO_FONT}">'
-    rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.name)}</B></TD></TR>',
+    title = f"<B>{escape_html(unit.name)}</B>"
+    if output_name:
+        title += f" “{escape_html(output_name)}”"
+    rows = [f'<TR><TD COLSPAN="2">{title}</TD></TR>',
             f'<TR><TD ALIGN="LEFT">data</TD><TD ALIGN="RIGHT">{mono}{escape_html(unit.data_text)}'
             f"</FONT></TD></TR>",
             f'<TR><TD ALIGN="LEFT">grad</TD><TD ALIGN="RIGHT" BGCOLOR="#ffffff">{mono}'
@@ -53,8 +56,16 @@ def _label(unit: Unit, grad: str) -> str:
             + "".join(rows) + "</TABLE>>")
 
 
-def level_source(level: NeuronLevel, rankdir: str = "LR") -> Picture:
-    """The neuron-level picture as DOT: columns of boxes, one link per pair of boxes."""
+def level_source(level: NeuronLevel, rankdir: str = "LR",
+                 output_names: Optional[Sequence[str]] = None) -> Picture:
+    """The neuron-level picture as DOT: columns of boxes, one link per pair of boxes;
+    ``output_names`` names the output neurons' classes (e.g. the digits)."""
+    last = max((u.layer for u in level.units if u.kind == "neuron"), default=0)
+    outputs = [u for u in level.units if u.kind == "neuron" and u.layer == last]
+    if output_names is not None and len(output_names) != len(outputs):
+        raise ValueError(f"output_names: {len(output_names)} names for {len(outputs)} "
+                         f"output neurons")
+    names = {u.id: str(output_names[u.index]) for u in outputs} if output_names else {}
     g = Picture(name="neuron_level")
     g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.06", ranksep="1.4",
            splines="line")
@@ -72,7 +83,8 @@ def level_source(level: NeuronLevel, rankdir: str = "LR") -> Picture:
             c.attr(rank="same")
             units = sorted(columns[layer], key=lambda u: u.index)
             for unit in units:
-                c.node(unit.id, id=unit.id, label=_label(unit, _final_grad(level, unit)))
+                c.node(unit.id, id=unit.id,
+                       label=_label(unit, _final_grad(level, unit), names.get(unit.id, "")))
             for a, b in zip(units, units[1:]):
                 c.edge(a.id, b.id, style="invis", tailport="_", headport="_")
     for edge in level.edges:
@@ -131,10 +143,11 @@ def level_data(level: NeuronLevel, steps: Sequence[Step], title: str) -> Dict[st
             "note": LEVEL_NOTE}
 
 
-def level_stepper_html(tr: Trace, steps: Sequence[Step], title: str, rankdir: str = "LR") -> str:
+def level_stepper_html(tr: Trace, steps: Sequence[Step], title: str, rankdir: str = "LR",
+                       output_names: Optional[Sequence[str]] = None) -> str:
     """The whole page for ``tr``'s backward pass (``steps``), one neuron per step."""
     level = neuron_steps(tr, steps)
-    svg = mark_svg(level_source(level, rankdir).pipe(format="svg").decode("utf-8"))
+    svg = mark_svg(level_source(level, rankdir, output_names).pipe(format="svg").decode("utf-8"))
     return fill_template({"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
                           "<!--STEPPER_SVG-->": svg,
                           "/*STEPPER_DATA*/": script_json(level_data(level, steps, title)),

@@ -95,7 +95,7 @@ LEVELS = ("auto", "node", "neuron")
 def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-                 level: str = "auto") -> str:
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
     """The stepper page for the graph under ``root``, as a string (see ``save_stepper``)."""
     if not isinstance(root, Value):
         raise TypeError(f"stepper: expected a Value, got {type(root).__name__}")
@@ -111,7 +111,7 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
 
         steps = steps_from_trace(tr)
         return level_stepper_html(tr, steps, title if title is not None else
-                                  "Backpropagation, one neuron at a time", rankdir)
+                                  "Backpropagation, one neuron at a time", rankdir, output_names)
     steps = steps_from_trace(tr, forward=forward)
     title = title if title is not None else "Backpropagation, step by step"
     names = node_names(tr)
@@ -169,14 +169,16 @@ class Stepper:
 def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
             rankdir: str = "LR", parameters: Parameters = None,
             hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-            height: int = 640, level: str = "auto") -> Stepper:
+            height: int = 640, level: str = "auto",
+            output_names: Optional[Sequence[str]] = None) -> Stepper:
     """The interactive stepper for ``root`` as a ``Stepper`` (see ``save_stepper``).
 
     In Jupyter, leave it as the last expression of a cell to see it inline; ``.save(path)``
     writes the same page as one HTML file. ``height`` is the inline frame's height in pixels.
     """
     page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
-                        hide_constants=hide_constants, max_nodes=max_nodes, level=level)
+                        hide_constants=hide_constants, max_nodes=max_nodes, level=level,
+                        output_names=output_names)
     shown = title if title is not None else "Backpropagation, step by step"
     return Stepper(page, shown, height=height)
 
@@ -184,7 +186,7 @@ def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
 def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-                 level: str = "auto") -> str:
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
     """Write the interactive stepper for ``root`` to ``path`` (one HTML file); return ``path``.
 
     ``forward=True`` plays the forward pass (values in topological order) before
@@ -197,10 +199,12 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     the neuron produced, and a click on a box opens its own scalar steps); ``"auto"``
     (default) chooses ``"neuron"`` when the graph has more than ``max_nodes`` DOT nodes
     and a model is given. A graph too big for ``"node"`` without a model is refused with a
-    ``ValueError``.
+    ``ValueError``. ``output_names`` (one per output neuron, e.g. the ten digits) labels the
+    output boxes of the neuron level.
     The file needs no network and no server: open it from disk in any browser.
     """
     return stepper(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
-                   hide_constants=hide_constants, max_nodes=max_nodes, level=level).save(path)
+                   hide_constants=hide_constants, max_nodes=max_nodes, level=level,
+                   output_names=output_names).save(path)
 
 
