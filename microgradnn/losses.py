@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 from .engine import Value
 
 __all__ = ["mse_loss", "hinge_loss", "cross_entropy", "binary_cross_entropy", "l2_penalty"]
 
 Scalar = Union[Value, float]
+_NO_SHIFT = 30.0  # |largest logit| up to which cross_entropy needs no shift: exp(30) ~ 1e13
 
 
 def _check_lengths(name: str, predictions: Sequence, targets: Sequence) -> None:
@@ -25,12 +26,33 @@ def _check_lengths(name: str, predictions: Sequence, targets: Sequence) -> None:
         raise ValueError(f"{name}: no samples given")
 
 
+def _total(terms: Iterable[Value]) -> Value:
+    """The sum of ``terms`` as the textbook writes it: ``t0 + t1 + ...``, no ``0 +`` first
+    (``sum(..., Value(0.0))`` would draw a plumbing node a learner has to decode)."""
+    it = iter(terms)
+    total = next(it)
+    for t in it:
+        total = total + t
+    return total
+
+
+def _mean(total: Value, n: int) -> Value:
+    """``total / n``, except for one sample, where the mean is the total itself (no ``/ 1``)."""
+    return total if n == 1 else total / n
+
+
+def _target(t: Scalar, j: int) -> Value:
+    """A target as a labelled leaf, ``y[j]``, so pictures name it as the lectures do
+    (a target given as a ``Value`` is used as it is)."""
+    return t if isinstance(t, Value) else Value(float(t), label=f"y[{j}]")
+
+
 def mse_loss(predictions: Sequence[Scalar], targets: Sequence[float]) -> Value:
     """Mean of ``(prediction - target)**2``: the "cost" of the classic explanation
     (times the number of outputs if you sum instead of average)."""
     _check_lengths("mse_loss", predictions, targets)
-    total = sum(((p - t) ** 2 for p, t in zip(predictions, targets)), Value(0.0))
-    return total / len(predictions)
+    total = _total((p - _target(t, j)) ** 2 for j, (p, t) in enumerate(zip(predictions, targets)))
+    return _mean(total, len(predictions))
 
 
 def hinge_loss(scores: Sequence[Value], labels: Sequence[float]) -> Value:
@@ -39,8 +61,9 @@ def hinge_loss(scores: Sequence[Value], labels: Sequence[float]) -> Value:
     for y in labels:
         if y not in (-1, 1):
             raise ValueError(f"hinge_loss: labels must be -1 or +1, got {y!r}")
-    total = sum(((1 + -y * s).relu() for s, y in zip(scores, labels)), Value(0.0))
-    return total / len(scores)
+    # 1 - s for y = +1 and 1 + s for y = -1: relu(1 - y*s) without a "* 1" node
+    total = _total(((1 - s) if y == 1 else (1 + s)).relu() for s, y in zip(scores, labels))
+    return _mean(total, len(scores))
 
 
 def _is_class_index(target: object) -> bool:
@@ -57,8 +80,10 @@ def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
                   targets: Union[Sequence[int], int]) -> Value:
     """Mean softmax cross-entropy, ``logsumexp(z) - z[target]`` per sample.
 
-    Numerically stable: the largest logit is subtracted (as a constant) before
-    ``exp``, so logits in the thousands neither overflow nor lose the answer.
+    Numerically stable: when the largest logit is beyond ±30, it is subtracted (as a
+    constant) before ``exp``, so logits in the thousands neither overflow nor lose the
+    answer; smaller logits are drawn as the textbook writes the loss,
+    ``log(Σ exp(z[j])) - z[target]``.
     ``logits`` is one list of class scores per sample and ``targets`` their class
     indices; one sample may be given as its scores and one index, like PyTorch's
     unbatched input: ``cross_entropy(model(x), 7)``.
@@ -77,14 +102,18 @@ def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
                          f"so the target is one class index: cross_entropy(out, 7), "
                          f"or cross_entropy([out], [7]) for a batch of one")
     _check_lengths("cross_entropy", logits, targets)
-    total = Value(0.0)
+    per_sample = []
     for z, target in zip(logits, targets):
         if not _is_class_index(target) or not 0 <= target < len(z):
             raise ValueError(f"cross_entropy: target {target!r} is not a class index in [0, {len(z)})")
-        shift = max(v.data if isinstance(v, Value) else float(v) for v in z)
-        sum_exp = sum(((v - shift).exp() for v in z), Value(0.0))
-        total = total + (sum_exp.log() + shift - z[target])
-    return total / len(logits)
+        z = [v if isinstance(v, Value) else Value(float(v)) for v in z]
+        shift = max(v.data for v in z)
+        if -_NO_SHIFT <= shift <= _NO_SHIFT:  # exp cannot overflow or all underflow: no
+            log_sum_exp = _total(v.exp() for v in z).log()  # "- m" and "+ m" nodes to decode
+        else:
+            log_sum_exp = _total((v - shift).exp() for v in z).log() + shift
+        per_sample.append(log_sum_exp - z[target])
+    return _mean(_total(per_sample), len(logits))
 
 
 def binary_cross_entropy(probabilities: Sequence[Value], targets: Sequence[float],
@@ -93,7 +122,7 @@ def binary_cross_entropy(probabilities: Sequence[Value], targets: Sequence[float
     and targets ``y`` in [0, 1]; ``p`` is kept at least ``eps`` from 0 and 1 so that a
     confident wrong answer gives a large finite loss instead of ``log(0)``."""
     _check_lengths("binary_cross_entropy", probabilities, targets)
-    total = Value(0.0)
+    per_sample = []
     for p, y in zip(probabilities, targets):
         if not 0.0 <= y <= 1.0:
             raise ValueError(f"binary_cross_entropy: target must be in [0, 1], got {y!r}")
@@ -101,11 +130,22 @@ def binary_cross_entropy(probabilities: Sequence[Value], targets: Sequence[float
         if not 0.0 <= pd <= 1.0 or math.isnan(pd):
             raise ValueError(f"binary_cross_entropy: probability must be in [0, 1], got {pd!r}")
         # Clamping is done with a constant shift so the gradient still flows through p.
-        p_safe = p + (min(max(pd, eps), 1.0 - eps) - pd)
-        total = total - (y * p_safe.log() + (1.0 - y) * (1.0 - p_safe).log())
-    return total / len(probabilities)
+        shift = min(max(pd, eps), 1.0 - eps) - pd
+        p_safe = p if shift == 0.0 else p + shift
+        # y = 1 and y = 0 keep only the term that is not multiplied by 0 (same numbers and
+        # gradients: the other term adds 0 * finite); no "1.0 *" node either.
+        if y == 1.0:
+            per_sample.append(-p_safe.log())
+        elif y == 0.0:
+            per_sample.append(-(1.0 - p_safe).log())
+        else:
+            per_sample.append(-(y * p_safe.log() + (1.0 - y) * (1.0 - p_safe).log()))
+    return _mean(_total(per_sample), len(probabilities))
 
 
 def l2_penalty(parameters: Sequence[Value], alpha: float) -> Value:
     """``alpha * sum(p**2)``: the weight decay term of micrograd's demo."""
-    return alpha * sum((p * p for p in parameters), Value(0.0))
+    parameters = list(parameters)
+    if not parameters:
+        return Value(0.0)
+    return alpha * _total(p * p for p in parameters)

@@ -230,8 +230,10 @@ def test_group_neuron_and_layer_put_nodes_in_clusters():
     assert [name for _, name in _clusters(by_layer)] == ["layers.0", "layers.1"]
     # Every parameter sits inside a cluster; the inputs stay outside.
     outside = by_layer.split("\tsubgraph")[0] + by_layer.rsplit("\t}\n", 1)[-1]
-    assert "x0</B>" in outside and "layers.0.neurons.0.w.0" not in outside
-    assert "layers.0.neurons.0.w.0" in by_layer
+    # parameters are named as in the lectures, from the model: w[1][0,0] is layers.0.neurons.0.w.0
+    w100 = "w&#91;1&#93;&#91;0,0&#93;"
+    assert "x0</B>" in outside and w100 not in outside
+    assert w100 in by_layer and "layers.0.neurons.0.w.0" not in by_layer
     # The whole neuron's computation is in its cluster: w*x, the + chain and the relu.
     cluster = by_neuron.split("label=<<B>layers.0.neurons.1</B>>")[1].split("\t\t}")[0]
     assert cluster.count("_op [") == 2 * 2 + 1

@@ -60,14 +60,16 @@ def test_mnist_sized_input_collapses_into_one_node():
     assert len(re.findall(r"^\t+n\d+_\d+ \[", source, flags=re.M)) == 42
 
 
-def test_grads_show_after_backward_and_say_not_yet_before():
+def test_grads_show_after_backward_and_no_grad_row_before():
     mlp = MLP(3, [3, 2], seed=2)
     before = draw_network(mlp).source
-    assert "gradients not computed yet" in before and "Σ|grad|" not in before
+    assert "no gradients stored" in before and "Σ|grad|" not in before
+    assert "not yet" not in before and "call backward" not in before
     loss = cross_entropy([mlp([1.0, -2.0, 0.5])], [1])
     loss.backward()
     after = draw_network(mlp).source
-    assert "Σ|grad|" in after and "not computed yet" not in after
+    assert "Σ|grad|" in after and "no gradients stored" not in after
+    assert "from the last backward()" in after
     n = mlp.layers[1].neurons[0]
     total = sum(abs(w.grad) for w in n.w) + abs(n.b.grad)
     assert f"{total:.4f}" in after.split("n1_0 [")[1].split("\n")[0]
@@ -114,3 +116,35 @@ def test_renders_svg_with_bias_and_neuron_ids():
     assert {"input", "n0_0", "n2_9", "w0_15", "w2_9_15"} <= ids
     texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
     assert "Σ|grad|" in texts and "0.0000" in texts
+
+
+def test_a_trained_network_keeps_the_gradients_of_its_last_backward_pass():
+    """Training ends with a backward pass: the picture shows those gradients, and after
+    zero_grad() no box claims a gradient is still to come."""
+    from microgradnn.optim import SGD
+
+    mlp = MLP(2, [3, 2], seed=1)
+    opt = SGD(mlp.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        loss = cross_entropy([mlp([0.5, -1.0])], [1])
+        loss.backward()
+        opt.step()
+    shown = draw_network(mlp).source
+    n = mlp.layers[0].neurons[2]
+    total = sum(abs(w.grad) for w in n.w) + abs(n.b.grad)
+    assert total > 0 and f"{total:.4f}" in shown.split("n0_2 [")[1].split("\n")[0]
+    opt.zero_grad()
+    cleared = draw_network(mlp).source
+    assert "Σ|grad|" not in cleared and "grad" not in cleared.split("n0_2 [")[1].split("\n")[0]
+
+
+def test_neurons_are_named_as_in_the_lectures_and_outputs_by_class():
+    mlp = MLP(4, [3, 10], seed=0)
+    source = draw_network(mlp, output_names=[str(d) for d in range(10)]).source
+    assert "a[1][2]" in source.split("n0_2 [")[1].split("\n")[0]
+    for d in range(10):
+        assert f"a[2][{d}]" in source and f"“{d}”" in source.split(f"n1_{d} [")[1].split("\n")[0]
+    assert "layer 1" in source and "edge width" in source and "edge colour" in source
+    with pytest.raises(ValueError, match="3 names for 10 output neurons"):
+        draw_network(mlp, output_names=["a", "b", "c"])

@@ -22,7 +22,7 @@ import graphviz
 from microgradnn.engine import OPS, WEIGHTED_SUM
 
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
-                  max_abs, sequential_colour, text_colour)
+                  max_abs, scale_legend, sequential_colour, text_colour)
 from .grouping import group_order, groups, layer_of
 from .trace import NodeRecord, Trace
 
@@ -201,10 +201,13 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     biases = _added_parameters(t)
     # Constants' gradients mean little to a reader and can dwarf everything else,
     # so the colour scale is set by the other units (constants are clipped to it).
+    # The output's own seed gradient (1) is left out for the same reason.
     constant = {key for key, u in units.items() if all(m.role == "constant" for m in u.members)}
+    root_key = keys.get(t.root)
     grad_scale = max_abs([u.members[0].grad for k, u in units.items()
-                          if u.kind == "node" and k not in constant]
+                          if u.kind == "node" and k not in constant and k != root_key]
                          + [link[1] for pair, link in links.items() if pair[0] not in constant])
+    grad_scale = grad_scale or max_abs([t.by_id[t.root].grad])
     sum_scale = max_abs([sum(abs(m.grad) for m in u.members) for k, u in units.items()
                          if k not in constant])
 
@@ -221,6 +224,12 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     note += f"{len(t.nodes)} values in the full graph"
     if show_grads and not has_grads:
         note += "<BR/>gradients not computed yet: call backward() on the output"
+    elif show_grads:
+        note += "<BR/>" + scale_legend(grad_scale)
+        note += ("<BR/>arrows: the gradient passed between two boxes (×n: n edges merged, "
+                 "grad += their sum), coloured like a grad")
+        note += (f"<BR/>Σ|grad|: the summed |grad| of a box's parameters (grey 0 to orange "
+                 f"{format_value(sum_scale)})")
     if title:
         note = f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT><BR ALIGN="LEFT"/>' + note
     note = note.replace("<BR/>", '<BR ALIGN="LEFT"/>')

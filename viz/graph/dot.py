@@ -18,7 +18,7 @@ from microgradnn.fileio import write_atomic as _write_atomic
 
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
-    "max_abs", "intensity", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
+    "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
     "MONO_FONT", "INSTALL_HINT",
 ]
 
@@ -101,6 +101,12 @@ def diverging_colour(value: float, scale: float) -> str:
     scale, where ``scale`` is the picture's largest ``|value|``."""
     t = intensity(value, scale)
     return _mix(_NEUTRAL, _POSITIVE if value > 0 else _NEGATIVE, t)
+
+
+def scale_legend(scale: float) -> str:
+    """What a gradient colour means (a line of an HTML-like label)."""
+    return (f"grad colour: purple &lt; 0 &lt; orange, full at |grad| = {format_value(scale)}, "
+            f"the largest drawn but the output's own seed (square-root scale)")
 
 
 def sequential_colour(value: float, scale: float) -> str:

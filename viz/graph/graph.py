@@ -22,13 +22,14 @@ from microgradnn.engine import Value
 
 from .collapse import draw_collapsed
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
-                  text_colour)
+                  scale_legend, text_colour)
 from .grouping import GROUP_LEVELS, group_order, groups, layer_of
+from .notation import lecture_names
 from .layout_cost import DEFAULT_MAX_LAYOUT, layout_cost
 from .trace import EdgeRecord, NodeRecord, Parameters, Trace, trace
 
 __all__ = ["draw_graph", "LargeGraphWarning", "RANKDIRS", "DEFAULT_MAX_NODES",
-           "DEFAULT_MAX_LAYOUT", "graph_legend"]
+           "DEFAULT_MAX_LAYOUT", "graph_legend", "grad_scale"]
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 DEFAULT_MAX_NODES = 3000
@@ -60,10 +61,13 @@ def _cell(text: str, *, bgcolor: Optional[str] = None, mono: bool = False,
     return f"<TD{attrs}>{font}{body}</FONT></TD>"
 
 
-def _value_label(node: NodeRecord, show_grads: bool, has_grads: bool, scale: float) -> str:
+def _value_label(node: NodeRecord, show_grads: bool, has_grads: bool, scale: float,
+                 name: Optional[str] = None) -> str:
+    """``name``: the node's name in the lectures (``w[1][0,2]``), shown instead of its label."""
     table_attrs, header_bg, word = _ROLE_STYLE[node.role]
     rows: List[str] = []
-    header = f"<B>{escape_html(node.label)}</B>" if node.label else ""
+    name = name or node.label
+    header = f"<B>{escape_html(name)}</B>" if name else ""
     if word:
         small = f'<FONT POINT-SIZE="9">{word}</FONT>'
         header = f"{header} {small}" if header else small
@@ -99,6 +103,15 @@ def _edge_attrs(edge: EdgeRecord, show_grads: bool, has_grads: bool,
     return attrs
 
 
+def grad_scale(t: Trace, nodes: List[NodeRecord], edges: List[EdgeRecord]) -> float:
+    """The ``|grad|`` that gets full colour: the largest drawn, leaving out the output's own
+    seed gradient (1), which would otherwise wash out every other colour (0 before backward)."""
+    if not t.has_grads:
+        return 0.0
+    scale = max_abs([n.grad for n in nodes if n.id != t.root] + [e.contribution for e in edges])
+    return scale or max_abs([t.by_id[t.root].grad])
+
+
 def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constants: int = 0,
                  title: Optional[str] = None) -> str:
     """The caption of a picture: its title, what the colours mean, or that grads are not
@@ -106,9 +119,9 @@ def graph_legend(has_grads: bool, show_grads: bool, scale: float, hidden_constan
     parts = [f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT>'] if title else []
     if show_grads:
         if has_grads:
-            parts.append(f"grad colour: purple &lt; 0 &lt; orange, "
-                         f"full colour at |grad| = {format_value(scale)}")
-            parts.append("edges: local derivative, and what it added to the operand's grad")
+            parts.append(scale_legend(scale))
+            parts.append("edges: local derivative, and what it added to the operand's grad; "
+                         "edge colour that addition, edge width its size")
         else:
             parts.append("gradients not computed yet: call backward() on the output")
             parts.append("edges: local derivative of the op with respect to that operand")
@@ -201,8 +214,7 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
                label_key: str) -> graphviz.Digraph:
     shown = {n.id for n in visible}
     edges = [e for e in t.edges if e.source in shown]
-    scale = (max_abs([n.grad for n in visible] + [e.contribution for e in edges])
-             if t.has_grads else 0.0)
+    scale = grad_scale(t, visible, edges)
     g = Picture(name="computation_graph")
     # nslimit caps dot's network-simplex passes: without it, graphs with long edges
     # (a reused input, a penalty over all parameters) spend minutes placing nodes.
@@ -217,10 +229,12 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
     keys = sorted({group_of[n.id] for n in visible if n.id in group_of},
                   key=lambda key: group_order(t, key))
     clusters = {key: _cluster(f"cluster_{i}", key) for i, key in enumerate(keys)}
+    lecture = lecture_names(t)
     for node in visible:
         target = clusters[group_of[node.id]] if node.id in group_of else g
+        name = lecture.get(node.id) if node.is_leaf or not node.label else None
         target.node(node.id, id=node.id, shape="plain",
-                    label=_value_label(node, show_grads, t.has_grads, scale))
+                    label=_value_label(node, show_grads, t.has_grads, scale, name))
         if not node.is_leaf:
             shape = "circle" if len(node.op) <= 4 else "ellipse"
             target.node(f"{node.id}_op", id=f"{node.id}_op", shape=shape, style="filled",

@@ -13,7 +13,7 @@ weight edges ``w{layer}_{i}_{j}``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import graphviz
 
@@ -48,7 +48,8 @@ def _input_title(nin: int) -> str:
 
 def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
                  max_inputs: int = 16, max_edges: int = 4000,
-                 title: Optional[str] = None) -> graphviz.Digraph:
+                 title: Optional[str] = None,
+                 output_names: Optional[Sequence[str]] = None) -> graphviz.Digraph:
     """Draw ``mlp`` (a ``microgradnn.nn.MLP``) as a ``graphviz.Digraph``.
 
     Args:
@@ -58,6 +59,13 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
         max_edges: if the layers hold more weights than this, only the ``max_edges``
             largest in magnitude are drawn (the caption says so), keeping renders fast.
         title: a caption shown above the picture (escaped).
+        output_names: one name per output neuron, shown in its box (escaped): the
+            classes, e.g. ``[str(d) for d in range(10)]`` for an MNIST model.
+
+    Neurons are named as in the lectures, ``a[l][j]`` (layer ``l`` from 1). Without
+    stored gradients (all zero, e.g. after training, whose optimizer cleared them) the
+    boxes have no grad row and the caption says so; after a ``backward()`` they show
+    the summed ``|grad|`` of that last pass.
     """
     from microgradnn.nn import MLP  # here, not at the top: it brings numpy, and the graph
     # command (which never draws a network) should start without it
@@ -73,6 +81,11 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
+    nout = len(layers[-1].neurons)
+    if output_names is not None:
+        output_names = [str(n) for n in output_names]
+        if len(output_names) != nout:
+            raise ValueError(f"output_names: {len(output_names)} names for {nout} output neurons")
     params = mlp.parameters()
     has_grads = any(p.grad != 0.0 for p in params)
     collapsed = mlp.nin > max_inputs
@@ -113,15 +126,19 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
 
     caption = [f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT>'] if title else []
     what = "weight" if edge_value == "weight" else "weight gradient"
-    caption.append(f"edges: {what} sign (purple &lt; 0 &lt; orange) and size, "
-                   f"full at |{'w' if edge_value == 'weight' else 'grad'}| = {format_value(scale)}")
+    symbol = "w" if edge_value == "weight" else "grad"
+    caption.append(f"edge colour: {what} sign, purple &lt; 0 &lt; orange; edge width and "
+                   f"colour strength: |{symbol}|, full at |{symbol}| = {format_value(scale)}")
     if collapsed:
         caption.append(f"edges from the input: norm of each neuron's {mlp.nin} "
                        f"{what}s (grey, width by norm)")
     if total_edges > len(edges):
         caption.append(f"showing the {len(edges)} largest of {total_edges} edges")
-    caption.append("neuron fill: summed |grad| of its weights and bias" if has_grads
-                   else "gradients not computed yet: call backward() on a loss")
+    caption.append("neuron a[l][j]: its bias b, and the summed |grad| of its weights and bias "
+                   "from the last backward() (fill: grey 0 to orange "
+                   f"{format_value(sum_scale)})" if has_grads
+                   else "neuron a[l][j]: its bias b; no gradients stored (all zero), so none "
+                        "are shown")
     g.attr(label='<<FONT POINT-SIZE="10">' + '<BR ALIGN="LEFT"/>'.join(caption)
            + '<BR ALIGN="LEFT"/></FONT>>', labelloc="t", labeljust="l")
 
@@ -148,15 +165,19 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
         with g.subgraph(name=f"column_layer{li}") as c:
             c.attr(rank="same")
             header = f"layer{li}_header"
-            c.node(header, id=header, label=(f"<<B>layers.{li}</B><BR/>{len(layer.neurons)} × "
+            c.node(header, id=header, label=(f"<<B>layer {li + 1}</B> (layers.{li})<BR/>"
+                                             f"{len(layer.neurons)} × "
                                              f"{escape_html(layer.activation)}>"))
             column = [header]
             for ni, neuron in enumerate(layer.neurons):
                 fill = sequential_colour(sums[li][ni], sum_scale) if has_grads else ""
-                rows = [f'<TR><TD COLSPAN="2"><B>{li}.{ni}</B></TD></TR>',
+                name = f"a[{li + 1}][{ni}]"
+                if output_names is not None and li == len(layers) - 1:
+                    name += f' <FONT POINT-SIZE="12">“{escape_html(output_names[ni])}”</FONT>'
+                rows = [f'<TR><TD COLSPAN="2"><B>{name}</B></TD></TR>',
                         _row("b", format_value(neuron.b.data))]
-                rows.append(_row("Σ|grad|", format_value(sums[li][ni]), fill) if has_grads
-                            else _row("grad", "not yet"))
+                if has_grads:
+                    rows.append(_row("Σ|grad|", format_value(sums[li][ni]), fill))
                 c.node(f"n{li}_{ni}", id=f"n{li}_{ni}",
                        label=('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
                               + "".join(rows) + "</TABLE>>"))

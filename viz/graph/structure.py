@@ -9,7 +9,7 @@ the deepest module that holds it: for ``MLP`` that is a ``Neuron``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
@@ -27,12 +27,15 @@ class ModuleTree:
         owner: ``id(parameter)`` -> path of the deepest module holding it.
         parent: module path -> its parent's path (the root has none).
         order: module path -> its place in a pre-order walk (the model's own order).
+        local_name: ``id(parameter)`` -> its name inside its owner, from the owner's own
+            ``named_parameters(recurse=False)`` (``"w.3"``, ``"b"``).
     """
 
     root_name: str
     owner: Dict[int, str]
     parent: Dict[str, str]
     order: Dict[str, int]
+    local_name: Dict[int, str] = field(default_factory=dict)
 
     def display(self, path: str) -> str:
         """How a picture names the module at ``path``: the path, or the root's class name."""
@@ -52,15 +55,18 @@ def module_tree(model: Module) -> ModuleTree:
     owner: Dict[int, str] = {}
     parent: Dict[str, str] = {}
     order: Dict[str, int] = {}
+    local_name: Dict[int, str] = {}
     stack: List[Tuple[str, Module]] = [("", model)]
     while stack:
         path, module = stack.pop()
         order[path] = len(order)
         for p in module.parameters():
             owner[id(p)] = path
+        for name, p in module.named_parameters(recurse=False):
+            local_name[id(p)] = name
         children = [(f"{path}.{name}" if path else name, child)
                     for name, child in module.named_children()]
         for child_path, _ in children:
             parent[child_path] = path
         stack.extend(reversed(children))
-    return ModuleTree(type(model).__name__, owner, parent, order)
+    return ModuleTree(type(model).__name__, owner, parent, order, local_name)

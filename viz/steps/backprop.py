@@ -20,12 +20,14 @@ from microgradnn import autodiff
 from microgradnn.engine import CALL_PRECEDENCE, Value, op_info
 
 from ..graph.dot import format_value
+from ..graph.notation import cost_name, lecture_names
 from ..graph.trace import NodeRecord, Trace, trace
 
-__all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names",
+__all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names", "root_name_of",
            "format_walkthrough", "last_change", "final_grads"]
 
 _MAX_NAME = 24  # longer derived names fall back to the node id
+_MAX_LECTURE_NAME = 40  # w[2][0,0]*a[1][0] + b[2][0]: names in the lectures' notation are longer
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def _wrap_d(name: str) -> str:
     return name if _SIMPLE.match(name) and not _is_number(name) else f"({name})"
 
 
-_SIMPLE = re.compile(r"^[\w.]+$")  # labels like w1 or layers.0.w.1, ids, plain numbers
+# labels like w1 or layers.0.w.1, indexed names like x[0] or w[1][0,2], ids, plain numbers
+_SIMPLE = re.compile(r"^[\w.]+(\[[\d,]+\])*$")
 
 
 def _is_call(name: str) -> bool:
@@ -144,14 +147,21 @@ _NEG_LEVEL = op_info("neg").precedence
 def node_names(tr: Trace) -> Dict[str, str]:
     """A short readable name per node id.
 
-    The label if there is one; a constant's value (``2``); else the expression it
-    was computed by (``x*w + b``) while that stays short; else the id (``v7``).
+    With a model (``parameters=model``), its parameters and neurons are named as in the
+    lectures (``w[1][0,2]``, ``b[1][0]``, ``z[1][0]``, ``a[1][0]``, see
+    ``viz.graph.notation``). Otherwise the label if there is one; a constant's value
+    (``2``); else the expression it was computed by (``x*w + b``) while that stays
+    short; else the id (``v7``).
     """
     names: Dict[str, str] = {}
     level: Dict[str, int] = {}
+    lecture = lecture_names(tr)
+    longest = _MAX_LECTURE_NAME if lecture else _MAX_NAME
     for node in tr.nodes:
         level[node.id] = _ATOM_LEVEL
-        if node.label:
+        if node.id in lecture and (node.is_leaf or not node.label):
+            names[node.id] = lecture[node.id]
+        elif node.label:
             names[node.id] = node.label
         elif node.is_leaf:
             names[node.id] = f"{node.data:g}"
@@ -159,11 +169,21 @@ def node_names(tr: Trace) -> Dict[str, str]:
                 level[node.id] = _NEG_LEVEL
         else:
             found = _expression(node, names, level)
-            if found is not None and len(found[0]) <= _MAX_NAME:
+            if found is not None and len(found[0]) <= longest:
                 names[node.id], level[node.id] = found
             else:
                 names[node.id] = node.id
     return names
+
+
+def root_name_of(tr: Trace, lecture: Optional[Dict[str, str]] = None) -> str:
+    """The output's name in captions: its label, its name in the lectures (``a[2][0]``),
+    or ``C`` (the cost) for a model's graph and ``L`` otherwise."""
+    root = tr.by_id[tr.root]
+    if root.label:
+        return root.label
+    lecture = lecture_names(tr) if lecture is None else lecture
+    return lecture.get(root.id) or cost_name(tr)
 
 
 def _expression(node: NodeRecord, names: Dict[str, str],
@@ -190,7 +210,12 @@ def _local_texts(node: NodeRecord, names: Dict[str, str], node_name: str) -> Lis
     if info is None or (info.arity is not None and info.arity != n):
         return [_d(node_name, names[i]) for i in node.operand_ids]
     operands = [_wrap(names[i]) for i in node.operand_ids]
-    return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+    if info.arity is not None:
+        return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+    # the weighted sum: one slot-name table for its 2n + 1 templates (``fill`` would
+    # rebuild it for each, quadratic in the inputs of a 784-input neuron)
+    slots = dict(zip(info.operand_names(n), operands), out=_wrap(node_name))
+    return [t.format_map(slots) for t in info.derivatives_for(n)]
 
 
 @dataclass(frozen=True)
@@ -238,7 +263,7 @@ def steps_from_trace(tr: Trace, forward: bool = False) -> List[Step]:
     """
     names = node_names(tr)
     root = tr.by_id[tr.root]
-    root_name = root.label or "L"
+    root_name = root_name_of(tr)
     names_for_d = dict(names)
     names_for_d[root.id] = root_name
     steps: List[Step] = []
