@@ -96,7 +96,7 @@ explain-screenshots: $(VENV)/.installed-test system-deps
 
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(VENV)/.installed
-	@for f in examples/0*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done
+	@for f in examples/[0-9][0-9]_*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done
 
 # The notebooks of examples/notebooks/, run top to bottom and stored with their outputs
 # (the only way their outputs change; examples/notebooks/run.py says what is stored).

@@ -6,10 +6,13 @@ writes into ``DIR`` (default: ``docs/``, next to this script):
 
 1. ``neuron_graph.svg``: the tour's tanh neuron ``(x*w + b).tanh()`` after ``backward()``.
 2. ``stepper.png``: that neuron's backprop stepper page, photographed in headless chromium
-   at its third step (needs the OS's chromium and the ``playwright`` package).
+   at its third step (needs the OS's chromium and the ``playwright`` package), and
+   ``backprop.gif``: the same steps as an animation (``viz.save_animation``).
 3. ``mnist_network.svg``: the classic 784-16-16-10 sigmoid MLP after one epoch on MNIST,
    with the gradients of one test digit's loss.
 4. ``mnist_weights.png``: what each first-layer neuron of that network looks for.
+5. ``mnist_stepper.png``: that test digit's backward pass stepped one neuron at a time
+   (the stepper's neuron level), photographed at a neuron of layer 1.
 
 MNIST is read as everywhere (``MICROGRADNN_DATA``, then the cache; never downloaded here).
 ``--quick`` trains on 2,000 digits instead of 60,000 (for the test that this command runs).
@@ -37,6 +40,7 @@ from microgradnn.fileio import write_atomic
 DOCS = Path(__file__).resolve().parent
 SEED = 0
 STEPPER_STEP = 3  # the step photographed: backward through x*w + b, two gradients at once
+MNIST_STEP = 30  # the MNIST sample's step photographed: a neuron of layer 1, δ = dC/da * σ'(z)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -67,29 +71,40 @@ def chromium_path() -> str:
     return found
 
 
-def stepper(out: Path, quick: bool) -> List[Path]:
+def photograph(page_path: Path, steps_forward: int, width: int = 1100, height: int = 640,
+               click: str = "") -> bytes:
+    """A PNG of the stepper page ``page_path`` after ``steps_forward`` presses of the right
+    arrow (the page opens on step 1), and a click on the element ``click`` if given."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise RuntimeError("the playwright package is not installed "
                            "(pip install playwright; its own browser download is not needed)") from None
     executable = chromium_path()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(page_path.as_uri())
+            for _ in range(steps_forward):
+                page.keyboard.press("ArrowRight")  # the page's own key for "next step"
+            if click:
+                page.click(click)
+            return page.screenshot(full_page=False)
+        finally:
+            browser.close()
+
+
+def stepper(out: Path, quick: bool) -> List[Path]:
     path = out / "stepper.png"
     with tempfile.TemporaryDirectory() as folder:
         page_path = Path(folder) / "neuron.html"
         viz.save_stepper(tour_neuron(), str(page_path), title="o = tanh(x*w + b)")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1100, "height": 640})
-                page.goto(page_path.as_uri())
-                for _ in range(STEPPER_STEP):
-                    page.keyboard.press("ArrowRight")  # the page's own key for "next step"
-                png = page.screenshot(full_page=True)
-            finally:
-                browser.close()
+        png = photograph(page_path, STEPPER_STEP - 1)  # the page opens on step 1
     write_atomic(path, png)
-    return [path]
+    gif = out / "backprop.gif"
+    viz.save_animation(tour_neuron(), str(gif), progress=False)
+    return [path, gif]
 
 
 def mnist_pictures(out: Path, quick: bool) -> List[Path]:
@@ -125,12 +140,23 @@ def mnist_pictures(out: Path, quick: bool) -> List[Path]:
     pixels = (digit.reshape(-1) / 255.0).tolist()
     loss = cross_entropy(scalar(pixels), label)
     loss.backward()
+    # The README's promise: that network, one test digit, stepped one neuron at a time.
+    stepper_path = out / "mnist_stepper.png"
+    with tempfile.TemporaryDirectory() as folder:
+        page_path = Path(folder) / "mnist.html"
+        viz.save_stepper(loss, str(page_path), parameters=scalar,
+                         output_names=[str(d) for d in range(10)],
+                         title=f"One test digit (a {label}) through the trained 784-16-16-10 MLP, "
+                               f"one neuron per step")
+        # step 1 is the seed, 2 the cost, 3..12 layer 3, 13..28 layer 2, 29..44 layer 1
+        png = photograph(page_path, MNIST_STEP - 1, width=1280, height=900)
+    write_atomic(stepper_path, png)
     network_path = out / "mnist_network.svg"
     write_svg(viz.draw_network(scalar, output_names=[str(d) for d in range(10)],
                                title=f"MLP 784-16-16-10 after {trained_on}; gradients "
                                              f"of the loss of one test digit (a {label})"),
               network_path)
-    return [weights_path, network_path]
+    return [weights_path, network_path, stepper_path]
 
 
 PICTURES: Dict[str, Callable[[Path, bool], List[Path]]] = {

@@ -16,6 +16,7 @@ from .engine import Value
 __all__ = ["mse_loss", "hinge_loss", "cross_entropy", "binary_cross_entropy", "l2_penalty"]
 
 Scalar = Union[Value, float]
+_NO_SHIFT = 30.0  # |largest logit| up to which cross_entropy needs no shift: exp(30) ~ 1e13
 
 
 def _check_lengths(name: str, predictions: Sequence, targets: Sequence) -> None:
@@ -79,8 +80,10 @@ def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
                   targets: Union[Sequence[int], int]) -> Value:
     """Mean softmax cross-entropy, ``logsumexp(z) - z[target]`` per sample.
 
-    Numerically stable: the largest logit is subtracted (as a constant) before
-    ``exp``, so logits in the thousands neither overflow nor lose the answer.
+    Numerically stable: when the largest logit is beyond ±30, it is subtracted (as a
+    constant) before ``exp``, so logits in the thousands neither overflow nor lose the
+    answer; smaller logits are drawn as the textbook writes the loss,
+    ``log(Σ exp(z[j])) - z[target]``.
     ``logits`` is one list of class scores per sample and ``targets`` their class
     indices; one sample may be given as its scores and one index, like PyTorch's
     unbatched input: ``cross_entropy(model(x), 7)``.
@@ -105,8 +108,8 @@ def cross_entropy(logits: Union[Sequence[Sequence[Scalar]], Sequence[Scalar]],
             raise ValueError(f"cross_entropy: target {target!r} is not a class index in [0, {len(z)})")
         z = [v if isinstance(v, Value) else Value(float(v)) for v in z]
         shift = max(v.data for v in z)
-        if shift == 0.0:  # no "- 0" and "+ 0" nodes
-            log_sum_exp = _total(v.exp() for v in z).log()
+        if -_NO_SHIFT <= shift <= _NO_SHIFT:  # exp cannot overflow or all underflow: no
+            log_sum_exp = _total(v.exp() for v in z).log()  # "- m" and "+ m" nodes to decode
         else:
             log_sum_exp = _total((v - shift).exp() for v in z).log() + shift
         per_sample.append(log_sum_exp - z[target])

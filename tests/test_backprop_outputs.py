@@ -207,3 +207,53 @@ def test_dense_graph_gets_every_node_not_the_grouped_view(tmp_path):
     page = open(save_stepper(loss, str(tmp_path / "dense.html")), encoding="utf-8").read()
     ids = set(re.findall(r'id="(v\d+)"', page))
     assert len(ids) == len(trace(loss).nodes)
+
+
+def _scene(root, parameters=None, **options):
+    from viz.steps.animation import _Scene
+    from viz.steps.layout import graph_source, layout
+    from viz.graph.trace import trace as trace_of
+    from viz.steps.backprop import steps_from_trace
+
+    tr = trace_of(root, parameters)
+    lay = layout(graph_source(root, "LR", parameters, False, 3000))
+    return _Scene(tr, lay, steps_from_trace(tr), options.get("max_width_px", 2400),
+                  options.get("dpi", 100))
+
+
+@pytest.mark.parametrize("dpi", [72, 100])
+def test_gif_node_text_is_at_least_12_px_and_every_frame_has_its_legend(dpi):
+    from microgradnn import losses
+
+    model = MLP(2, [2, 1], seed=0)
+    loss = losses.mse_loss([model([0.5, -1.0])], [1.0])
+    scene = _scene(loss, model, dpi=dpi)
+    assert scene.detail
+    axes_texts = [t for t in scene.figure.axes[0].texts]
+    assert axes_texts and min(t.get_fontsize() for t in axes_texts) * dpi / 72 >= 12 - 1e-9
+    legend = "\n".join(t.get_text() for t in scene.figure.texts)
+    assert "red: the node of this step" in legend and "purple < 0 < orange" in legend
+    assert "full at |grad| = 2.0766" in legend  # the largest below the output's seed
+    names = {t.get_text() for t in axes_texts}
+    assert {"w[1][0,1]", "z[1][0]", "a[1][1]", "y[0]", "C"} <= names
+
+
+def test_gif_caption_band_is_as_tall_as_the_longest_caption_only():
+    def band(scene):
+        height_px = scene.figure.get_figheight() * scene.figure.dpi
+        return height_px - scene.figure.axes[0].get_position().height * height_px
+
+    two = band(_scene(neuron()))  # at most two caption lines per step
+    # title + two caption lines + three legend lines, nothing more
+    assert two < 160, two
+    model = MLP(2, [2, 1], seed=0)
+    five = band(_scene((model([0.5, -1.0]) - 1.0) ** 2, model))  # five terms into z[2][0]
+    assert five - two == pytest.approx(3 * 11 * 1.45 * 100 / 72, rel=0.01)
+
+
+def test_too_wide_for_readable_text_says_so_in_the_legend():
+    model = MLP(2, [3, 1], fused=False, seed=0)
+    loss = (model([0.3, -0.8]) - 1.0) ** 2
+    scene = _scene(loss, max_width_px=300)
+    assert not scene.detail
+    assert "too wide for text of 12 px" in "\n".join(t.get_text() for t in scene.figure.texts)

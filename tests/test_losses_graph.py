@@ -90,7 +90,8 @@ def test_bce_same_numbers_only_the_live_term(ts):
         assert [v.op for v in topological_order(out) if v.operands] == ["log", "neg"]
 
 
-@pytest.mark.parametrize("logits", [[0.5, -1.0, 2.0], [0.0, -1.0, -3.0]])
+@pytest.mark.parametrize("logits", [[0.5, -1.0, 2.0], [0.0, -1.0, -3.0], [1000.0, 998.0, 990.0],
+                                    [-900.0, -901.0, -905.0]])
 def test_cross_entropy_of_one_sample_same_numbers_no_plumbing(logits):
     z = _vals(logits)
     loss = losses.cross_entropy(z, 2)
@@ -102,6 +103,8 @@ def test_cross_entropy_of_one_sample_same_numbers_no_plumbing(logits):
     for j, v in enumerate(z):
         assert v.grad == pytest.approx(soft[j] - (j == 2), rel=1e-10, abs=1e-15)
     assert _plumbing(loss) == []
+    constants = [v for v in topological_order(loss) if not v.operands and not v.label]
+    assert (constants == []) == (abs(m) <= 30)  # the shift only where exp needs it
 
 
 def test_a_batch_still_averages():

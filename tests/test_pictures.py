@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "docs" / "make_pictures.py"
-PICTURES = ("neuron_graph.svg", "stepper.png", "mnist_network.svg", "mnist_weights.png")
+PICTURES = ("neuron_graph.svg", "stepper.png", "backprop.gif", "mnist_network.svg",
+            "mnist_weights.png", "mnist_stepper.png")
 CHROMIUM = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
             or "/usr/bin/chromium")
 MNIST = os.environ.get("MICROGRADNN_DATA", "")
@@ -39,7 +40,9 @@ def test_make_pictures_writes_every_readme_picture(tmp_path):
     for name in PICTURES:
         assert f"wrote {tmp_path / name}" in result.stdout
         data = (tmp_path / name).read_bytes()
-        if name.endswith(".png"):
+        if name.endswith(".gif"):
+            assert data[:6] == b"GIF89a"
+        elif name.endswith(".png"):
             assert data[:8] == b"\x89PNG\r\n\x1a\n"
             width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
             assert width >= 600 and height >= 400, (name, width, height)
@@ -48,6 +51,7 @@ def test_make_pictures_writes_every_readme_picture(tmp_path):
         assert len(data) < 400_000, f"{name} is {len(data)} bytes: too big for docs/"
     network = (tmp_path / "mnist_network.svg").read_text(encoding="utf-8")
     assert "one epoch on 2,000 MNIST digits" in network and "one test digit (a 7)" in network
+    assert all(f"“{d}”" in network for d in range(10))  # the output neurons are the digits
 
 
 def test_the_readme_shows_the_committed_pictures():

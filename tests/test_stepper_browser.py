@@ -81,9 +81,13 @@ def test_clicking_next_walks_the_chain_rule(tmp_path, open_page):
     save_stepper(o, str(path))
     page = open_page(path)
 
-    assert page.text_content("#mg-counter") == f"0 / {len(steps)}"
-    assert all(grad_shown(page, f"v{i}") == "?" for i in range(6))
+    # the page opens on the first step: the output with its seed gradient
+    assert page.text_content("#mg-counter") == f"1 / {len(steps)}"
+    assert grad_shown(page, "v5") == "1.0000"
+    assert all(grad_shown(page, f"v{i}") == "?" for i in range(5))
     assert "mg-pending" in classes(page, "e0")
+    page.click("#mg-first")
+    assert page.text_content("#mg-counter") == f"0 / {len(steps)}"
 
     for _ in range(3):
         page.click("#mg-next")
@@ -155,6 +159,7 @@ def test_forward_mode_fills_values_first(tmp_path, open_page):
     path = tmp_path / "forward.html"
     save_stepper(o, str(path), forward=True)
     page = open_page(path)
+    page.click("#mg-first")
     assert page.text_content("#v0 text.mg-data") == "2.0000"
     assert page.text_content("#v5 text.mg-data") == "?"
     assert page.text_content("#e4 text.mg-local") == "local ?"
@@ -192,6 +197,7 @@ def test_frames_only_restyle_nothing_moves(tmp_path, open_page):
     path = tmp_path / "moves.html"
     save_stepper(root, str(path), forward=True)
     page = open_page(path)
+    page.keyboard.press("Home")
     geometry = """() => Array.from(document.querySelectorAll('#mg-graph svg .mg-outline, #mg-graph svg g.edge path'))
         .map(e => { const b = e.getBBox(); return [b.x, b.y, b.width, b.height].map(v => v.toFixed(2)).join(','); })"""
     count = "() => document.querySelectorAll('#mg-graph svg *').length"
@@ -202,4 +208,61 @@ def test_frames_only_restyle_nothing_moves(tmp_path, open_page):
         assert page.evaluate(geometry) == before
         assert page.evaluate(count) == elements
     assert page.text_content("#mg-counter") == f"{total} / {total}"
+    assert page.problems == []
+
+
+def mlp_sample(sizes=(6, 6, 3), nin=4):
+    from microgradnn import losses
+    from microgradnn.nn import MLP
+
+    model = MLP(nin, list(sizes), seed=3)
+    loss = losses.cross_entropy(model([0.5, -0.2, 0.9, 0.1][:nin]), 1)
+    return loss, model
+
+
+def _inside(page, selector, box="#mg-graph"):
+    return page.evaluate("""([s, b]) => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        const c = document.querySelector(b).getBoundingClientRect();
+        return r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1
+            && r.bottom <= c.bottom + 1; }""", [selector, box])
+
+
+def test_a_model_sample_opens_on_its_cost_and_reads_in_lecture_notation(tmp_path, open_page):
+    loss, model = mlp_sample()
+    path = tmp_path / "mlp.html"
+    save_stepper(loss, str(path), parameters=model)
+    page = open_page(path)
+    steps = backprop_steps(loss, parameters=model)
+    root = steps[0].node_id
+    assert page.text_content("#mg-counter") == f"1 / {len(steps)}"
+    assert page.text_content("#mg-caption") == "dC/dC = 1.0000"
+    assert _inside(page, f"#{root}")  # the cost is on screen, not the inputs' corner
+    assert "w[1][0,0]" in page.text_content("#mg-graph")
+    page.keyboard.press("End")
+    caption = page.text_content("#mg-caption")
+    assert "dC/dw[1][" in caption and "v" not in caption.split("dC/d")[1][:2]
+    # the last step's terms table is all there: nothing cut off in the caption box
+    assert page.evaluate("""() => { const b = document.getElementById('mg-caption-box');
+        return b.scrollHeight <= b.clientHeight + 1; }""")
+    assert _inside(page, "#mg-terms", "#mg-caption-box")
+    assert page.problems == []
+
+
+def test_fit_to_window_keeps_text_readable_or_says_it_cannot(tmp_path, open_page):
+    loss, model = mlp_sample((12, 12, 4))
+    path = tmp_path / "wide.html"
+    save_stepper(loss, str(path), parameters=model)
+    page = open_page(path)
+    text_px = """() => Math.min(...Array.from(document.querySelectorAll('#mg-graph svg text.mg-data'))
+        .map(t => t.getBoundingClientRect().height))"""
+    full = page.evaluate(text_px)
+    page.set_viewport_size({"width": 500, "height": 900})
+    if page.text_content("#mg-zoom") != "Actual size":  # the button offers the other mode
+        page.click("#mg-zoom")
+    fitted = page.evaluate(text_px)
+    assert fitted >= 0.6 * full - 0.5
+    assert "does not fit at a readable size" in page.text_content("#mg-zoom-note")
+    page.click("#mg-zoom")  # actual size: no note
+    assert page.text_content("#mg-zoom-note") == ""
     assert page.problems == []

@@ -105,9 +105,8 @@ def diverging_colour(value: float, scale: float) -> str:
 
 def scale_legend(scale: float) -> str:
     """What a gradient colour means (a line of an HTML-like label)."""
-    return (f"grad colour: purple &lt; 0 &lt; orange, full colour at |grad| = "
-            f"{format_value(scale)}, the largest drawn apart from the output's own seed; "
-            f"square-root scale, so a tenth of it is still a third of the colour")
+    return (f"grad colour: purple &lt; 0 &lt; orange, full at |grad| = {format_value(scale)}, "
+            f"the largest drawn but the output's own seed (square-root scale)")
 
 
 def sequential_colour(value: float, scale: float) -> str:

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Tuple
 from .grouping import neuron_groups
 from .trace import Trace
 
-__all__ = ["lecture_names", "neuron_index", "cost_name"]
+__all__ = ["lecture_names", "neuron_index", "neuron_outputs", "parameter_places", "cost_name"]
 
 _ACTIVATIONS = frozenset({"tanh", "relu", "sigmoid"})
 
@@ -50,13 +50,62 @@ def neuron_index(t: Trace, path: str) -> Tuple[int, int]:
     return l, j
 
 
-def _parameter_name(local: str, l: int, j: int) -> Optional[str]:
+def _place(local: str, l: int, j: int) -> Optional[Tuple[str, int, int, Optional[int]]]:
     head, _, index = local.rpartition(".")
     if head and index.isdigit():
-        return f"w[{l}][{j},{index}]"
+        return ("w", l, j, int(index))
     if "." not in local:
-        return f"b[{l}][{j}]"
+        return ("b", l, j, None)
     return None
+
+
+def parameter_places(t: Trace) -> Dict[str, Tuple[str, int, int, Optional[int]]]:
+    """Parameter node id -> ``("w", l, j, k)`` for the weight ``w[l][j,k]`` or
+    ``("b", l, j, None)`` for the bias ``b[l][j]`` (empty without a model)."""
+    if t.modules is None:
+        return {}
+    tree = t.modules
+    places: Dict[str, Tuple[str, int, int, Optional[int]]] = {}
+    index: Dict[str, Tuple[int, int]] = {}
+    for node_id, path in t.owner.items():
+        local = tree.local_name.get(id(t.by_id[node_id].value))
+        if local is None:
+            continue
+        if path not in index:
+            index[path] = neuron_index(t, path)
+        place = _place(local, *index[path])
+        if place is not None:
+            places[node_id] = place
+    return places
+
+
+def neuron_outputs(t: Trace) -> Dict[str, Tuple[int, int, str, Optional[str]]]:
+    """Neuron key (see ``grouping.neuron_groups``) -> ``(l, j, output id, z id)`` for each
+    neuron called exactly once in the graph: its output is its activation node (or, with
+    no activation, its weighted sum, which is then also its ``z``)."""
+    if t.modules is None:
+        return {}
+    tree = t.modules
+    members: Dict[str, List[str]] = {}
+    for node_id, key in neuron_groups(t).items():
+        if not t.by_id[node_id].is_leaf:
+            members.setdefault(key, []).append(node_id)
+    out: Dict[str, Tuple[int, int, str, Optional[str]]] = {}
+    for key, ids in members.items():
+        path = "" if key == tree.root_name and key not in tree.order else key
+        l, j = neuron_index(t, path)
+        closing = [i for i in ids if t.by_id[i].op in _ACTIVATIONS]
+        if len(closing) > 1:
+            continue  # the neuron was called more than once: names would repeat
+        if closing:
+            a = t.by_id[closing[0]]
+            out[key] = (l, j, a.id, a.operand_ids[0])
+            continue
+        inside = set(ids)
+        ends = [i for i in ids if not any(e.source == i and e.target in inside for e in t.edges)]
+        if len(ends) == 1:
+            out[key] = (l, j, ends[0], ends[0])
+    return out
 
 
 def lecture_names(t: Trace) -> Dict[str, str]:
@@ -64,39 +113,12 @@ def lecture_names(t: Trace) -> Dict[str, str]:
     (empty without a model)."""
     if t.modules is None:
         return {}
-    tree = t.modules
     names: Dict[str, str] = {}
-    index: Dict[str, Tuple[int, int]] = {}
-
-    def lj(path: str) -> Tuple[int, int]:
-        if path not in index:
-            index[path] = neuron_index(t, path)
-        return index[path]
-
-    for node_id, path in t.owner.items():
-        local = tree.local_name.get(id(t.by_id[node_id].value))
-        if local is not None:
-            name = _parameter_name(local, *lj(path))
-            if name is not None:
-                names[node_id] = name
-    members: Dict[str, List[str]] = {}
-    for node_id, key in neuron_groups(t).items():
-        if not t.by_id[node_id].is_leaf:
-            members.setdefault(key, []).append(node_id)
-    for key, ids in members.items():
-        path = "" if key == tree.root_name and key not in tree.order else key
-        l, j = lj(path)
-        closing = [i for i in ids if t.by_id[i].op in _ACTIVATIONS]
-        if len(closing) > 1:
-            continue  # the neuron was called more than once: names would repeat
-        if closing:
-            a = t.by_id[closing[0]]
-            names[a.id] = f"a[{l}][{j}]"
-            names[a.operand_ids[0]] = f"z[{l}][{j}]"
-        else:
-            inside = set(ids)
-            ends = [i for i in ids if not any(e.source == i and e.target in inside
-                                              for e in t.edges)]
-            if len(ends) == 1:
-                names[ends[0]] = f"z[{l}][{j}]"
+    for node_id, (kind, l, j, k) in parameter_places(t).items():
+        names[node_id] = f"w[{l}][{j},{k}]" if kind == "w" else f"b[{l}][{j}]"
+    for key, (l, j, out_id, z_id) in neuron_outputs(t).items():
+        if z_id is not None:
+            names[z_id] = f"z[{l}][{j}]"
+        if out_id != z_id:
+            names[out_id] = f"a[{l}][{j}]"
     return names

@@ -18,7 +18,9 @@ from microgradnn.fileio import atomic_path
 
 from ..graph.dot import format_value
 from ..graph.trace import Parameters, Trace, trace
-from .backprop import Step, final_grads, last_change, node_names, steps_from_trace
+from ..graph.notation import lecture_names
+from .backprop import (Step, final_grads, last_change, node_names, root_name_of,
+                       steps_from_trace)
 from .layout import DEFAULT_MAX_NODES, Layout, graph_source, layout
 
 __all__ = ["save_animation", "frame_states", "FrameState"]
@@ -27,7 +29,29 @@ _CURRENT, _RECEIVING, _PENDING = "#d62728", "#1f77b4", "#b0b0b0"
 _PARTIAL_BG, _EDGE = "#fff3b0", "#555555"
 _MONO = "DejaVu Sans Mono"
 _MAX_CAPTION_LINES = 6
-_MIN_FONT_PT = 5.0
+_MIN_TEXT_PX = 12.0  # node text is drawn at least this tall in the GIF's own pixels, or not at all
+_NODE_PT = 10.0  # node and edge text at scale 1 (the DOT lays boxes out for 11 pt)
+_CAPTION_PT = 11.0
+_LINE_PT = _CAPTION_PT * 1.45
+
+
+def readable_scale(dpi: int) -> float:
+    """The smallest drawing scale at which node text is ``_MIN_TEXT_PX`` pixels tall."""
+    return _MIN_TEXT_PX * 72.0 / (_NODE_PT * dpi)
+
+
+def legend_lines(scale: float, detail: bool) -> List[str]:
+    """What the colours, dashes and widths of every frame mean."""
+    lines = ["red: the node of this step and the edges its gradient goes back through (thick); "
+             "blue: the operands receiving gradient",
+             "grad fill: yellow while a gradient is still being summed; its final value "
+             f"purple < 0 < orange, full at |grad| = {format_value(scale)} (largest apart "
+             "from the output's seed, square-root scale)",
+             "dashed grey edges: no gradient sent through them yet"]
+    if not detail:
+        lines.append("boxes only: the graph is too wide for text of "
+                     f"{_MIN_TEXT_PX:.0f} px within max_width_px; raise it, or use the stepper page")
+    return lines
 
 
 @dataclass
@@ -62,19 +86,43 @@ def frame_states(tr: Trace, steps: Sequence[Step]) -> Iterator[FrameState]:
         yield FrameState(step.index + 1, step, set(known), dict(grads), dict(used), final)
 
 
+def _caption_lines(step: Step) -> List[str]:
+    lines = step.text.split("\n")
+    if len(lines) > _MAX_CAPTION_LINES:
+        more = len(lines) - _MAX_CAPTION_LINES + 1
+        lines = lines[:_MAX_CAPTION_LINES - 1] + [f"... and {more} more"]
+    return lines
+
+
 def _caption(state: FrameState, total: int, has_forward: bool) -> Tuple[str, str]:
     step = state.step
     if step is None:
         what = ("only the leaves are known; the forward pass comes first" if has_forward else
                 "the forward pass has computed every value; backpropagation comes next")
-        return f"0 / {total}  start: {what}", ""
+        return (f"0 / {total}  start: {what}",
+                "each next frame is one step of backward(): the red node passes its gradient "
+                "to its operands (blue)")
     head = {"forward": "forward pass: compute", "seed": "backward pass: start at",
             "backward": "backward pass through"}[step.kind]
-    lines = step.text.split("\n")
-    if len(lines) > _MAX_CAPTION_LINES:
-        more = len(lines) - _MAX_CAPTION_LINES + 1
-        lines = lines[:_MAX_CAPTION_LINES - 1] + [f"... and {more} more"]
-    return f"{state.index} / {total}  {head} {step.node_name}", "\n".join(lines)
+    return f"{state.index} / {total}  {head} {step.node_name}", "\n".join(_caption_lines(step))
+
+
+def _drawn_box(lay: Layout) -> Tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` around every node box, edge point and edge label, 4 pt of margin."""
+    xs: List[float] = []
+    ys: List[float] = []
+    for x, y, w, h in lay.nodes.values():
+        xs += [x - w / 2, x + w / 2]
+        ys += [y - h / 2, y + h / 2]
+    for points in lay.edges.values():
+        xs += [p[0] for p in points]
+        ys += [p[1] for p in points]
+    for x, y in lay.edge_labels.values():
+        xs += [x - 40, x + 40]  # a label's half width, about: "grad += -0.0000" at 9 pt
+        ys += [y - 12, y + 12]
+    if not xs:
+        return 0.0, 0.0, lay.width, lay.height
+    return min(xs) - 4, min(ys) - 4, max(xs) + 4, max(ys) + 4
 
 
 class _Scene:
@@ -90,27 +138,44 @@ class _Scene:
         self.tr, self.names, self.total = tr, node_names(tr), len(steps)
         self.has_forward = any(step.kind == "forward" for step in steps)
         self.edge_records = {e.id: e for e in tr.edges}
-        lines = max([len(s.text.split("\n")) for s in steps] + [1])
-        caption_pt = 16.0 * (min(lines, _MAX_CAPTION_LINES) + 2)
-        width_in = lay.width / 72.0
-        self.scale = s = min(1.5, max_width_px / (width_in * dpi))
-        # Text too small to read is not drawn: big graphs show state by box colour alone
-        # (and draw many times faster, since glyphs dominate the cost of a frame).
-        self.detail = 9 * s >= _MIN_FONT_PT
-        graph_h, total_h = lay.height * s, lay.height * s + caption_pt
-        self.figure = Figure(figsize=(lay.width * s / 72.0, total_h / 72.0), dpi=dpi)
+        # The caption band holds exactly the most lines any step shows: no empty band.
+        lines = min(max([len(_caption_lines(st)) for st in steps] + [1]), _MAX_CAPTION_LINES)
+        final = final_grads(steps)
+        root = tr.root
+        scale = max_abs([g for i, g in final.items() if i != root]) or max_abs(list(final.values()))
+        # Only the boxes and edges: the DOT's own caption (its legend) is not drawn here,
+        # so its place is cut off instead of left as an empty band.
+        x0, y0, x1, y1 = _drawn_box(lay)
+        width, height = x1 - x0, y1 - y0
+        width_in = width / 72.0
+        fit = max_width_px / (width_in * dpi)
+        readable = readable_scale(dpi)
+        # Text too small to read is not drawn: a graph too wide for readable text within
+        # max_width_px shows state by box colour alone (and the legend says so).
+        self.detail = fit >= readable
+        self.scale = s = max(readable, min(1.0, fit)) if self.detail else fit
+        legend = legend_lines(scale, self.detail)
+        top_pt = 8 + 16 + _LINE_PT * lines + 6  # title, caption lines, gap
+        legend_pt = 6 + 0.8 * _LINE_PT * len(legend) + 4
+        graph_h = height * s
+        total_h = top_pt + graph_h + legend_pt
+        self.figure = Figure(figsize=(max(width * s, 480) / 72.0, total_h / 72.0), dpi=dpi)
         self.figure.patch.set_facecolor("white")
-        ax = self.figure.add_axes((0.0, 0.0, 1.0, graph_h / total_h))
-        ax.set_xlim(0, lay.width)
-        ax.set_ylim(0, lay.height)
+        ax = self.figure.add_axes((0.0, legend_pt / total_h, width * s / max(width * s, 480),
+                                   graph_h / total_h))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         ax.axis("off")
         self.title = self.figure.text(0.01, 1 - 8 / total_h, "", va="top", ha="left",
-                                      fontsize=11, fontweight="bold")
-        self.caption = self.figure.text(0.01, 1 - 26 / total_h, "", va="top", ha="left",
-                                        fontsize=10, family=_MONO, color=_CURRENT)
-        final = final_grads(steps)
-        scale = max_abs(list(final.values()))
+                                      fontsize=_CAPTION_PT + 1, fontweight="bold")
+        self.caption = self.figure.text(0.01, 1 - 28 / total_h, "", va="top", ha="left",
+                                        fontsize=_CAPTION_PT, family=_MONO, color=_CURRENT,
+                                        linespacing=1.25)
+        self.figure.text(0.01, (legend_pt - 6) / total_h, "\n".join(legend), va="top",
+                         ha="left", fontsize=_CAPTION_PT * 0.8, color="#333333", linespacing=1.3)
         self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
+        lecture = lecture_names(tr)
+        root_name = root_name_of(tr, lecture)
         self.boxes, self.ops, self.edges = {}, {}, {}
         self.data, self.grad, self.contrib = {}, {}, {}
         for node in tr.nodes:
@@ -124,17 +189,19 @@ class _Scene:
             self.boxes[node.id] = box
             if not self.detail:
                 continue
-            rows = [self.names[node.id]] if node.label else []
+            # named boxes: labelled ones, the model's (w[1][0,2], z[1][0], a[1][0]) and the output
+            named = node.label or node.id in lecture or node.id == tr.root
+            rows = [root_name if node.id == tr.root else self.names[node.id]] if named else []
             step_h = h / (len(rows) + 2)
             top = y + h / 2 - step_h / 2
             if rows:
-                ax.text(x, top, rows[0][:28], ha="center", va="center", fontsize=9 * s,
+                ax.text(x, top, rows[0][:28], ha="center", va="center", fontsize=_NODE_PT * s,
                         fontweight="bold", clip_on=True)
                 top -= step_h
-            self.data[node.id] = ax.text(x, top, "", ha="center", va="center", fontsize=9 * s,
-                                         family=_MONO)
+            self.data[node.id] = ax.text(x, top, "", ha="center", va="center",
+                                         fontsize=_NODE_PT * s, family=_MONO)
             self.grad[node.id] = ax.text(x, top - step_h, "", ha="center", va="center",
-                                         fontsize=9 * s, family=_MONO,
+                                         fontsize=_NODE_PT * s, family=_MONO,
                                          bbox=dict(boxstyle="square,pad=0.15", fc="white",
                                                    ec="none"))
         for node in tr.nodes:
@@ -144,7 +211,7 @@ class _Scene:
                 circle = Circle((ox, oy), ow / 2, fc="#eeeeee", ec="black", lw=1.0 * s)
                 ax.add_patch(circle)
                 if self.detail:
-                    ax.text(ox, oy, node.op, ha="center", va="center", fontsize=8 * s)
+                    ax.text(ox, oy, node.op, ha="center", va="center", fontsize=_NODE_PT * s)
                 self.ops[node.id] = circle
         for edge_id, points in lay.edges.items():
             if len(points) < 2:
@@ -158,7 +225,7 @@ class _Scene:
             if edge_id in lay.edge_labels and self.detail:
                 lx, ly = lay.edge_labels[edge_id]
                 self.contrib[edge_id] = ax.text(lx, ly, "", ha="center", va="center",
-                                                fontsize=8 * s, family=_MONO)
+                                                fontsize=_NODE_PT * s, family=_MONO)
 
     def show(self, state: FrameState) -> None:
         """Restyle every artist for ``state``."""
@@ -225,14 +292,16 @@ def _save_atomic(path: str, write) -> None:
 def save_animation(root: Value, path_gif: Optional[str], frames_dir: Optional[str] = None,
                    forward: bool = False, rankdir: str = "LR",
                    parameters: Parameters = None, hide_constants: bool = False,
-                   frame_ms: int = 1200, max_width_px: int = 1200, dpi: int = 100,
+                   frame_ms: int = 1200, max_width_px: int = 2400, dpi: int = 100,
                    max_nodes: int = DEFAULT_MAX_NODES, progress: bool = True) -> List[str]:
     """Write the walk-through of backprop from ``root`` as a GIF and/or numbered SVG frames.
 
     One frame before any step, then one per step (``backprop_steps``), the last
     held three times as long. ``path_gif`` may be ``None`` to write only SVG frames
     ``frame_000.svg``, ``frame_001.svg``, ... into ``frames_dir`` (created if needed).
-    Returns the paths written (the GIF first). ``max_width_px`` caps the image width.
+    Returns the paths written (the GIF first). Node text is drawn at least 12 px tall
+    in the GIF's own pixels; ``max_width_px`` caps the width, and a graph too wide for
+    readable text within it is drawn as boxes only (the legend of every frame says so).
     ``parameters`` (the model, or its parameter Values) marks parameters as in ``draw_graph``.
     """
     if path_gif is None and frames_dir is None:

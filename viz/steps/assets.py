@@ -33,6 +33,7 @@ PAGE_TEMPLATE = """<!DOCTYPE html>
     <option value="2000">slow</option><option value="1000" selected>normal</option>
     <option value="400">fast</option></select></label>
   <button type="button" id="mg-zoom" title="Fit the graph to the window, or show it at full size">Actual size</button>
+  <span id="mg-zoom-note" aria-live="polite"></span>
 </div>
 <section id="mg-caption-box" aria-live="polite">
   <div id="mg-phase"></div>
@@ -41,6 +42,11 @@ PAGE_TEMPLATE = """<!DOCTYPE html>
     <th>&#xD7; upstream</th><th>= adds</th><th>its grad: before</th><th>after</th></tr></thead>
     <tbody id="mg-terms-body"></tbody></table>
 </section>
+<section id="mg-detail" hidden aria-live="polite">
+  <button type="button" id="mg-detail-close" title="Close">&#xD7;</button>
+  <div id="mg-detail-head"></div>
+  <pre id="mg-detail-text"></pre>
+</section>
 <div id="mg-graph"><!--STEPPER_SVG--></div>
 <footer id="mg-legend">
   <span class="mg-key mg-key-current">current node, edges just used</span>
@@ -48,6 +54,7 @@ PAGE_TEMPLATE = """<!DOCTYPE html>
   <span class="mg-key mg-key-pending">? not computed yet</span>
   <span class="mg-key mg-key-partial">gradient still accumulating</span>
   <span>Keys: &#x2190; &#x2192; step, Space play, Home/End.</span>
+  <span id="mg-note"></span>
 </footer>
 <script type="application/json" id="mg-data">/*STEPPER_DATA*/</script>
 <script>/*STEPPER_JS*/</script>
@@ -67,7 +74,16 @@ h1 { font-size: 1.15rem; margin: 0; overflow-wrap: anywhere; }
 #mg-slider { flex: 1; min-width: 10rem; }
 #mg-counter { font-family: "DejaVu Sans Mono", monospace; min-width: 6rem; }
 #mg-caption-box { padding: .3rem 1rem .5rem; border-top: 1px solid #eee; border-bottom: 1px solid #ddd;
-  min-height: 7rem; max-height: 14rem; overflow: auto; }
+  min-height: 7rem; max-height: 55vh; overflow: auto; }
+#mg-zoom-note { font-size: .85rem; color: #8a4b00; }
+#mg-detail { flex: none; max-height: 30vh; overflow: auto; padding: .3rem 1rem; background: #fafafa;
+  border-bottom: 1px solid #ddd; }
+#mg-detail[hidden] { display: none; }
+#mg-detail-head { font-weight: bold; }
+#mg-detail-close { float: right; }
+#mg-detail-text { font-family: "DejaVu Sans Mono", monospace; font-size: .85rem; margin: .2rem 0;
+  white-space: pre-wrap; }
+.mg-clickable { cursor: pointer; }
 #mg-phase { font-weight: bold; overflow-wrap: anywhere; }
 #mg-caption { font-family: "DejaVu Sans Mono", monospace; font-size: 1.05rem; color: #b3141b;
   white-space: pre-wrap; overflow-wrap: anywhere; margin: .3rem 0; }
@@ -166,6 +182,7 @@ PAGE_JS = r"""
       else if (s.kind === "seed") phase = "Backward pass: start at the output " + s.name + " with gradient 1";
       else phase = "Backward pass at " + where + ": its gradient " + s.upstreamText +
         " flows to its " + s.terms.length + " operand" + (s.terms.length === 1 ? "" : "s");
+      if (s.phase) phase = s.phase;
       if (k === total) phase += ". Done: every gradient is computed.";
       text = s.text; terms = s.terms;
     }
@@ -175,7 +192,8 @@ PAGE_JS = r"""
     while (body.firstChild) body.removeChild(body.firstChild);
     terms.forEach(function (t) {
       var row = document.createElement("tr");
-      [t.operandName, t.localText + " = " + t.local, steps[k - 1].upstreamText, t.contribution,
+      [t.operandName, t.localText ? t.localText + (t.local ? " = " + t.local : "") : "",
+       t.upstream !== undefined ? t.upstream : steps[k - 1].upstreamText, t.contribution,
        t.before, t.after].forEach(function (value) {
         var cell = document.createElement("td");
         cell.textContent = value;
@@ -253,17 +271,48 @@ PAGE_JS = r"""
     }, Number(el("mg-speed").value));
   }
   function toggle() { if (timer === null) play(); else stop(); }
-  function zoom() {
-    fit = !fit;
+  // "Fit to window" never shrinks text below MIN_FIT of its size (about 8 px): a graph
+  // too big for that is shown at MIN_FIT with scroll bars, and the note says so.
+  var MIN_FIT = 0.6;
+  function zoom() { fit = !fit; applyZoom(); }
+  function applyZoom() {
+    var note = "";
     if (svg) {
-      var vb = svg.viewBox && svg.viewBox.baseVal;
-      svg.style.width = fit || !vb ? "100%" : (vb.width * 4 / 3) + "px";
-      svg.style.maxWidth = fit ? "100%" : "none";
+      var vb = svg.viewBox && svg.viewBox.baseVal, natural = vb ? vb.width * 4 / 3 : 0;
+      var room = el("mg-graph").clientWidth - 16;
+      if (!fit || !vb) {
+        svg.style.width = vb ? natural + "px" : "100%";
+      } else if (room >= natural * MIN_FIT) {
+        svg.style.width = room + "px";
+      } else {
+        svg.style.width = (natural * MIN_FIT) + "px";
+        note = "The whole graph does not fit at a readable size (its text would be " +
+          Math.round(100 * room / natural) + "% of full size): shown at " +
+          Math.round(100 * MIN_FIT) + "%, scroll to see the rest.";
+      }
+      svg.style.maxWidth = "none";
     }
     el("mg-zoom").textContent = fit ? "Actual size" : "Fit to window";
+    el("mg-zoom-note").textContent = note;
+    if (frame > 0 && view[steps[frame - 1].node].g) reveal(view[steps[frame - 1].node].g);
   }
 
   el("mg-title").textContent = data.title;
+  el("mg-note").textContent = data.note || "";
+  // A page of one step per neuron: clicking a box opens its own scalar steps.
+  var detail = data.detail || {};
+  Object.keys(detail).forEach(function (id) {
+    var g = el(id);
+    if (!g) return;
+    g.classList.add("mg-clickable");
+    g.addEventListener("click", function () {
+      el("mg-detail-head").textContent = "The scalar steps of " + nodes[id].name +
+        ", as the engine's backward pass did them:";
+      el("mg-detail-text").textContent = detail[id];
+      el("mg-detail").hidden = false;
+    });
+  });
+  el("mg-detail-close").addEventListener("click", function () { el("mg-detail").hidden = true; });
   el("mg-slider").max = String(total);
   el("mg-first").addEventListener("click", function () { stop(); go(0); });
   el("mg-prev").addEventListener("click", function () { stop(); go(frame - 1); });
@@ -271,6 +320,7 @@ PAGE_JS = r"""
   el("mg-last").addEventListener("click", function () { stop(); go(total); });
   el("mg-play").addEventListener("click", toggle);
   el("mg-zoom").addEventListener("click", zoom);
+  window.addEventListener("resize", function () { if (fit) applyZoom(); });
   el("mg-speed").addEventListener("change", function () { if (timer !== null) { stop(); play(); } });
   el("mg-slider").addEventListener("input", function () { stop(); go(Number(this.value)); });
   document.addEventListener("keydown", function (event) {
@@ -286,7 +336,8 @@ PAGE_JS = r"""
   // Fit small graphs to the window; show big ones at full size (scroll) so text stays legible.
   var vb0 = svg && svg.viewBox && svg.viewBox.baseVal;
   fit = !(vb0 && vb0.width * 4 / 3 <= el("mg-graph").clientWidth * 1.6);
+  // Open on the first step (the output and its seed gradient), scrolled into view.
+  go(Math.min(1, total));
   zoom();
-  go(0);
 })();
 """

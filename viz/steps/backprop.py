@@ -210,7 +210,12 @@ def _local_texts(node: NodeRecord, names: Dict[str, str], node_name: str) -> Lis
     if info is None or (info.arity is not None and info.arity != n):
         return [_d(node_name, names[i]) for i in node.operand_ids]
     operands = [_wrap(names[i]) for i in node.operand_ids]
-    return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+    if info.arity is not None:
+        return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+    # the weighted sum: one slot-name table for its 2n + 1 templates (``fill`` would
+    # rebuild it for each, quadratic in the inputs of a 784-input neuron)
+    slots = dict(zip(info.operand_names(n), operands), out=_wrap(node_name))
+    return [t.format_map(slots) for t in info.derivatives_for(n)]
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,8 @@ def graph_source(root: Value, rankdir: str = "LR", parameters: Parameters = None
     if dot_nodes > max_nodes:
         raise ValueError(
             f"the graph has {dot_nodes} DOT nodes, more than max_nodes={max_nodes}: too many to "
-            f"step through one at a time; use a smaller expression or one sample of a small "
-            f"network (or raise max_nodes)")
+            f"step through one at a time; use a smaller expression, or pass parameters=model "
+            f"for one sample of a network to step it one neuron at a time (or raise max_nodes)")
     with fresh_gradients(root):
         return draw_graph(root, rankdir=rankdir, parameters=parameters,
                           hide_constants=hide_constants, show_grads=True, max_nodes=max_nodes + 1,

@@ -89,13 +89,29 @@ def stepper_data(tr: Trace, steps: Sequence[Step], title: str = "") -> Dict[str,
             "hasForward": any(s.kind == "forward" for s in steps)}
 
 
+LEVELS = ("auto", "node", "neuron")
+
+
 def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
-                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
     """The stepper page for the graph under ``root``, as a string (see ``save_stepper``)."""
     if not isinstance(root, Value):
         raise TypeError(f"stepper: expected a Value, got {type(root).__name__}")
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     tr = trace(root, parameters)
+    if level == "auto":
+        dot_nodes = len(tr.nodes) + sum(1 for n in tr.nodes if not n.is_leaf)
+        level = "neuron" if dot_nodes > max_nodes and tr.modules is not None and not forward \
+            else "node"
+    if level == "neuron":
+        from .level_page import level_stepper_html  # imports this module: loaded on use
+
+        steps = steps_from_trace(tr)
+        return level_stepper_html(tr, steps, title if title is not None else
+                                  "Backpropagation, one neuron at a time", rankdir, output_names)
     steps = steps_from_trace(tr, forward=forward)
     title = title if title is not None else "Backpropagation, step by step"
     names = node_names(tr)
@@ -111,10 +127,14 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
               "<!--STEPPER_SVG-->": svg,
               "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
               "/*STEPPER_JS*/": PAGE_JS}
-    # One pass over the template, so text inserted for one placeholder is never searched again.
+    return fill_template(values)
+
+
+def fill_template(values: Dict[str, str]) -> str:
+    """The page template with each placeholder replaced by ``values[placeholder]``, in one
+    pass, so text inserted for one placeholder is never searched again."""
     parts = _PLACEHOLDER.split(PAGE_TEMPLATE)
-    page = "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
-    return page
+    return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
 
 
 class Stepper:
@@ -149,21 +169,24 @@ class Stepper:
 def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
             rankdir: str = "LR", parameters: Parameters = None,
             hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-            height: int = 640) -> Stepper:
+            height: int = 640, level: str = "auto",
+            output_names: Optional[Sequence[str]] = None) -> Stepper:
     """The interactive stepper for ``root`` as a ``Stepper`` (see ``save_stepper``).
 
     In Jupyter, leave it as the last expression of a cell to see it inline; ``.save(path)``
     writes the same page as one HTML file. ``height`` is the inline frame's height in pixels.
     """
     page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
-                        hide_constants=hide_constants, max_nodes=max_nodes)
+                        hide_constants=hide_constants, max_nodes=max_nodes, level=level,
+                        output_names=output_names)
     shown = title if title is not None else "Backpropagation, step by step"
     return Stepper(page, shown, height=height)
 
 
 def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
-                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES) -> str:
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
     """Write the interactive stepper for ``root`` to ``path`` (one HTML file); return ``path``.
 
     ``forward=True`` plays the forward pass (values in topological order) before
@@ -171,10 +194,17 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     ``hide_constants`` leaves unlabelled leaves out of the picture (their steps stay).
     ``parameters`` (the model, or its parameter Values) marks which leaves are
     parameters, as in ``draw_graph``; without it every labelled leaf looks alike.
-    Graphs of more than ``max_nodes`` DOT nodes are refused with a ``ValueError``.
+    ``level``: ``"node"`` steps every value; ``"neuron"`` steps one neuron at a time
+    (needs ``parameters=model`` and one sample; each step shows the vectors of gradients
+    the neuron produced, and a click on a box opens its own scalar steps); ``"auto"``
+    (default) chooses ``"neuron"`` when the graph has more than ``max_nodes`` DOT nodes
+    and a model is given. A graph too big for ``"node"`` without a model is refused with a
+    ``ValueError``. ``output_names`` (one per output neuron, e.g. the ten digits) labels the
+    output boxes of the neuron level.
     The file needs no network and no server: open it from disk in any browser.
     """
     return stepper(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
-                   hide_constants=hide_constants, max_nodes=max_nodes).save(path)
+                   hide_constants=hide_constants, max_nodes=max_nodes, level=level,
+                   output_names=output_names).save(path)
 
 
