@@ -23,9 +23,34 @@ def is_parameter(obj: Any) -> bool:
 
 class Module:
     """Base class: ``parameters()``, ``named_parameters()``, ``zero_grad()``,
-    ``train()``/``eval()``, ``state_dict()``/``load_state_dict()``."""
+    ``train()``/``eval()``, ``state_dict()``/``load_state_dict()``, ``register_buffer``,
+    and ``__call__`` -> ``forward`` for modules written PyTorch-style."""
 
     training: bool = True
+    _buffer_names: Tuple[str, ...] = ()
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args: Any) -> Any:
+        return self.forward(*args)
+
+    # ---- buffers: saved arrays that are not trained (e.g. BatchNorm's running statistics) ----
+
+    def register_buffer(self, name: str, array: np.ndarray) -> None:
+        """Keep ``array`` as attribute ``name``, saved in ``state_dict`` but not a parameter."""
+        setattr(self, name, np.asarray(array))
+        if name not in self._buffer_names:
+            self._buffer_names = self._buffer_names + (name,)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[Tuple[str, np.ndarray]]:
+        for name in self._buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def buffers(self) -> List[np.ndarray]:
+        return [b for _, b in self.named_buffers()]
 
     # ---- discovery ----
 
@@ -81,11 +106,13 @@ class Module:
     # ---- saving and loading ----
 
     def state_dict(self) -> Dict[str, np.ndarray]:
-        """Parameters as float arrays, keyed by dotted name (a copy, never a view)."""
+        """Parameters and buffers as arrays, keyed by dotted name (a copy, never a view)."""
         out: Dict[str, np.ndarray] = {}
         for name, value in vars(self).items():
             if is_parameter(value):
                 out[name] = np.array(value.data, dtype=np.float64 if isinstance(value, Value) else None)
+        for name in self._buffer_names:
+            out[name] = np.array(getattr(self, name))
         for name, child in self.named_children():
             for key, array in child.state_dict().items():
                 out[f"{name}.{key}"] = array
@@ -117,6 +144,9 @@ class Module:
                     value.data = float(given)
                 else:
                     value.data = given.astype(value.data.dtype, copy=True)
+        for name in self._buffer_names:
+            current = getattr(self, name)
+            setattr(self, name, np.asarray(state[prefix + name]).astype(current.dtype, copy=True))
         for name, child in self.named_children():
             child._load(state, f"{prefix}{name}.")
 
