@@ -10,6 +10,12 @@ rebuild exactly the same layers. Two families:
   input (N, 1, 28, 28); per channel count a same-padded ``Conv2d`` + activation +
   ``MaxPool2d(2)``; then ``Flatten``, hidden ``Linear`` layers (with ``Dropout`` if asked)
   and ``Linear(.., 10)``.
+- the CNN families of ``microgradnn.families``, input (N, 1, 28, 28):
+  ``{"model": "lenet5", "activation": "relu", "pool": "max"}``,
+  ``{"model": "alexnet", "channels": [16, 32, 48, 48, 32], "hidden": [256, 256], "dropout": 0.5}``,
+  ``{"model": "vgg", "channels": [16, 32, 64], "hidden": [128], "dropout": 0.0}``,
+  ``{"model": "googlenet", "width": 8}``, ``{"model": "resnet", "channels": [16, 32, 64],
+  "blocks": 1}``.
 
 Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
 ``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10), and
@@ -24,12 +30,14 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from .families import FAMILIES, FAMILY_DEFAULTS, build_family, describe_family
 from .module import Module
 from .tensor import (Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid,
                      Tanh)
 
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
-           "describe", "to_scalar_mlp", "ACTIVATIONS", "INPUT_MODES", "SIDE"]
+           "describe", "to_scalar_mlp", "ACTIVATIONS", "INPUT_MODES", "SIDE", "MODEL_KINDS",
+           "FAMILIES"]
 
 SIDE = 28
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
@@ -39,7 +47,12 @@ _DEFAULTS: Dict[str, Dict[str, Any]] = {
             "classes": 10, "input": "unit"},
     "cnn": {"channels": [32, 64], "kernel": 3, "hidden": [128], "activation": "relu",
             "dropout": 0.0, "seed": 0, "classes": 10, "input": "unit"},
+    **{kind: {**defaults, "seed": 0, "classes": 10, "input": "unit"}
+       for kind, defaults in FAMILY_DEFAULTS.items()},
 }
+MODEL_KINDS = tuple(_DEFAULTS)
+MAX_CHANNELS = 512  # per layer: bounds the memory a spec (e.g. from a file) can ask for
+MAX_HIDDEN = 4096
 
 
 def _int_list(value: Any, key: str, allow_empty: bool) -> List[int]:
@@ -67,8 +80,9 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec for {kind!r}: unknown keys {unknown}; "
                          f"known keys are {sorted(out)}")
     out.update(spec)
-    out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
-    if out["activation"] not in ACTIVATIONS:
+    if "hidden" in out:
+        out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
+    if "activation" in out and out["activation"] not in ACTIVATIONS:
         raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
                          f"got {out['activation']!r}")
     if out["input"] not in INPUT_MODES:
@@ -79,6 +93,8 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec: seed must be an integer >= 0, got {seed!r}")
     out["seed"] = int(seed)
     out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
+    if kind in FAMILIES:
+        return _normalize_family(out)
     if kind == "mlp":
         out["inputs"] = _int_list(out["inputs"], "inputs", allow_empty=False)[0]
     else:
@@ -95,6 +111,51 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
         out["dropout"] = float(p)
+    return out
+
+
+def _bounded_list(out: Dict[str, Any], key: str, lengths: range, upper: int) -> None:
+    values = _int_list(out[key], key, allow_empty=0 in lengths)
+    if len(values) not in lengths or any(v > upper for v in values):
+        raise ValueError(f"model spec for {out['model']!r}: {key!r} must hold "
+                         f"{lengths.start}..{lengths.stop - 1} integers in 1..{upper}, "
+                         f"got {out[key]!r}")
+    out[key] = values
+
+
+def _dropout_rate(p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+def _normalize_family(out: Dict[str, Any]) -> Dict[str, Any]:
+    """Check the keys of a CNN family's spec (see ``microgradnn.families``)."""
+    kind = out["model"]
+    if kind == "lenet5":
+        if out["pool"] not in ("max", "avg"):
+            raise ValueError(f"model spec: pool must be 'max' or 'avg', got {out['pool']!r}")
+    elif kind == "alexnet":
+        _bounded_list(out, "channels", range(5, 6), MAX_CHANNELS)
+    elif kind == "vgg":
+        _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)  # 28 -> 14 -> 7 -> 3 -> 1
+    elif kind == "googlenet":
+        width = out["width"]
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) \
+                or not 1 <= width <= 64:
+            raise ValueError(f"model spec: width must be an integer in 1..64, got {width!r}")
+        out["width"] = int(width)
+    elif kind == "resnet":
+        _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)
+        blocks = out["blocks"]
+        if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) \
+                or not 1 <= blocks <= 8:
+            raise ValueError(f"model spec: blocks must be an integer in 1..8, got {blocks!r}")
+        out["blocks"] = int(blocks)
+    if "hidden" in out:
+        _bounded_list(out, "hidden", range(0, 5), MAX_HIDDEN)
+    if "dropout" in out:
+        out["dropout"] = _dropout_rate(out["dropout"])
     return out
 
 
@@ -128,6 +189,10 @@ def build_model(spec: Mapping[str, Any]) -> Sequential:
     """A fresh ``Sequential`` for ``spec`` (see the module docstring); ``.spec`` holds the
     normalized spec. The same spec (seed included) gives the same initial weights."""
     spec = normalize_spec(spec)
+    if spec["model"] in FAMILIES:
+        model = build_family(spec)
+        model.spec = spec
+        return model
     rng = np.random.default_rng(spec["seed"])
     act = ACTIVATIONS[spec["activation"]]
     layers: List[Module] = []
@@ -155,6 +220,8 @@ def build_model(spec: Mapping[str, Any]) -> Sequential:
 def describe(spec: Mapping[str, Any]) -> str:
     """A one-line human name, e.g. ``MLP 784-16-16-10 (sigmoid)``."""
     spec = normalize_spec(spec)
+    if spec["model"] in FAMILIES:
+        return describe_family(spec)
     if spec["model"] == "mlp":
         sizes = [spec["inputs"], *spec["hidden"], spec["classes"]]
         return f"MLP {'-'.join(map(str, sizes))} ({spec['activation']})"
