@@ -29,3 +29,6 @@ __all__ += ["backprop_steps", "Step", "Term", "format_walkthrough", "save_steppe
 from .network import draw_network
 
 __all__ += ["draw_network"]
+from .architecture import draw_architecture  # noqa: E402
+
+__all__ += ["draw_architecture"]
