@@ -12,9 +12,9 @@ rebuild exactly the same layers. Two families:
   and ``Linear(.., 10)``.
 - the CNN families of ``microgradnn.families``, input (N, 1, 28, 28):
   ``{"model": "lenet5", "activation": "relu", "pool": "max"}``,
-  ``{"model": "alexnet", "channels": [16, 32, 48, 48, 32], "hidden": [256, 256], "dropout": 0.5}``,
-  ``{"model": "vgg", "channels": [16, 32, 64], "hidden": [128], "dropout": 0.0}``,
-  ``{"model": "googlenet", "width": 8}``, ``{"model": "resnet", "channels": [16, 32, 64],
+  ``{"model": "alexnet", "channels": [16, 24, 32, 32, 24], "hidden": [128, 128], "dropout": 0.5}``,
+  ``{"model": "vgg", "channels": [8, 16, 32], "hidden": [64], "dropout": 0.0}``,
+  ``{"model": "googlenet", "width": 8}``, ``{"model": "resnet", "channels": [8, 16, 32],
   "blocks": 1}``.
 
 Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
