@@ -1,4 +1,5 @@
-"""The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict``.
+"""The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict``, and
+``architecture``.
 
 Each sub-command lives in its own module under ``microgradnn.commands`` and
 registers itself through ``register(subparsers)``. The CLI is the application
@@ -16,7 +17,7 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop", "mnist")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "architecture")
 
 
 class CommandError(Exception):

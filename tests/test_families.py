@@ -278,3 +278,34 @@ def test_family_flag_that_does_not_apply_is_one_line(capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("microgradnn train: error: --channels does not apply to --model googlenet "
                    "(it applies to cnn, alexnet, vgg, resnet)")
+
+
+# ---- pictures ----
+
+def test_draw_architecture_shows_each_family_idea():
+    viz = pytest.importorskip("viz")
+    sources = {kind: viz.draw_architecture(build_model({"model": kind, **SMALL[kind]})).source
+               for kind in FAMILIES}
+    for kind, source in sources.items():
+        assert "legend" in source and "params" in source, kind
+        assert "1×28×28" in source and "10 class scores" in source, kind
+    assert "LocalResponseNorm" in sources["alexnet"] and "overlapping" in sources["alexnet"]
+    assert sources["googlenet"].count("<B>inception module</B>") == 3
+    assert sources["googlenet"].count("<B>concat</B>") == 3
+    assert "global average pool" in sources["resnet"]
+    resnet = sources["resnet"]
+    assert "1×1 projection" in resnet and "identity x" in resnet
+    assert "×2 (identical blocks folded)" in resnet  # blocks=2: stage 1's two blocks fold
+    unfolded = viz.draw_architecture(build_model({"model": "resnet", **SMALL["resnet"]}),
+                                     fold=False).source
+    assert "folded" not in unfolded and unfolded.count("<B>residual block") == 6
+
+
+def test_architecture_command_writes_a_picture_and_refuses_unknown_names(tmp_path, capsys):
+    pytest.importorskip("viz")
+    out = tmp_path / "resnet.svg"
+    assert main(["architecture", "resnet", "-o", str(out)]) == 0
+    assert out.read_text().lstrip().startswith("<?xml") and "residual block" in out.read_text()
+    assert main(["architecture", "resnet50", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'resnet50'" in err and "googlenet" in err
