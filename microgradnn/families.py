@@ -33,7 +33,7 @@ from .tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv
                      Flatten, Inception, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential,
                      Sigmoid, Tanh)
 
-__all__ = ["FAMILIES", "FAMILY_DEFAULTS", "build_family", "describe_family"]
+__all__ = ["FAMILIES", "FAMILY_DEFAULTS", "RECIPES", "build_family", "describe_family"]
 
 _ACT = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
@@ -46,6 +46,18 @@ FAMILY_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "resnet": {"channels": [8, 16, 32], "blocks": 1},
 }
 FAMILIES = tuple(FAMILY_DEFAULTS)
+
+# The training recipe of each family's table row (README, benchmarks/RESULTS.md): Adam,
+# the learning rate multiplied by lr_decay after each epoch. Each one is also the command
+# ``microgradnn train mnist --model KIND --optimizer adam --lr LR --lr-decay D --epochs E
+# --batch-size B [--augment A]``.
+RECIPES: Dict[str, Dict[str, Any]] = {
+    "lenet5": {"lr": 1e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
+    "alexnet": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "vgg": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "googlenet": {"lr": 2e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "resnet": {"lr": 2e-3, "lr_decay": 0.6, "epochs": 4, "batch_size": 64, "augment": 0},
+}
 
 
 def _dropout(p: float, rng: np.random.Generator) -> List[Module]:
