@@ -55,3 +55,9 @@ examples: $(STAMP)/install
 
 clean:
 	rm -rf $(STAMP) build *.egg-info .pytest_cache microgradnn_out examples_out
+
+# The CNN families' table (issue 16): each family trained with its recipe, and the five
+# diagrams, in examples_out/10_cnn_families/ (long: see benchmarks/RESULTS.md for times).
+.PHONY: cnn-families
+cnn-families: $(STAMP)/install
+	OPENBLAS_NUM_THREADS=1 $(PYTHON) examples/10_cnn_families.py
