@@ -57,7 +57,7 @@ def numbers(pattern: str, text: str):
 
 def test_examples_readme_lists_every_example_in_order():
     scripts = sorted(p.name for p in EXAMPLES.glob("[0-9][0-9]_*.py"))
-    assert len(scripts) == 8
+    assert len(scripts) == 9
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
     positions = [readme.find(name) for name in scripts]
     assert -1 not in positions, f"missing from examples/README.md: {scripts[positions.index(-1)]}"
@@ -136,7 +136,7 @@ def test_02_neuron_stepper_walks_through_backprop(tmp_path):
 
 # ---------------------------------------------------------------- MNIST examples
 
-MNIST_EXAMPLES = ["05_mnist_mlp.py", "06_mnist_cnn.py", "08_gibberish.py"]
+MNIST_EXAMPLES = ["05_mnist_mlp.py", "06_mnist_cnn.py", "08_gibberish.py", "10_cnn_families.py"]
 
 
 @pytest.mark.parametrize("script", MNIST_EXAMPLES)
@@ -193,3 +193,14 @@ def test_08_gibberish_gets_confident_answers(tmp_path):
     assert len(hits) >= 8 and min(hits) > 0.9  # noise, nudged, becomes a near-certain digit
     for name in ("noise_predictions", "fooling_images", "confidence"):
         assert_png(tmp_path / "pics" / f"{name}.png")
+
+
+@pytest.mark.mnist
+@needs_mnist
+def test_10_cnn_families_table_and_diagram(tmp_path):
+    out = run("10_cnn_families.py", tmp_path, "--quick", "--steps", "5", "--only", "lenet5,resnet",
+              "--out", "pics")
+    assert re.search(r"lenet5\s+61,706\s+5\s+\d+\s+\d+\.\d+%", out)
+    assert re.search(r"resnet\s+[\d,]+\s+5\s+\d+\s+\d+\.\d+%", out)
+    for kind in ("lenet5", "resnet"):
+        assert (tmp_path / "pics" / f"{kind}.svg").stat().st_size > 1000
