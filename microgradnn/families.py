@@ -15,10 +15,10 @@ Every builder takes a normalized spec (see ``microgradnn.models``) and returns a
 ``Sequential`` whose input is (N, 1, 28, 28) and output (N, classes). Layer names follow
 PyTorch (a state_dict maps one to one onto the same architecture in torch.nn).
 
-In the four ReLU families after LeNet-5, convolution weights start with He's initialization (He et al. 2015,
-the ResNet authors' earlier paper): uniform in +-sqrt(6 / fan_in), so the signal keeps
-its size through many ReLU layers. PyTorch's default (+-1/sqrt(fan_in)) shrinks it by
-about sqrt(6) per layer, and the deeper families (GoogLeNet above all) then barely move
+In the four ReLU families after LeNet-5, convolution weights start with He's
+initialization (He et al. 2015, the ResNet authors' earlier paper): uniform in
++-sqrt(6 / fan_in), so the signal keeps its size through many ReLU layers. PyTorch's
+default (+-1/sqrt(fan_in)) shrinks it by about sqrt(6) per layer, and the deeper families (GoogLeNet above all) then barely move
 in their first hundred steps.
 """
 

@@ -22,9 +22,9 @@ from torch_families import copy_weights, to_torch  # noqa: E402
 from microgradnn import checkpoint  # noqa: E402
 from microgradnn.cli import main  # noqa: E402
 from microgradnn.models import FAMILIES, build_model, normalize_spec  # noqa: E402
-from microgradnn.tensor import (AdaptiveAvgPool2d, BasicBlock, BatchNorm1d, BatchNorm2d,  # noqa: E402
-                                Inception, LocalResponseNorm, Tensor, adaptive_avg_pool2d, cat,
-                                cross_entropy)
+from microgradnn.tensor import (AdaptiveAvgPool2d, BasicBlock, BatchNorm1d,  # noqa: E402
+                                BatchNorm2d, Inception, LocalResponseNorm, Tensor,
+                                adaptive_avg_pool2d, cat, cross_entropy)
 from microgradnn.tensor.gradcheck import tensor_gradcheck  # noqa: E402
 
 RNG = np.random.default_rng(16)

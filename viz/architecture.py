@@ -107,7 +107,8 @@ def _describe(m: Module) -> Tuple[str, str, str]:
     if isinstance(m, (BatchNorm1d, BatchNorm2d)):
         return "norm", type(m).__name__, f"{m.num_features} channels"
     if isinstance(m, LocalResponseNorm):
-        return "norm", "LocalResponseNorm", f"size {m.size}, α {m.alpha:g}, β {m.beta:g}, k {m.k:g}"
+        return ("norm", "LocalResponseNorm",
+                f"size {m.size}, α {m.alpha:g}, β {m.beta:g}, k {m.k:g}")
     if isinstance(m, Linear):
         return "fc", "Linear", f"{m.in_features} → {m.out_features}"
     if isinstance(m, Dropout):
@@ -285,8 +286,9 @@ def _legend() -> str:
                     f'<TD ALIGN="LEFT">{escape_html(text)}</TD></TR>')
     rows.append('<TR><TD><FONT COLOR="#d95f02">- - →</FONT></TD>'
                 '<TD ALIGN="LEFT">skip connection (shortcut) of a residual block</TD></TR>')
-    rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">each node: output shape '
-                '(channels×height×width, batch left out) · trainable parameters</FONT></TD></TR>')
+    rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">each node: output '
+                'shape (channels×height×width, batch left out) · trainable parameters'
+                '</FONT></TD></TR>')
     return ('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
             + "".join(rows) + "</TABLE>>")
 

@@ -42,7 +42,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     oh, ow = pair(output_size, "adaptive_avg_pool2d output_size", 1)
     X = x.data
     if X.ndim != 4:
-        raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), got {X.shape}")
+        raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), "
+                         f"got {X.shape}")
     rows, cols = _bins(X.shape[2], oh), _bins(X.shape[3], ow)
     if (oh, ow) == (1, 1):
         n, c = X.shape[:2]
@@ -56,7 +57,7 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
 
 
 class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size; ``AdaptiveAvgPool2d(1)`` is global average pooling."""
+    """Average pooling to a fixed output size; ``AdaptiveAvgPool2d(1)``: global average pooling."""
 
     def __init__(self, output_size: Any) -> None:
         self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size", 1)

@@ -42,7 +42,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         shape = t.data.shape
         if t.data.dtype != first.dtype:
-            raise TypeError(f"cat: cannot mix dtypes ({first.dtype} and {t.data.dtype} at item {i})")
+            raise TypeError(f"cat: cannot mix dtypes ({first.dtype} and {t.data.dtype} at "
+                            f"item {i})")
         if len(shape) != ndim or any(a != b for k, (a, b) in enumerate(zip(shape, first.shape))
                                      if k != dim):
             raise ValueError(f"cat: item {i} has shape {shape}, which does not match "

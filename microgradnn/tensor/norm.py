@@ -169,7 +169,8 @@ class _BatchNorm(Module):
                           self.training, self.momentum, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}")
 
 
 class BatchNorm1d(_BatchNorm):
