@@ -282,7 +282,8 @@ class _Drawer:
 def _legend() -> str:
     rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
     for fill, text in LAYER_COLOURS.values():
-        rows.append(f'<TR><TD BGCOLOR="{fill}" BORDER="1" WIDTH="18"> </TD>'
+        rows.append(f'<TR><TD BGCOLOR="{fill}" BORDER="1" FIXEDSIZE="TRUE" WIDTH="24" '
+                    f'HEIGHT="14"></TD>'
                     f'<TD ALIGN="LEFT">{escape_html(text)}</TD></TR>')
     rows.append('<TR><TD><FONT COLOR="#d95f02">- - →</FONT></TD>'
                 '<TD ALIGN="LEFT">skip connection (shortcut) of a residual block</TD></TR>')
