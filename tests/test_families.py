@@ -114,6 +114,7 @@ def test_batch_norm_refuses_one_value_per_channel_in_training(shape):
                                          r"training, got input size \(" + ", ".join(
                                              map(str, shape))):
         bn(Tensor(np.ones(shape, np.float32)))
+    assert int(bn.num_batches_tracked) == 0 and np.all(bn.running_mean == 0)  # nothing updated
     bn.eval()
     assert bn(Tensor(np.ones(shape, np.float32))).shape == shape  # eval: running statistics
 

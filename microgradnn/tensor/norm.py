@@ -163,10 +163,11 @@ class _BatchNorm(Module):
         if x.data.ndim not in self._ranks or shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of "
                              f"shape {self._shape_text.format(c=self.num_features)}, got {shape}")
+        out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         self.training, self.momentum, self.eps)
         if self.training:
             self.num_batches_tracked += 1
-        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training, self.momentum, self.eps)
+        return out
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
