@@ -17,8 +17,9 @@ the picture reads what the model does; nothing is re-derived from layer names.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -223,17 +224,23 @@ class _Drawer:
             source = node
         return source
 
-    def residual(self, item: _Residual, source: str) -> str:
-        name = self.new_id("cluster_res")
-        with self.g.subgraph(name=name) as c:
-            folded = f" ×{item.repeat} (identical blocks folded)" if item.repeat > 1 else ""
-            c.attr(label=f"<<B>residual block{folded}</B><BR/>"
-                         f'<FONT POINT-SIZE="9">y = ReLU(F(x) + shortcut(x)) · '
-                         f"{_params_text(item.params)}</FONT>>",
+    @contextmanager
+    def block(self, title: str, subtitle: str, params: int, source: str) -> Iterator[Any]:
+        """A dashed box for a block; yields (its subgraph, the point where its input enters)."""
+        with self.g.subgraph(name=self.new_id("cluster_")) as c:
+            c.attr(label=f"<<B>{escape_html(title)}</B><BR/>"
+                         f'<FONT POINT-SIZE="9">{escape_html(subtitle)} · '
+                         f"{_params_text(params)}</FONT>>",
                    style="rounded,dashed", color="#777777", fontsize="10")
             entry = self.new_id("p")
             c.node(entry, label="", shape="point", width="0.06")
             self.g.edge(source, entry, arrowhead="none")
+            yield c, entry
+
+    def residual(self, item: _Residual, source: str) -> str:
+        folded = f" ×{item.repeat} (identical blocks folded)" if item.repeat > 1 else ""
+        with self.block(f"residual block{folded}", "y = ReLU(F(x) + shortcut(x))", item.params,
+                        source) as (c, entry):
             end = self.column(c, item.body, entry, compact=True)
             add = self.new_id("add")
             c.node(add, label=f"<<B>+</B> then ReLU<BR/>"
@@ -251,15 +258,8 @@ class _Drawer:
         return add
 
     def inception(self, item: _Inception, source: str) -> str:
-        name = self.new_id("cluster_inc")
-        with self.g.subgraph(name=name) as c:
-            c.attr(label=f"<<B>inception module</B><BR/>"
-                         f'<FONT POINT-SIZE="9">4 parallel branches, joined along the channels · '
-                         f"{_params_text(item.params)}</FONT>>",
-                   style="rounded,dashed", color="#777777", fontsize="10")
-            entry = self.new_id("p")
-            c.node(entry, label="", shape="point", width="0.06")
-            self.g.edge(source, entry, arrowhead="none")
+        with self.block("inception module", "4 parallel branches, joined along the channels",
+                        item.params, source) as (c, entry):
             heads: List[str] = []
             ends = [self.column(c, branch, entry, compact=True, heads=heads)
                     for branch in item.branches]

@@ -9,13 +9,10 @@ the suffix of ``-o`` (svg, png, pdf; ``.dot``/``.gv`` write DOT text; ``-`` prin
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+
+from . import check_picture_output, write_picture
 
 __all__ = ["register", "run"]
-
-_TEXT_SUFFIXES = (".dot", ".gv")
-_PICTURE_SUFFIXES = (".svg", ".png", ".pdf")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,11 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from microgradnn.cli import CommandError
     from microgradnn.models import MODEL_KINDS, build_model
 
-    output = args.output
-    suffix = os.path.splitext(output)[1].lower()
-    if output != "-" and suffix not in _TEXT_SUFFIXES + _PICTURE_SUFFIXES:
-        raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
-                           f"{', '.join(_PICTURE_SUFFIXES + _TEXT_SUFFIXES)}, or '-' for DOT")
+    check_picture_output(args.output)
     drawable = tuple(kind for kind in MODEL_KINDS if kind != "mlp")
     if args.model.lower().endswith(".npz"):
         from microgradnn.checkpoint import load
@@ -59,18 +52,7 @@ def run(args: argparse.Namespace) -> int:
                            f"or a .npz checkpoint")
 
     import viz  # the CLI is the application layer: it may draw, the library never does
-    from viz.dot import GraphvizNotFoundError, render, write_atomic
 
     picture = viz.draw_architecture(model, fold=not args.no_fold, rankdir=args.rankdir)
-    if output == "-":
-        sys.stdout.write(picture.source)
-        return 0
-    if suffix in _TEXT_SUFFIXES:
-        write_atomic(output, picture.source.encode("utf-8"))
-    else:
-        try:
-            render(picture, output)
-        except GraphvizNotFoundError as error:
-            raise CommandError(str(error)) from None
-    print(f"wrote {output}")
+    write_picture(picture, args.output)
     return 0
