@@ -300,6 +300,8 @@ def test_draw_architecture_shows_each_family_idea():
     unfolded = viz.draw_architecture(build_model({"model": "resnet", **SMALL["resnet"]}),
                                      fold=False).source
     assert "folded" not in unfolded and unfolded.count("<B>residual block") == 6
+    with pytest.raises(ValueError, match="input_shape must be"):
+        viz.draw_architecture(build_model({"model": "lenet5"}), input_shape=(1, 28, 28))
 
 
 def test_architecture_command_writes_a_picture_and_refuses_unknown_names(tmp_path, capsys):

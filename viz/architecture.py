@@ -301,7 +301,8 @@ def draw_architecture(model: Module, input_shape: Sequence[int] = (1, 1, 28, 28)
     ``microgradnn.models.build_model``) as a ``graphviz.Digraph`` (see the module docstring).
 
     Args:
-        input_shape: the shape of the zero batch pushed through to find each output shape.
+        input_shape: the shape of the zero batch pushed through to find each output shape:
+            (N, C, H, W) for a CNN, (N, features) for an MLP.
         fold: draw identical consecutive residual blocks as one box marked "×n".
         title: caption above the picture (escaped); default: the model's description.
         rankdir: "TB" (top to bottom) or "LR".
@@ -310,10 +311,10 @@ def draw_architecture(model: Module, input_shape: Sequence[int] = (1, 1, 28, 28)
         raise TypeError(f"draw_architecture: expected a microgradnn Module, got "
                         f"{type(model).__name__}")
     shape = tuple(input_shape)
-    if len(shape) != 4 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                              or not 1 <= s <= 4096 for s in shape) or shape[0] > 8:
-        raise ValueError(f"draw_architecture: input_shape must be (N, C, H, W) with N <= 8 and "
-                         f"sizes in 1..4096, got {input_shape!r}")
+    if len(shape) not in (2, 4) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
+                                       or not 1 <= s <= 4096 for s in shape) or shape[0] > 8:
+        raise ValueError(f"draw_architecture: input_shape must be (N, C, H, W) or (N, features) "
+                         f"with N <= 8 and sizes in 1..4096, got {input_shape!r}")
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"draw_architecture: rankdir must be 'TB' or 'LR', got {rankdir!r}")
     params = model.parameters()
