@@ -51,8 +51,8 @@ _DEFAULTS: Dict[str, Dict[str, Any]] = {
        for kind, defaults in FAMILY_DEFAULTS.items()},
 }
 MODEL_KINDS = tuple(_DEFAULTS)
-MAX_CHANNELS = 512  # per layer: bounds the memory a spec (e.g. from a file) can ask for
-MAX_HIDDEN = 4096
+MAX_CHANNELS = 256  # per layer: with the limits below, a spec (e.g. from a file) stays < 100 MB
+MAX_HIDDEN = 2048
 
 
 def _int_list(value: Any, key: str, allow_empty: bool) -> List[int]:
@@ -149,8 +149,8 @@ def _normalize_family(out: Dict[str, Any]) -> Dict[str, Any]:
         _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)
         blocks = out["blocks"]
         if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) \
-                or not 1 <= blocks <= 8:
-            raise ValueError(f"model spec: blocks must be an integer in 1..8, got {blocks!r}")
+                or not 1 <= blocks <= 4:
+            raise ValueError(f"model spec: blocks must be an integer in 1..4, got {blocks!r}")
         out["blocks"] = int(blocks)
     if "hidden" in out:
         _bounded_list(out, "hidden", range(0, 5), MAX_HIDDEN)

@@ -230,8 +230,8 @@ def test_family_defaults_build_and_describe():
 
 @pytest.mark.parametrize("spec, message", [
     ({"model": "alexnet", "channels": [8, 8]}, "'channels' must hold 5..5 integers"),
-    ({"model": "vgg", "channels": [8, 100000]}, "integers in 1..512"),
-    ({"model": "resnet", "blocks": 0}, "blocks must be an integer in 1..8"),
+    ({"model": "vgg", "channels": [8, 100000]}, "integers in 1..256"),
+    ({"model": "resnet", "blocks": 0}, "blocks must be an integer in 1..4"),
     ({"model": "googlenet", "width": "8"}, "width must be an integer"),
     ({"model": "lenet5", "pool": "median"}, "pool must be 'max' or 'avg'"),
     ({"model": "resnet", "kernel": 3}, "unknown keys \\['kernel'\\]"),
