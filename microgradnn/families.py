@@ -54,9 +54,9 @@ FAMILIES = tuple(FAMILY_DEFAULTS)
 RECIPES: Dict[str, Dict[str, Any]] = {
     "lenet5": {"lr": 1e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
     "alexnet": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
-    "vgg": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "vgg": {"lr": 2e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
     "googlenet": {"lr": 2e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
-    "resnet": {"lr": 2e-3, "lr_decay": 0.6, "epochs": 4, "batch_size": 64, "augment": 0},
+    "resnet": {"lr": 2e-3, "lr_decay": 0.75, "epochs": 10, "batch_size": 64, "augment": 1},
 }
 
 
