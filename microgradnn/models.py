@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -46,7 +46,7 @@ from .tensor.layers import ACTIVATIONS
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
            "describe", "to_scalar_mlp", "parameter_shapes", "check_spec_size", "ACTIVATIONS",
            "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES",
-           "MODEL_KINDS", "FAMILIES"]
+           "MODEL_KINDS", "FAMILIES", "integer_state_keys"]
 
 SIDE = 28
 INPUT_MODES = ("unit", "standard")
@@ -170,16 +170,25 @@ def _cnn_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
 
 
 @functools.lru_cache(maxsize=32)
-def _family_shapes_of(spec_json: str) -> Dict[str, Tuple[int, ...]]:
-    model = build_family(json.loads(spec_json))
-    return {name: tuple(np.shape(array)) for name, array in model.state_dict().items()}
+def _family_layout(spec_json: str) -> Tuple[Dict[str, Tuple[int, ...]], FrozenSet[str]]:
+    state = build_family(json.loads(spec_json)).state_dict()
+    shapes = {name: tuple(np.shape(array)) for name, array in state.items()}
+    return shapes, frozenset(name for name, array in state.items() if array.dtype.kind in "iu")
 
 
 def _family_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
     """A CNN family's shapes (parameters and buffers), read off the model its spec builds:
     the family bounds of ``_normalize_family`` keep any accepted spec under 100 MB, so
     building it is the one statement of its layout (cached per spec)."""
-    return dict(_family_shapes_of(json.dumps(dict(spec), sort_keys=True)))
+    return dict(_family_layout(json.dumps(dict(spec), sort_keys=True))[0])
+
+
+def integer_state_keys(spec: Mapping[str, Any]) -> FrozenSet[str]:
+    """The ``state_dict`` entries of ``build_model(spec)`` that hold counts, not weights
+    (BatchNorm's ``num_batches_tracked``); every other entry is floating point."""
+    if spec["model"] not in FAMILIES:
+        return frozenset()
+    return _family_layout(json.dumps(dict(spec), sort_keys=True))[1]
 
 
 # family -> the ``state_dict`` shapes its ``build_model`` makes: MLP and CNN computed

@@ -28,7 +28,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ..module import Module
-from .tensor import Tensor, _check_dtype, make_node
+from .tensor import Tensor, check_dtype, make_node
 
 __all__ = ["batch_norm", "local_response_norm", "BatchNorm1d", "BatchNorm2d",
            "LocalResponseNorm"]
@@ -145,7 +145,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: eps must be > 0, got {eps!r}")
         if not (isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0):
             raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
-        dt = _check_dtype(dtype)
+        dt = check_dtype(dtype)
         self.num_features = int(num_features)
         self.eps = float(eps)
         self.momentum = float(momentum)
