@@ -114,3 +114,9 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# The CNN families' table (issue 16): each family trained with its recipe, and the five
+# diagrams, in examples_out/10_cnn_families/ (long: see benchmarks/RESULTS.md for times).
+.PHONY: cnn-families
+cnn-families: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 $(VPY) examples/10_cnn_families.py

@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
+from typing import AbstractSet, Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def _digest(arrays: Mapping[str, np.ndarray]) -> str:
     for name in sorted(arrays):
         if name == "sha256":
             continue
-        array = np.ascontiguousarray(arrays[name])
+        array = np.asarray(arrays[name], order="C")  # not ascontiguousarray: it makes 0-d 1-d
         h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode("utf-8"))
         h.update(array.tobytes())
     return h.hexdigest()
@@ -92,7 +92,7 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
     shapes are compared with the model's now (nothing is built), so a checkpoint that
     cannot be loaded is never written. Weights holding NaN or inf are refused.
     """
-    from .models import normalize_spec, parameter_shapes
+    from .models import integer_state_keys, normalize_spec, parameter_shapes
 
     path = Path(path)
     state = model.state_dict()
@@ -100,9 +100,10 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
         if not np.all(np.isfinite(array)):
             raise ValueError(f"save: parameter {name!r} holds NaN or inf; not writing {path}")
     # The spec must rebuild a model that takes these weights, or the file could never load.
-    _check_fits(parameter_shapes(normalize_spec(dict(spec))),
+    normalized = normalize_spec(dict(spec))
+    _check_fits(parameter_shapes(normalized),
                 {name: (np.shape(a), np.asarray(a).dtype) for name, a in state.items()},
-                f"model given to save({str(path)!r})")
+                f"model given to save({str(path)!r})", integer_state_keys(normalized))
     arrays: Dict[str, np.ndarray] = {
         "format": np.array([FORMAT_VERSION], dtype=np.int64),
         "spec": _json_bytes(spec, "spec"),
@@ -129,8 +130,10 @@ def _load_into(model: Any, state: Mapping[str, np.ndarray], where: str) -> None:
 
 
 def _check_fits(expected: Mapping[str, Tuple[int, ...]],
-                stored: Mapping[str, Tuple[Tuple[int, ...], np.dtype]], where: str) -> None:
-    """Names, shapes and dtypes of ``stored`` weights against the spec's ``expected`` shapes."""
+                stored: Mapping[str, Tuple[Tuple[int, ...], np.dtype]], where: str,
+                counts: AbstractSet[str] = frozenset()) -> None:
+    """Names, shapes and dtypes of ``stored`` weights against the spec's ``expected`` shapes;
+    the entries named in ``counts`` (e.g. BatchNorm's ``num_batches_tracked``) hold integers."""
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
     if missing or unexpected:
@@ -141,6 +144,8 @@ def _check_fits(expected: Mapping[str, Tuple[int, ...]],
         if tuple(found) != tuple(shape):
             raise CheckpointError(f"{where}: weights do not fit the architecture: {name!r} has "
                                   f"shape {tuple(found)}, the architecture expects {tuple(shape)}")
+        if name in counts and dtype.kind in "iu":
+            continue
         if dtype.kind != "f":
             what = _KINDS.get(dtype.kind, str(dtype))
             raise CheckpointError(f"{where}: weight {name!r} holds {what} ({dtype}); weights must "
@@ -326,7 +331,7 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
 
 
 def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
-    from .models import build_model, normalize_spec, parameter_shapes
+    from .models import build_model, integer_state_keys, normalize_spec, parameter_shapes
 
     entries = _list_entries(archive, path)
     version = _small(archive, entries, "format", path)
@@ -343,7 +348,8 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: its architecture cannot be built: {error}") from None
     params = {name[len(PARAM_PREFIX):]: entry for name, entry in entries.items()
               if name.startswith(PARAM_PREFIX)}
-    _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path))
+    _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path),
+                integer_state_keys(normalized))
     stored = _small(archive, entries, "sha256", path).tobytes().decode(
         "ascii", errors="replace")
     actual = _streamed_digest(archive, entries)

@@ -1,5 +1,6 @@
 """The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict | descent |
-landscape | explain | export``.
+landscape | explain | export |
+architecture``.
 
 Each sub-command lives in its own module under ``microgradnn.commands`` and
 registers itself through ``register(subparsers)``. The CLI is the application
@@ -17,7 +18,7 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export", "architecture")
 
 
 class CommandError(Exception):

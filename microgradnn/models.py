@@ -10,6 +10,12 @@ rebuild exactly the same layers. Two families:
   input (N, 1, 28, 28); per channel count a same-padded ``Conv2d`` + activation +
   ``MaxPool2d(2)``; then ``Flatten``, hidden ``Linear`` layers (with ``Dropout`` if asked)
   and ``Linear(.., 10)``.
+- the CNN families of ``microgradnn.families``, input (N, 1, 28, 28):
+  ``{"model": "lenet5", "activation": "relu", "pool": "max"}``,
+  ``{"model": "alexnet", "channels": [16, 24, 32, 32, 24], "hidden": [128, 128], "dropout": 0.5}``,
+  ``{"model": "vgg", "channels": [8, 16, 32], "hidden": [64], "dropout": 0.0}``,
+  ``{"model": "googlenet", "width": 8}``, ``{"model": "resnet", "channels": [8, 16, 32],
+  "blocks": 1}``.
 
 Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
 ``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10), and
@@ -26,17 +32,21 @@ A new model family adds its entry to ``PARAMETER_SHAPES``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+import functools
+import json
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from .families import FAMILIES, FAMILY_DEFAULTS, build_family, describe_family
 from .module import Module
 from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
 from .tensor.layers import ACTIVATIONS
 
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
            "describe", "to_scalar_mlp", "parameter_shapes", "check_spec_size", "ACTIVATIONS",
-           "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES"]
+           "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES",
+           "MODEL_KINDS", "FAMILIES", "integer_state_keys"]
 
 SIDE = 28
 INPUT_MODES = ("unit", "standard")
@@ -47,7 +57,12 @@ _DEFAULTS: Dict[str, Dict[str, Any]] = {
             "classes": 10, "input": "unit"},
     "cnn": {"channels": [32, 64], "kernel": 3, "hidden": [128], "activation": "relu",
             "dropout": 0.0, "seed": 0, "classes": 10, "input": "unit"},
+    **{kind: {**defaults, "seed": 0, "classes": 10, "input": "unit"}
+       for kind, defaults in FAMILY_DEFAULTS.items()},
 }
+MODEL_KINDS = tuple(_DEFAULTS)
+MAX_CHANNELS = 256  # per layer: with the limits below, a spec (e.g. from a file) stays < 100 MB
+MAX_HIDDEN = 2048
 
 
 def _shown(value: Any, limit: int = 80) -> str:
@@ -86,8 +101,10 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec for {kind!r}: unknown keys {_shown(unknown)}; "
                          f"known keys are {sorted(out)}")
     out.update(spec)
-    out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
-    if not isinstance(out["activation"], str) or out["activation"] not in ACTIVATIONS:
+    if "hidden" in out:
+        out["hidden"] = _int_list(out["hidden"], "hidden", allow_empty=True)
+    if "activation" in out and (not isinstance(out["activation"], str)
+                                or out["activation"] not in ACTIVATIONS):
         raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
                          f"got {_shown(out['activation'])}")
     if not isinstance(out["input"], str) or out["input"] not in INPUT_MODES:
@@ -98,6 +115,10 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec: seed must be an integer in 0..2**64-1, got {_shown(seed)}")
     out["seed"] = int(seed)
     out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
+    if kind in FAMILIES:
+        out = _normalize_family(out)
+        check_spec_size(out)
+        return out
     if kind == "mlp":
         out["inputs"] = _int_list(out["inputs"], "inputs", allow_empty=False)[0]
     else:
@@ -148,8 +169,32 @@ def _cnn_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
     return shapes
 
 
-# family -> the ``state_dict`` shapes its ``build_model`` makes, computed without building.
-PARAMETER_SHAPES = {"mlp": _mlp_shapes, "cnn": _cnn_shapes}
+@functools.lru_cache(maxsize=32)
+def _family_layout(spec_json: str) -> Tuple[Dict[str, Tuple[int, ...]], FrozenSet[str]]:
+    state = build_family(json.loads(spec_json)).state_dict()
+    shapes = {name: tuple(np.shape(array)) for name, array in state.items()}
+    return shapes, frozenset(name for name, array in state.items() if array.dtype.kind in "iu")
+
+
+def _family_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
+    """A CNN family's shapes (parameters and buffers), read off the model its spec builds:
+    the family bounds of ``_normalize_family`` keep any accepted spec under 100 MB, so
+    building it is the one statement of its layout (cached per spec)."""
+    return dict(_family_layout(json.dumps(dict(spec), sort_keys=True))[0])
+
+
+def integer_state_keys(spec: Mapping[str, Any]) -> FrozenSet[str]:
+    """The ``state_dict`` entries of ``build_model(spec)`` that hold counts, not weights
+    (BatchNorm's ``num_batches_tracked``); every other entry is floating point."""
+    if spec["model"] not in FAMILIES:
+        return frozenset()
+    return _family_layout(json.dumps(dict(spec), sort_keys=True))[1]
+
+
+# family -> the ``state_dict`` shapes its ``build_model`` makes: MLP and CNN computed
+# without building anything (their sizes are unbounded), the bounded families built.
+PARAMETER_SHAPES = {"mlp": _mlp_shapes, "cnn": _cnn_shapes,
+                    **dict.fromkeys(FAMILIES, _family_shapes)}
 
 
 def parameter_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
@@ -176,6 +221,51 @@ def check_spec_size(spec: Mapping[str, Any]) -> int:
         raise ValueError(f"model spec: {_describe(spec)} would have {total:,} "
                          f"parameters, more than the limit of {MAX_PARAMETERS:,}")
     return total
+
+
+def _bounded_list(out: Dict[str, Any], key: str, lengths: range, upper: int) -> None:
+    values = _int_list(out[key], key, allow_empty=0 in lengths)
+    if len(values) not in lengths or any(v > upper for v in values):
+        raise ValueError(f"model spec for {out['model']!r}: {key!r} must hold "
+                         f"{lengths.start}..{lengths.stop - 1} integers in 1..{upper}, "
+                         f"got {out[key]!r}")
+    out[key] = values
+
+
+def _dropout_rate(p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+def _normalize_family(out: Dict[str, Any]) -> Dict[str, Any]:
+    """Check the keys of a CNN family's spec (see ``microgradnn.families``)."""
+    kind = out["model"]
+    if kind == "lenet5":
+        if out["pool"] not in ("max", "avg"):
+            raise ValueError(f"model spec: pool must be 'max' or 'avg', got {out['pool']!r}")
+    elif kind == "alexnet":
+        _bounded_list(out, "channels", range(5, 6), MAX_CHANNELS)
+    elif kind == "vgg":
+        _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)  # 28 -> 14 -> 7 -> 3 -> 1
+    elif kind == "googlenet":
+        width = out["width"]
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) \
+                or not 1 <= width <= 64:
+            raise ValueError(f"model spec: width must be an integer in 1..64, got {width!r}")
+        out["width"] = int(width)
+    elif kind == "resnet":
+        _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)
+        blocks = out["blocks"]
+        if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) \
+                or not 1 <= blocks <= 4:
+            raise ValueError(f"model spec: blocks must be an integer in 1..4, got {blocks!r}")
+        out["blocks"] = int(blocks)
+    if "hidden" in out:
+        _bounded_list(out, "hidden", range(0, 5), MAX_HIDDEN)
+    if "dropout" in out:
+        out["dropout"] = _dropout_rate(out["dropout"])
+    return out
 
 
 def input_shape(spec: Mapping[str, Any]) -> Tuple[int, ...]:
@@ -208,6 +298,10 @@ def build_model(spec: Mapping[str, Any]) -> Sequential:
     """A fresh ``Sequential`` for ``spec`` (see the module docstring); ``.spec`` holds the
     normalized spec. The same spec (seed included) gives the same initial weights."""
     spec = normalize_spec(spec)
+    if spec["model"] in FAMILIES:
+        model = build_family(spec)
+        model.spec = spec
+        return model
     rng = np.random.default_rng(spec["seed"])
     act = ACTIVATIONS[spec["activation"]]
     layers: List[Module] = []
@@ -244,6 +338,8 @@ def _describe(spec: Mapping[str, Any]) -> str:
 
 
 def _describe_full(spec: Mapping[str, Any]) -> str:
+    if spec["model"] in FAMILIES:
+        return describe_family(spec)
     if spec["model"] == "mlp":
         sizes = [spec["inputs"], *spec["hidden"], spec["classes"]]
         return f"MLP {'-'.join(map(str, sizes))} ({spec['activation']})"

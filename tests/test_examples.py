@@ -141,7 +141,7 @@ def test_02_neuron_stepper_walks_through_backprop(tmp_path):
 
 # ---------------------------------------------------------------- MNIST examples
 
-MNIST_EXAMPLES = ["05_mnist_mlp.py", "06_mnist_cnn.py", "08_gibberish.py"]
+MNIST_EXAMPLES = ["05_mnist_mlp.py", "06_mnist_cnn.py", "08_gibberish.py", "10_cnn_families.py"]
 
 
 @pytest.mark.parametrize("script", MNIST_EXAMPLES)
@@ -248,3 +248,12 @@ def test_09_gradient_descent_ends_on_the_real_networks_landscape(tmp_path):
     assert end == centre < start  # the path ends at the centre, downhill from where it began
     for name in ("landscape_random", "landscape_path"):
         assert_png(tmp_path / "pics" / f"{name}.png")
+@pytest.mark.mnist
+@needs_mnist
+def test_10_cnn_families_table_and_diagram(tmp_path):
+    out = run("10_cnn_families.py", tmp_path, "--quick", "--steps", "5", "--only", "lenet5,resnet",
+              "--out", "pics")
+    assert re.search(r"lenet5\s+61,706\s+5\s+\d+\s+\d+\.\d+%", out)
+    assert re.search(r"resnet\s+[\d,]+\s+5\s+\d+\s+\d+\.\d+%", out)
+    for kind in ("lenet5", "resnet"):
+        assert (tmp_path / "pics" / f"{kind}.svg").stat().st_size > 1000

@@ -103,7 +103,7 @@ def test_predict_noise_still_answers(trained, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["eval", "missing.npz"], "does not exist"),
     (["predict", "missing.npz", "--noise"], "does not exist"),
-    (["train", "mnist", "--channels", "8", "--limit", "10"], "--model cnn only"),
+    (["train", "mnist", "--channels", "8", "--limit", "10"], "does not apply to --model mlp"),
     (["train", "mnist", "--lr", "-1", "--limit", "10"], "lr must be"),
     (["train", "mnist", "--save", "no/such/dir/m.npz", "--limit", "10"], "does not exist"),
 ])

@@ -13,8 +13,10 @@ from microgradnn.engine import Value
 from microgradnn.models import build_model
 from microgradnn.module import Module
 from microgradnn.nn import MLP, Layer, Neuron
-from microgradnn.tensor import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                                Sequential, Sigmoid, Tanh, Tensor)
+from microgradnn.tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm1d,
+                                BatchNorm2d, Conv2d, Dropout, Flatten, Inception, Linear,
+                                LocalResponseNorm, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh,
+                                Tensor)
 
 GOLDEN = Path(__file__).parent / "golden" / "checkpoints"
 
@@ -35,6 +37,12 @@ FACTORIES = {
     Sequential: lambda: Sequential(Conv2d(1, 2, 3, rng=np.random.default_rng(0)), ReLU(),
                                    Flatten(), Linear(8, 3, bias=False,
                                                      rng=np.random.default_rng(1))),
+    BatchNorm1d: lambda: BatchNorm1d(3),
+    BatchNorm2d: lambda: BatchNorm2d(2),
+    LocalResponseNorm: lambda: LocalResponseNorm(3),
+    AdaptiveAvgPool2d: lambda: AdaptiveAvgPool2d(1),
+    BasicBlock: lambda: BasicBlock(2, 4, stride=2, rng=np.random.default_rng(0)),
+    Inception: lambda: Inception(2, 1, 1, 2, 1, 1, 1, rng=np.random.default_rng(0)),
 }
 EXTRA_CASES = {  # more shapes of the same classes
     "linear_no_bias": lambda: Linear(4, 3, bias=False),
@@ -42,6 +50,8 @@ EXTRA_CASES = {  # more shapes of the same classes
     "built_mlp": lambda: build_model({"model": "mlp", "hidden": [4], "inputs": 5, "classes": 3}),
     "built_cnn": lambda: build_model({"model": "cnn", "channels": [2], "hidden": [3],
                                       "dropout": 0.2}),
+    **{f"built_{family}": (lambda family=family: build_model({"model": family}))
+       for family in ("lenet5", "alexnet", "vgg", "googlenet", "resnet")},
 }
 CASES = {cls.__name__: f for cls, f in FACTORIES.items()} | EXTRA_CASES
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List
 _PARTS: Dict[str, str] = {
     **dict.fromkeys(["trace", "Trace", "NodeRecord", "EdgeRecord", "draw_graph",
                      "LargeGraphWarning", "GraphvizNotFoundError", "draw_network"], "graph"),
+    "draw_architecture": "graph.architecture",
     **dict.fromkeys(["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper",
                      "save_animation", "stepper", "Stepper"], "steps"),
     **dict.fromkeys(["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
@@ -56,6 +57,7 @@ def __dir__() -> List[str]:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .graph import (EdgeRecord, GraphvizNotFoundError, LargeGraphWarning, NodeRecord, Trace,
                         draw_graph, draw_network, trace)
+    from .graph.architecture import draw_architecture
     from .plots import (confusion_matrix, mean_abs_grad_per_layer, mlp_predict_fn,
                         plot_activation_histograms, plot_confusion_matrix, plot_conv_filters,
                         plot_decision_boundary, plot_feature_maps, plot_gradient_flow,

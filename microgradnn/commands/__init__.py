@@ -2,10 +2,16 @@
 
 import argparse
 import functools
+import os
 import re
-from typing import List
+import sys
+from typing import Any, List
 
-__all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS"]
+__all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS", "check_picture_output",
+           "write_picture"]
+
+TEXT_SUFFIXES = (".dot", ".gv")
+PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
 
 _LONG_OPTION = re.compile(r"--[A-Za-z][\w-]*(=.*)?$")
 ALLOWED_EXPRESSIONS = ("Allowed: names given with --set, numbers, + - * / **, unary -, "
@@ -38,3 +44,31 @@ def _claim_expression(parser: argparse.ArgumentParser, args: argparse.Namespace,
     if args.expression is None and not extras:
         parser.error("the following arguments are required: EXPRESSION")
     return extras
+
+
+def check_picture_output(output: str) -> None:
+    """Refuse an ``-o`` whose suffix names no picture format (before any work is done)."""
+    from microgradnn.cli import CommandError
+
+    suffix = os.path.splitext(output)[1].lower()
+    if output != "-" and suffix not in TEXT_SUFFIXES + PICTURE_SUFFIXES:
+        raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
+                           f"{', '.join(PICTURE_SUFFIXES + TEXT_SUFFIXES)}, or '-' for DOT")
+
+
+def write_picture(picture: Any, output: str) -> None:
+    """Print the DOT text (``-``), write it (.dot/.gv), or render the picture (by suffix)."""
+    from microgradnn.cli import CommandError
+    from viz.graph.dot import GraphvizNotFoundError, render, write_atomic
+
+    if output == "-":
+        sys.stdout.write(picture.source)
+        return
+    if os.path.splitext(output)[1].lower() in TEXT_SUFFIXES:
+        write_atomic(output, picture.source.encode("utf-8"))
+    else:
+        try:
+            render(picture, output)
+        except GraphvizNotFoundError as error:
+            raise CommandError(str(error)) from None
+    print(f"wrote {output}")

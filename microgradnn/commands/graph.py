@@ -12,15 +12,11 @@ write DOT text); ``-o -`` (the default) prints the DOT text to stdout.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
-from . import ALLOWED_EXPRESSIONS, add_expression_arguments
+from . import (ALLOWED_EXPRESSIONS, add_expression_arguments, check_picture_output,
+               write_picture)
 
 __all__ = ["register"]
-
-_TEXT_SUFFIXES = (".dot", ".gv")
-_PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,33 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Parse, optionally backpropagate, draw, and write or print the picture."""
-    from microgradnn.cli import CommandError
     from microgradnn.expression import parse_assignments, parse_expression
 
-    output = args.output
-    suffix = os.path.splitext(output)[1].lower()
-    if output != "-" and suffix not in _TEXT_SUFFIXES + _PICTURE_SUFFIXES:
-        raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
-                           f"{', '.join(_PICTURE_SUFFIXES + _TEXT_SUFFIXES)}, or '-' for DOT")
+    check_picture_output(args.output)
     variables = parse_assignments(args.assignments)
     root = parse_expression(args.expression, variables)
     if args.backward:
         root.backward()
 
     import viz  # the CLI is the application layer: it may draw, the library never does
-    from viz.graph.dot import GraphvizNotFoundError, render, write_atomic
 
     picture = viz.draw_graph(root, rankdir=args.rankdir, hide_constants=args.hide_constants,
                              title=args.expression)
-    if output == "-":
-        sys.stdout.write(picture.source)
-        return 0
-    if suffix in _TEXT_SUFFIXES:
-        write_atomic(output, picture.source.encode("utf-8"))
-    else:
-        try:
-            render(picture, output)
-        except GraphvizNotFoundError as error:
-            raise CommandError(str(error)) from None
-    print(f"wrote {output}")
+    write_picture(picture, args.output)
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..engine import format_number
+from ..models import MODEL_KINDS
 
 if TYPE_CHECKING:  # numpy is imported by the handlers: `microgradnn graph --help` skips it
     import numpy as np
@@ -76,16 +77,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train an MLP or a CNN on MNIST with the vectorized path",
         description="Train on MNIST; the test set is evaluated after every epoch.")
     train.add_argument("dataset", choices=["mnist"], help="the data set (only mnist)")
-    train.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
-                       help="network family (default: %(default)s)")
+    train.add_argument("--model", choices=MODEL_KINDS, default="mlp", metavar="MODEL",
+                       help="network: " + "|".join(MODEL_KINDS) + " (default: %(default)s); the "
+                            "CNN families take their defaults from microgradnn.families")
     train.add_argument("--hidden", type=_int_list, default=None,
                        help="hidden layer sizes, e.g. 16,16, or none (default: 16,16 for mlp, "
                             "128 for cnn)")
     train.add_argument("--channels", type=_int_list, default=None,
-                       help="cnn: channels of each conv block (default: 32,64)")
+                       help="cnn, alexnet, vgg, resnet: channels of each conv block "
+                            "(default: 32,64 for cnn)")
     train.add_argument("--kernel", type=int, default=None, help="cnn: kernel size (default: 3)")
     train.add_argument("--dropout", type=_finite_float, default=None,
-                       help="cnn: dropout after hidden layers (default: 0)")
+                       help="cnn, alexnet, vgg: dropout in the fully connected part "
+                            "(default: 0 for cnn)")
     train.add_argument("--activation", choices=["sigmoid", "relu", "tanh"], default=None,
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
@@ -162,13 +166,14 @@ def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     from ..models import normalize_spec
 
     spec: Dict[str, Any] = {"model": args.model, "seed": args.seed}
-    given = {"hidden": args.hidden, "activation": args.activation, "input": args.input}
-    if args.model == "cnn":
-        given.update(channels=args.channels, kernel=args.kernel, dropout=args.dropout)
-    else:
-        for flag in ("channels", "kernel", "dropout"):
-            if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag} applies to --model cnn only")
+    given = {"hidden": args.hidden, "activation": args.activation, "input": args.input,
+             "channels": args.channels, "kernel": args.kernel, "dropout": args.dropout}
+    known = normalize_spec({"model": args.model})
+    for key, value in given.items():
+        if value is not None and key not in known:
+            users = [kind for kind in MODEL_KINDS if key in normalize_spec({"model": kind})]
+            raise ValueError(f"--{key} does not apply to --model {args.model} (it applies to "
+                             f"{', '.join(users)})")
     spec.update({key: value for key, value in given.items() if value is not None})
     return normalize_spec(spec)
 

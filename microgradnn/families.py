@@ -1,0 +1,172 @@
+"""The CNN families of the notes, small enough for MNIST on a laptop CPU, each keeping its idea.
+
+| family    | its idea, kept in the small version                                          |
+|-----------|------------------------------------------------------------------------------|
+| lenet5    | conv 5x5 (6) - subsample - conv 5x5 (16) - subsample - fc 120 - fc 84 - 10    |
+| alexnet   | a large first kernel (7x7), ReLU, local response normalisation, overlapping  |
+|           | max-pool (3, stride 2), five convs, dropout in the fully connected part      |
+| vgg       | blocks of two 3x3 convs before each 2x2 max-pool, channels doubling per block |
+| googlenet | inception modules (1x1 | 1x1-3x3 | 1x1-5x5 | pool-1x1, joined along channels)  |
+|           | and global average pooling instead of big fc layers                          |
+| resnet    | residual blocks y = relu(F(x) + x) with batch normalisation, a 1x1 projection |
+|           | where the shape changes, global average pooling                              |
+
+Every builder takes a normalized spec (see ``microgradnn.models``) and returns a
+``Sequential`` whose input is (N, 1, 28, 28) and output (N, classes). Layer names follow
+PyTorch (a state_dict maps one to one onto the same architecture in torch.nn).
+
+In the four ReLU families after LeNet-5, convolution weights start with He's
+initialization (He et al. 2015, the ResNet authors' earlier paper): uniform in
++-sqrt(6 / fan_in), so the signal keeps its size through many ReLU layers. PyTorch's
+default (+-1/sqrt(fan_in)) shrinks it by about sqrt(6) per layer, and the deeper families (GoogLeNet above all) then barely move
+in their first hundred steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Mapping
+
+import numpy as np
+
+from .module import Module
+from .tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv2d, Dropout,
+                     Flatten, Inception, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential,
+                     Sigmoid, Tanh)
+
+__all__ = ["FAMILIES", "FAMILY_DEFAULTS", "RECIPES", "build_family", "describe_family"]
+
+_ACT = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+# Defaults of each family's spec keys (besides "model", "seed", "classes", "input").
+FAMILY_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "lenet5": {"activation": "relu", "pool": "max"},
+    "alexnet": {"channels": [16, 24, 32, 32, 24], "hidden": [128, 128], "dropout": 0.5},
+    "vgg": {"channels": [8, 16, 32], "hidden": [64], "dropout": 0.0},
+    "googlenet": {"width": 8},
+    "resnet": {"channels": [8, 16, 32], "blocks": 1},
+}
+FAMILIES = tuple(FAMILY_DEFAULTS)
+
+# The training recipe of each family's table row (README, benchmarks/RESULTS.md): Adam,
+# the learning rate multiplied by lr_decay after each epoch. Each one is also the command
+# ``microgradnn train mnist --model KIND --optimizer adam --lr LR --lr-decay D --epochs E
+# --batch-size B [--augment A]``.
+RECIPES: Dict[str, Dict[str, Any]] = {
+    "lenet5": {"lr": 1e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
+    "alexnet": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "vgg": {"lr": 2e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
+    "googlenet": {"lr": 2e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "resnet": {"lr": 2e-3, "lr_decay": 0.75, "epochs": 10, "batch_size": 64, "augment": 1},
+}
+
+
+def _dropout(p: float, rng: np.random.Generator) -> List[Module]:
+    return [Dropout(p, rng=np.random.default_rng(rng.integers(2**63)))] if p > 0 else []
+
+
+def _lenet5(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
+    act = _ACT[spec["activation"]]
+    pool = MaxPool2d if spec["pool"] == "max" else AvgPool2d
+    return [Conv2d(1, 6, 5, padding=2, rng=rng), act(), pool(2),      # 6 x 28 x 28 -> 14 x 14
+            Conv2d(6, 16, 5, rng=rng), act(), pool(2),                # 16 x 10 x 10 -> 5 x 5
+            Flatten(), Linear(400, 120, rng=rng), act(), Linear(120, 84, rng=rng), act(),
+            Linear(84, spec["classes"], rng=rng)]
+
+
+def _alexnet(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
+    c1, c2, c3, c4, c5 = spec["channels"]
+    lrn = (5, 1e-4, 0.75, 2.0)  # AlexNet's size, alpha, beta, k
+    layers: List[Module] = [
+        Conv2d(1, c1, 7, padding=3, rng=rng), ReLU(), LocalResponseNorm(*lrn),
+        MaxPool2d(3, 2),                                               # 28 -> 13
+        Conv2d(c1, c2, 5, padding=2, rng=rng), ReLU(), LocalResponseNorm(*lrn),
+        MaxPool2d(3, 2),                                               # 13 -> 6
+        Conv2d(c2, c3, 3, padding=1, rng=rng), ReLU(),
+        Conv2d(c3, c4, 3, padding=1, rng=rng), ReLU(),
+        Conv2d(c4, c5, 3, padding=1, rng=rng), ReLU(),
+        MaxPool2d(3, 2),                                               # 6 -> 2
+        Flatten()]
+    width = c5 * 2 * 2
+    for size in spec["hidden"]:
+        layers += _dropout(spec["dropout"], rng) + [Linear(width, size, rng=rng), ReLU()]
+        width = size
+    return layers + [Linear(width, spec["classes"], rng=rng)]
+
+
+def _vgg(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
+    layers: List[Module] = []
+    channels, side = 1, 28
+    for out in spec["channels"]:
+        layers += [Conv2d(channels, out, 3, padding=1, rng=rng), ReLU(),
+                   Conv2d(out, out, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2)]
+        channels, side = out, side // 2
+    layers.append(Flatten())
+    width = channels * side * side
+    for size in spec["hidden"]:
+        layers += [Linear(width, size, rng=rng), ReLU()] + _dropout(spec["dropout"], rng)
+        width = size
+    return layers + [Linear(width, spec["classes"], rng=rng)]
+
+
+def _googlenet(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
+    w = spec["width"]
+    h = max(w // 2, 1)
+    a = Inception(2 * w, w, w, 2 * w, h, w, w, rng=rng)                       # 14 x 14
+    b = Inception(a.out_channels, 2 * w, 3 * w // 2, 3 * w, h, w, w, rng=rng)  # 14 x 14
+    c = Inception(b.out_channels, 3 * w, 2 * w, 4 * w, h, w, w, rng=rng)       # 7 x 7
+    return [Conv2d(1, 2 * w, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),      # 28 -> 14
+            a, b, MaxPool2d(3, 2, 1), c,                                         # 14 -> 7
+            AdaptiveAvgPool2d(1), Flatten(), Linear(c.out_channels, spec["classes"], rng=rng)]
+
+
+def _resnet(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
+    channels = spec["channels"]
+    layers: List[Module] = [Conv2d(1, channels[0], 3, padding=1, bias=False, rng=rng),
+                            BatchNorm2d(channels[0]), ReLU()]
+    width = channels[0]
+    for stage, out in enumerate(channels):
+        for block in range(spec["blocks"]):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(BasicBlock(width, out, stride, rng=rng))
+            width = out
+    return layers + [AdaptiveAvgPool2d(1), Flatten(), Linear(width, spec["classes"], rng=rng)]
+
+
+_BUILDERS: Dict[str, Callable[[Mapping[str, Any], np.random.Generator], List[Module]]] = {
+    "lenet5": _lenet5, "alexnet": _alexnet, "vgg": _vgg, "googlenet": _googlenet,
+    "resnet": _resnet}
+
+
+def _he_init(model: Module, rng: np.random.Generator) -> None:
+    """Conv weights uniform in +-sqrt(6 / fan_in) (see the module docstring)."""
+    for m in model.modules():
+        if isinstance(m, Conv2d):
+            w = m.weight.data
+            bound = np.sqrt(6.0 / w[0].size)
+            w[...] = rng.uniform(-bound, bound, w.shape)
+
+
+def build_family(spec: Mapping[str, Any]) -> Sequential:
+    """The family's ``Sequential`` for an already normalized ``spec``."""
+    rng = np.random.default_rng(spec["seed"])
+    model = Sequential(*_BUILDERS[spec["model"]](spec, rng))
+    if spec["model"] != "lenet5":  # LeNet-5 keeps PyTorch's default, as in its paper's spirit
+        _he_init(model, rng)
+    return model
+
+
+def describe_family(spec: Mapping[str, Any]) -> str:
+    """A one-line name, e.g. ``ResNet-small (channels 16-32-64, 1 block per stage)``."""
+    kind = spec["model"]
+    if kind == "lenet5":
+        return f"LeNet-5 ({spec['activation']}, {spec['pool']}-pool subsampling)"
+    if kind == "alexnet":
+        return (f"AlexNet-small (channels {'-'.join(map(str, spec['channels']))}, fc "
+                f"{'-'.join(map(str, spec['hidden']))}, dropout {spec['dropout']})")
+    if kind == "vgg":
+        return (f"VGG-small (2 convs 3x3 per block, channels "
+                f"{'-'.join(map(str, spec['channels']))}, fc {'-'.join(map(str, spec['hidden']))})")
+    if kind == "googlenet":
+        return f"GoogLeNet-small (3 inception modules, width {spec['width']})"
+    return (f"ResNet-small (channels {'-'.join(map(str, spec['channels']))}, "
+            f"{spec['blocks']} block{'s' if spec['blocks'] > 1 else ''} per stage)")

@@ -1,0 +1,245 @@
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm``.
+
+Batch normalization (Ioffe & Szegedy, 2015), per channel c over the batch (and the
+pixels, for images), with M numbers per channel::
+
+    mean_c = (1/M) sum x        var_c = (1/M) sum (x - mean_c)^2       (biased)
+    xhat   = (x - mean_c) / sqrt(var_c + eps)
+    y      = weight_c * xhat + bias_c
+
+In ``train()`` the batch's statistics are used and the running ones updated,
+``running = (1 - momentum) * running + momentum * batch``, with the *unbiased*
+variance ``var_c * M / (M - 1)`` as PyTorch does; in ``eval()`` the running statistics
+replace the batch's, so one image gives the same answer alone or in a batch.
+Backward of the training form (one node; the batch statistics depend on x)::
+
+    dbias = sum g      dweight = sum g * xhat
+    dx    = weight / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat))
+
+Local response normalization (AlexNet, 2012), across channels, as PyTorch's::
+
+    y_c = x_c / (k + alpha / size * sum_{c' = c - size//2}^{c + (size-1)//2} x_c'^2) ^ beta
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from ..module import Module
+from .tensor import Tensor, check_dtype, make_node
+
+__all__ = ["batch_norm", "local_response_norm", "BatchNorm1d", "BatchNorm2d",
+           "LocalResponseNorm"]
+
+
+def _channel_view(a: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-channel vector (C,) shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _sum_per_channel(a: np.ndarray) -> np.ndarray:
+    """Sum of (N, C, ...) over every axis but the channel one -> (C,)."""
+    n, c = a.shape[:2]
+    if a.ndim == 2:
+        return a.sum(axis=0)
+    return a.reshape(n, c, -1).sum(axis=2).sum(axis=0)
+
+
+def _bn_train_back(g, ctx, ops):
+    xhat, invstd, count = ctx
+    nd = g.ndim
+    weight = ops[1].data if len(ops) > 1 else None
+    gb = _sum_per_channel(g)
+    gw = _sum_per_channel(g * xhat)
+    scale = invstd if weight is None else invstd * weight
+    gx = None
+    if ops[0].requires_grad:
+        gx = g - _channel_view(gb / count, nd)
+        gx -= xhat * _channel_view(gw / count, nd)
+        gx *= _channel_view(scale, nd)
+    if len(ops) == 1:
+        return (gx,)
+    return gx, gw.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False)
+
+
+def _bn_eval_back(g, ctx, ops):
+    xhat, invstd = ctx
+    nd = g.ndim
+    weight = ops[1].data if len(ops) > 1 else None
+    scale = invstd if weight is None else invstd * weight
+    gx = g * _channel_view(scale, nd) if ops[0].requires_grad else None
+    if len(ops) == 1:
+        return (gx,)
+    return gx, _sum_per_channel(g * xhat), _sum_per_channel(g)
+
+
+def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization of x (N, C) or (N, C, ...) per channel; see the module docstring.
+
+    ``training=True`` normalizes with the batch's statistics and, when running arrays
+    are given, updates them in place; ``training=False`` uses the running statistics.
+    """
+    X = x.data
+    if X.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got {X.shape}")
+    c = X.shape[1]
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.data.shape != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {t.data.shape} does not match "
+                             f"{c} channels of input {X.shape}")
+    if (weight is None) != (bias is None):
+        raise ValueError("batch_norm: give both weight and bias, or neither")
+    count = X.size // c
+    nd = X.ndim
+    operands: Tuple[Tensor, ...] = (x,) if weight is None else (x, weight, bias)
+    if training:
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, "
+                             f"got input size {tuple(X.shape)}")
+        mean = _sum_per_channel(X) / count
+        centred = X - _channel_view(mean, nd)
+        var = _sum_per_channel(centred * centred) / count
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= _channel_view(invstd.astype(X.dtype, copy=False), nd)
+        if running_mean is not None:
+            running_mean *= 1.0 - momentum
+            running_mean += momentum * mean
+        if running_var is not None:
+            running_var *= 1.0 - momentum
+            running_var += momentum * var * (count / (count - 1))
+        backward, ctx = _bn_train_back, (xhat, invstd.astype(X.dtype, copy=False), count)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: eval mode needs running_mean and running_var")
+        invstd = (1.0 / np.sqrt(running_var + eps)).astype(X.dtype, copy=False)
+        xhat = (X - _channel_view(running_mean.astype(X.dtype, copy=False), nd)) \
+            * _channel_view(invstd, nd)
+        backward, ctx = _bn_eval_back, (xhat, invstd)
+    if weight is None:
+        out = xhat.copy()
+    else:
+        out = xhat * _channel_view(weight.data, nd)
+        out += _channel_view(bias.data, nd)
+    return make_node(out, operands, backward, ctx, "batch_norm")
+
+
+class _BatchNorm(Module):
+    """Shared by ``BatchNorm1d`` and ``BatchNorm2d`` (they differ in the input's rank)."""
+
+    _ranks: Tuple[int, ...] = ()
+    _shape_text = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = True, dtype: Any = np.float32) -> None:
+        name = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features < 1:
+            raise ValueError(f"{name}: num_features must be a positive integer, "
+                             f"got {num_features!r}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"{name}: eps must be > 0, got {eps!r}")
+        if not (isinstance(momentum, (int, float)) and 0.0 <= momentum <= 1.0):
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
+        dt = check_dtype(dtype)
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        self.affine = bool(affine)
+        self.weight = Tensor(np.ones(self.num_features, dt), requires_grad=True) if affine else None
+        self.bias = Tensor(np.zeros(self.num_features, dt), requires_grad=True) if affine else None
+        self.register_buffer("running_mean", np.zeros(self.num_features, dt))
+        self.register_buffer("running_var", np.ones(self.num_features, dt))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
+        shape = x.data.shape
+        if x.data.ndim not in self._ranks or shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of "
+                             f"shape {self._shape_text.format(c=self.num_features)}, got {shape}")
+        out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                         self.training, self.momentum, self.eps)
+        if self.training:
+            self.num_batches_tracked += 1
+        return out
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) per channel C (after a ``Linear``)."""
+
+    _ranks = (2, 3)
+    _shape_text = "(N, {c}) or (N, {c}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of images (N, C, H, W) per channel C (after a ``Conv2d``)."""
+
+    _ranks = (4,)
+    _shape_text = "(N, {c}, H, W)"
+
+
+# ---- local response normalization ----
+
+def _window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Along axis 1: out[:, c] = sum of a[:, c - before : c + after + 1] (clipped to 0..C-1)."""
+    c = a.shape[1]
+    csum = np.zeros((a.shape[0], c + 1) + a.shape[2:], dtype=a.dtype)
+    np.cumsum(a, axis=1, out=csum[:, 1:])
+    hi = np.minimum(np.arange(c) + after + 1, c)
+    lo = np.maximum(np.arange(c) - before, 0)
+    return csum[:, hi] - csum[:, lo]
+
+
+def _lrn_back(g, ctx, ops):
+    size, alpha, beta, base = ctx
+    x = ops[0].data
+    scale = base ** -beta
+    t = g * x * scale / base
+    spread = _window_sum(t, (size - 1) // 2, size // 2)
+    return (g * scale - (2.0 * beta * alpha / size) * x * spread,)
+
+
+def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """Normalize each value by the energy of ``size`` neighbouring channels (see above);
+    x has shape (N, C, ...)."""
+    X = x.data
+    if X.ndim < 3:
+        raise ValueError(f"local_response_norm: expected input of shape (N, C, ...) with at "
+                         f"least 3 axes, got {X.shape}")
+    base = k + (alpha / size) * _window_sum(X * X, size // 2, (size - 1) // 2)
+    out = X * base ** -beta
+    return make_node(out, (x,), _lrn_back, (size, alpha, beta, base), "local_response_norm")
+
+
+class LocalResponseNorm(Module):
+    """AlexNet's normalization across ``size`` neighbouring channels (PyTorch's formula)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"LocalResponseNorm: size must be a positive integer, got {size!r}")
+        for name, value in (("alpha", alpha), ("beta", beta), ("k", k)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not np.isfinite(value) or value < 0:
+                raise ValueError(f"LocalResponseNorm: {name} must be a number >= 0, got {value!r}")
+        if k <= 0:
+            raise ValueError(f"LocalResponseNorm: k must be > 0, got {k!r}")
+        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"LocalResponseNorm: expected a Tensor, got {type(x).__name__}")
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
