@@ -177,9 +177,10 @@ def test_04_the_cnn_trains_and_its_pictures_show(executed):
     assert "feature maps: (1, 2, 26, 26)" in text
     assert float(re.search(r"test accuracy on 2,000 digits: (\d\.\d+)", text).group(1)) > 0.5
     assert len([b for b in bundles(nb) if "image/png" in b]) == 3
-    diagrams = [_text(b["image/svg+xml"]) for b in bundles(nb) if "image/svg+xml" in b]
+    diagrams = [html.unescape(_text(b["image/svg+xml"])) for b in bundles(nb)
+                if "image/svg+xml" in b]
     assert len(diagrams) == 2  # draw_architecture of LeNet-5, then of ResNet
-    assert "LeNet-5" in diagrams[0] and "residual block" in diagrams[1]
+    assert "LeNet-5" in diagrams[0] and "ResNet" in diagrams[1] and "residual block" in diagrams[1]
 
 
 @pytest.mark.parametrize("name", NAMES)
