@@ -32,7 +32,7 @@ from microgradnn.training import evaluate, fit  # noqa: E402
 
 def draw(model, out, kind: str) -> None:
     from viz import GraphvizNotFoundError, draw_architecture
-    from viz.dot import render, write_atomic
+    from viz.graph.dot import render, write_atomic
 
     picture = draw_architecture(model)
     try:

@@ -47,15 +47,15 @@ FAMILY_DEFAULTS: Dict[str, Dict[str, Any]] = {
 }
 FAMILIES = tuple(FAMILY_DEFAULTS)
 
-# The training recipe of each family's table row (README, benchmarks/RESULTS.md): Adam,
+# The best measured training recipe of each family (README, benchmarks/RESULTS.md): Adam,
 # the learning rate multiplied by lr_decay after each epoch. Each one is also the command
 # ``microgradnn train mnist --model KIND --optimizer adam --lr LR --lr-decay D --epochs E
 # --batch-size B [--augment A]``.
 RECIPES: Dict[str, Dict[str, Any]] = {
     "lenet5": {"lr": 1e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
-    "alexnet": {"lr": 1e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "alexnet": {"lr": 1e-3, "lr_decay": 0.8, "epochs": 8, "batch_size": 64, "augment": 1},
     "vgg": {"lr": 2e-3, "lr_decay": 0.8, "epochs": 10, "batch_size": 64, "augment": 1},
-    "googlenet": {"lr": 2e-3, "lr_decay": 0.7, "epochs": 4, "batch_size": 64, "augment": 0},
+    "googlenet": {"lr": 2e-3, "lr_decay": 0.8, "epochs": 8, "batch_size": 64, "augment": 1},
     "resnet": {"lr": 2e-3, "lr_decay": 0.75, "epochs": 10, "batch_size": 64, "augment": 1},
 }
 
