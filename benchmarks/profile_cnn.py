@@ -11,8 +11,10 @@ microgradnn (``--peer mg``): every forward call of the ``Sequential``'s plan is 
 pair such as "Conv2d+ReLU" shows as one row), every node's backward function is wrapped in a
 timer keyed by its op name just before ``backward()``, and ``zero_grad``/``step`` are timed
 too. A row is the median over the steps of that op's time in one step (us), so bursts of load
-from other processes count little. ``--cprofile N`` runs the same steps under cProfile
-instead and prints the N functions with the largest own time.
+from other processes count little; with ``--clock cpu`` the times are this process's CPU
+time (``time.process_time``), which a loaded machine distorts far less than wall time.
+``--cprofile N`` runs the same steps under cProfile instead and prints the N functions with
+the largest own time.
 
 PyTorch (``--peer pt``, 2 threads unless ``--torch-threads``): ``torch.profiler`` over the
 same steps, the self CPU time of each aten op per step (forward and backward ops are
@@ -42,6 +44,9 @@ from microgradnn.tensor import cross_entropy, from_uint8  # noqa: E402
 from tensor_peers import CNN_BATCH, SCALE, batches, mg_cnn, scaled, torch_cnn  # noqa: E402
 
 SHAPE = (-1, 1, 28, 28)
+# "cpu" counts only the time this process ran (all its threads): on a machine loaded by
+# other jobs, wall-clock medians mostly measure how often the scheduler took the core away.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def _step_name(step) -> str:
@@ -53,7 +58,7 @@ def _step_name(step) -> str:
     return name
 
 
-def mg_profile(images, labels, order, warmup: int) -> None:
+def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
     net = mg_cnn()
     opt = Adam(net.parameters(), lr=1e-3)
     steps = getattr(net, "_steps", None) or tuple(m.__call__ for m in net)
@@ -61,7 +66,7 @@ def mg_profile(images, labels, order, warmup: int) -> None:
     fwd: Dict[str, List[float]] = defaultdict(list)
     bwd: Dict[str, List[float]] = defaultdict(list)
     other: Dict[str, List[float]] = defaultdict(list)
-    clock = time.perf_counter
+    clock = CLOCKS[clock_name]
     totals = []
     for k, idx in enumerate(order):
         f: Dict[str, float] = {}
@@ -116,7 +121,7 @@ def mg_profile(images, labels, order, warmup: int) -> None:
     step_us = float(np.median(totals)) * 1e6
     print(f"microgradnn, {n} steps after {warmup} warm-up, batch {CNN_BATCH}, float32, "
           f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'one per core')}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"{clock_name} clock, load average {os.getloadavg()[0]:.2f}")
     print(f"{'layer (median us per step)':32s} {'forward':>9s} {'backward':>9s}")
     by_type: Dict[str, List[float]] = defaultdict(lambda: [0.0, 0.0])
     for key in list(fwd):
@@ -198,6 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cprofile", type=int, metavar="N", help="cProfile, top N functions")
     parser.add_argument("--torch-threads", type=int, default=2)
     parser.add_argument("--blas-threads", type=int, help="OPENBLAS_NUM_THREADS for microgradnn")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall time, or this process's CPU time (for a loaded machine; "
+                             "use it with --blas-threads 1)")
     args = parser.parse_args(argv)
     try:
         images, labels = load_mnist("train", progress=False)
@@ -211,7 +219,7 @@ def main(argv=None) -> int:
     elif args.cprofile:
         mg_cprofile(images, labels, order, args.cprofile)
     else:
-        mg_profile(images, labels, order, args.warmup)
+        mg_profile(images, labels, order, args.warmup, args.clock)
     return 0
 
 
