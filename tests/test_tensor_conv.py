@@ -12,6 +12,8 @@ import torch.nn.functional as TF
 from microgradnn.optim import Adam
 from microgradnn.tensor import (AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                                 Tensor, avg_pool2d, conv2d, cross_entropy, max_pool2d)
+from microgradnn.tensor import conv as conv_module
+from microgradnn.tensor.conv import conv2d_relu
 from microgradnn.tensor.gradcheck import tensor_gradcheck
 
 RNG = np.random.default_rng(42)
@@ -49,6 +51,7 @@ def test_conv2d_matches_finite_differences(k, s, p):
     w = RNG.standard_normal((3, 2, k, k))
     b = RNG.standard_normal(3)
     tensor_gradcheck(lambda x, w, b: conv2d(x, w, b, s, p), [x, w, b])
+    tensor_gradcheck(lambda x, w, b: conv2d_relu(x, w, b, s, p), [x, w, b])
 
 
 def test_conv2d_rectangular_kernel_stride_padding_no_bias():
@@ -151,3 +154,39 @@ def test_conv_input_gradient_only_when_needed():
     x = Tensor(RNG.standard_normal((1, 1, 5, 5)))
     layer(x).sum().backward()
     assert x.grad is None and layer.weight.grad is not None
+
+
+# ---- the fast paths: 1x1, the chunked stride-1 layout, the fused conv+relu node ----
+
+@pytest.mark.parametrize("n,c,o,h,w,s,p", [(1, 5, 7, 6, 9, 1, 0), (3, 4, 2, 5, 5, 1, 0),
+                                           (2, 3, 4, 7, 6, 2, 0), (2, 3, 4, 5, 5, 1, 1)])
+def test_1x1_conv_matches_torch(n, c, o, h, w, s, p):
+    x = RNG.standard_normal((n, c, h, w))
+    wt = RNG.standard_normal((o, c, 1, 1))
+    b = RNG.standard_normal(o)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, s, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=s, padding=p), [x, wt, b])
+    compare_with_torch(lambda x, w: conv2d(x, w, None, s, p),
+                       lambda x, w: TF.conv2d(x, w, None, stride=s, padding=p), [x, wt])
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+@pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2), (3, 0), (1, 1), (4, 2)])
+def test_stride1_conv_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, p):
+    # chunk_bytes=1: one sample per chunk; 3000: a few samples and a shorter last chunk.
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    x = RNG.standard_normal((5, 3, 7, 6))
+    w = RNG.standard_normal((4, 3, k, k + 1 if k < 5 else k))  # rectangular kernels too
+    b = RNG.standard_normal(4)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, 1, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=p), [x, w, b])
+    compare_with_torch(lambda x, w, b: conv2d_relu(x, w, b, 1, p),
+                       lambda x, w, b: TF.relu(TF.conv2d(x, w, b, stride=1, padding=p)),
+                       [x, w, b])
+
+
+def test_stride1_conv_batch_of_one_and_tall_padding():
+    x = RNG.standard_normal((1, 2, 3, 8))
+    w = RNG.standard_normal((3, 2, 3, 3))
+    compare_with_torch(lambda x, w: conv2d(x, w, None, 1, (2, 0)),
+                       lambda x, w: TF.conv2d(x, w, None, stride=1, padding=(2, 0)), [x, w])
