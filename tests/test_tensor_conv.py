@@ -190,3 +190,40 @@ def test_stride1_conv_batch_of_one_and_tall_padding():
     w = RNG.standard_normal((3, 2, 3, 3))
     compare_with_torch(lambda x, w: conv2d(x, w, None, 1, (2, 0)),
                        lambda x, w: TF.conv2d(x, w, None, stride=1, padding=(2, 0)), [x, w])
+
+
+@pytest.mark.parametrize("k,s,p,bias", [(3, 1, 1, True), (3, 2, 1, True), (1, 1, 0, False),
+                                        (2, 1, 0, False), (3, 1, 0, True)])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_fused_conv_relu_is_conv_then_relu_bit_for_bit(k, s, p, bias, input_grad):
+    rng = np.random.default_rng(7)
+    layer = Conv2d(3, 5, k, stride=s, padding=p, bias=bias, dtype=np.float32, rng=rng)
+    data = rng.standard_normal((4, 3, 9, 8)).astype(np.float32)
+    upstream = None
+    grads = []
+    for fused in (True, False):
+        x = Tensor(data, requires_grad=input_grad)
+        layer.zero_grad()
+        out = layer.call_with_relu(x) if fused else ReLU()(layer(x))
+        assert out.op == ("conv2d+relu" if fused else "relu")
+        if upstream is None:
+            upstream = rng.standard_normal(out.shape).astype(np.float32)
+            first = out.data.copy()
+        else:
+            assert np.array_equal(out.data, first)
+        out.backward(upstream)
+        grads.append([x.grad] + [p.grad for p in layer.parameters()])
+    for a, b in zip(*grads):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_sequential_fuses_conv_relu():
+    net = small_cnn(dtype=np.float32)
+    out = net(Tensor(RNG.standard_normal((2, 1, 12, 12)).astype(np.float32)))
+    ops = set()
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        ops.add(node.op)
+        stack.extend(node.operands)
+    assert "conv2d+relu" in ops and "relu" not in ops and "conv2d" not in ops

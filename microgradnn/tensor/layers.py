@@ -15,7 +15,7 @@ import numpy as np
 
 from ..module import Module
 from . import ops
-from .conv import avg_pool2d, conv2d, max_pool2d, pair
+from .conv import avg_pool2d, conv2d, conv2d_relu, max_pool2d, pair
 from .functional import check_input, dropout, linear_relu_unchecked, linear_unchecked
 from .tensor import Tensor, _check_dtype
 
@@ -147,12 +147,19 @@ class Conv2d(Module):
         self.bias = _uniform(rng, bound, (self.out_channels,), dt) if bias else None
 
     def __call__(self, x: Any) -> Tensor:
+        return conv2d(self._checked(x), self.weight, self.bias, self.stride, self.padding)
+
+    def call_with_relu(self, x: Any) -> Tensor:
+        """``ReLU()(self(x))`` as one graph node "conv2d+relu" (what ``Sequential`` uses)."""
+        return conv2d_relu(self._checked(x), self.weight, self.bias, self.stride, self.padding)
+
+    def _checked(self, x: Any) -> Tensor:
         x = check_input(x, self, self.weight.data.dtype)
         shape = x.data.shape
         if len(shape) != 4 or shape[1] != self.in_channels:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.in_channels}, H, W), "
                              f"got {shape}")
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return x
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -185,8 +192,9 @@ class AvgPool2d(MaxPool2d):
 class Sequential(Module):
     """Calls its modules in order; they are named "0", "1", ... as in PyTorch.
 
-    A ``Linear`` directly followed by a ``ReLU`` (exactly these classes) runs as one
-    graph node "linear+relu": the same numbers, less work per training step. Call the
+    A ``Linear`` or ``Conv2d`` directly followed by a ``ReLU`` (exactly these classes) runs
+    as one graph node "linear+relu" / "conv2d+relu": the same numbers, less work per
+    training step. Call the
     layers one by one (``net[0](x)``) to see the two steps as separate nodes.
     """
 
@@ -206,7 +214,8 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             m = modules[i]
-            if type(m) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
+            if type(m) in (Linear, Conv2d) and i + 1 < len(modules) \
+                    and type(modules[i + 1]) is ReLU:
                 steps.append(m.call_with_relu)
                 i += 2
             else:
