@@ -86,11 +86,23 @@ def test_pools_match_finite_differences(k, s, p):
     tensor_gradcheck(lambda x: avg_pool2d(x, k, s, p), [x])
 
 
+@pytest.mark.parametrize("k,s", [(17, 1), (16, 16), (3, 2)])
+def test_max_pool_large_and_overlapping_kernels_match_torch(k, s):
+    # 17x17 has more kernel offsets (289) than a uint8 winner index can name.
+    x = RNG.standard_normal((2, 2, 19, 18))
+    compare_with_torch(lambda x: max_pool2d(x, k, s), lambda x: TF.max_pool2d(x, k, s), [x])
+
+
 def test_max_pool_ties_send_gradient_to_one_element_like_torch():
     x = np.zeros((1, 1, 4, 4))  # what a dead ReLU produces: every window is a tie
     x[0, 0, 0, 0] = 1.0
     compare_with_torch(lambda x: max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x])
     compare_with_torch(lambda x: max_pool2d(x, 3, 1), lambda x: TF.max_pool2d(x, 3, 1), [x])
+    x = np.zeros((1, 2, 5, 6))  # ties between positive values in every position of a window
+    x[0, 0, :, 3:] = 2.0
+    x[0, 1, 1::2] = 1.0
+    compare_with_torch(lambda x: max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x])
+    compare_with_torch(lambda x: max_pool2d(x, 3, 2, 1), lambda x: TF.max_pool2d(x, 3, 2, 1), [x])
 
 
 def test_pooling_layers_and_odd_sizes():
@@ -227,3 +239,17 @@ def test_sequential_fuses_conv_relu():
         ops.add(node.op)
         stack.extend(node.operands)
     assert "conv2d+relu" in ops and "relu" not in ops and "conv2d" not in ops
+
+
+def test_no_grad_forward_paths_give_the_same_numbers():
+    from microgradnn.tensor import no_grad
+    x = RNG.standard_normal((3, 2, 9, 8))
+    w = RNG.standard_normal((4, 2, 3, 3))
+    b = RNG.standard_normal(4)
+    for fn in (lambda x: conv2d_relu(x, Tensor(w), Tensor(b), 1, 1),
+               lambda x: conv2d(x, Tensor(w), Tensor(b), 1, 1),
+               lambda x: max_pool2d(x, 2), lambda x: max_pool2d(x, 3, 2, 1)):
+        with_grad = fn(Tensor(x, requires_grad=True))
+        with no_grad():
+            without = fn(Tensor(x, requires_grad=True))
+        assert without.operands == () and np.array_equal(with_grad.data, without.data)

@@ -74,73 +74,25 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 
 
 # ---- convolution ----
-
-def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
-    """Along one axis, for kernel offset ``offset``: the output positions whose input
-    pixel lies inside the unpadded image, and those input pixels (as slices).
-
-    Output position o reads input pixel o*stride + offset - pad; padding pixels are
-    simply never copied (their columns stay zero), so no padded copy is made.
-    """
-    lo = max(0, -((offset - pad) // stride))
-    hi = min(out - 1, (size - 1 + pad - offset) // stride)
-    if hi < lo:
-        return slice(0, 0), slice(0, 0)
-    first = lo * stride + offset - pad
-    return slice(lo, hi + 1), slice(first, first + (hi - lo) * stride + 1, stride)
-
-
-def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, oh: int, ow: int,
-            ones_row: bool) -> np.ndarray:
-    """(N, C, H, W) -> columns (N, C*kh*kw [+1], OH*OW): one strided copy per kernel offset.
-
-    With ``ones_row`` a last row of ones is appended, so that the bias rides along in
-    the same GEMM (forward) and its gradient comes out of the weight GEMM (backward).
-    """
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    rows = c * kh * kw
-    alloc = np.zeros if padding != (0, 0) else np.empty
-    buf = alloc((n, rows + ones_row, oh * ow), dtype=x.dtype)
-    if ones_row:
-        buf[:, rows] = 1
-    cols = buf[:, :rows].reshape(n, c, kh, kw, oh, ow)  # a view into buf
-    for i in range(kh):
-        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
-        for j in range(kw):
-            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
-            cols[:, :, i, j, out_r, out_c] = x[:, :, in_r, in_c]
-    return buf
-
-
-def _col2im(g3: np.ndarray, w2: np.ndarray, shape: Tuple[int, ...], kernel: Pair,
-            stride: Pair, padding: Pair, oh: int, ow: int) -> np.ndarray:
-    """Input gradient: column gradients ``w2.T @ g3`` added back at each input pixel
-    (the adjoint of ``_im2col``); overlapping windows add up."""
-    n, c, h, w = shape
-    kh, kw = kernel
-    d = np.matmul(w2.T, g3).reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros(shape, dtype=g3.dtype)
-    for i in range(kh):
-        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
-        for j in range(kw):
-            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
-            out[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
-    return out
-
-
-# Stride 1, the "wide" layout: each sample's padded image is flattened row by row (Hp*Wp
-# numbers, plus kw-1 zeros at the end), and output position q = r*Wp + col (r < OH, col < Wp)
-# reads, at kernel offset (i, j), the flattened pixel q + i*Wp + j. So every (channel,
-# offset) row of the columns is ONE contiguous run of OH*Wp numbers: the columns are a single
-# copy of an ``as_strided`` view, long runs instead of N*C*kh*kw*OH short rows. The kw-1
-# columns col >= OW of each output row are padding of the layout (they read the next
-# row's pixels); the output is a view that leaves them out, and gradients there are zero.
 #
-# The batch is processed in chunks whose scratch arrays (columns, shifted gradients) fit in
-# the core's cache, and the columns are rebuilt in the backward pass from the small padded
-# input instead of being kept: a step touches far less memory than with batch-sized columns,
-# and on this machine the convolutions are bound by memory traffic, not by the GEMMs.
+# A convolution is one small GEMM per sample: weights (O, C*kh*kw [+1 for the bias]) times
+# that sample's columns (C*kh*kw [+1 row of ones], positions). The columns are one copy of an
+# ``as_strided`` view of the (padded) input, never kept: the batch runs in chunks whose
+# columns fit in the core's cache, and the backward pass rebuilds them from the input.
+# On this machine the convolutions are bound by memory traffic, not by the GEMMs, so a
+# step that never writes batch-sized columns to memory and reads them back is much faster.
+#
+# Two layouts of the positions:
+# - compact (any stride): position r*OW + col, window rows of OW pixels;
+# - wide (stride 1): each sample's padded image is flattened row by row (Hp*Wp numbers plus
+#   kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel offset (i, j), the
+#   flattened pixel q + i*Wp + j. A (channel, offset) row of the columns is then ONE
+#   contiguous run of OH*Wp numbers instead of OH short rows. The kw-1 positions col >= OW
+#   of each output row are padding of the layout (they read the next row's pixels): the
+#   output is a view that leaves them out, and the gradient there is zero.
+#   Its input gradient is the correlation of the output gradient with the flipped kernel:
+#   one GEMM over kw shifted copies of the gradient gives, for each kernel row i, the
+#   gradient of the padded image shifted by i*Wp, and kh long additions put them together.
 
 _CHUNK_BYTES = 1 << 20
 _SCRATCH = threading.local()
@@ -169,110 +121,172 @@ def _chunk(n: int, per_sample: int, itemsize: int) -> int:
     return max(1, min(n, _CHUNK_BYTES // max(1, per_sample * itemsize)))
 
 
-class _Wide:
-    """Geometry of a stride-1 convolution in the wide layout, and its three loops."""
+class _Plan:
+    """The geometry of one convolution call and its chunked forward and backward loops."""
 
-    def __init__(self, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], padding: Pair,
-                 bias: bool, dtype: np.dtype) -> None:
+    def __init__(self, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], stride: Pair,
+                 padding: Pair, bias: bool, dtype: np.dtype, wide: bool) -> None:
         self.n, self.c, self.h, self.w = x_shape
         self.o, _, self.kh, self.kw = w_shape
-        self.ph, self.pw = padding
+        (self.sh, self.sw), (self.ph, self.pw) = stride, padding
         self.hp, self.wp = self.h + 2 * self.ph, self.w + 2 * self.pw
-        self.oh, self.ow = self.hp - self.kh + 1, self.wp - self.kw + 1
-        self.run = self.oh * self.wp  # wide positions of one output channel
-        self.span = self.run + self.kw - 1
-        self.size = self.hp * self.wp + self.kw - 1  # a flattened padded image
+        self.oh, self.ow = _geometry("conv2d", x_shape, (self.kh, self.kw), stride, padding)
+        self.wide = wide  # only for stride 1
+        self.run = self.oh * (self.wp if wide else self.ow)  # positions per output channel
+        self.size = self.hp * self.wp + self.kw - 1  # a flattened padded image (wide)
         self.rows = self.c * self.kh * self.kw
         self.bias = bias
         self.dtype = dtype
 
-    def flat(self, x: np.ndarray) -> np.ndarray:
-        """(N, C, H, W) -> (N, C, size): zero-padded images, flattened row-major."""
-        flat = np.zeros((self.n, self.c, self.size), dtype=self.dtype)
-        image = flat[:, :, :self.hp * self.wp].reshape(self.n, self.c, self.hp, self.wp)
-        image[:, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w] = x
-        return flat
+    def source(self, x: np.ndarray) -> np.ndarray:
+        """The array the windows are cut from: the input zero-padded (flattened if wide)."""
+        n, c, h, w, ph, pw = self.n, self.c, self.h, self.w, self.ph, self.pw
+        if not self.wide and not ph and not pw:
+            return x
+        if self.wide:
+            src = np.zeros((n, c, self.size), dtype=self.dtype)
+            image = src[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)
+        else:
+            src = image = np.zeros((n, c, self.hp, self.wp), dtype=self.dtype)
+        image[:, :, ph:ph + h, pw:pw + w] = x
+        return src
 
-    def columns(self, flat: np.ndarray, m: int):
+    def columns(self, src: np.ndarray, m: int):
         """A scratch column array for ``m`` samples (ones row preset when there is a bias)
-        and a function filling its first k samples from samples a..a+k of ``flat``."""
+        and a function filling its first k samples from samples a..a+k of ``src``."""
         cols = _scratch("cols", (m, self.rows + self.bias, self.run), self.dtype)
         if self.bias:
             cols[:, self.rows] = 1
-        s0, s1, s2 = flat.strides
-        windows = as_strided(flat, (self.n, self.c, self.kh, self.kw, self.run),
-                             (s0, s1, self.wp * s2, s2, s2), writeable=False)
-        shape = (self.c, self.kh, self.kw, self.run)
+        if self.wide:
+            s0, s1, s2 = src.strides
+            grid: Tuple[int, ...] = (self.run,)
+            windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
+                                 (s0, s1, self.wp * s2, s2, s2), writeable=False)
+        else:
+            s0, s1, s2, s3 = src.strides
+            grid = (self.oh, self.ow)
+            windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.oh, self.ow),
+                                 (s0, s1, s2, s3, self.sh * s2, self.sw * s3), writeable=False)
+        shape = (self.c, self.kh, self.kw) + grid
 
         def fill(a: int, k: int) -> np.ndarray:
             cols[:k, :self.rows].reshape((k,) + shape)[...] = windows[a:a + k]
             return cols[:k]
         return fill
 
-    def forward(self, flat: np.ndarray, w2: np.ndarray) -> np.ndarray:
-        """(N, O, OH*Wp): the GEMM of each sample's columns with the (bias-extended) weights."""
-        n = self.n
-        raw = np.empty((n, self.o, self.run), dtype=self.dtype)
-        m = _chunk(n, (self.rows + 1 + self.o) * self.run, raw.itemsize)
-        fill = self.columns(flat, m)
+    def output(self, raw: np.ndarray) -> np.ndarray:
+        """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
+        if not self.wide:
+            return raw.reshape(self.n, self.o, self.oh, self.ow)
+        return raw.reshape(self.n, self.o, self.oh, self.wp)[:, :, :, :self.ow]
+
+    def forward(self, src: np.ndarray, w2: np.ndarray, relu: bool, keep_mask: bool):
+        """-> (N, O, run): each sample's columns times the (bias-extended) weights, with
+        ``relu`` max(., 0) taken chunk by chunk while the chunk is in cache; and with
+        ``keep_mask`` the (N, O, run) booleans "output > 0" for relu's backward."""
+        n, o, run = self.n, self.o, self.run
+        raw = np.empty((n, o, run), dtype=self.dtype)
+        mask = np.empty((n, o, run), dtype=bool) if keep_mask else None
+        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize)
+        fill = self.columns(src, m)
+        zeros = _scratch("zeros", (m, o, run), self.dtype) if relu else None
         for a in range(0, n, m):
             k = min(m, n - a)
-            np.matmul(w2, fill(a, k), out=raw[a:a + k])
-        return raw
+            out = raw[a:a + k]
+            np.matmul(w2, fill(a, k), out=out)
+            if relu:
+                np.maximum(out, zeros[:k], out=out)
+            if keep_mask:
+                np.greater(out, zeros[:k], out=mask[a:a + k])
+        return raw, mask
 
-    def backward(self, g: np.ndarray, mask: Optional[np.ndarray], flat: np.ndarray,
+    def backward(self, g: np.ndarray, mask: Optional[np.ndarray], src: np.ndarray,
                  weight: np.ndarray, want_w: bool, want_x: bool):
         """-> (weight gradient (O, rows [+1]) or None, input gradient (N, C, H, W) or None)."""
-        n, o, c, kh, kw = self.n, self.o, self.c, self.kh, self.kw
-        run, span, wp, ow = self.run, self.span, self.wp, self.ow
+        n, o, c, kh, kw, run = self.n, self.o, self.c, self.kh, self.kw, self.run
         dt = self.dtype
-        per_sample = (o * run + (self.rows + 1) * run * want_w
-                      + (kw * o * span + kh * c * span + c * self.size) * want_x)
-        m = _chunk(n, per_sample, np.dtype(dt).itemsize)
-        # The output gradient on the wide grid, zero in the layout's padding columns.
-        gpad = _scratch("gpad", (m, o, self.oh, wp), dt)
-        g3 = gpad.reshape(m, o, run)
-        gw = np.zeros((o, self.rows + self.bias), dtype=dt) if want_w else None
+        span = run + kw - 1
+        if self.wide:
+            back = (kw * o * span + kh * c * span + c * self.size) * want_x
+        else:
+            back = (self.rows * run + c * self.hp * self.wp) * want_x
+        m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
+        # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
+        gbuf = _scratch("grad", (m, o, self.oh, self.wp if self.wide else self.ow), dt)
+        g3 = gbuf.reshape(m, o, run)
         if want_w:
-            fill = self.columns(flat, m)
+            fill = self.columns(src, m)
+            per_sample = np.empty((n, o, self.rows + self.bias), dtype=dt)
         if want_x:
-            # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges), rows (j, o) of one GEMM
-            # with the weights as [(i, c), (j, o)]: for each kernel row i, the gradient of
-            # the padded image shifted by i*Wp; kh long additions put them together.
-            shifted = _scratch("shifted", (m, kw, o, span), dt)
-            w3 = weight.transpose(2, 1, 3, 0).reshape(kh * c, kw * o)
-            image = _scratch("image", (m, c, self.size), dt)
             gx = np.empty((n, c, self.h, self.w), dtype=dt)
+            if self.wide:
+                # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges): rows (j, o) of one GEMM
+                # with the weights as [(i, c), (j, o)].
+                shifted = _scratch("shifted", (m, kw, o, span), dt)
+                w3 = weight.transpose(2, 1, 3, 0).reshape(kh * c, kw * o)
+                image = _scratch("image", (m, c, self.size), dt)
+            else:
+                w2t = weight.reshape(o, self.rows).T
+                image = _scratch("image", (m, c, self.hp, self.wp), dt)
         for a in range(0, n, m):
             k = min(m, n - a)
-            if mask is None:
-                gpad[:k, :, :, :ow] = g[a:a + k]
-            else:
-                np.multiply(g[a:a + k], mask[a:a + k], out=gpad[:k, :, :, :ow])
             gk = g3[:k]
+            if self.wide:
+                gbuf[:k, :, :, :self.ow] = g[a:a + k]
+                if mask is not None:  # on the wide grid: this product runs on whole rows
+                    np.multiply(gk, mask[a:a + k], out=gk)
+            elif mask is not None:
+                np.multiply(g[a:a + k].reshape(k, o, run), mask[a:a + k], out=gk)
+            else:
+                gk = g[a:a + k].reshape(k, o, run)
             if want_w:
-                # one small GEMM per sample, summed; a bias's gradient is the last column
-                gw += np.matmul(gk, fill(a, k).transpose(0, 2, 1)).sum(axis=0)
+                # one small GEMM per sample (summed below); a bias's gradient is the last column
+                np.matmul(gk, fill(a, k).transpose(0, 2, 1), out=per_sample[a:a + k])
             if want_x:
-                for j in range(kw):
-                    shifted[:k, j, :, j:j + run] = gk
-                parts = np.matmul(w3, shifted[:k].reshape(k, kw * o, span))
-                img = image[:k]
-                img[:, :, :span] = parts[:, :c]
-                img[:, :, span:] = 0
-                for i in range(1, kh):
-                    img[:, :, i * wp:i * wp + span] += parts[:, i * c:(i + 1) * c]
-                padded = img[:, :, :self.hp * wp].reshape(k, c, self.hp, wp)
-                gx[a:a + k] = padded[:, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
+                gx[a:a + k] = self._input_grad(gk, k, shifted if self.wide else w2t, image,
+                                               w3 if self.wide else None)
+        gw = np.add.reduce(per_sample, axis=0) if want_w else None
         return gw, (gx if want_x else None)
+
+    def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: np.ndarray,
+                    w3: Optional[np.ndarray]) -> np.ndarray:
+        """The input gradient of k samples from their output gradient ``gk`` (k, O, run)."""
+        c, kh, kw, wp, run = self.c, self.kh, self.kw, self.wp, self.run
+        ph, pw, h, w = self.ph, self.pw, self.h, self.w
+        if self.wide:
+            span = run + kw - 1
+            shifted = work
+            for j in range(kw):
+                shifted[:k, j, :, j:j + run] = gk
+            parts = np.matmul(w3, shifted[:k].reshape(k, kw * self.o, span))
+            img = image[:k]
+            img[:, :, :span] = parts[:, :c]
+            img[:, :, span:] = 0
+            for i in range(1, kh):
+                img[:, :, i * wp:i * wp + span] += parts[:, i * c:(i + 1) * c]
+            padded = img[:, :, :self.hp * wp].reshape(k, c, self.hp, wp)
+        else:
+            # column gradients, added back at each (padded) input pixel their windows read
+            d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
+            padded = image[:k]
+            padded[...] = 0
+            sh, sw = self.sh, self.sw
+            rows, cols = sh * (self.oh - 1) + 1, sw * (self.ow - 1) + 1
+            for i in range(kh):
+                for j in range(kw):
+                    padded[:, :, i:i + rows:sh, j:j + cols:sw] += d[:, :, i, j]
+        return padded[:, :, ph:ph + h, pw:pw + w]
 
 
 def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride: Pair,
-                  padding: Pair, wide: bool) -> Tuple[np.ndarray, np.ndarray, Any]:
-    """-> (output (N, O, OH, OW), the GEMM's output array it views, context for backward)."""
+                  padding: Pair, wide: bool, relu: bool = False, keep_mask: bool = False):
+    """-> (output (N, O, OH, OW), context for backward, relu mask or None).
+
+    With ``relu`` the output is max(conv, 0); with ``keep_mask`` also the booleans
+    "output > 0" that relu's backward needs (in the GEMM layout).
+    """
     o, c, kh, kw = W.shape
     n, _, h, w = X.shape
-    oh, ow = _geometry("conv2d", X.shape, (kh, kw), stride, padding)
     w2 = W.reshape(o, -1)
     if (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0):
         # 1x1: the input itself is the column matrix, nothing to copy.
@@ -280,17 +294,17 @@ def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride:
         raw = np.matmul(w2, cols)
         if B is not None:
             raw += B[:, None]
-        return raw.reshape(n, o, oh, ow), raw, ("pointwise", cols)
+        if relu:
+            np.maximum(raw, _zeros_like(raw), out=raw)
+        out = raw.reshape(n, o, h, w)
+        return out, ("pointwise", cols), (raw > 0) if keep_mask else None
     if B is not None:
         w2 = np.concatenate([w2, B[:, None]], axis=1)  # the bias rides in the GEMM
-    if wide:
-        geo = _Wide(X.shape, W.shape, padding, B is not None, X.dtype)
-        flat = geo.flat(X)
-        raw = geo.forward(flat, w2)  # (N, O, OH*Wp)
-        return raw.reshape(n, o, oh, geo.wp)[:, :, :, :ow], raw, ("wide", (geo, flat))
-    cols = _im2col(X, (kh, kw), stride, padding, oh, ow, ones_row=B is not None)
-    raw = np.matmul(w2, cols)  # (N, O, OH*OW): already channel-first
-    return raw.reshape(n, o, oh, ow), raw, ("columns", cols)
+    plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype,
+                 wide=wide and stride == (1, 1))
+    src = plan.source(X)
+    raw, mask = plan.forward(src, w2, relu, keep_mask)
+    return plan.output(raw), ("plan", (plan, src)), mask
 
 
 def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
@@ -298,32 +312,27 @@ def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
     x, weight = ops[0], ops[1]
     W = weight.data
     o, c, kh, kw = W.shape
-    n, _, oh, ow = g.shape
     has_bias = len(ops) == 3
     want_w = weight.requires_grad or has_bias
     rows = c * kh * kw
     gx = gw = gb = None
-    if kind == "wide":
-        geo, flat = saved
-        full, gx = geo.backward(g, mask, flat, W, want_w, x.requires_grad)
+    if kind == "plan":
+        plan, src = saved
+        full, gx = plan.backward(g, mask, src, W, want_w, x.requires_grad)
         if want_w:
             gw = full[:, :rows].reshape(W.shape)
             gb = full[:, rows] if has_bias else None
         return (gx, gw) if not has_bias else (gx, gw, gb)
+    n = g.shape[0]
+    g3 = g.reshape(n, o, -1)
     if mask is not None:
-        g = g * mask
-    g3 = g.reshape(n, o, oh * ow)
+        g3 = g3 * mask
     if want_w:
-        # One small GEMM per sample, summed; with a bias row, its gradient is the last column.
-        full = np.matmul(g3, saved.transpose(0, 2, 1)).sum(axis=0)
-        gw = full[:, :rows].reshape(W.shape)
+        gw = np.matmul(g3, saved.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
         if has_bias:
-            gb = full[:, rows] if kind != "pointwise" else g3.sum(axis=2).sum(axis=0)
+            gb = g3.sum(axis=2).sum(axis=0)
     if x.requires_grad:
-        if kind == "pointwise":
-            gx = np.matmul(W.reshape(o, c).T, g3).reshape(x.data.shape)
-        else:
-            gx = _col2im(g3, W.reshape(o, -1), x.data.shape, (kh, kw), stride, padding, oh, ow)
+        gx = np.matmul(W.reshape(o, c).T, g3).reshape(x.data.shape)
     return (gx, gw) if not has_bias else (gx, gw, gb)
 
 
@@ -332,9 +341,9 @@ def _conv_back(g, ctx, ops):
 
 
 def _conv_relu_back(g, ctx, ops):
-    data, stride, padding, out = ctx
-    # relu's backward (its output is positive exactly where its input was), then conv's.
-    return _conv_backward(g, (data, stride, padding, out > 0), ops)
+    # relu's backward (its output is positive exactly where its input was), then conv's:
+    # ctx ends with the mask "output > 0" made in the forward pass.
+    return _conv_backward(g, ctx, ops)
 
 
 def _conv_checked(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
@@ -363,7 +372,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     """Cross-correlation like PyTorch's: x (N, C, H, W), weight (O, C, kh, kw), bias (O,)
     -> (N, O, OH, OW) with OH = (H + 2*padding - kh) // stride + 1."""
     stride, padding = _conv_checked(x, weight, bias, stride, padding)
-    out, _, data = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+    out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
                                  stride, padding, _use_wide(x, stride))
     operands = (x, weight) if bias is None else (x, weight, bias)
     return make_node(out, operands, _conv_back, (data, stride, padding), "conv2d")
@@ -374,15 +383,16 @@ def conv2d_relu(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride
     """``relu(conv2d(x, weight, bias, stride, padding))`` as one node "conv2d+relu".
 
     The same numbers as the two ops one after the other; the maximum is taken in place
-    on the GEMM's output, and the backward masks the gradient on its way into the
-    convolution's, which saves an array and a pass over it each way.
+    on the GEMM's output while it is in cache, and the backward masks the gradient on
+    its way into the convolution's: an array and two passes over it saved.
     """
     stride, padding = _conv_checked(x, weight, bias, stride, padding)
-    out, raw, data = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                   stride, padding, _use_wide(x, stride))
-    np.maximum(raw, _zeros_like(raw), out=raw)
     operands = (x, weight) if bias is None else (x, weight, bias)
-    return make_node(out, operands, _conv_relu_back, (data, stride, padding, out),
+    grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
+    out, data, mask = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+                                    stride, padding, _use_wide(x, stride), relu=True,
+                                    keep_mask=grad)
+    return make_node(out, operands, _conv_relu_back, (data, stride, padding, mask),
                      "conv2d+relu")
 
 
