@@ -157,10 +157,11 @@ def mg_cprofile(images, labels, order, top: int) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
-def pt_profile(images, labels, order, warmup: int, threads: int) -> None:
+def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
     torch.set_num_threads(threads)
+    clock = CLOCKS[clock_name]
     net = mg_cnn()
     tnet = torch_cnn(torch, net.state_dict())
     opt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
@@ -176,15 +177,17 @@ def pt_profile(images, labels, order, warmup: int, threads: int) -> None:
     for idx in order[:warmup]:
         step(idx)
     rest = order[warmup:]
-    t0 = time.perf_counter()
+    times = []
     for idx in rest:
+        t0 = clock()
         step(idx)
-    plain = (time.perf_counter() - t0) / len(rest)
+        times.append(clock() - t0)
+    plain = float(np.median(times))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for idx in rest:
             step(idx)
     print(f"PyTorch {torch.__version__}, {threads} threads, {len(rest)} steps after {warmup} "
-          f"warm-up; step without profiler {plain * 1e6:.1f} us; load average "
+          f"warm-up; step without profiler (median, {clock_name} clock) {plain * 1e6:.1f} us; load average "
           f"{os.getloadavg()[0]:.2f}")
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in events)
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
     parser.add_argument("--blas-threads", type=int, help="OPENBLAS_NUM_THREADS for microgradnn")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                         help="wall time, or this process's CPU time (for a loaded machine; "
-                             "use it with --blas-threads 1)")
+                             "use it with --blas-threads 1, or --torch-threads 1)")
     args = parser.parse_args(argv)
     try:
         images, labels = load_mnist("train", progress=False)
@@ -215,7 +218,7 @@ def main(argv=None) -> int:
     labels = labels.astype(np.int64)
     order = batches(len(images), CNN_BATCH, 0)[:args.warmup + args.steps]
     if args.peer == "pt":
-        pt_profile(images, labels, order, args.warmup, args.torch_threads)
+        pt_profile(images, labels, order, args.warmup, args.torch_threads, args.clock)
     elif args.cprofile:
         mg_cprofile(images, labels, order, args.cprofile)
     else:

@@ -422,23 +422,17 @@ def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
 
 
 def _max_pool_back(g, ctx, ops):
-    xp, out, kernel, stride, padding = ctx
-    oh, ow = out.shape[2:]
-    d = np.zeros(xp.shape, dtype=g.dtype)
+    winner, kernel, stride, padding = ctx
+    shape = ops[0].data.shape
+    oh, ow = g.shape[2:]
+    padded = (shape[0], shape[1], shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
     disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
-    last = kernel[0] * kernel[1] - 1
-    taken = None  # windows whose maximum has already been found
+    # Windows that tile the input exactly write every element: nothing to zero first.
+    tiles = disjoint and padding == (0, 0) and shape[2] == oh * kernel[0] \
+        and shape[3] == ow * kernel[1]
+    d = (np.empty if tiles else np.zeros)(padded, dtype=g.dtype)
     for k, (_, _, index) in enumerate(_offsets(kernel, stride, oh, ow)):
-        # Row-major offsets and a running "taken" mask: the first maximum of each
-        # window takes the whole gradient, as in PyTorch (ties are common after ReLU).
-        if k == 0:
-            hit = taken = xp[index] == out
-        elif k < last:
-            hit = xp[index] == out
-            np.greater(hit, taken, out=hit)  # a maximum, and none found before
-            taken |= hit
-        else:  # the windows left over have their maximum at the last offset
-            hit = ~taken
+        hit = winner == k  # the windows whose (first) maximum sits at offset k
         if disjoint:  # each input element belongs to one window: write, do not add
             np.multiply(g, hit, out=d[index])
         else:
@@ -456,13 +450,29 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     X = x.data
     oh, ow = _geometry("max_pool2d", X.shape, kernel, stride, padding)
     xp = _pad(X, padding, -np.inf)
-    out = None
-    for _, _, index in _offsets(kernel, stride, oh, ow):
-        if out is None:
-            out = xp[index].copy()
-        else:
+    offsets = [index for _, _, index in _offsets(kernel, stride, oh, ow)]
+    out = xp[offsets[0]].copy()
+    if not (_GRAD_ENABLED[0] and x.requires_grad):
+        for index in offsets[1:]:
             np.maximum(out, xp[index], out=out)
-    return make_node(out, (x,), _max_pool_back, (xp, out, kernel, stride, padding), "max_pool2d")
+        return make_node(out, (x,), _max_pool_back, None, "max_pool2d")
+    # While the input is read anyway, note which kernel offset holds each window's first
+    # maximum (row-major order, as PyTorch): the backward then needs neither the input nor
+    # any comparison with it. An offset that beats the running maximum strictly is the
+    # winner so far, and later offsets are larger numbers: winner = max over k of k*beats.
+    small = np.min_scalar_type(len(offsets) - 1)  # uint8 up to 256 offsets
+    winner = np.zeros(out.shape, dtype=small)
+    plane = np.empty_like(out)
+    beats = np.empty(out.shape, dtype=bool)
+    code = np.empty(out.shape, dtype=small)
+    for k, index in enumerate(offsets[1:], 1):
+        np.copyto(plane, xp[index])  # one strided read; the rest runs on contiguous arrays
+        np.greater(plane, out, out=beats)
+        np.maximum(out, plane, out=out)
+        np.multiply(beats.view(np.uint8), small.type(k), out=code)
+        np.maximum(winner, code, out=winner)
+    return make_node(out, (x,), _max_pool_back, (winner, kernel, stride, padding),
+                     "max_pool2d")
 
 
 def _avg_pool_back(g, ctx, ops):
