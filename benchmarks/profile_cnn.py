@@ -50,11 +50,16 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def _step_name(step) -> str:
-    """"Conv2d" for a module's ``__call__``, "Conv2d+ReLU" for a fused ``call_with_relu``."""
-    owner = getattr(step, "__self__", None)
-    name = type(owner).__name__ if owner is not None else getattr(step, "__name__", "?")
-    if getattr(step, "__name__", "") == "call_with_relu":
+    """"Conv2d" for a module's ``__call__``, "Conv2d+ReLU" for a fused ``call_with_relu``,
+    "Conv2d+ReLU+MaxPool2d" for a ``call_with_relu_pool`` (a ``functools.partial``)."""
+    method = getattr(step, "func", step)
+    owner = getattr(method, "__self__", None)
+    name = type(owner).__name__ if owner is not None else getattr(method, "__name__", "?")
+    fused = getattr(method, "__name__", "")
+    if fused == "call_with_relu":
         name += "+ReLU"
+    elif fused == "call_with_relu_pool":
+        name += "+ReLU+MaxPool2d"
     return name
 
 

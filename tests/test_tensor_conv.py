@@ -229,16 +229,84 @@ def test_fused_conv_relu_is_conv_then_relu_bit_for_bit(k, s, p, bias, input_grad
         assert (a is None and b is None) or np.array_equal(a, b)
 
 
-def test_sequential_fuses_conv_relu():
-    net = small_cnn(dtype=np.float32)
-    out = net(Tensor(RNG.standard_normal((2, 1, 12, 12)).astype(np.float32)))
-    ops = set()
-    stack = [out]
+def graph_ops(out):
+    ops, stack = [], [out]
     while stack:
         node = stack.pop()
-        ops.add(node.op)
+        ops.append(node.op)
         stack.extend(node.operands)
-    assert "conv2d+relu" in ops and "relu" not in ops and "conv2d" not in ops
+    return ops
+
+
+def test_sequential_fuses_conv_relu_and_conv_relu_pool():
+    net = small_cnn(dtype=np.float32)  # conv, relu, pool twice: two triples
+    ops = graph_ops(net(Tensor(RNG.standard_normal((2, 1, 12, 12)).astype(np.float32))))
+    assert ops.count("conv2d+relu+max_pool2d") == 2
+    assert not {"relu", "conv2d", "max_pool2d", "conv2d+relu"} & set(ops)
+    rng = np.random.default_rng(1)
+    pair_only = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU(), Flatten())
+    assert "conv2d+relu" in graph_ops(pair_only(Tensor(np.ones((1, 1, 5, 5), np.float32))))
+    # a pool with padding, or a 1x1 convolution (no columns to save), is not fused with the pool
+    for conv, pool in ((Conv2d(1, 2, 3, rng=rng), MaxPool2d(3, 2, 1)),
+                       (Conv2d(1, 2, 1, rng=rng), MaxPool2d(2))):
+        ops = graph_ops(Sequential(conv, ReLU(), pool)(Tensor(np.ones((1, 1, 7, 7), np.float32))))
+        assert ops[0] == "max_pool2d" and "conv2d+relu" in ops
+
+
+CONV_POOL_GRID = [((3, 1, 1), (2, None)), ((3, 1, 0), (3, 2)), ((2, 2, 1), (2, 1)),
+                  ((1, 1, 0), (2, None)), ((3, 1, 1), (3, 3)), ((4, 1, 2), (2, 3))]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5000, 1 << 30])
+@pytest.mark.parametrize("conv,pool", CONV_POOL_GRID)
+def test_conv_relu_pool_matches_torch(monkeypatch, chunk_bytes, conv, pool):
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    (k, s, p), (pk, ps) = conv, pool
+    x = RNG.standard_normal((5, 3, 9, 10))
+    w = RNG.standard_normal((4, 3, k, k))
+    b = RNG.standard_normal(4)
+    compare_with_torch(
+        lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, s, p, pk, ps),
+        lambda x, w, b: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b, stride=s, padding=p)),
+                                      pk, ps if ps is not None else pk), [x, w, b])
+
+
+@pytest.mark.parametrize("conv,pool", [cp for cp in CONV_POOL_GRID if cp[0][0] > 1])
+@pytest.mark.parametrize("input_grad,bias", [(True, True), (False, True), (True, False)])
+def test_fused_conv_relu_pool_is_the_three_layers_bit_for_bit(conv, pool, input_grad, bias):
+    (k, s, p), (pk, ps) = conv, pool
+    rng = np.random.default_rng(11)
+    layer = Conv2d(3, 5, k, stride=s, padding=p, bias=bias, dtype=np.float32, rng=rng)
+    pool_layer = MaxPool2d(pk, ps)
+    data = rng.standard_normal((4, 3, 9, 10)).astype(np.float32)
+    data[:, :, :4] = 0.5  # flat regions: ties between equal positive outputs
+    upstream = first = None
+    grads = []
+    for fused in (True, False):
+        x = Tensor(data, requires_grad=input_grad)
+        layer.zero_grad()
+        if fused:
+            out = layer.call_with_relu_pool(x, pool_layer)
+        else:
+            out = pool_layer(ReLU()(layer(x)))
+        if upstream is None:
+            upstream = rng.standard_normal(out.shape).astype(np.float32)
+            first = out.data.copy()
+        else:
+            assert np.array_equal(out.data, first)
+        out.backward(upstream)
+        grads.append([x.grad] + [q.grad for q in layer.parameters()])
+    for a, b in zip(*grads):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+def test_conv_relu_pool_gradcheck():
+    x = RNG.standard_normal((2, 2, 6, 5))
+    w = RNG.standard_normal((3, 2, 3, 3))
+    b = RNG.standard_normal(3)
+    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2), [x, w, b])
+    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 0, 3, 2),
+                     [x, w, b])
 
 
 def test_no_grad_forward_paths_give_the_same_numbers():
@@ -247,6 +315,7 @@ def test_no_grad_forward_paths_give_the_same_numbers():
     w = RNG.standard_normal((4, 2, 3, 3))
     b = RNG.standard_normal(4)
     for fn in (lambda x: conv2d_relu(x, Tensor(w), Tensor(b), 1, 1),
+               lambda x: conv_module.conv2d_relu_max_pool2d(x, Tensor(w), Tensor(b), 1, 1, 2),
                lambda x: conv2d(x, Tensor(w), Tensor(b), 1, 1),
                lambda x: max_pool2d(x, 2), lambda x: max_pool2d(x, 3, 2, 1)):
         with_grad = fn(Tensor(x, requires_grad=True))

@@ -20,7 +20,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from .tensor import _GRAD_ENABLED, Tensor, make_node
 
-__all__ = ["conv2d", "conv2d_relu", "max_pool2d", "avg_pool2d", "pair", "output_size"]
+__all__ = ["conv2d", "conv2d_relu", "conv2d_relu_max_pool2d", "max_pool2d", "avg_pool2d",
+           "pair", "output_size"]
 
 Pair = Tuple[int, int]
 
@@ -125,7 +126,8 @@ class _Plan:
     """The geometry of one convolution call and its chunked forward and backward loops."""
 
     def __init__(self, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], stride: Pair,
-                 padding: Pair, bias: bool, dtype: np.dtype, wide: bool) -> None:
+                 padding: Pair, bias: bool, dtype: np.dtype, wide: bool,
+                 pool: Optional[Tuple[Pair, Pair]] = None) -> None:
         self.n, self.c, self.h, self.w = x_shape
         self.o, _, self.kh, self.kw = w_shape
         (self.sh, self.sw), (self.ph, self.pw) = stride, padding
@@ -137,6 +139,14 @@ class _Plan:
         self.rows = self.c * self.kh * self.kw
         self.bias = bias
         self.dtype = dtype
+        self.pool = pool  # (kernel, stride) of a max pool taken inside the chunks
+        if pool is not None:
+            (pkh, pkw), (psh, psw) = pool
+            self.poh, self.pow = _geometry("max_pool2d", (self.n, self.o, self.oh, self.ow),
+                                           pool[0], pool[1], (0, 0))
+            # windows that tile the output exactly overwrite all of it in the backward
+            self.pool_tiles = pool[0] == pool[1] and self.oh == self.poh * pkh \
+                and self.ow == self.pow * pkw
 
     def source(self, x: np.ndarray) -> np.ndarray:
         """The array the windows are cut from: the input zero-padded (flattened if wide)."""
@@ -180,6 +190,37 @@ class _Plan:
             return raw.reshape(self.n, self.o, self.oh, self.ow)
         return raw.reshape(self.n, self.o, self.oh, self.wp)[:, :, :, :self.ow]
 
+    def grid(self, flat: np.ndarray, k: int) -> np.ndarray:
+        """The (k, O, OH, OW) output positions inside a (k, O, run) GEMM result."""
+        if not self.wide:
+            return flat.reshape(k, self.o, self.oh, self.ow)
+        return flat.reshape(k, self.o, self.oh, self.wp)[:, :, :, :self.ow]
+
+    def forward_pooled(self, src: np.ndarray, w2: np.ndarray, keep_winner: bool):
+        """-> (N, O, POH, POW) max_pool(relu(conv)), and the pool's winner codes or None.
+
+        Each chunk's convolution output is pooled while in cache and never stored. The
+        relu is taken on the pooled numbers: max and relu commute (relu(max z) = max relu(z)).
+        """
+        n, o, run = self.n, self.o, self.run
+        kernel, stride = self.pool
+        pooled = np.empty((n, o, self.poh, self.pow), dtype=self.dtype)
+        small = np.min_scalar_type(kernel[0] * kernel[1] - 1)
+        winner = np.empty(pooled.shape, dtype=small) if keep_winner else None
+        m = _chunk(n, (self.rows + 1 + 2 * o) * run, pooled.itemsize)
+        fill = self.columns(src, m)
+        z = _scratch("conv", (m, o, run), self.dtype)
+        work = _WindowMax((m, o, self.poh, self.pow), self.dtype, small, keep_winner)
+        zeros = _scratch("zeros", (m, o, self.poh, self.pow), self.dtype)
+        for a in range(0, n, m):
+            k = min(m, n - a)
+            np.matmul(w2, fill(a, k), out=z[:k])
+            views = _window_views(self.grid(z[:k], k), kernel, stride, self.poh, self.pow)
+            out = pooled[a:a + k]
+            work.run(views, out, None if winner is None else winner[a:a + k], k)
+            np.maximum(out, zeros[:k], out=out)
+        return pooled, winner
+
     def forward(self, src: np.ndarray, w2: np.ndarray, relu: bool, keep_mask: bool):
         """-> (N, O, run): each sample's columns times the (bias-extended) weights, with
         ``relu`` max(., 0) taken chunk by chunk while the chunk is in cache; and with
@@ -201,8 +242,13 @@ class _Plan:
         return raw, mask
 
     def backward(self, g: np.ndarray, mask: Optional[np.ndarray], src: np.ndarray,
-                 weight: np.ndarray, want_w: bool, want_x: bool):
-        """-> (weight gradient (O, rows [+1]) or None, input gradient (N, C, H, W) or None)."""
+                 weight: np.ndarray, want_w: bool, want_x: bool,
+                 pooled: Optional[np.ndarray] = None, winner: Optional[np.ndarray] = None):
+        """-> (weight gradient (O, rows [+1]) or None, input gradient (N, C, H, W) or None).
+
+        ``g`` is the gradient of the output; with a pool inside, of the pooled output
+        ``pooled``, sent to each window's winner (relu's mask there is "pooled > 0").
+        """
         n, o, c, kh, kw, run = self.n, self.o, self.c, self.kh, self.kw, self.run
         dt = self.dtype
         span = run + kw - 1
@@ -228,10 +274,22 @@ class _Plan:
             else:
                 w2t = weight.reshape(o, self.rows).T
                 image = _scratch("image", (m, c, self.hp, self.wp), dt)
+        if pooled is not None:
+            kernel, stride = self.pool
+            disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+            alive = _scratch("alive", (m, o, self.poh, self.pow), bool)
+            gwin = _scratch("gwin", (m, o, self.poh, self.pow), dt)
         for a in range(0, n, m):
             k = min(m, n - a)
             gk = g3[:k]
-            if self.wide:
+            if pooled is not None:
+                np.greater(pooled[a:a + k], 0, out=alive[:k])
+                np.multiply(g[a:a + k], alive[:k], out=gwin[:k])
+                if not self.pool_tiles:
+                    gk[...] = 0
+                views = _window_views(self.grid(gk, k), kernel, stride, self.poh, self.pow)
+                _window_scatter(gwin[:k], winner[a:a + k], views, disjoint)
+            elif self.wide:
                 gbuf[:k, :, :, :self.ow] = g[a:a + k]
                 if mask is not None:  # on the wide grid: this product runs on whole rows
                     np.multiply(gk, mask[a:a + k], out=gk)
@@ -279,16 +337,19 @@ class _Plan:
 
 
 def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride: Pair,
-                  padding: Pair, wide: bool, relu: bool = False, keep_mask: bool = False):
+                  padding: Pair, wide: bool, relu: bool = False, keep_mask: bool = False,
+                  pool: Optional[Tuple[Pair, Pair]] = None):
     """-> (output (N, O, OH, OW), context for backward, relu mask or None).
 
     With ``relu`` the output is max(conv, 0); with ``keep_mask`` also the booleans
-    "output > 0" that relu's backward needs (in the GEMM layout).
+    "output > 0" that relu's backward needs (in the GEMM layout). With ``pool`` (kernel,
+    stride; relu implied) the output is the max pool of that, and ``keep_mask`` keeps the
+    pool's winners instead.
     """
     o, c, kh, kw = W.shape
     n, _, h, w = X.shape
     w2 = W.reshape(o, -1)
-    if (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0):
+    if (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0) and pool is None:
         # 1x1: the input itself is the column matrix, nothing to copy.
         cols = X.reshape(n, c, h * w)
         raw = np.matmul(w2, cols)
@@ -301,8 +362,11 @@ def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride:
     if B is not None:
         w2 = np.concatenate([w2, B[:, None]], axis=1)  # the bias rides in the GEMM
     plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype,
-                 wide=wide and stride == (1, 1))
+                 wide=wide and stride == (1, 1), pool=pool)
     src = plan.source(X)
+    if pool is not None:
+        pooled, winner = plan.forward_pooled(src, w2, keep_mask)
+        return pooled, ("pooled", (plan, src, winner)), None
     raw, mask = plan.forward(src, w2, relu, keep_mask)
     return plan.output(raw), ("plan", (plan, src)), mask
 
@@ -316,9 +380,14 @@ def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
     want_w = weight.requires_grad or has_bias
     rows = c * kh * kw
     gx = gw = gb = None
-    if kind == "plan":
-        plan, src = saved
-        full, gx = plan.backward(g, mask, src, W, want_w, x.requires_grad)
+    if kind in ("plan", "pooled"):
+        if kind == "plan":
+            plan, src = saved
+            full, gx = plan.backward(g, mask, src, W, want_w, x.requires_grad)
+        else:
+            plan, src, winner = saved
+            full, gx = plan.backward(g, None, src, W, want_w, x.requires_grad,
+                                     pooled=mask, winner=winner)
         if want_w:
             gw = full[:, :rows].reshape(W.shape)
             gb = full[:, rows] if has_bias else None
@@ -338,6 +407,11 @@ def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
 
 def _conv_back(g, ctx, ops):
     return _conv_backward(g, (ctx[0], ctx[1], ctx[2], None), ops)
+
+
+def _conv_relu_pool_back(g, ctx, ops):
+    # ctx ends with the pooled output: relu's mask at each window's winner is "pooled > 0".
+    return _conv_backward(g, ctx, ops)
 
 
 def _conv_relu_back(g, ctx, ops):
@@ -396,6 +470,29 @@ def conv2d_relu(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride
                      "conv2d+relu")
 
 
+def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
+                           padding: Any, pool_kernel: Any, pool_stride: Any = None) -> Tensor:
+    """``max_pool2d(relu(conv2d(x, weight, bias, stride, padding)), pool_kernel, pool_stride)``
+    as one node "conv2d+relu+max_pool2d" (a pool without padding).
+
+    The same numbers as the three ops one after the other. The convolution's output is
+    pooled chunk by chunk while in cache and never stored; relu is taken on the pooled
+    numbers (relu and max commute), and the backward sends the gradient of each window
+    straight to its winner on the convolution's gradient grid, masked by "pooled > 0"
+    (relu's mask at the winner). No full-size relu mask, activation or pool gradient.
+    """
+    stride, padding = _conv_checked(x, weight, bias, stride, padding)
+    kernel = pair(pool_kernel, "max_pool2d kernel_size", 1)
+    pstride = kernel if pool_stride is None else pair(pool_stride, "max_pool2d stride", 1)
+    operands = (x, weight) if bias is None else (x, weight, bias)
+    grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
+    out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+                                 stride, padding, _use_wide(x, stride), relu=True,
+                                 keep_mask=grad, pool=(kernel, pstride))
+    return make_node(out, operands, _conv_relu_pool_back, (data, stride, padding, out),
+                     "conv2d+relu+max_pool2d")
+
+
 # Read-only zero arrays, one per (shape, dtype) seen: numpy's maximum against a full array
 # runs its vector loop, against a scalar zero a scalar loop about 3x slower.
 _ZEROS: dict = {}
@@ -421,6 +518,58 @@ def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
 
 
+def _window_views(a: np.ndarray, kernel: Pair, stride: Pair, oh: int, ow: int):
+    """The kh*kw strided views of ``a`` (N, C, H, W) that hold, for every window of a pool
+    without padding, its pixel at each kernel offset (row-major), each (N, C, OH, OW)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    rows, cols = sh * (oh - 1) + 1, sw * (ow - 1) + 1
+    return [a[:, :, i:i + rows:sh, j:j + cols:sw] for i in range(kh) for j in range(kw)]
+
+
+class _WindowMax:
+    """Maxima over windows, and which kernel offset holds each window's first maximum."""
+
+    def __init__(self, shape: Tuple[int, ...], dtype: np.dtype, small: np.dtype,
+                 winners: bool) -> None:
+        self.winners = winners
+        self.small = small
+        if winners:
+            self.plane = _scratch("plane", shape, dtype)
+            self.beats = _scratch("beats", shape, bool)
+            self.code = _scratch("code", shape, small)
+
+    def run(self, views, out: np.ndarray, winner: Optional[np.ndarray], k: int) -> None:
+        """``out`` = max over ``views``; ``winner`` (if given) = the first one's index.
+
+        An offset that beats the running maximum strictly is the winner so far, and later
+        offsets have larger indices: winner = max over j of j * beats_j (row-major order,
+        so ties go to the first maximum, as in PyTorch).
+        """
+        np.copyto(out, views[0])
+        if winner is None:
+            for view in views[1:]:
+                np.maximum(out, view, out=out)
+            return
+        plane, beats, code = self.plane[:k], self.beats[:k], self.code[:k]
+        winner[...] = 0
+        for j, view in enumerate(views[1:], 1):
+            np.copyto(plane, view)  # one strided read; the rest runs on contiguous arrays
+            np.greater(plane, out, out=beats)
+            np.maximum(out, plane, out=out)
+            np.multiply(beats.view(np.uint8), self.small.type(j), out=code)
+            np.maximum(winner, code, out=winner)
+
+
+def _window_scatter(g: np.ndarray, winner: np.ndarray, views, disjoint: bool) -> None:
+    """Send each window's gradient ``g`` to its winner: the adjoint of ``_WindowMax``."""
+    for j, view in enumerate(views):
+        hit = winner == j
+        if disjoint:  # each element belongs to one window: write, do not add
+            np.multiply(g, hit, out=view)
+        else:
+            view += g * hit
+
+
 def _max_pool_back(g, ctx, ops):
     winner, kernel, stride, padding = ctx
     shape = ops[0].data.shape
@@ -431,12 +580,7 @@ def _max_pool_back(g, ctx, ops):
     tiles = disjoint and padding == (0, 0) and shape[2] == oh * kernel[0] \
         and shape[3] == ow * kernel[1]
     d = (np.empty if tiles else np.zeros)(padded, dtype=g.dtype)
-    for k, (_, _, index) in enumerate(_offsets(kernel, stride, oh, ow)):
-        hit = winner == k  # the windows whose (first) maximum sits at offset k
-        if disjoint:  # each input element belongs to one window: write, do not add
-            np.multiply(g, hit, out=d[index])
-        else:
-            d[index] += g * hit
+    _window_scatter(g, winner, _window_views(d, kernel, stride, oh, ow), disjoint)
     return (_crop(d, padding),)
 
 
@@ -450,27 +594,14 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     X = x.data
     oh, ow = _geometry("max_pool2d", X.shape, kernel, stride, padding)
     xp = _pad(X, padding, -np.inf)
-    offsets = [index for _, _, index in _offsets(kernel, stride, oh, ow)]
-    out = xp[offsets[0]].copy()
-    if not (_GRAD_ENABLED[0] and x.requires_grad):
-        for index in offsets[1:]:
-            np.maximum(out, xp[index], out=out)
-        return make_node(out, (x,), _max_pool_back, None, "max_pool2d")
+    out = np.empty((X.shape[0], X.shape[1], oh, ow), dtype=X.dtype)
     # While the input is read anyway, note which kernel offset holds each window's first
-    # maximum (row-major order, as PyTorch): the backward then needs neither the input nor
-    # any comparison with it. An offset that beats the running maximum strictly is the
-    # winner so far, and later offsets are larger numbers: winner = max over k of k*beats.
-    small = np.min_scalar_type(len(offsets) - 1)  # uint8 up to 256 offsets
-    winner = np.zeros(out.shape, dtype=small)
-    plane = np.empty_like(out)
-    beats = np.empty(out.shape, dtype=bool)
-    code = np.empty(out.shape, dtype=small)
-    for k, index in enumerate(offsets[1:], 1):
-        np.copyto(plane, xp[index])  # one strided read; the rest runs on contiguous arrays
-        np.greater(plane, out, out=beats)
-        np.maximum(out, plane, out=out)
-        np.multiply(beats.view(np.uint8), small.type(k), out=code)
-        np.maximum(winner, code, out=winner)
+    # maximum: the backward then needs neither the input nor any comparison with it.
+    grad = _GRAD_ENABLED[0] and x.requires_grad
+    small = np.min_scalar_type(kernel[0] * kernel[1] - 1)  # uint8 up to 256 offsets
+    winner = np.empty(out.shape, dtype=small) if grad else None
+    _WindowMax(out.shape, X.dtype, small, grad).run(_window_views(xp, kernel, stride, oh, ow),
+                                                    out, winner, len(out))
     return make_node(out, (x,), _max_pool_back, (winner, kernel, stride, padding),
                      "max_pool2d")
 

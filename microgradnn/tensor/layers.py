@@ -9,13 +9,14 @@ Weights start like PyTorch's: uniform in +-1/sqrt(fan_in); pass ``rng`` (a numpy
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from ..module import Module
 from . import ops
-from .conv import avg_pool2d, conv2d, conv2d_relu, max_pool2d, pair
+from .conv import avg_pool2d, conv2d, conv2d_relu, conv2d_relu_max_pool2d, max_pool2d, pair
 from .functional import check_input, dropout, linear_relu_unchecked, linear_unchecked
 from .tensor import Tensor, _check_dtype
 
@@ -153,6 +154,12 @@ class Conv2d(Module):
         """``ReLU()(self(x))`` as one graph node "conv2d+relu" (what ``Sequential`` uses)."""
         return conv2d_relu(self._checked(x), self.weight, self.bias, self.stride, self.padding)
 
+    def call_with_relu_pool(self, x: Any, pool: "MaxPool2d") -> Tensor:
+        """``pool(ReLU()(self(x)))`` as one graph node "conv2d+relu+max_pool2d" (what
+        ``Sequential`` uses for a pool without padding)."""
+        return conv2d_relu_max_pool2d(self._checked(x), self.weight, self.bias, self.stride,
+                                      self.padding, pool.kernel_size, pool.stride)
+
     def _checked(self, x: Any) -> Tensor:
         x = check_input(x, self, self.weight.data.dtype)
         shape = x.data.shape
@@ -193,9 +200,10 @@ class Sequential(Module):
     """Calls its modules in order; they are named "0", "1", ... as in PyTorch.
 
     A ``Linear`` or ``Conv2d`` directly followed by a ``ReLU`` (exactly these classes) runs
-    as one graph node "linear+relu" / "conv2d+relu": the same numbers, less work per
-    training step. Call the
-    layers one by one (``net[0](x)``) to see the two steps as separate nodes.
+    as one graph node "linear+relu" / "conv2d+relu", and ``Conv2d``, ``ReLU``, ``MaxPool2d``
+    (a kernel larger than 1x1, a pool without padding) as one node "conv2d+relu+max_pool2d":
+    the same numbers, less work per training step. Call the layers one by one (``net[0](x)``) to see every step as a
+    separate node.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -214,8 +222,13 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             m = modules[i]
-            if type(m) in (Linear, Conv2d) and i + 1 < len(modules) \
-                    and type(modules[i + 1]) is ReLU:
+            relu_next = i + 1 < len(modules) and type(modules[i + 1]) is ReLU
+            pool = modules[i + 2] if i + 2 < len(modules) else None
+            if type(m) is Conv2d and relu_next and type(pool) is MaxPool2d \
+                    and pool.padding == (0, 0) and m.kernel_size != (1, 1):
+                steps.append(functools.partial(m.call_with_relu_pool, pool=pool))
+                i += 3
+            elif type(m) in (Linear, Conv2d) and relu_next:
                 steps.append(m.call_with_relu)
                 i += 2
             else:
