@@ -435,10 +435,12 @@ def _conv_checked(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any
     return stride, padding
 
 
-def _use_wide(x: Tensor, stride: Pair) -> bool:
-    """The wide layout needs stride 1; it pays when the input gradient is wanted too (that
-    gradient is computed on the wide grid anyway, so both directions share it)."""
-    return stride == (1, 1) and x.requires_grad and _GRAD_ENABLED[0]
+def _use_wide(x: Tensor, stride: Pair, pooled: bool = False) -> bool:
+    """The wide layout needs stride 1. It pays when the input gradient is wanted (that
+    gradient is computed on the wide grid anyway) or when a pool reads the output (its
+    gradient is written straight onto the grid); otherwise copying the output gradient
+    onto the grid costs more than the long column runs save."""
+    return stride == (1, 1) and (pooled or (x.requires_grad and _GRAD_ENABLED[0]))
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
@@ -487,8 +489,8 @@ def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], st
     operands = (x, weight) if bias is None else (x, weight, bias)
     grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
     out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                 stride, padding, _use_wide(x, stride), relu=True,
-                                 keep_mask=grad, pool=(kernel, pstride))
+                                 stride, padding, _use_wide(x, stride, pooled=True),
+                                 relu=True, keep_mask=grad, pool=(kernel, pstride))
     return make_node(out, operands, _conv_relu_pool_back, (data, stride, padding, out),
                      "conv2d+relu+max_pool2d")
 
