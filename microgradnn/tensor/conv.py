@@ -84,8 +84,8 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 # step that never writes batch-sized columns to memory and reads them back is much faster.
 #
 # Two layouts of the positions:
-# - compact (any stride): position r*OW + col, window rows of OW pixels;
-# - wide (stride 1): each sample's padded image is flattened row by row (Hp*Wp numbers plus
+# - compact (strides > 1): position r*OW + col, window rows of OW pixels;
+# - wide (every stride-1 conv): each sample's padded image is flattened row by row (Hp*Wp numbers plus
 #   kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel offset (i, j), the
 #   flattened pixel q + i*Wp + j. A (channel, offset) row of the columns is then ONE
 #   contiguous run of OH*Wp numbers instead of OH short rows. The kw-1 positions col >= OW
@@ -435,12 +435,10 @@ def _conv_checked(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any
     return stride, padding
 
 
-def _use_wide(x: Tensor, stride: Pair, pooled: bool = False) -> bool:
-    """The wide layout needs stride 1. It pays when the input gradient is wanted (that
-    gradient is computed on the wide grid anyway) or when a pool reads the output (its
-    gradient is written straight onto the grid); otherwise copying the output gradient
-    onto the grid costs more than the long column runs save."""
-    return stride == (1, 1) and (pooled or (x.requires_grad and _GRAD_ENABLED[0]))
+def _use_wide(stride: Pair) -> bool:
+    """Every stride-1 convolution uses the wide layout (fused with relu and a pool or not,
+    so that the fused nodes give exactly the numbers of the layers one by one)."""
+    return stride == (1, 1)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
@@ -449,7 +447,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     -> (N, O, OH, OW) with OH = (H + 2*padding - kh) // stride + 1."""
     stride, padding = _conv_checked(x, weight, bias, stride, padding)
     out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                 stride, padding, _use_wide(x, stride))
+                                 stride, padding, _use_wide(stride))
     operands = (x, weight) if bias is None else (x, weight, bias)
     return make_node(out, operands, _conv_back, (data, stride, padding), "conv2d")
 
@@ -466,7 +464,7 @@ def conv2d_relu(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride
     operands = (x, weight) if bias is None else (x, weight, bias)
     grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
     out, data, mask = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                    stride, padding, _use_wide(x, stride), relu=True,
+                                    stride, padding, _use_wide(stride), relu=True,
                                     keep_mask=grad)
     return make_node(out, operands, _conv_relu_back, (data, stride, padding, mask),
                      "conv2d+relu")
@@ -489,7 +487,7 @@ def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], st
     operands = (x, weight) if bias is None else (x, weight, bias)
     grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
     out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                 stride, padding, _use_wide(x, stride, pooled=True),
+                                 stride, padding, _use_wide(stride),
                                  relu=True, keep_mask=grad, pool=(kernel, pstride))
     return make_node(out, operands, _conv_relu_pool_back, (data, stride, padding, out),
                      "conv2d+relu+max_pool2d")
