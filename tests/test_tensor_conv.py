@@ -322,3 +322,15 @@ def test_no_grad_forward_paths_give_the_same_numbers():
         with no_grad():
             without = fn(Tensor(x, requires_grad=True))
         assert without.operands == () and np.array_equal(with_grad.data, without.data)
+
+
+def test_scratch_arrays_of_different_convolutions_do_not_mix():
+    # Same batch, channels, output height and padded width, different kernel widths: the
+    # wider output writes columns that are the other conv's zero padding of its layout.
+    x = RNG.standard_normal((3, 2, 6, 6))
+    wa = RNG.standard_normal((4, 2, 3, 3))
+    wb = RNG.standard_normal((4, 2, 3, 1))  # padded width 8 for both, output width 6 and 8
+    for _ in range(2):
+        for w in (wa, wb):
+            compare_with_torch(lambda x, w: conv2d(x, w, None, 1, 1),
+                               lambda x, w: TF.conv2d(x, w, None, stride=1, padding=1), [x, w])

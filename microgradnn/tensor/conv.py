@@ -99,7 +99,7 @@ _CHUNK_BYTES = 1 << 20
 _SCRATCH = threading.local()
 
 
-def _scratch(name: str, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _scratch(name: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A zero-initialised work array of this thread, reused by every call of the same shape.
 
     Callers only ever write the parts they read back, so parts they never write (the ones
@@ -258,7 +258,9 @@ class _Plan:
             back = (self.rows * run + c * self.hp * self.wp) * want_x
         m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
         # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
-        gbuf = _scratch("grad", (m, o, self.oh, self.wp if self.wide else self.ow), dt)
+        # (keyed by the output width too: a wider output would leave its gradient in this
+        # layout's zero columns)
+        gbuf = _scratch(("grad", self.ow), (m, o, self.oh, self.wp if self.wide else self.ow), dt)
         g3 = gbuf.reshape(m, o, run)
         if want_w:
             fill = self.columns(src, m)
