@@ -78,10 +78,11 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 #
 # A convolution is one small GEMM per sample: weights (O, C*kh*kw [+1 for the bias]) times
 # that sample's columns (C*kh*kw [+1 row of ones], positions). The columns are one copy of an
-# ``as_strided`` view of the (padded) input, never kept: the batch runs in chunks whose
-# columns fit in the core's cache, and the backward pass rebuilds them from the input.
-# On this machine the convolutions are bound by memory traffic, not by the GEMMs, so a
-# step that never writes batch-sized columns to memory and reads them back is much faster.
+# ``as_strided`` view of the (padded) input. The batch runs in chunks whose columns fit in
+# the core's cache; wide columns are never kept (the backward pass rebuilds them from the
+# input), compact ones are. On this machine the convolutions are bound by memory traffic,
+# not by the GEMMs, so not writing batch-sized columns and reading them back pays where
+# rebuilding them is cheap.
 #
 # Two layouts of the positions:
 # - compact (strides > 1): position r*OW + col, window rows of OW pixels;
@@ -162,27 +163,37 @@ class _Plan:
         return src
 
     def columns(self, src: np.ndarray, m: int):
-        """A scratch column array for ``m`` samples (ones row preset when there is a bias)
-        and a function filling its first k samples from samples a..a+k of ``src``."""
-        cols = _scratch("cols", (m, self.rows + self.bias, self.run), self.dtype)
-        if self.bias:
-            cols[:, self.rows] = 1
+        """-> (fill, kept): ``fill(a, k)`` returns the columns (k, rows [+1], run) of samples
+        a..a+k, with a ones row when there is a bias.
+
+        Wide layout: rebuilt in a scratch array for ``m`` samples each time (one copy of
+        long runs, cheaper than keeping them); ``kept`` is None. Compact layout: written
+        once into a batch-sized array ``kept`` that the backward reads again (rebuilding
+        its short rows costs more than reading them back).
+        """
+        rows = self.rows
         if self.wide:
+            cols = _scratch("cols", (m, rows + self.bias, self.run), self.dtype)
             s0, s1, s2 = src.strides
             grid: Tuple[int, ...] = (self.run,)
             windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
                                  (s0, s1, self.wp * s2, s2, s2), writeable=False)
         else:
+            cols = np.empty((self.n, rows + self.bias, self.run), dtype=self.dtype)
             s0, s1, s2, s3 = src.strides
             grid = (self.oh, self.ow)
             windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.oh, self.ow),
                                  (s0, s1, s2, s3, self.sh * s2, self.sw * s3), writeable=False)
+        if self.bias:
+            cols[:, rows] = 1
         shape = (self.c, self.kh, self.kw) + grid
+        at = 0 if self.wide else 1  # scratch rows from 0, kept columns at the samples' place
 
         def fill(a: int, k: int) -> np.ndarray:
-            cols[:k, :self.rows].reshape((k,) + shape)[...] = windows[a:a + k]
-            return cols[:k]
-        return fill
+            part = cols[a * at:a * at + k]
+            part[:, :rows].reshape((k,) + shape)[...] = windows[a:a + k]
+            return part
+        return fill, (None if self.wide else cols)
 
     def output(self, raw: np.ndarray) -> np.ndarray:
         """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
@@ -208,7 +219,7 @@ class _Plan:
         small = np.min_scalar_type(kernel[0] * kernel[1] - 1)
         winner = np.empty(pooled.shape, dtype=small) if keep_winner else None
         m = _chunk(n, (self.rows + 1 + 2 * o) * run, pooled.itemsize)
-        fill = self.columns(src, m)
+        fill, kept = self.columns(src, m)
         z = _scratch("conv", (m, o, run), self.dtype)
         work = _WindowMax((m, o, self.poh, self.pow), self.dtype, small, keep_winner)
         zeros = _scratch("zeros", (m, o, self.poh, self.pow), self.dtype)
@@ -219,7 +230,7 @@ class _Plan:
             out = pooled[a:a + k]
             work.run(views, out, None if winner is None else winner[a:a + k], k)
             np.maximum(out, zeros[:k], out=out)
-        return pooled, winner
+        return pooled, winner, kept
 
     def forward(self, src: np.ndarray, w2: np.ndarray, relu: bool, keep_mask: bool):
         """-> (N, O, run): each sample's columns times the (bias-extended) weights, with
@@ -229,7 +240,7 @@ class _Plan:
         raw = np.empty((n, o, run), dtype=self.dtype)
         mask = np.empty((n, o, run), dtype=bool) if keep_mask else None
         m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize)
-        fill = self.columns(src, m)
+        fill, kept = self.columns(src, m)
         zeros = _scratch("zeros", (m, o, run), self.dtype) if relu else None
         for a in range(0, n, m):
             k = min(m, n - a)
@@ -239,7 +250,7 @@ class _Plan:
                 np.maximum(out, zeros[:k], out=out)
             if keep_mask:
                 np.greater(out, zeros[:k], out=mask[a:a + k])
-        return raw, mask
+        return raw, mask, kept
 
     def backward(self, g: np.ndarray, mask: Optional[np.ndarray], src: np.ndarray,
                  weight: np.ndarray, want_w: bool, want_x: bool,
@@ -255,7 +266,7 @@ class _Plan:
         if self.wide:
             back = (kw * o * span + kh * c * span + c * self.size) * want_x
         else:
-            back = (self.rows * run + c * self.hp * self.wp) * want_x
+            back = self.rows * run * want_x
         m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
         # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
         # (keyed by the output width too: a wider output would leave its gradient in this
@@ -263,7 +274,11 @@ class _Plan:
         gbuf = _scratch(("grad", self.ow), (m, o, self.oh, self.wp if self.wide else self.ow), dt)
         g3 = gbuf.reshape(m, o, run)
         if want_w:
-            fill = self.columns(src, m)
+            if self.wide:
+                fill = self.columns(src, m)[0]
+            else:  # ``src`` is the forward's columns
+                def fill(a: int, k: int) -> np.ndarray:
+                    return src[a:a + k]
             per_sample = np.empty((n, o, self.rows + self.bias), dtype=dt)
         if want_x:
             gx = np.empty((n, c, self.h, self.w), dtype=dt)
@@ -275,7 +290,7 @@ class _Plan:
                 image = _scratch("image", (m, c, self.size), dt)
             else:
                 w2t = weight.reshape(o, self.rows).T
-                image = _scratch("image", (m, c, self.hp, self.wp), dt)
+                image = None
         if pooled is not None:
             kernel, stride = self.pool
             disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
@@ -303,16 +318,16 @@ class _Plan:
                 # one small GEMM per sample (summed below); a bias's gradient is the last column
                 np.matmul(gk, fill(a, k).transpose(0, 2, 1), out=per_sample[a:a + k])
             if want_x:
-                gx[a:a + k] = self._input_grad(gk, k, shifted if self.wide else w2t, image,
-                                               w3 if self.wide else None)
+                self._input_grad(gk, k, shifted if self.wide else w2t, image,
+                                 w3 if self.wide else None, gx[a:a + k])
         gw = np.add.reduce(per_sample, axis=0) if want_w else None
         return gw, (gx if want_x else None)
 
-    def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: np.ndarray,
-                    w3: Optional[np.ndarray]) -> np.ndarray:
-        """The input gradient of k samples from their output gradient ``gk`` (k, O, run)."""
+    def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: Optional[np.ndarray],
+                    w3: Optional[np.ndarray], dest: np.ndarray) -> None:
+        """Write into ``dest`` (k, C, H, W) the input gradient of k samples from their output
+        gradient ``gk`` (k, O, run)."""
         c, kh, kw, wp, run = self.c, self.kh, self.kw, self.wp, self.run
-        ph, pw, h, w = self.ph, self.pw, self.h, self.w
         if self.wide:
             span = run + kw - 1
             shifted = work
@@ -325,17 +340,31 @@ class _Plan:
             for i in range(1, kh):
                 img[:, :, i * wp:i * wp + span] += parts[:, i * c:(i + 1) * c]
             padded = img[:, :, :self.hp * wp].reshape(k, c, self.hp, wp)
-        else:
-            # column gradients, added back at each (padded) input pixel their windows read
-            d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
-            padded = image[:k]
-            padded[...] = 0
-            sh, sw = self.sh, self.sw
-            rows, cols = sh * (self.oh - 1) + 1, sw * (self.ow - 1) + 1
-            for i in range(kh):
-                for j in range(kw):
-                    padded[:, :, i:i + rows:sh, j:j + cols:sw] += d[:, :, i, j]
-        return padded[:, :, ph:ph + h, pw:pw + w]
+            dest[...] = padded[:, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
+            return
+        # column gradients, added back at each input pixel their windows read (padding
+        # pixels are skipped: each offset's slices are cut to the image)
+        d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
+        dest[...] = 0
+        for i in range(kh):
+            out_r, in_r = _valid(self.h, self.oh, i, self.sh, self.ph)
+            for j in range(kw):
+                out_c, in_c = _valid(self.w, self.ow, j, self.sw, self.pw)
+                dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+
+
+def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
+    """Along one axis, for kernel offset ``offset``: the output positions whose input
+    pixel lies inside the unpadded image, and those input pixels (as slices).
+
+    Output position o reads input pixel o*stride + offset - pad.
+    """
+    lo = max(0, -((offset - pad) // stride))
+    hi = min(out - 1, (size - 1 + pad - offset) // stride)
+    if hi < lo:
+        return slice(0, 0), slice(0, 0)
+    first = lo * stride + offset - pad
+    return slice(lo, hi + 1), slice(first, first + (hi - lo) * stride + 1, stride)
 
 
 def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride: Pair,
@@ -366,11 +395,12 @@ def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride:
     plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype,
                  wide=wide and stride == (1, 1), pool=pool)
     src = plan.source(X)
+    # the backward rebuilds wide columns from ``src`` and reads compact ones back
     if pool is not None:
-        pooled, winner = plan.forward_pooled(src, w2, keep_mask)
-        return pooled, ("pooled", (plan, src, winner)), None
-    raw, mask = plan.forward(src, w2, relu, keep_mask)
-    return plan.output(raw), ("plan", (plan, src)), mask
+        pooled, winner, kept = plan.forward_pooled(src, w2, keep_mask)
+        return pooled, ("pooled", (plan, src if kept is None else kept, winner)), None
+    raw, mask, kept = plan.forward(src, w2, relu, keep_mask)
+    return plan.output(raw), ("plan", (plan, src if kept is None else kept)), mask
 
 
 def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
