@@ -140,6 +140,7 @@ class _Plan:
         self.rows = self.c * self.kh * self.kw
         self.bias = bias
         self.dtype = dtype
+        self._cuts: Optional[list] = None
         self.pool = pool  # (kernel, stride) of a max pool taken inside the chunks
         if pool is not None:
             (pkh, pkw), (psh, psw) = pool
@@ -150,17 +151,25 @@ class _Plan:
                 and self.ow == self.pow * pkw
 
     def source(self, x: np.ndarray) -> np.ndarray:
-        """The array the windows are cut from: the input zero-padded (flattened if wide)."""
+        """The array the columns are cut from: wide, the input zero-padded and flattened;
+        compact, the input itself (padding pixels are never copied, their columns stay 0)."""
         n, c, h, w, ph, pw = self.n, self.c, self.h, self.w, self.ph, self.pw
-        if not self.wide and not ph and not pw:
+        if not self.wide:
             return x
-        if self.wide:
-            src = np.zeros((n, c, self.size), dtype=self.dtype)
-            image = src[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)
-        else:
-            src = image = np.zeros((n, c, self.hp, self.wp), dtype=self.dtype)
+        src = np.zeros((n, c, self.size), dtype=self.dtype)
+        image = src[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)
         image[:, :, ph:ph + h, pw:pw + w] = x
         return src
+
+    def cuts(self):
+        """For each kernel offset (i, j): the output rows and columns whose input pixel
+        lies inside the image, and those input pixels (slices; ``_valid``)."""
+        if self._cuts is None:
+            rows = [_valid(self.h, self.oh, i, self.sh, self.ph) for i in range(self.kh)]
+            cols = [_valid(self.w, self.ow, j, self.sw, self.pw) for j in range(self.kw)]
+            self._cuts = [(i, j) + rows[i] + cols[j]
+                          for i in range(self.kh) for j in range(self.kw)]
+        return self._cuts
 
     def columns(self, src: np.ndarray, m: int):
         """-> (fill, kept): ``fill(a, k)`` returns the columns (k, rows [+1], run) of samples
@@ -172,28 +181,32 @@ class _Plan:
         its short rows costs more than reading them back).
         """
         rows = self.rows
-        if self.wide:
-            cols = _scratch("cols", (m, rows + self.bias, self.run), self.dtype)
-            s0, s1, s2 = src.strides
-            grid: Tuple[int, ...] = (self.run,)
-            windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
-                                 (s0, s1, self.wp * s2, s2, s2), writeable=False)
-        else:
-            cols = np.empty((self.n, rows + self.bias, self.run), dtype=self.dtype)
-            s0, s1, s2, s3 = src.strides
-            grid = (self.oh, self.ow)
-            windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.oh, self.ow),
-                                 (s0, s1, s2, s3, self.sh * s2, self.sw * s3), writeable=False)
+        if not self.wide:
+            # one strided copy per kernel offset, cut to the pixels inside the image
+            cols = (np.zeros if self.ph or self.pw else np.empty)(
+                (self.n, rows + self.bias, self.run), dtype=self.dtype)
+            if self.bias:
+                cols[:, rows] = 1
+            grid = cols[:, :rows].reshape(self.n, self.c, self.kh, self.kw, self.oh, self.ow)
+            cuts = self.cuts()
+
+            def fill_compact(a: int, k: int) -> np.ndarray:
+                for i, j, out_r, in_r, out_c, in_c in cuts:
+                    grid[a:a + k, :, i, j, out_r, out_c] = src[a:a + k, :, in_r, in_c]
+                return cols[a:a + k]
+            return fill_compact, cols
+        cols = _scratch("cols", (m, rows + self.bias, self.run), self.dtype)
         if self.bias:
             cols[:, rows] = 1
-        shape = (self.c, self.kh, self.kw) + grid
-        at = 0 if self.wide else 1  # scratch rows from 0, kept columns at the samples' place
+        s0, s1, s2 = src.strides
+        windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
+                             (s0, s1, self.wp * s2, s2, s2), writeable=False)
+        shape = (self.c, self.kh, self.kw, self.run)
 
         def fill(a: int, k: int) -> np.ndarray:
-            part = cols[a * at:a * at + k]
-            part[:, :rows].reshape((k,) + shape)[...] = windows[a:a + k]
-            return part
-        return fill, (None if self.wide else cols)
+            cols[:k, :rows].reshape((k,) + shape)[...] = windows[a:a + k]
+            return cols[:k]
+        return fill, None
 
     def output(self, raw: np.ndarray) -> np.ndarray:
         """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
@@ -239,7 +252,8 @@ class _Plan:
         n, o, run = self.n, self.o, self.run
         raw = np.empty((n, o, run), dtype=self.dtype)
         mask = np.empty((n, o, run), dtype=bool) if keep_mask else None
-        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize)
+        # (compact columns are kept whole anyway: one chunk, one batched GEMM)
+        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize) if self.wide else n
         fill, kept = self.columns(src, m)
         zeros = _scratch("zeros", (m, o, run), self.dtype) if relu else None
         for a in range(0, n, m):
@@ -268,6 +282,8 @@ class _Plan:
         else:
             back = self.rows * run * want_x
         m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
+        if not self.wide and pooled is None:
+            m = n  # the compact columns are kept whole: one batched GEMM each way
         # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
         # (keyed by the output width too: a wider output would leave its gradient in this
         # layout's zero columns)
@@ -346,11 +362,8 @@ class _Plan:
         # pixels are skipped: each offset's slices are cut to the image)
         d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
         dest[...] = 0
-        for i in range(kh):
-            out_r, in_r = _valid(self.h, self.oh, i, self.sh, self.ph)
-            for j in range(kw):
-                out_c, in_c = _valid(self.w, self.ow, j, self.sw, self.pw)
-                dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+        for i, j, out_r, in_r, out_c, in_c in self.cuts():
+            dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
 
 
 def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
