@@ -304,7 +304,8 @@ def test_conv_relu_pool_gradcheck():
     x = RNG.standard_normal((2, 2, 6, 5))
     w = RNG.standard_normal((3, 2, 3, 3))
     b = RNG.standard_normal(3)
-    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2), [x, w, b])
+    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2),
+                     [x, w, b])
     tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 0, 3, 2),
                      [x, w, b])
 

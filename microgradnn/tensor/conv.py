@@ -1,12 +1,14 @@
-"""Convolution and pooling on (N, C, H, W) arrays, vectorized: no loop over samples or pixels.
+"""Convolution and pooling on (N, C, H, W) arrays, vectorized: no loop over pixels.
 
-Everything loops over the kh*kw kernel offsets only. For offset (i, j) the input pixel
-each window sees is one strided slice of the padded input, so ``conv2d`` builds its
-(N, C*kh*kw, OH*OW) columns with kh*kw slice copies and multiplies them by the
-flattened weights (one small GEMM per sample, output already (N, O, OH, OW)).
-Backward adds each offset's slice back: windows that overlap (stride < kernel)
-accumulate correctly for any stride and padding. Pooling takes a running maximum or
-sum over the same slices, which beats reshaping windows into a copy.
+``conv2d`` is one small GEMM per sample (weights times that sample's im2col columns), run
+over the batch in cache-sized chunks; stride-1 convolutions use a "wide" column layout in
+which every (channel, kernel offset) row is one contiguous run, and compute their input
+gradient as a correlation with the flipped kernel (no scatter). ``conv2d_relu`` and
+``conv2d_relu_max_pool2d`` are the same numbers as the layers one after the other, fused
+into one node (``Sequential`` uses them) so that relu masks, activations and pool gradients
+never take a batch-sized array. Pooling reads each kernel offset's strided slice once;
+max pooling notes each window's winner for the backward. The layouts and their
+measurements are described below and in benchmarks/RESULTS.md (issue 18).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import threading
 from typing import Any, Optional, Tuple
 
 import numpy as np
-
 from numpy.lib.stride_tricks import as_strided
 
 from .tensor import _GRAD_ENABLED, Tensor, make_node
@@ -86,17 +87,18 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 #
 # Two layouts of the positions:
 # - compact (strides > 1): position r*OW + col, window rows of OW pixels;
-# - wide (every stride-1 conv): each sample's padded image is flattened row by row (Hp*Wp numbers plus
-#   kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel offset (i, j), the
-#   flattened pixel q + i*Wp + j. A (channel, offset) row of the columns is then ONE
-#   contiguous run of OH*Wp numbers instead of OH short rows. The kw-1 positions col >= OW
-#   of each output row are padding of the layout (they read the next row's pixels): the
-#   output is a view that leaves them out, and the gradient there is zero.
+# - wide (every stride-1 conv): each sample's padded image is flattened row by row (Hp*Wp
+#   numbers plus kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel
+#   offset (i, j), the flattened pixel q + i*Wp + j. A (channel, offset) row of the columns
+#   is then ONE contiguous run of OH*Wp numbers instead of OH short rows. The kw-1
+#   positions col >= OW of each output row are padding of the layout (they read the next
+#   row's pixels): the output is a view that leaves them out, and their gradient is zero.
 #   Its input gradient is the correlation of the output gradient with the flipped kernel:
 #   one GEMM over kw shifted copies of the gradient gives, for each kernel row i, the
 #   gradient of the padded image shifted by i*Wp, and kh long additions put them together.
 
 _CHUNK_BYTES = 1 << 20
+_SCRATCH_BYTES = 64 << 20  # all scratch arrays of a thread together, before starting over
 _SCRATCH = threading.local()
 
 
@@ -112,9 +114,10 @@ def _scratch(name: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     key = (name, shape, dtype)
     arr = arrays.get(key)
     if arr is None:
-        if len(arrays) > 32:
-            arrays.clear()
-        arr = arrays[key] = np.zeros(shape, dtype=dtype)
+        arr = np.zeros(shape, dtype=dtype)
+        if sum(a.nbytes for a in arrays.values()) + arr.nbytes > _SCRATCH_BYTES:
+            arrays.clear()  # (arrays in use stay alive with their callers)
+        arrays[key] = arr
     return arr
 
 
@@ -143,7 +146,7 @@ class _Plan:
         self._cuts: Optional[list] = None
         self.pool = pool  # (kernel, stride) of a max pool taken inside the chunks
         if pool is not None:
-            (pkh, pkw), (psh, psw) = pool
+            pkh, pkw = pool[0]
             self.poh, self.pow = _geometry("max_pool2d", (self.n, self.o, self.oh, self.ow),
                                            pool[0], pool[1], (0, 0))
             # windows that tile the output exactly overwrite all of it in the backward

@@ -202,8 +202,8 @@ class Sequential(Module):
     A ``Linear`` or ``Conv2d`` directly followed by a ``ReLU`` (exactly these classes) runs
     as one graph node "linear+relu" / "conv2d+relu", and ``Conv2d``, ``ReLU``, ``MaxPool2d``
     (a kernel larger than 1x1, a pool without padding) as one node "conv2d+relu+max_pool2d":
-    the same numbers, less work per training step. Call the layers one by one (``net[0](x)``) to see every step as a
-    separate node.
+    the same numbers, less work per training step. Call the layers one by one
+    (``net[0](x)``) to see every step as a separate node.
     """
 
     def __init__(self, *modules: Module) -> None:
