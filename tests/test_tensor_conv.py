@@ -204,6 +204,24 @@ def test_stride1_conv_batch_of_one_and_tall_padding():
                        lambda x, w: TF.conv2d(x, w, None, stride=1, padding=(2, 0)), [x, w])
 
 
+def assert_fused_bit_for_bit(layer, fused, unfused, data, input_grad, op):
+    """``fused(x)`` and ``unfused(x)`` give the same output and, for one upstream gradient,
+    the same gradients of the input and of ``layer``'s parameters, bit for bit."""
+    rng = np.random.default_rng(5)
+    results = []
+    for call in (fused, unfused):
+        x = Tensor(data, requires_grad=input_grad)
+        layer.zero_grad()
+        out = call(x)
+        if not results:
+            assert out.op == op
+            upstream = rng.standard_normal(out.shape).astype(np.float32)
+        out.backward(upstream)
+        results.append([out.data, x.grad] + [q.grad for q in layer.parameters()])
+    for a, b in zip(*results):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("k,s,p,bias", [(3, 1, 1, True), (3, 2, 1, True), (1, 1, 0, False),
                                         (2, 1, 0, False), (3, 1, 0, True)])
 @pytest.mark.parametrize("input_grad", [True, False])
@@ -211,22 +229,8 @@ def test_fused_conv_relu_is_conv_then_relu_bit_for_bit(k, s, p, bias, input_grad
     rng = np.random.default_rng(7)
     layer = Conv2d(3, 5, k, stride=s, padding=p, bias=bias, dtype=np.float32, rng=rng)
     data = rng.standard_normal((4, 3, 9, 8)).astype(np.float32)
-    upstream = None
-    grads = []
-    for fused in (True, False):
-        x = Tensor(data, requires_grad=input_grad)
-        layer.zero_grad()
-        out = layer.call_with_relu(x) if fused else ReLU()(layer(x))
-        assert out.op == ("conv2d+relu" if fused else "relu")
-        if upstream is None:
-            upstream = rng.standard_normal(out.shape).astype(np.float32)
-            first = out.data.copy()
-        else:
-            assert np.array_equal(out.data, first)
-        out.backward(upstream)
-        grads.append([x.grad] + [p.grad for p in layer.parameters()])
-    for a, b in zip(*grads):
-        assert (a is None and b is None) or np.array_equal(a, b)
+    assert_fused_bit_for_bit(layer, layer.call_with_relu, lambda x: ReLU()(layer(x)), data,
+                             input_grad, "conv2d+relu")
 
 
 def graph_ops(out):
@@ -280,24 +284,9 @@ def test_fused_conv_relu_pool_is_the_three_layers_bit_for_bit(conv, pool, input_
     pool_layer = MaxPool2d(pk, ps)
     data = rng.standard_normal((4, 3, 9, 10)).astype(np.float32)
     data[:, :, :4] = 0.5  # flat regions: ties between equal positive outputs
-    upstream = first = None
-    grads = []
-    for fused in (True, False):
-        x = Tensor(data, requires_grad=input_grad)
-        layer.zero_grad()
-        if fused:
-            out = layer.call_with_relu_pool(x, pool_layer)
-        else:
-            out = pool_layer(ReLU()(layer(x)))
-        if upstream is None:
-            upstream = rng.standard_normal(out.shape).astype(np.float32)
-            first = out.data.copy()
-        else:
-            assert np.array_equal(out.data, first)
-        out.backward(upstream)
-        grads.append([x.grad] + [q.grad for q in layer.parameters()])
-    for a, b in zip(*grads):
-        assert (a is None and b is None) or np.array_equal(a, b)
+    assert_fused_bit_for_bit(layer, lambda x: layer.call_with_relu_pool(x, pool_layer),
+                             lambda x: pool_layer(ReLU()(layer(x))), data, input_grad,
+                             "conv2d+relu+max_pool2d")
 
 
 def test_conv_relu_pool_gradcheck():
