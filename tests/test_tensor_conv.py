@@ -324,3 +324,22 @@ def test_scratch_arrays_of_different_convolutions_do_not_mix():
         for w in (wa, wb):
             compare_with_torch(lambda x, w: conv2d(x, w, None, 1, 1),
                                lambda x, w: TF.conv2d(x, w, None, stride=1, padding=1), [x, w])
+
+
+def test_empty_batch_goes_through_every_path():
+    x = Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    w = Tensor(RNG.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = Tensor(RNG.standard_normal(3), requires_grad=True)
+    for fn, shape in ((lambda: conv2d(x, w, b, 1, 1), (0, 3, 5, 5)),
+                      (lambda: conv2d(x, w, b, 2, 1), (0, 3, 3, 3)),
+                      (lambda: conv2d_relu(x, w, b, 1, 1), (0, 3, 5, 5)),
+                      (lambda: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2), (0, 3, 2, 2)),
+                      (lambda: max_pool2d(x, 2), (0, 2, 2, 2)),
+                      (lambda: avg_pool2d(x, 2), (0, 2, 2, 2))):
+        x.zero_grad()
+        w.zero_grad()
+        out = fn()
+        assert out.shape == shape
+        out.sum().backward()
+        assert x.grad.shape == x.shape
+        assert w.grad is None or not w.grad.any()

@@ -256,7 +256,7 @@ class _Plan:
         raw = np.empty((n, o, run), dtype=self.dtype)
         mask = np.empty((n, o, run), dtype=bool) if keep_mask else None
         # (compact columns are kept whole anyway: one chunk, one batched GEMM)
-        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize) if self.wide else n
+        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize) if self.wide else max(1, n)
         fill, kept = self.columns(src, m)
         zeros = _scratch("zeros", (m, o, run), self.dtype) if relu else None
         for a in range(0, n, m):
@@ -286,7 +286,7 @@ class _Plan:
             back = self.rows * run * want_x
         m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
         if not self.wide and pooled is None:
-            m = n  # the compact columns are kept whole: one batched GEMM each way
+            m = max(1, n)  # the compact columns are kept whole: one batched GEMM each way
         # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
         # (keyed by the output width too: a wider output would leave its gradient in this
         # layout's zero columns)
