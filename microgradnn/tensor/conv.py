@@ -303,10 +303,13 @@ class _Plan:
             gx = np.empty((n, c, self.h, self.w), dtype=dt)
             if self.wide:
                 # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges): rows (j, o) of one GEMM
-                # with the weights as [(i, c), (j, o)].
+                # with the weights as [(i, c), (j, o)]. The padded images' gradients are
+                # assembled in ``image``; the input gradient is a view into it.
                 shifted = _scratch("shifted", (m, kw, o, span), dt)
                 w3 = weight.transpose(2, 1, 3, 0).reshape(kh * c, kw * o)
-                image = _scratch("image", (m, c, self.size), dt)
+                image = np.empty((n, c, self.size), dtype=dt)
+                gx = image[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)[
+                    :, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
             else:
                 w2t = weight.reshape(o, self.rows).T
                 image = None
@@ -337,7 +340,8 @@ class _Plan:
                 # one small GEMM per sample (summed below); a bias's gradient is the last column
                 np.matmul(gk, fill(a, k).transpose(0, 2, 1), out=per_sample[a:a + k])
             if want_x:
-                self._input_grad(gk, k, shifted if self.wide else w2t, image,
+                self._input_grad(gk, k, shifted if self.wide else w2t,
+                                 image[a:a + k] if self.wide else None,
                                  w3 if self.wide else None, gx[a:a + k])
         gw = np.add.reduce(per_sample, axis=0) if want_w else None
         return gw, (gx if want_x else None)
@@ -345,7 +349,7 @@ class _Plan:
     def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: Optional[np.ndarray],
                     w3: Optional[np.ndarray], dest: np.ndarray) -> None:
         """Write into ``dest`` (k, C, H, W) the input gradient of k samples from their output
-        gradient ``gk`` (k, O, run)."""
+        gradient ``gk`` (k, O, run); wide, by filling ``image``, of which ``dest`` is a view."""
         c, kh, kw, wp, run = self.c, self.kh, self.kw, self.wp, self.run
         if self.wide:
             span = run + kw - 1
@@ -353,13 +357,11 @@ class _Plan:
             for j in range(kw):
                 shifted[:k, j, :, j:j + run] = gk
             parts = np.matmul(w3, shifted[:k].reshape(k, kw * self.o, span))
-            img = image[:k]
+            img = image  # these k samples' padded images; ``dest`` is a view into them
             img[:, :, :span] = parts[:, :c]
             img[:, :, span:] = 0
             for i in range(1, kh):
                 img[:, :, i * wp:i * wp + span] += parts[:, i * c:(i + 1) * c]
-            padded = img[:, :, :self.hp * wp].reshape(k, c, self.hp, wp)
-            dest[...] = padded[:, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
             return
         # column gradients, added back at each input pixel their windows read (padding
         # pixels are skipped: each offset's slices are cut to the image)
