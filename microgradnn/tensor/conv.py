@@ -357,11 +357,23 @@ class _Plan:
             for j in range(kw):
                 shifted[:k, j, :, j:j + run] = gk
             parts = np.matmul(w3, shifted[:k].reshape(k, kw * self.o, span))
-            img = image  # these k samples' padded images; ``dest`` is a view into them
-            img[:, :, :span] = parts[:, :c]
-            img[:, :, span:] = 0
+            # These k samples' padded images (``dest`` is a view into them): image[t] is the
+            # sum over kernel rows i of part_i[t - i*Wp]. Kernel row i overlaps what rows
+            # < i wrote on span - Wp numbers and alone writes the last Wp.
+            img = image
+            if kh == 1:
+                img[...] = parts
+                return
+            img[:, :, :wp] = parts[:, :c, :wp]
+            last = parts[:, :c, wp:]  # the part still to be written from row i - 1
             for i in range(1, kh):
-                img[:, :, i * wp:i * wp + span] += parts[:, i * c:(i + 1) * c]
+                part = parts[:, i * c:(i + 1) * c]
+                np.add(last, part[:, :, :span - wp], out=img[:, :, i * wp:span + (i - 1) * wp])
+                last = part[:, :, span - wp:]
+                if i < kh - 1:  # the next row adds to this part, which is in place already
+                    img[:, :, span + (i - 1) * wp:span + i * wp] = last
+                    last = img[:, :, (i + 1) * wp:span + i * wp]
+            img[:, :, span + (kh - 2) * wp:] = last
             return
         # column gradients, added back at each input pixel their windows read (padding
         # pixels are skipped: each offset's slices are cut to the image)
