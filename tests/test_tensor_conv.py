@@ -12,6 +12,8 @@ import torch.nn.functional as TF
 from microgradnn.optim import Adam
 from microgradnn.tensor import (AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                                 Tensor, avg_pool2d, conv2d, cross_entropy, max_pool2d)
+from microgradnn.tensor import conv as conv_module
+from microgradnn.tensor.conv import conv2d_relu
 from microgradnn.tensor.gradcheck import tensor_gradcheck
 
 RNG = np.random.default_rng(42)
@@ -49,6 +51,7 @@ def test_conv2d_matches_finite_differences(k, s, p):
     w = RNG.standard_normal((3, 2, k, k))
     b = RNG.standard_normal(3)
     tensor_gradcheck(lambda x, w, b: conv2d(x, w, b, s, p), [x, w, b])
+    tensor_gradcheck(lambda x, w, b: conv2d_relu(x, w, b, s, p), [x, w, b])
 
 
 def test_conv2d_rectangular_kernel_stride_padding_no_bias():
@@ -83,11 +86,23 @@ def test_pools_match_finite_differences(k, s, p):
     tensor_gradcheck(lambda x: avg_pool2d(x, k, s, p), [x])
 
 
+@pytest.mark.parametrize("k,s", [(17, 1), (16, 16), (3, 2)])
+def test_max_pool_large_and_overlapping_kernels_match_torch(k, s):
+    # 17x17 has more kernel offsets (289) than a uint8 winner index can name.
+    x = RNG.standard_normal((2, 2, 19, 18))
+    compare_with_torch(lambda x: max_pool2d(x, k, s), lambda x: TF.max_pool2d(x, k, s), [x])
+
+
 def test_max_pool_ties_send_gradient_to_one_element_like_torch():
     x = np.zeros((1, 1, 4, 4))  # what a dead ReLU produces: every window is a tie
     x[0, 0, 0, 0] = 1.0
     compare_with_torch(lambda x: max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x])
     compare_with_torch(lambda x: max_pool2d(x, 3, 1), lambda x: TF.max_pool2d(x, 3, 1), [x])
+    x = np.zeros((1, 2, 5, 6))  # ties between positive values in every position of a window
+    x[0, 0, :, 3:] = 2.0
+    x[0, 1, 1::2] = 1.0
+    compare_with_torch(lambda x: max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [x])
+    compare_with_torch(lambda x: max_pool2d(x, 3, 2, 1), lambda x: TF.max_pool2d(x, 3, 2, 1), [x])
 
 
 def test_pooling_layers_and_odd_sizes():
@@ -151,3 +166,180 @@ def test_conv_input_gradient_only_when_needed():
     x = Tensor(RNG.standard_normal((1, 1, 5, 5)))
     layer(x).sum().backward()
     assert x.grad is None and layer.weight.grad is not None
+
+
+# ---- the fast paths: 1x1, the chunked stride-1 layout, the fused conv+relu node ----
+
+@pytest.mark.parametrize("n,c,o,h,w,s,p", [(1, 5, 7, 6, 9, 1, 0), (3, 4, 2, 5, 5, 1, 0),
+                                           (2, 3, 4, 7, 6, 2, 0), (2, 3, 4, 5, 5, 1, 1)])
+def test_1x1_conv_matches_torch(n, c, o, h, w, s, p):
+    x = RNG.standard_normal((n, c, h, w))
+    wt = RNG.standard_normal((o, c, 1, 1))
+    b = RNG.standard_normal(o)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, s, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=s, padding=p), [x, wt, b])
+    compare_with_torch(lambda x, w: conv2d(x, w, None, s, p),
+                       lambda x, w: TF.conv2d(x, w, None, stride=s, padding=p), [x, wt])
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+@pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2), (3, 0), (1, 1), (4, 2)])
+def test_stride1_conv_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, p):
+    # chunk_bytes=1: one sample per chunk; 3000: a few samples and a shorter last chunk.
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    x = RNG.standard_normal((5, 3, 7, 6))
+    w = RNG.standard_normal((4, 3, k, k + 1 if k < 5 else k))  # rectangular kernels too
+    b = RNG.standard_normal(4)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, 1, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=p), [x, w, b])
+    compare_with_torch(lambda x, w, b: conv2d_relu(x, w, b, 1, p),
+                       lambda x, w, b: TF.relu(TF.conv2d(x, w, b, stride=1, padding=p)),
+                       [x, w, b])
+
+
+def test_stride1_conv_batch_of_one_and_tall_padding():
+    x = RNG.standard_normal((1, 2, 3, 8))
+    w = RNG.standard_normal((3, 2, 3, 3))
+    compare_with_torch(lambda x, w: conv2d(x, w, None, 1, (2, 0)),
+                       lambda x, w: TF.conv2d(x, w, None, stride=1, padding=(2, 0)), [x, w])
+
+
+def assert_fused_bit_for_bit(layer, fused, unfused, data, input_grad, op):
+    """``fused(x)`` and ``unfused(x)`` give the same output and, for one upstream gradient,
+    the same gradients of the input and of ``layer``'s parameters, bit for bit."""
+    rng = np.random.default_rng(5)
+    results = []
+    for call in (fused, unfused):
+        x = Tensor(data, requires_grad=input_grad)
+        layer.zero_grad()
+        out = call(x)
+        if not results:
+            assert out.op == op
+            upstream = rng.standard_normal(out.shape).astype(np.float32)
+        out.backward(upstream)
+        results.append([out.data, x.grad] + [q.grad for q in layer.parameters()])
+    for a, b in zip(*results):
+        assert (a is None and b is None) or np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("k,s,p,bias", [(3, 1, 1, True), (3, 2, 1, True), (1, 1, 0, False),
+                                        (2, 1, 0, False), (3, 1, 0, True)])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_fused_conv_relu_is_conv_then_relu_bit_for_bit(k, s, p, bias, input_grad):
+    rng = np.random.default_rng(7)
+    layer = Conv2d(3, 5, k, stride=s, padding=p, bias=bias, dtype=np.float32, rng=rng)
+    data = rng.standard_normal((4, 3, 9, 8)).astype(np.float32)
+    assert_fused_bit_for_bit(layer, layer.forward_relu, lambda x: ReLU()(layer(x)), data,
+                             input_grad, "conv2d+relu")
+
+
+def graph_ops(out):
+    ops, stack = [], [out]
+    while stack:
+        node = stack.pop()
+        ops.append(node.op)
+        stack.extend(node.operands)
+    return ops
+
+
+def test_sequential_fuses_conv_relu_and_conv_relu_pool():
+    net = small_cnn(dtype=np.float32)  # conv, relu, pool twice: two triples
+    ops = graph_ops(net(Tensor(RNG.standard_normal((2, 1, 12, 12)).astype(np.float32))))
+    assert ops.count("conv2d+relu+max_pool2d") == 2
+    assert not {"relu", "conv2d", "max_pool2d", "conv2d+relu"} & set(ops)
+    rng = np.random.default_rng(1)
+    pair_only = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU(), Flatten())
+    assert "conv2d+relu" in graph_ops(pair_only(Tensor(np.ones((1, 1, 5, 5), np.float32))))
+    # a pool with padding, or a 1x1 convolution (no columns to save), is not fused with the pool
+    for conv, pool in ((Conv2d(1, 2, 3, rng=rng), MaxPool2d(3, 2, 1)),
+                       (Conv2d(1, 2, 1, rng=rng), MaxPool2d(2))):
+        ops = graph_ops(Sequential(conv, ReLU(), pool)(Tensor(np.ones((1, 1, 7, 7), np.float32))))
+        assert ops[0] == "max_pool2d" and "conv2d+relu" in ops
+
+
+CONV_POOL_GRID = [((3, 1, 1), (2, None)), ((3, 1, 0), (3, 2)), ((2, 2, 1), (2, 1)),
+                  ((1, 1, 0), (2, None)), ((3, 1, 1), (3, 3)), ((4, 1, 2), (2, 3))]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5000, 1 << 30])
+@pytest.mark.parametrize("conv,pool", CONV_POOL_GRID)
+def test_conv_relu_pool_matches_torch(monkeypatch, chunk_bytes, conv, pool):
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    (k, s, p), (pk, ps) = conv, pool
+    x = RNG.standard_normal((5, 3, 9, 10))
+    w = RNG.standard_normal((4, 3, k, k))
+    b = RNG.standard_normal(4)
+    compare_with_torch(
+        lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, s, p, pk, ps),
+        lambda x, w, b: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b, stride=s, padding=p)),
+                                      pk, ps if ps is not None else pk), [x, w, b])
+
+
+@pytest.mark.parametrize("conv,pool", [cp for cp in CONV_POOL_GRID if cp[0][0] > 1])
+@pytest.mark.parametrize("input_grad,bias", [(True, True), (False, True), (True, False)])
+def test_fused_conv_relu_pool_is_the_three_layers_bit_for_bit(conv, pool, input_grad, bias):
+    (k, s, p), (pk, ps) = conv, pool
+    rng = np.random.default_rng(11)
+    layer = Conv2d(3, 5, k, stride=s, padding=p, bias=bias, dtype=np.float32, rng=rng)
+    pool_layer = MaxPool2d(pk, ps)
+    data = rng.standard_normal((4, 3, 9, 10)).astype(np.float32)
+    data[:, :, :4] = 0.5  # flat regions: ties between equal positive outputs
+    assert_fused_bit_for_bit(layer, lambda x: layer.forward_relu_pool(x, pool_layer),
+                             lambda x: pool_layer(ReLU()(layer(x))), data, input_grad,
+                             "conv2d+relu+max_pool2d")
+
+
+def test_conv_relu_pool_gradcheck():
+    x = RNG.standard_normal((2, 2, 6, 5))
+    w = RNG.standard_normal((3, 2, 3, 3))
+    b = RNG.standard_normal(3)
+    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2),
+                     [x, w, b])
+    tensor_gradcheck(lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 0, 3, 2),
+                     [x, w, b])
+
+
+def test_no_grad_forward_paths_give_the_same_numbers():
+    from microgradnn.tensor import no_grad
+    x = RNG.standard_normal((3, 2, 9, 8))
+    w = RNG.standard_normal((4, 2, 3, 3))
+    b = RNG.standard_normal(4)
+    for fn in (lambda x: conv2d_relu(x, Tensor(w), Tensor(b), 1, 1),
+               lambda x: conv_module.conv2d_relu_max_pool2d(x, Tensor(w), Tensor(b), 1, 1, 2),
+               lambda x: conv2d(x, Tensor(w), Tensor(b), 1, 1),
+               lambda x: max_pool2d(x, 2), lambda x: max_pool2d(x, 3, 2, 1)):
+        with_grad = fn(Tensor(x, requires_grad=True))
+        with no_grad():
+            without = fn(Tensor(x, requires_grad=True))
+        assert without.operands == () and np.array_equal(with_grad.data, without.data)
+
+
+def test_scratch_arrays_of_different_convolutions_do_not_mix():
+    # Same batch, channels, output height and padded width, different kernel widths: the
+    # wider output writes columns that are the other conv's zero padding of its layout.
+    x = RNG.standard_normal((3, 2, 6, 6))
+    wa = RNG.standard_normal((4, 2, 3, 3))
+    wb = RNG.standard_normal((4, 2, 3, 1))  # padded width 8 for both, output width 6 and 8
+    for _ in range(2):
+        for w in (wa, wb):
+            compare_with_torch(lambda x, w: conv2d(x, w, None, 1, 1),
+                               lambda x, w: TF.conv2d(x, w, None, stride=1, padding=1), [x, w])
+
+
+def test_empty_batch_goes_through_every_path():
+    x = Tensor(np.zeros((0, 2, 5, 5)), requires_grad=True)
+    w = Tensor(RNG.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    b = Tensor(RNG.standard_normal(3), requires_grad=True)
+    for fn, shape in ((lambda: conv2d(x, w, b, 1, 1), (0, 3, 5, 5)),
+                      (lambda: conv2d(x, w, b, 2, 1), (0, 3, 3, 3)),
+                      (lambda: conv2d_relu(x, w, b, 1, 1), (0, 3, 5, 5)),
+                      (lambda: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1, 2), (0, 3, 2, 2)),
+                      (lambda: max_pool2d(x, 2), (0, 2, 2, 2)),
+                      (lambda: avg_pool2d(x, 2), (0, 2, 2, 2))):
+        x.zero_grad()
+        w.zero_grad()
+        out = fn()
+        assert out.shape == shape
+        out.sum().backward()
+        assert x.grad.shape == x.shape
+        assert w.grad is None or not w.grad.any()

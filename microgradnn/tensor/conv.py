@@ -1,23 +1,28 @@
-"""Convolution and pooling on (N, C, H, W) arrays, vectorized: no loop over samples or pixels.
+"""Convolution and pooling on (N, C, H, W) arrays, vectorized: no loop over pixels.
 
-Everything loops over the kh*kw kernel offsets only. For offset (i, j) the input pixel
-each window sees is one strided slice of the padded input, so ``conv2d`` builds its
-(N, C*kh*kw, OH*OW) columns with kh*kw slice copies and multiplies them by the
-flattened weights (one small GEMM per sample, output already (N, O, OH, OW)).
-Backward adds each offset's slice back: windows that overlap (stride < kernel)
-accumulate correctly for any stride and padding. Pooling takes a running maximum or
-sum over the same slices, which beats reshaping windows into a copy.
+``conv2d`` is one small GEMM per sample (weights times that sample's im2col columns), run
+over the batch in cache-sized chunks; stride-1 convolutions use a "wide" column layout in
+which every (channel, kernel offset) row is one contiguous run, and compute their input
+gradient as a correlation with the flipped kernel (no scatter). ``conv2d_relu`` and
+``conv2d_relu_max_pool2d`` are the same numbers as the layers one after the other, fused
+into one node (``Sequential`` uses them) so that relu masks, activations and pool gradients
+never take a batch-sized array. Pooling reads each kernel offset's strided slice once;
+max pooling notes each window's winner for the backward. The layouts and their
+measurements are described below and in benchmarks/RESULTS.md (issue 18).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Optional, Tuple
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from .tensor import Tensor, make_node
+from .tensor import _GRAD_ENABLED, Tensor, make_node
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "pair"]
+__all__ = ["conv2d", "conv2d_relu", "conv2d_relu_max_pool2d", "max_pool2d", "avg_pool2d",
+           "pair"]
 
 Pair = Tuple[int, int]
 
@@ -67,13 +72,318 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 
 
 # ---- convolution ----
+#
+# A convolution is one small GEMM per sample: weights (O, C*kh*kw [+1 for the bias]) times
+# that sample's columns (C*kh*kw [+1 row of ones], positions). The columns are one copy of an
+# ``as_strided`` view of the (padded) input. The batch runs in chunks whose columns fit in
+# the core's cache; wide columns are never kept (the backward pass rebuilds them from the
+# input), compact ones are. On this machine the convolutions are bound by memory traffic,
+# not by the GEMMs, so not writing batch-sized columns and reading them back pays where
+# rebuilding them is cheap.
+#
+# Two layouts of the positions:
+# - compact (strides > 1): position r*OW + col, window rows of OW pixels;
+# - wide (every stride-1 conv): each sample's padded image is flattened row by row (Hp*Wp
+#   numbers plus kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel
+#   offset (i, j), the flattened pixel q + i*Wp + j. A (channel, offset) row of the columns
+#   is then ONE contiguous run of OH*Wp numbers instead of OH short rows. The kw-1
+#   positions col >= OW of each output row are padding of the layout (they read the next
+#   row's pixels): the output is a view that leaves them out, and their gradient is zero.
+#   Its input gradient is the correlation of the output gradient with the flipped kernel:
+#   one GEMM over kw shifted copies of the gradient gives, for each kernel row i, the
+#   gradient of the padded image shifted by i*Wp, and kh long additions put them together.
+
+_CHUNK_BYTES = 1 << 20
+_SCRATCH_BYTES = 64 << 20  # all scratch arrays of a thread together, before starting over
+_SCRATCH = threading.local()
+
+
+def _scratch(name: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A zero-initialised work array of this thread, reused by every call of the same shape.
+
+    Callers only ever write the parts they read back, so parts they never write (the ones
+    row of the columns, the zero edges of the shifted gradients) keep their first content.
+    """
+    arrays = getattr(_SCRATCH, "arrays", None)
+    if arrays is None:
+        arrays = _SCRATCH.arrays = {}
+    key = (name, shape, dtype)
+    arr = arrays.get(key)
+    if arr is None:
+        arr = np.zeros(shape, dtype=dtype)
+        if sum(a.nbytes for a in arrays.values()) + arr.nbytes > _SCRATCH_BYTES:
+            arrays.clear()  # (arrays in use stay alive with their callers)
+        arrays[key] = arr
+    return arr
+
+
+def _chunk(n: int, per_sample: int, itemsize: int) -> int:
+    """Samples per chunk so that ``per_sample`` numbers each fill about ``_CHUNK_BYTES``."""
+    return max(1, min(n, _CHUNK_BYTES // max(1, per_sample * itemsize)))
+
+
+class _Plan:
+    """The geometry of one convolution call and its chunked forward and backward loops."""
+
+    def __init__(self, x_shape: Tuple[int, ...], w_shape: Tuple[int, ...], stride: Pair,
+                 padding: Pair, bias: bool, dtype: np.dtype, wide: bool,
+                 pool: Optional[Tuple[Pair, Pair]] = None) -> None:
+        self.n, self.c, self.h, self.w = x_shape
+        self.o, _, self.kh, self.kw = w_shape
+        (self.sh, self.sw), (self.ph, self.pw) = stride, padding
+        self.hp, self.wp = self.h + 2 * self.ph, self.w + 2 * self.pw
+        self.oh, self.ow = _geometry("conv2d", x_shape, (self.kh, self.kw), stride, padding)
+        self.wide = wide  # only for stride 1
+        self.run = self.oh * (self.wp if wide else self.ow)  # positions per output channel
+        self.size = self.hp * self.wp + self.kw - 1  # a flattened padded image (wide)
+        self.rows = self.c * self.kh * self.kw
+        self.bias = bias
+        self.dtype = dtype
+        self._cuts: Optional[list] = None
+        self.pool = pool  # (kernel, stride) of a max pool taken inside the chunks
+        if pool is not None:
+            pkh, pkw = pool[0]
+            self.poh, self.pow = _geometry("max_pool2d", (self.n, self.o, self.oh, self.ow),
+                                           pool[0], pool[1], (0, 0))
+            # windows that tile the output exactly overwrite all of it in the backward
+            self.pool_tiles = pool[0] == pool[1] and self.oh == self.poh * pkh \
+                and self.ow == self.pow * pkw
+
+    def source(self, x: np.ndarray) -> np.ndarray:
+        """The array the columns are cut from: wide, the input zero-padded and flattened;
+        compact, the input itself (padding pixels are never copied, their columns stay 0)."""
+        n, c, h, w, ph, pw = self.n, self.c, self.h, self.w, self.ph, self.pw
+        if not self.wide:
+            return x
+        src = np.zeros((n, c, self.size), dtype=self.dtype)
+        image = src[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)
+        image[:, :, ph:ph + h, pw:pw + w] = x
+        return src
+
+    def cuts(self):
+        """For each kernel offset (i, j): the output rows and columns whose input pixel
+        lies inside the image, and those input pixels (slices; ``_valid``)."""
+        if self._cuts is None:
+            rows = [_valid(self.h, self.oh, i, self.sh, self.ph) for i in range(self.kh)]
+            cols = [_valid(self.w, self.ow, j, self.sw, self.pw) for j in range(self.kw)]
+            self._cuts = [(i, j) + rows[i] + cols[j]
+                          for i in range(self.kh) for j in range(self.kw)]
+        return self._cuts
+
+    def columns(self, src: np.ndarray, m: int):
+        """-> (fill, kept): ``fill(a, k)`` returns the columns (k, rows [+1], run) of samples
+        a..a+k, with a ones row when there is a bias.
+
+        Wide layout: rebuilt in a scratch array for ``m`` samples each time (one copy of
+        long runs, cheaper than keeping them); ``kept`` is None. Compact layout: written
+        once into a batch-sized array ``kept`` that the backward reads again (rebuilding
+        its short rows costs more than reading them back).
+        """
+        rows = self.rows
+        if not self.wide:
+            # one strided copy per kernel offset, cut to the pixels inside the image
+            cols = (np.zeros if self.ph or self.pw else np.empty)(
+                (self.n, rows + self.bias, self.run), dtype=self.dtype)
+            if self.bias:
+                cols[:, rows] = 1
+            grid = cols[:, :rows].reshape(self.n, self.c, self.kh, self.kw, self.oh, self.ow)
+            cuts = self.cuts()
+
+            def fill_compact(a: int, k: int) -> np.ndarray:
+                for i, j, out_r, in_r, out_c, in_c in cuts:
+                    grid[a:a + k, :, i, j, out_r, out_c] = src[a:a + k, :, in_r, in_c]
+                return cols[a:a + k]
+            return fill_compact, cols
+        cols = _scratch("cols", (m, rows + self.bias, self.run), self.dtype)
+        if self.bias:
+            cols[:, rows] = 1
+        s0, s1, s2 = src.strides
+        windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
+                             (s0, s1, self.wp * s2, s2, s2), writeable=False)
+        shape = (self.c, self.kh, self.kw, self.run)
+
+        def fill(a: int, k: int) -> np.ndarray:
+            cols[:k, :rows].reshape((k,) + shape)[...] = windows[a:a + k]
+            return cols[:k]
+        return fill, None
+
+    def output(self, raw: np.ndarray) -> np.ndarray:
+        """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
+        if not self.wide:
+            return raw.reshape(self.n, self.o, self.oh, self.ow)
+        return raw.reshape(self.n, self.o, self.oh, self.wp)[:, :, :, :self.ow]
+
+    def grid(self, flat: np.ndarray, k: int) -> np.ndarray:
+        """The (k, O, OH, OW) output positions inside a (k, O, run) GEMM result."""
+        if not self.wide:
+            return flat.reshape(k, self.o, self.oh, self.ow)
+        return flat.reshape(k, self.o, self.oh, self.wp)[:, :, :, :self.ow]
+
+    def forward_pooled(self, src: np.ndarray, w2: np.ndarray, keep_winner: bool):
+        """-> (N, O, POH, POW) max_pool(relu(conv)), and the pool's winner codes or None.
+
+        Each chunk's convolution output is pooled while in cache and never stored. The
+        relu is taken on the pooled numbers: max and relu commute (relu(max z) = max relu(z)).
+        """
+        n, o, run = self.n, self.o, self.run
+        kernel, stride = self.pool
+        pooled = np.empty((n, o, self.poh, self.pow), dtype=self.dtype)
+        small = np.min_scalar_type(kernel[0] * kernel[1] - 1)
+        winner = np.empty(pooled.shape, dtype=small) if keep_winner else None
+        m = _chunk(n, (self.rows + 1 + 2 * o) * run, pooled.itemsize)
+        fill, kept = self.columns(src, m)
+        z = _scratch("conv", (m, o, run), self.dtype)
+        work = _WindowMax((m, o, self.poh, self.pow), self.dtype, small, keep_winner)
+        zeros = _scratch("zeros", (m, o, self.poh, self.pow), self.dtype)
+        for a in range(0, n, m):
+            k = min(m, n - a)
+            np.matmul(w2, fill(a, k), out=z[:k])
+            views = _window_views(self.grid(z[:k], k), kernel, stride, self.poh, self.pow)
+            out = pooled[a:a + k]
+            work.run(views, out, None if winner is None else winner[a:a + k], k)
+            np.maximum(out, zeros[:k], out=out)
+        return pooled, winner, kept
+
+    def forward(self, src: np.ndarray, w2: np.ndarray, relu: bool, keep_mask: bool):
+        """-> (N, O, run): each sample's columns times the (bias-extended) weights, with
+        ``relu`` max(., 0) taken chunk by chunk while the chunk is in cache; and with
+        ``keep_mask`` the (N, O, run) booleans "output > 0" for relu's backward."""
+        n, o, run = self.n, self.o, self.run
+        raw = np.empty((n, o, run), dtype=self.dtype)
+        mask = np.empty((n, o, run), dtype=bool) if keep_mask else None
+        # (compact columns are kept whole anyway: one chunk, one batched GEMM)
+        m = _chunk(n, (self.rows + 1 + o) * run, raw.itemsize) if self.wide else max(1, n)
+        fill, kept = self.columns(src, m)
+        zeros = _scratch("zeros", (m, o, run), self.dtype) if relu else None
+        for a in range(0, n, m):
+            k = min(m, n - a)
+            out = raw[a:a + k]
+            np.matmul(w2, fill(a, k), out=out)
+            if relu:
+                np.maximum(out, zeros[:k], out=out)
+            if keep_mask:
+                np.greater(out, zeros[:k], out=mask[a:a + k])
+        return raw, mask, kept
+
+    def backward(self, g: np.ndarray, mask: Optional[np.ndarray], src: np.ndarray,
+                 weight: np.ndarray, want_w: bool, want_x: bool,
+                 pooled: Optional[np.ndarray] = None, winner: Optional[np.ndarray] = None):
+        """-> (weight gradient (O, rows [+1]) or None, input gradient (N, C, H, W) or None).
+
+        ``g`` is the gradient of the output; with a pool inside, of the pooled output
+        ``pooled``, sent to each window's winner (relu's mask there is "pooled > 0").
+        """
+        n, o, c, kh, kw, run = self.n, self.o, self.c, self.kh, self.kw, self.run
+        dt = self.dtype
+        span = run + kw - 1
+        if self.wide:
+            back = (kw * o * span + kh * c * span + c * self.size) * want_x
+        else:
+            back = self.rows * run * want_x
+        m = _chunk(n, o * run + (self.rows + 1) * run * want_w + back, np.dtype(dt).itemsize)
+        if not self.wide and pooled is None:
+            m = max(1, n)  # the compact columns are kept whole: one batched GEMM each way
+        # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
+        # (keyed by the output width too: a wider output would leave its gradient in this
+        # layout's zero columns)
+        gbuf = _scratch(("grad", self.ow), (m, o, self.oh, self.wp if self.wide else self.ow), dt)
+        g3 = gbuf.reshape(m, o, run)
+        if want_w:
+            if self.wide:
+                fill = self.columns(src, m)[0]
+            else:  # ``src`` is the forward's columns
+                def fill(a: int, k: int) -> np.ndarray:
+                    return src[a:a + k]
+            per_sample = np.empty((n, o, self.rows + self.bias), dtype=dt)
+        if want_x:
+            gx = np.empty((n, c, self.h, self.w), dtype=dt)
+            if self.wide:
+                # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges): rows (j, o) of one GEMM
+                # with the weights as [(i, c), (j, o)]. The padded images' gradients are
+                # assembled in ``image``; the input gradient is a view into it.
+                shifted = _scratch("shifted", (m, kw, o, span), dt)
+                w3 = weight.transpose(2, 1, 3, 0).reshape(kh * c, kw * o)
+                image = np.empty((n, c, self.size), dtype=dt)
+                gx = image[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)[
+                    :, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
+            else:
+                w2t = weight.reshape(o, self.rows).T
+                image = None
+        if pooled is not None:
+            kernel, stride = self.pool
+            disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+            alive = _scratch("alive", (m, o, self.poh, self.pow), bool)
+            gwin = _scratch("gwin", (m, o, self.poh, self.pow), dt)
+        for a in range(0, n, m):
+            k = min(m, n - a)
+            gk = g3[:k]
+            if pooled is not None:
+                np.greater(pooled[a:a + k], 0, out=alive[:k])
+                np.multiply(g[a:a + k], alive[:k], out=gwin[:k])
+                if not self.pool_tiles:
+                    gk[...] = 0
+                views = _window_views(self.grid(gk, k), kernel, stride, self.poh, self.pow)
+                _window_scatter(gwin[:k], winner[a:a + k], views, disjoint)
+            elif self.wide:
+                gbuf[:k, :, :, :self.ow] = g[a:a + k]
+                if mask is not None:  # on the wide grid: this product runs on whole rows
+                    np.multiply(gk, mask[a:a + k], out=gk)
+            elif mask is not None:
+                np.multiply(g[a:a + k].reshape(k, o, run), mask[a:a + k], out=gk)
+            else:
+                gk = g[a:a + k].reshape(k, o, run)
+            if want_w:
+                # one small GEMM per sample (summed below); a bias's gradient is the last column
+                np.matmul(gk, fill(a, k).transpose(0, 2, 1), out=per_sample[a:a + k])
+            if want_x:
+                self._input_grad(gk, k, shifted if self.wide else w2t,
+                                 image[a:a + k] if self.wide else None,
+                                 w3 if self.wide else None, gx[a:a + k])
+        gw = np.add.reduce(per_sample, axis=0) if want_w else None
+        return gw, (gx if want_x else None)
+
+    def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: Optional[np.ndarray],
+                    w3: Optional[np.ndarray], dest: np.ndarray) -> None:
+        """Write into ``dest`` (k, C, H, W) the input gradient of k samples from their output
+        gradient ``gk`` (k, O, run); wide, by filling ``image``, of which ``dest`` is a view."""
+        c, kh, kw, wp, run = self.c, self.kh, self.kw, self.wp, self.run
+        if self.wide:
+            span = run + kw - 1
+            shifted = work
+            for j in range(kw):
+                shifted[:k, j, :, j:j + run] = gk
+            parts = np.matmul(w3, shifted[:k].reshape(k, kw * self.o, span))
+            # These k samples' padded images (``dest`` is a view into them): image[t] is the
+            # sum over kernel rows i of part_i[t - i*Wp]. Kernel row i overlaps what rows
+            # < i wrote on span - Wp numbers and alone writes the last Wp.
+            img = image
+            if kh == 1:
+                img[...] = parts
+                return
+            img[:, :, :wp] = parts[:, :c, :wp]
+            last = parts[:, :c, wp:]  # the part still to be written from row i - 1
+            for i in range(1, kh):
+                part = parts[:, i * c:(i + 1) * c]
+                np.add(last, part[:, :, :span - wp], out=img[:, :, i * wp:span + (i - 1) * wp])
+                last = part[:, :, span - wp:]
+                if i < kh - 1:  # the next row adds to this part, which is in place already
+                    img[:, :, span + (i - 1) * wp:span + i * wp] = last
+                    last = img[:, :, (i + 1) * wp:span + i * wp]
+            img[:, :, span + (kh - 2) * wp:] = last
+            return
+        # column gradients, added back at each input pixel their windows read (padding
+        # pixels are skipped: each offset's slices are cut to the image)
+        d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
+        dest[...] = 0
+        for i, j, out_r, in_r, out_c, in_c in self.cuts():
+            dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+
 
 def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
     """Along one axis, for kernel offset ``offset``: the output positions whose input
     pixel lies inside the unpadded image, and those input pixels (as slices).
 
-    Output position o reads input pixel o*stride + offset - pad; padding pixels are
-    simply never copied (their columns stay zero), so no padded copy is made.
+    Output position o reads input pixel o*stride + offset - pad.
     """
     lo = max(0, -((offset - pad) // stride))
     hi = min(out - 1, (size - 1 + pad - offset) // stride)
@@ -83,93 +393,93 @@ def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[sli
     return slice(lo, hi + 1), slice(first, first + (hi - lo) * stride + 1, stride)
 
 
-def _im2col(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, oh: int, ow: int,
-            ones_row: bool) -> np.ndarray:
-    """(N, C, H, W) -> columns (N, C*kh*kw [+1], OH*OW): one strided copy per kernel offset.
+def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride: Pair,
+                  padding: Pair, wide: bool, relu: bool = False, keep_mask: bool = False,
+                  pool: Optional[Tuple[Pair, Pair]] = None):
+    """-> (output (N, O, OH, OW), context for backward, relu mask or None).
 
-    With ``ones_row`` a last row of ones is appended, so that the bias rides along in
-    the same GEMM (forward) and its gradient comes out of the weight GEMM (backward).
+    With ``relu`` the output is max(conv, 0); with ``keep_mask`` also the booleans
+    "output > 0" that relu's backward needs (in the GEMM layout). With ``pool`` (kernel,
+    stride; relu implied) the output is the max pool of that, and ``keep_mask`` keeps the
+    pool's winners instead.
     """
-    n, c, h, w = x.shape
-    kh, kw = kernel
+    o, c, kh, kw = W.shape
+    n, _, h, w = X.shape
+    w2 = W.reshape(o, -1)
+    if (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0) and pool is None:
+        # 1x1: the input itself is the column matrix, nothing to copy.
+        cols = X.reshape(n, c, h * w)
+        raw = np.matmul(w2, cols)
+        if B is not None:
+            raw += B[:, None]
+        if relu:
+            np.maximum(raw, _zeros_like(raw), out=raw)
+        out = raw.reshape(n, o, h, w)
+        return out, ("pointwise", cols), (raw > 0) if keep_mask else None
+    if B is not None:
+        w2 = np.concatenate([w2, B[:, None]], axis=1)  # the bias rides in the GEMM
+    plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype,
+                 wide=wide and stride == (1, 1), pool=pool)
+    src = plan.source(X)
+    # the backward rebuilds wide columns from ``src`` and reads compact ones back
+    if pool is not None:
+        pooled, winner, kept = plan.forward_pooled(src, w2, keep_mask)
+        return pooled, ("pooled", (plan, src if kept is None else kept, winner)), None
+    raw, mask, kept = plan.forward(src, w2, relu, keep_mask)
+    return plan.output(raw), ("plan", (plan, src if kept is None else kept)), mask
+
+
+def _conv_backward(g: np.ndarray, ctx: Any, ops: Tuple[Tensor, ...]):
+    (kind, saved), stride, padding, mask = ctx
+    x, weight = ops[0], ops[1]
+    W = weight.data
+    o, c, kh, kw = W.shape
+    has_bias = len(ops) == 3
+    want_w = weight.requires_grad or has_bias
     rows = c * kh * kw
-    alloc = np.zeros if padding != (0, 0) else np.empty
-    buf = alloc((n, rows + ones_row, oh * ow), dtype=x.dtype)
-    if ones_row:
-        buf[:, rows] = 1
-    cols = buf[:, :rows].reshape(n, c, kh, kw, oh, ow)  # a view into buf
-    for i in range(kh):
-        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
-        for j in range(kw):
-            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
-            cols[:, :, i, j, out_r, out_c] = x[:, :, in_r, in_c]
-    return buf
-
-
-def _col2im(g3: np.ndarray, w2: np.ndarray, shape: Tuple[int, ...], kernel: Pair,
-            stride: Pair, padding: Pair, oh: int, ow: int) -> np.ndarray:
-    """Input gradient: column gradients ``w2.T @ g3`` added back at each input pixel
-    (the adjoint of ``_im2col``); overlapping windows add up."""
-    n, c, h, w = shape
-    kh, kw = kernel
-    if stride == (1, 1):
-        return _col2im_stride1(g3, w2, shape, kernel, padding, oh, ow)
-    d = np.matmul(w2.T, g3).reshape(n, c, kh, kw, oh, ow)
-    out = np.zeros(shape, dtype=g3.dtype)
-    for i in range(kh):
-        out_r, in_r = _valid(h, oh, i, stride[0], padding[0])
-        for j in range(kw):
-            out_c, in_c = _valid(w, ow, j, stride[1], padding[1])
-            out[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
-    return out
-
-
-def _col2im_stride1(g3: np.ndarray, w2: np.ndarray, shape: Tuple[int, ...], kernel: Pair,
-                    padding: Pair, oh: int, ow: int) -> np.ndarray:
-    """Stride 1: lay each output row out at the padded width Wp (zeros in the extra
-    columns), so that offset (i, j) adds one contiguous run of OH*Wp numbers to the
-    flattened padded image at i*Wp + j. Long runs instead of short rows: ~1.5x faster."""
-    n, c, h, w = shape
-    kh, kw = kernel
-    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
-    o = g3.shape[1]
-    gp = np.zeros((n, o, oh, wp), dtype=g3.dtype)
-    gp[:, :, :, :ow] = g3.reshape(n, o, oh, ow)
-    run = oh * wp
-    d = np.matmul(w2.T, gp.reshape(n, o, run)).reshape(n, c, kh, kw, run)
-    flat = np.zeros((n, c, hp * wp + kw - 1), dtype=g3.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            start = i * wp + j
-            flat[:, :, start:start + run] += d[:, :, i, j]
-    image = flat[:, :, :hp * wp].reshape(n, c, hp, wp)
-    return image[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
-
-
-def _conv2d_back(g, ctx, ops):
-    cols, stride, padding, oh, ow = ctx
-    x, w = ops[0], ops[1]
-    n = g.shape[0]
-    o, c, kh, kw = w.data.shape
-    rows = c * kh * kw
-    g3 = g.reshape(n, o, oh * ow)
     gx = gw = gb = None
-    if w.requires_grad or len(ops) == 3:
-        # One small GEMM per sample, summed; with a bias, its gradient is the last column.
-        full = np.matmul(g3, cols.transpose(0, 2, 1)).sum(axis=0)
-        gw = full[:, :rows].reshape(w.data.shape)
-        if len(ops) == 3:
-            gb = full[:, rows]
+    if kind in ("plan", "pooled"):
+        if kind == "plan":
+            plan, src = saved
+            full, gx = plan.backward(g, mask, src, W, want_w, x.requires_grad)
+        else:
+            plan, src, winner = saved
+            full, gx = plan.backward(g, None, src, W, want_w, x.requires_grad,
+                                     pooled=mask, winner=winner)
+        if want_w:
+            gw = full[:, :rows].reshape(W.shape)
+            gb = full[:, rows] if has_bias else None
+        return (gx, gw) if not has_bias else (gx, gw, gb)
+    n = g.shape[0]
+    g3 = g.reshape(n, o, -1)
+    if mask is not None:
+        g3 = g3 * mask
+    if want_w:
+        gw = np.matmul(g3, saved.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+        if has_bias:
+            gb = g3.sum(axis=2).sum(axis=0)
     if x.requires_grad:
-        gx = _col2im(g3, w.data.reshape(o, rows), x.data.shape, (kh, kw), stride, padding,
-                     oh, ow)
-    return (gx, gw) if len(ops) == 2 else (gx, gw, gb)
+        gx = np.matmul(W.reshape(o, c).T, g3).reshape(x.data.shape)
+    return (gx, gw) if not has_bias else (gx, gw, gb)
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
-           padding: Any = 0) -> Tensor:
-    """Cross-correlation like PyTorch's: x (N, C, H, W), weight (O, C, kh, kw), bias (O,)
-    -> (N, O, OH, OW) with OH = (H + 2*padding - kh) // stride + 1."""
+def _conv_back(g, ctx, ops):
+    return _conv_backward(g, (ctx[0], ctx[1], ctx[2], None), ops)
+
+
+def _conv_relu_pool_back(g, ctx, ops):
+    # ctx ends with the pooled output: relu's mask at each window's winner is "pooled > 0".
+    return _conv_backward(g, ctx, ops)
+
+
+def _conv_relu_back(g, ctx, ops):
+    # relu's backward (its output is positive exactly where its input was), then conv's:
+    # ctx ends with the mask "output > 0" made in the forward pass.
+    return _conv_backward(g, ctx, ops)
+
+
+def _conv_checked(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
+                  padding: Any) -> Tuple[Pair, Pair]:
     stride = pair(stride, "conv2d stride", 1)
     padding = pair(padding, "conv2d padding", 0)
     X, W = x.data, weight.data
@@ -180,17 +490,81 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
                          f"{W.shape} (expected (N, {W.shape[1]}, H, W))")
     if X.dtype != W.dtype or (bias is not None and bias.data.dtype != W.dtype):
         raise TypeError(f"conv2d: cannot mix dtypes (input {X.dtype}, weight {W.dtype})")
-    o, c, kh, kw = W.shape
-    n = X.shape[0]
-    oh, ow = _geometry("conv2d", X.shape, (kh, kw), stride, padding)
-    cols = _im2col(X, (kh, kw), stride, padding, oh, ow, ones_row=bias is not None)
-    w2 = W.reshape(o, -1)
-    if bias is not None:
-        w2 = np.concatenate([w2, bias.data[:, None]], axis=1)
-    out = np.matmul(w2, cols)  # (N, O, OH*OW): already channel-first
+    return stride, padding
+
+
+def _use_wide(stride: Pair) -> bool:
+    """Every stride-1 convolution uses the wide layout (fused with relu and a pool or not,
+    so that the fused nodes give exactly the numbers of the layers one by one)."""
+    return stride == (1, 1)
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
+           padding: Any = 0) -> Tensor:
+    """Cross-correlation like PyTorch's: x (N, C, H, W), weight (O, C, kh, kw), bias (O,)
+    -> (N, O, OH, OW) with OH = (H + 2*padding - kh) // stride + 1."""
+    stride, padding = _conv_checked(x, weight, bias, stride, padding)
+    out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+                                 stride, padding, _use_wide(stride))
     operands = (x, weight) if bias is None else (x, weight, bias)
-    return make_node(out.reshape(n, o, oh, ow), operands, _conv2d_back,
-                     (cols, stride, padding, oh, ow), "conv2d")
+    return make_node(out, operands, _conv_back, (data, stride, padding), "conv2d")
+
+
+def conv2d_relu(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
+                padding: Any = 0) -> Tensor:
+    """``relu(conv2d(x, weight, bias, stride, padding))`` as one node "conv2d+relu".
+
+    The same numbers as the two ops one after the other; the maximum is taken in place
+    on the GEMM's output while it is in cache, and the backward masks the gradient on
+    its way into the convolution's: an array and two passes over it saved.
+    """
+    stride, padding = _conv_checked(x, weight, bias, stride, padding)
+    operands = (x, weight) if bias is None else (x, weight, bias)
+    grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
+    out, data, mask = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+                                    stride, padding, _use_wide(stride), relu=True,
+                                    keep_mask=grad)
+    return make_node(out, operands, _conv_relu_back, (data, stride, padding, mask),
+                     "conv2d+relu")
+
+
+def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any,
+                           padding: Any, pool_kernel: Any, pool_stride: Any = None) -> Tensor:
+    """``max_pool2d(relu(conv2d(x, weight, bias, stride, padding)), pool_kernel, pool_stride)``
+    as one node "conv2d+relu+max_pool2d" (a pool without padding).
+
+    The same numbers as the three ops one after the other. The convolution's output is
+    pooled chunk by chunk while in cache and never stored; relu is taken on the pooled
+    numbers (relu and max commute), and the backward sends the gradient of each window
+    straight to its winner on the convolution's gradient grid, masked by "pooled > 0"
+    (relu's mask at the winner). No full-size relu mask, activation or pool gradient.
+    """
+    stride, padding = _conv_checked(x, weight, bias, stride, padding)
+    kernel = pair(pool_kernel, "max_pool2d kernel_size", 1)
+    pstride = kernel if pool_stride is None else pair(pool_stride, "max_pool2d stride", 1)
+    operands = (x, weight) if bias is None else (x, weight, bias)
+    grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
+    out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
+                                 stride, padding, _use_wide(stride),
+                                 relu=True, keep_mask=grad, pool=(kernel, pstride))
+    return make_node(out, operands, _conv_relu_pool_back, (data, stride, padding, out),
+                     "conv2d+relu+max_pool2d")
+
+
+# Read-only zero arrays, one per (shape, dtype) seen: numpy's maximum against a full array
+# runs its vector loop, against a scalar zero a scalar loop about 3x slower.
+_ZEROS: dict = {}
+
+
+def _zeros_like(a: np.ndarray) -> np.ndarray:
+    key = (a.shape, a.dtype)
+    z = _ZEROS.get(key)
+    if z is None:
+        if len(_ZEROS) > 16:
+            _ZEROS.clear()
+        z = _ZEROS[key] = np.zeros(a.shape, dtype=a.dtype)
+        z.flags.writeable = False
+    return z
 
 
 # ---- pooling: one strided slice per kernel offset, never a window copy ----
@@ -202,28 +576,69 @@ def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
 
 
-def _max_pool_back(g, ctx, ops):
-    xp, out, kernel, stride, padding = ctx
-    oh, ow = out.shape[2:]
-    d = np.zeros(xp.shape, dtype=g.dtype)
-    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
-    last = kernel[0] * kernel[1] - 1
-    taken = None  # windows whose maximum has already been found
-    for k, index in enumerate(_offsets(kernel, stride, oh, ow)):
-        # Row-major offsets and a running "taken" mask: the first maximum of each
-        # window takes the whole gradient, as in PyTorch (ties are common after ReLU).
-        if k == 0:
-            hit = taken = xp[index] == out
-        elif k < last:
-            hit = xp[index] == out
-            np.greater(hit, taken, out=hit)  # a maximum, and none found before
-            taken |= hit
-        else:  # the windows left over have their maximum at the last offset
-            hit = ~taken
-        if disjoint:  # each input element belongs to one window: write, do not add
-            np.multiply(g, hit, out=d[index])
+def _window_views(a: np.ndarray, kernel: Pair, stride: Pair, oh: int, ow: int):
+    """The kh*kw strided views of ``a`` (N, C, H, W) that hold, for every window of a pool
+    without padding, its pixel at each kernel offset (row-major), each (N, C, OH, OW)."""
+    (kh, kw), (sh, sw) = kernel, stride
+    rows, cols = sh * (oh - 1) + 1, sw * (ow - 1) + 1
+    return [a[:, :, i:i + rows:sh, j:j + cols:sw] for i in range(kh) for j in range(kw)]
+
+
+class _WindowMax:
+    """Maxima over windows, and which kernel offset holds each window's first maximum."""
+
+    def __init__(self, shape: Tuple[int, ...], dtype: np.dtype, small: np.dtype,
+                 winners: bool) -> None:
+        self.winners = winners
+        self.small = small
+        if winners:
+            self.plane = _scratch("plane", shape, dtype)
+            self.beats = _scratch("beats", shape, bool)
+            self.code = _scratch("code", shape, small)
+
+    def run(self, views, out: np.ndarray, winner: Optional[np.ndarray], k: int) -> None:
+        """``out`` = max over ``views``; ``winner`` (if given) = the first one's index.
+
+        An offset that beats the running maximum strictly is the winner so far, and later
+        offsets have larger indices: winner = max over j of j * beats_j (row-major order,
+        so ties go to the first maximum, as in PyTorch).
+        """
+        np.copyto(out, views[0])
+        if winner is None:
+            for view in views[1:]:
+                np.maximum(out, view, out=out)
+            return
+        plane, beats, code = self.plane[:k], self.beats[:k], self.code[:k]
+        winner[...] = 0
+        for j, view in enumerate(views[1:], 1):
+            np.copyto(plane, view)  # one strided read; the rest runs on contiguous arrays
+            np.greater(plane, out, out=beats)
+            np.maximum(out, plane, out=out)
+            np.multiply(beats.view(np.uint8), self.small.type(j), out=code)
+            np.maximum(winner, code, out=winner)
+
+
+def _window_scatter(g: np.ndarray, winner: np.ndarray, views, disjoint: bool) -> None:
+    """Send each window's gradient ``g`` to its winner: the adjoint of ``_WindowMax``."""
+    for j, view in enumerate(views):
+        hit = winner == j
+        if disjoint:  # each element belongs to one window: write, do not add
+            np.multiply(g, hit, out=view)
         else:
-            d[index] += g * hit
+            view += g * hit
+
+
+def _max_pool_back(g, ctx, ops):
+    winner, kernel, stride, padding = ctx
+    shape = ops[0].data.shape
+    oh, ow = g.shape[2:]
+    padded = (shape[0], shape[1], shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    # Windows that tile the input exactly write every element: nothing to zero first.
+    tiles = disjoint and padding == (0, 0) and shape[2] == oh * kernel[0] \
+        and shape[3] == ow * kernel[1]
+    d = (np.empty if tiles else np.zeros)(padded, dtype=g.dtype)
+    _window_scatter(g, winner, _window_views(d, kernel, stride, oh, ow), disjoint)
     return (_crop(d, padding),)
 
 
@@ -237,13 +652,16 @@ def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0
     X = x.data
     oh, ow = _geometry("max_pool2d", X.shape, kernel, stride, padding)
     xp = _pad(X, padding, -np.inf)
-    out = None
-    for index in _offsets(kernel, stride, oh, ow):
-        if out is None:
-            out = xp[index].copy()
-        else:
-            np.maximum(out, xp[index], out=out)
-    return make_node(out, (x,), _max_pool_back, (xp, out, kernel, stride, padding), "max_pool2d")
+    out = np.empty((X.shape[0], X.shape[1], oh, ow), dtype=X.dtype)
+    # While the input is read anyway, note which kernel offset holds each window's first
+    # maximum: the backward then needs neither the input nor any comparison with it.
+    grad = _GRAD_ENABLED[0] and x.requires_grad
+    small = np.min_scalar_type(kernel[0] * kernel[1] - 1)  # uint8 up to 256 offsets
+    winner = np.empty(out.shape, dtype=small) if grad else None
+    _WindowMax(out.shape, X.dtype, small, grad).run(_window_views(xp, kernel, stride, oh, ow),
+                                                    out, winner, len(out))
+    return make_node(out, (x,), _max_pool_back, (winner, kernel, stride, padding),
+                     "max_pool2d")
 
 
 def _avg_pool_back(g, ctx, ops):

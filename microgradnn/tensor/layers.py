@@ -9,13 +9,14 @@ Weights start like PyTorch's: uniform in +-1/sqrt(fan_in); pass ``rng`` (a numpy
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
 from ..module import Module
 from . import ops
-from .conv import avg_pool2d, conv2d, max_pool2d, pair
+from .conv import avg_pool2d, conv2d, conv2d_relu, conv2d_relu_max_pool2d, max_pool2d, pair
 from .functional import check_input, dropout, linear_relu_unchecked, linear_unchecked
 from .tensor import Tensor, check_dtype
 
@@ -159,12 +160,25 @@ class Conv2d(Module):
         self.bias = _uniform(rng, bound, (self.out_channels,), dt) if bias else None
 
     def forward(self, x: Any) -> Tensor:
+        return conv2d(self._checked(x), self.weight, self.bias, self.stride, self.padding)
+
+    def forward_relu(self, x: Any) -> Tensor:
+        """``ReLU()(self(x))`` as one graph node "conv2d+relu" (what ``Sequential`` uses)."""
+        return conv2d_relu(self._checked(x), self.weight, self.bias, self.stride, self.padding)
+
+    def forward_relu_pool(self, x: Any, pool: "MaxPool2d") -> Tensor:
+        """``pool(ReLU()(self(x)))`` as one graph node "conv2d+relu+max_pool2d" (what
+        ``Sequential`` uses for a pool without padding)."""
+        return conv2d_relu_max_pool2d(self._checked(x), self.weight, self.bias, self.stride,
+                                      self.padding, pool.kernel_size, pool.stride)
+
+    def _checked(self, x: Any) -> Tensor:
         x = check_input(x, self, self.weight.data.dtype)
         shape = x.data.shape
         if len(shape) != 4 or shape[1] != self.in_channels:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.in_channels}, H, W), "
                              f"got {shape}")
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return x
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -201,10 +215,12 @@ class Sequential(Module):
     ``setattr(seq, str(i), m)``), ``del seq[i]`` and slices work as in PyTorch.
 
     One optimisation, stated here because it changes the graph and not the numbers: a
-    ``Linear`` directly followed by a ``ReLU`` (exactly these two classes) runs as one
-    graph node "linear+relu", which saves work in every training step. The call plan
-    that pairs them is made again whenever the container changes. Call the layers one
-    by one (``seq[0](x)``) to see the two steps as separate nodes.
+    ``Linear`` or ``Conv2d`` directly followed by a ``ReLU`` (exactly these classes) runs as
+    one graph node "linear+relu" / "conv2d+relu", and ``Conv2d``, ``ReLU``, ``MaxPool2d`` (a
+    kernel larger than 1x1, a pool without padding) as one node "conv2d+relu+max_pool2d",
+    which saves work in every training step. The call plan that pairs them is made again
+    whenever the container changes. Call the layers one by one (``seq[0](x)``) to see every
+    step as a separate node.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -229,12 +245,18 @@ class Sequential(Module):
         self.__dict__["_plan"] = None
 
     def _call_plan(self) -> Tuple[Any, ...]:
-        """The bound methods to call in order; a Linear+ReLU pair is one ``forward_relu``."""
+        """The modules or bound methods to call in order; fused pairs and triples are one call."""
         modules = list(self)
         plan, i = [], 0
         while i < len(modules):
             m = modules[i]
-            if type(m) is Linear and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
+            relu_next = i + 1 < len(modules) and type(modules[i + 1]) is ReLU
+            pool = modules[i + 2] if i + 2 < len(modules) else None
+            if type(m) is Conv2d and relu_next and type(pool) is MaxPool2d \
+                    and pool.padding == (0, 0) and m.kernel_size != (1, 1):
+                plan.append(functools.partial(m.forward_relu_pool, pool=pool))
+                i += 3
+            elif type(m) in (Linear, Conv2d) and relu_next:
                 plan.append(m.forward_relu)
                 i += 2
             else:
