@@ -16,13 +16,16 @@ Each layer's twin is one row of ``_LAYERS``: the class here, the class name in
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
 from .module import Module
 from .nn import MLP
 from .tensor import layers as L
+from .tensor.adaptive_pool import AdaptiveAvgPool2d
+from .tensor.blocks import BasicBlock, Inception
+from .tensor.norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
 
 __all__ = ["to_torch", "from_torch", "torch_source", "TORCH_INSTALL", "require_torch"]
 
@@ -92,6 +95,21 @@ def _none(m: Any) -> Dict[str, Any]:
     return {}
 
 
+def _batch_norm_kw(m: Any) -> Dict[str, Any]:
+    if getattr(m, "track_running_stats", True) is False:
+        raise ValueError(f"from_torch: {m!r} keeps no running statistics; microgradnn's "
+                         f"BatchNorm always does")
+    return dict(num_features=m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine)
+
+
+def _lrn_kw(m: Any) -> Dict[str, Any]:
+    return dict(size=m.size, alpha=m.alpha, beta=m.beta, k=m.k)
+
+
+def _adaptive_kw(m: Any) -> Dict[str, Any]:
+    return dict(output_size=_pair(m.output_size))
+
+
 _LAYERS: List[_Row] = [
     (L.Linear, "Linear", _linear_kw, _linear_kw),
     (L.Conv2d, "Conv2d", _conv_kw, _torch_conv_kw),
@@ -102,7 +120,71 @@ _LAYERS: List[_Row] = [
     (L.Tanh, "Tanh", _none, _none),
     (L.Flatten, "Flatten", lambda m: dict(start_dim=m.start_dim), _flatten_kw),
     (L.Dropout, "Dropout", lambda m: dict(p=m.p), lambda m: dict(p=m.p)),
+    (BatchNorm1d, "BatchNorm1d", _batch_norm_kw, _batch_norm_kw),
+    (BatchNorm2d, "BatchNorm2d", _batch_norm_kw, _batch_norm_kw),
+    (LocalResponseNorm, "LocalResponseNorm", _lrn_kw, _lrn_kw),
+    (AdaptiveAvgPool2d, "AdaptiveAvgPool2d", _adaptive_kw, _adaptive_kw),
 ]
+
+_TWINS: Dict[str, Any] = {}
+
+
+def _block_twins(torch: Any) -> Dict[str, Any]:
+    """The torch classes of the two blocks with a ``forward`` of their own, made once.
+
+    Same attribute names as ``BasicBlock`` and ``Inception`` (torchvision's), so their
+    ``state_dict`` keys match ours one to one.
+    """
+    if _TWINS:
+        return _TWINS
+    nn = torch.nn
+
+    class TorchBasicBlock(nn.Module):
+        """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), as microgradnn's BasicBlock."""
+
+        def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(out_channels)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(out_channels)
+            self.downsample = None
+            if stride != 1 or in_channels != out_channels:
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1, stride, 0, bias=False),
+                    nn.BatchNorm2d(out_channels))
+
+        def forward(self, x: Any) -> Any:
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            identity = x if self.downsample is None else self.downsample(x)
+            return self.relu(out + identity)
+
+    class TorchInception(nn.Module):
+        """Four branches on one input joined along the channels, as microgradnn's Inception."""
+
+        def __init__(self, in_channels: int, c1: int, c3_reduce: int, c3: int, c5_reduce: int,
+                     c5: int, pool_proj: int) -> None:
+            super().__init__()
+
+            def conv(cin: int, cout: int, k: int) -> List[Any]:
+                return [nn.Conv2d(cin, cout, k, 1, k // 2), nn.ReLU()]
+
+            self.branch1 = nn.Sequential(*conv(in_channels, c1, 1))
+            self.branch2 = nn.Sequential(*conv(in_channels, c3_reduce, 1),
+                                         *conv(c3_reduce, c3, 3))
+            self.branch3 = nn.Sequential(*conv(in_channels, c5_reduce, 1),
+                                         *conv(c5_reduce, c5, 5))
+            self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), *conv(in_channels, pool_proj, 1))
+
+        def forward(self, x: Any) -> Any:
+            return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x),
+                              self.branch4(x)], 1)
+
+    _TWINS.update(BasicBlock=TorchBasicBlock, Inception=TorchInception)
+    return _TWINS
+
 
 
 def _row_for_ours(module: Any) -> _Row:
@@ -114,7 +196,8 @@ def _row_for_ours(module: Any) -> _Row:
 
 
 def _names() -> str:
-    return ", ".join(["Sequential", "MLP"] + [row[0].__name__ for row in _LAYERS])
+    return ", ".join(["Sequential", "MLP", "BasicBlock", "Inception"]
+                     + [row[0].__name__ for row in _LAYERS])
 
 
 def _dtype_of(model: Module) -> np.dtype:
@@ -127,6 +210,11 @@ def _dtype_of(model: Module) -> np.dtype:
 def _build_torch(module: Module, torch: Any) -> Any:
     if isinstance(module, L.Sequential):
         return torch.nn.Sequential(*[_build_torch(m, torch) for m in module])
+    if type(module) is BasicBlock:
+        return _block_twins(torch)["BasicBlock"](module.in_channels, module.out_channels,
+                                                 module.stride)
+    if type(module) is Inception:
+        return _block_twins(torch)["Inception"](module.in_channels, *module.widths)
     ours, name, to_kw, _ = _row_for_ours(module)
     return getattr(torch.nn, name)(**to_kw(module))
 
@@ -135,7 +223,9 @@ def to_torch(model: Module) -> Any:
     """An equivalent ``torch.nn.Module`` with the same weights, buffers, dtype and mode.
 
     ``model`` is a scalar ``microgradnn.nn.MLP`` (converted through the ``Sequential`` it
-    equals, in float64) or a module of the vectorized path (``Sequential`` of its layers).
+    equals, in float64) or a module of the vectorized path: a ``Sequential`` of its layers,
+    the CNN families included (their ``BasicBlock`` and ``Inception`` become torch modules
+    with the same attribute names, defined in this module).
     """
     torch = require_torch()
     if isinstance(model, MLP):
@@ -147,7 +237,8 @@ def to_torch(model: Module) -> Any:
     dtype = _dtype_of(model)
     twin = _build_torch(model, torch).to({np.dtype(np.float64): torch.float64,
                                           np.dtype(np.float32): torch.float32}[dtype])
-    state = {key: torch.from_numpy(np.array(value, dtype=dtype))
+    state = {key: torch.from_numpy(np.array(value, dtype=dtype if value.dtype.kind == "f"
+                                            else value.dtype))
              for key, value in model.state_dict().items()}
     twin.load_state_dict(state, strict=True)
     twin.train(model.training)
@@ -158,6 +249,15 @@ def _build_ours(module: Any, torch: Any, path: str) -> Module:
     if isinstance(module, torch.nn.Sequential):
         return L.Sequential(*[_build_ours(m, torch, f"{path}.{name}" if path else name)
                               for name, m in module.named_children()])
+    twins = _block_twins(torch)
+    if type(module) is twins["BasicBlock"]:
+        return BasicBlock(module.conv1.in_channels, module.conv1.out_channels,
+                          _pair(module.conv1.stride)[0])
+    if type(module) is twins["Inception"]:
+        b1, b2, b3, b4 = module.branch1, module.branch2, module.branch3, module.branch4
+        return Inception(b1[0].in_channels, b1[0].out_channels, b2[0].out_channels,
+                         b2[2].out_channels, b3[0].out_channels, b3[2].out_channels,
+                         b4[1].out_channels)
     for ours, name, _, from_kw in _LAYERS:
         if type(module) is getattr(torch.nn, name):
             return ours(**from_kw(module))
@@ -177,7 +277,7 @@ def from_torch(module: Any) -> Module:
         raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
     model = _build_ours(module, torch, "")
     state = {key: value.detach().cpu().numpy().copy() for key, value in module.state_dict().items()}
-    dtypes = {array.dtype for array in state.values()}
+    dtypes = {array.dtype for array in state.values() if array.dtype.kind != "i"}  # counts aside
     if dtypes - {np.dtype(np.float32), np.dtype(np.float64)} or len(dtypes) > 1:
         raise ValueError(f"from_torch: parameters must all be float32 or all float64, "
                          f"got {sorted(map(str, dtypes))}")
@@ -185,6 +285,10 @@ def from_torch(module: Any) -> Module:
         dtype = dtypes.pop()
         for p in model.parameters():
             p.data = p.data.astype(dtype)
+        for m in model.modules():  # float buffers (running statistics) follow the weights
+            for name, array in list(m.named_buffers()):
+                if "." not in name and array is not None and array.dtype.kind == "f":
+                    setattr(m, name, array.astype(dtype))
     model.load_state_dict(state)
     model.train(module.training)
     return model
@@ -198,6 +302,9 @@ def torch_source(model: Module, name: str = "model") -> str:
         model = sequential_from_mlp(model, dtype=np.float64)
 
     def text(module: Module) -> str:
+        if type(module) in (BasicBlock, Inception):
+            raise ValueError(f"torch_source: {type(module).__name__} has no plain torch.nn "
+                             f"form; build it with microgradnn.interop.to_torch")
         if isinstance(module, L.Sequential):
             return "torch.nn.Sequential(" + ", ".join(text(m) for m in module) + ")"
         _, torch_name, to_kw, _ = _row_for_ours(module)

@@ -203,3 +203,64 @@ def test_ddp_example_runs_two_processes_that_agree(tmp_path):
     assert "ranks agree on every weight: max difference 0.0e+00" in result.stdout
     accuracy = float(re.search(r"test accuracy ([\d.]+)%", result.stdout).group(1))
     assert accuracy > 40.0, result.stdout  # 60 DDP steps from random weights learn (56% here)
+
+
+FAMILIES = ("lenet5", "alexnet", "vgg", "googlenet", "resnet")
+
+
+def _float64(model):
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64)
+    for m in model.modules():
+        for name, array in list(m.named_buffers()):
+            if "." not in name and array.dtype.kind == "f":
+                setattr(m, name, array.astype(np.float64))
+    return model
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("training", [True, False])
+def test_cnn_families_go_to_torch_and_back(family, training):
+    from microgradnn.models import build_model
+
+    model = _float64(build_model({"model": family, "seed": 3}))
+    model.train(training)
+    x = _rng(6).normal(size=(4, 1, 28, 28))
+    twin = interop.to_torch(model)
+    assert twin.training is training
+    labels = np.arange(4) % 10
+    if training:  # dropout draws different masks on the two sides: compare without it
+        for m in model.modules():
+            if type(m).__name__ == "Dropout":
+                m.eval()
+        for m in twin.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.eval()
+    xt = Tensor(x, requires_grad=True)
+    loss = cross_entropy(model(xt), labels)
+    model.zero_grad()
+    loss.backward()
+    xt_torch = torch.tensor(x, requires_grad=True)
+    loss_torch = torch.nn.functional.cross_entropy(twin(xt_torch), torch.tensor(labels))
+    loss_torch.backward()
+    assert abs(loss.item() - loss_torch.item()) < TOL
+    np.testing.assert_allclose(xt.grad, xt_torch.grad.numpy(), atol=TOL)
+    ours = dict(model.named_parameters())
+    for key, p in twin.named_parameters():
+        np.testing.assert_allclose(ours[key].grad, p.grad.numpy(), atol=TOL, err_msg=key)
+    # running statistics after a training step agree too, and survive the way back
+    back = interop.from_torch(twin)
+    assert type(back) is type(model)
+    for (k1, a), (k2, b) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert k1 == k2
+        np.testing.assert_allclose(a, b, atol=TOL, err_msg=k1)
+    twin_state = twin.state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value, twin_state[key].numpy(), atol=TOL, err_msg=key)
+
+
+def test_torch_source_says_a_block_needs_to_torch():
+    from microgradnn.models import build_model
+
+    with pytest.raises(ValueError, match="BasicBlock has no plain torch.nn form"):
+        interop.torch_source(build_model({"model": "resnet"}))

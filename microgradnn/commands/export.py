@@ -3,6 +3,8 @@
 Writes the model's PyTorch ``state_dict`` (parameters and buffers, as torch tensors) with
 ``torch.save``, atomically, and prints the three lines of PyTorch that build the same
 architecture and load it with ``torch.load(..., weights_only=True)`` (no pickle of code).
+Plain ``torch.nn`` where every layer has a twin there; a family with residual or inception
+blocks is built by ``microgradnn.interop.to_torch`` (those blocks are torch modules it defines).
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def run_export(args: argparse.Namespace) -> int:
     torch = require_torch()
     saved = load_checkpoint(args.checkpoint)
     twin = to_torch(saved.model)
-    source = torch_source(saved.model)  # refuses a model it cannot write before any file is made
+    try:
+        source = torch_source(saved.model)
+    except ValueError:  # a family with residual or inception blocks: torch.nn has no such layer
+        source = (f"from microgradnn.interop import to_torch; "
+                  f"from microgradnn.models import build_model\n"
+                  f"model = to_torch(build_model({saved.spec!r}))")
     with atomic_path(args.torch) as tmp:
         torch.save(twin.state_dict(), tmp)
     dtype = next(twin.parameters()).dtype
