@@ -709,3 +709,24 @@ def test_write_errors_name_the_target_never_the_temporary(tmp_path):
         write_atomic(tmp_path, "[]")
     assert str(tmp_path) in str(info.value) and ".tmp" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d", "avg_pool2d"])
+def test_functional_conv_and_pool_refuse_a_huge_padding_before_allocating(op):
+    import tracemalloc
+
+    from microgradnn.tensor import Tensor
+    from microgradnn.tensor import conv as C
+
+    x = Tensor(np.zeros((1, 1, 3, 3), np.float32))
+    call = {"conv2d": lambda: C.conv2d(x, Tensor(np.zeros((1, 1, 3, 3), np.float32)),
+                                       padding=10 ** 6),
+            "max_pool2d": lambda: C.max_pool2d(x, 2 * 10 ** 6 + 1, padding=10 ** 6),
+            "avg_pool2d": lambda: C.avg_pool2d(x, 2 * 10 ** 6 + 1, padding=10 ** 6)}[op]
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=rf"^{op}: padding \(1000000, 1000000\) makes the input"):
+            call()
+        assert tracemalloc.get_traced_memory()[1] < 10 * 2 ** 20
+    finally:
+        tracemalloc.stop()

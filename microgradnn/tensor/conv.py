@@ -36,11 +36,20 @@ def pair(value: Any, name: str, minimum: int) -> Pair:
     return int(items[0]), int(items[1])
 
 
+# No array of a network a learner trains comes near this (8 GiB of float32); a bigger one
+# is a mistake (say padding=10**6) to refuse in one line, not a MemoryError.
+MAX_ELEMENTS = 2 ** 31
+
+
 def _geometry(op: str, shape: Tuple[int, ...], kernel: Pair, stride: Pair,
               padding: Pair) -> Pair:
     if len(shape) != 4:
         raise ValueError(f"{op}: expected input of shape (N, C, H, W), got {shape}")
     h, w = shape[2] + 2 * padding[0], shape[3] + 2 * padding[1]
+    if shape[0] * shape[1] * h * w > MAX_ELEMENTS:  # checked before anything is allocated
+        raise ValueError(f"{op}: padding {padding} makes the input {shape} a padded array of "
+                         f"{shape[0] * shape[1] * h * w:,} numbers, more than the "
+                         f"{MAX_ELEMENTS:,} one array may hold here")
     if h < kernel[0] or w < kernel[1]:
         raise ValueError(f"{op}: kernel {kernel} is larger than the padded input "
                          f"{(h, w)} (input shape {shape}, padding {padding})")
