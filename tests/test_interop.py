@@ -31,6 +31,22 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def assert_same_loss_and_gradients(model, twin, x, labels):
+    """Cross-entropy of both on the same float64 input: loss, input and parameter gradients."""
+    xt = Tensor(x, requires_grad=True)
+    loss = cross_entropy(model(xt), labels)
+    model.zero_grad()
+    loss.backward()
+    xt_torch = torch.tensor(x, requires_grad=True)
+    loss_torch = torch.nn.functional.cross_entropy(twin(xt_torch), torch.tensor(labels))
+    loss_torch.backward()
+    assert abs(loss.item() - loss_torch.item()) < TOL
+    np.testing.assert_allclose(xt.grad, xt_torch.grad.numpy(), atol=TOL)
+    ours = dict(model.named_parameters())
+    for key, p in twin.named_parameters():
+        np.testing.assert_allclose(ours[key].grad, p.grad.numpy(), atol=TOL, err_msg=key)
+
+
 def _models():
     """Every kind of model the vectorized path builds from its layers, in float64."""
     r = _rng(1)
@@ -54,20 +70,7 @@ def test_to_torch_same_outputs_and_gradients(name, model, shape):
     assert next(twin.parameters()).dtype == torch.float64
     labels = np.arange(shape[0]) % 3
 
-    xt = Tensor(x, requires_grad=True)
-    loss = cross_entropy(model(xt), labels)
-    model.zero_grad()
-    loss.backward()
-
-    xt_torch = torch.tensor(x, requires_grad=True)
-    loss_torch = torch.nn.functional.cross_entropy(twin(xt_torch), torch.tensor(labels))
-    loss_torch.backward()
-
-    assert abs(loss.item() - loss_torch.item()) < TOL
-    np.testing.assert_allclose(xt.grad, xt_torch.grad.numpy(), atol=TOL)
-    ours = dict(model.named_parameters())
-    for key, p in twin.named_parameters():
-        np.testing.assert_allclose(ours[key].grad, p.grad.numpy(), atol=TOL, err_msg=key)
+    assert_same_loss_and_gradients(model, twin, x, labels)
 
 
 @pytest.mark.parametrize("name,model,shape", list(_models()), ids=[m[0] for m in _models()])
@@ -236,18 +239,7 @@ def test_cnn_families_go_to_torch_and_back(family, training):
         for m in twin.modules():
             if isinstance(m, torch.nn.Dropout):
                 m.eval()
-    xt = Tensor(x, requires_grad=True)
-    loss = cross_entropy(model(xt), labels)
-    model.zero_grad()
-    loss.backward()
-    xt_torch = torch.tensor(x, requires_grad=True)
-    loss_torch = torch.nn.functional.cross_entropy(twin(xt_torch), torch.tensor(labels))
-    loss_torch.backward()
-    assert abs(loss.item() - loss_torch.item()) < TOL
-    np.testing.assert_allclose(xt.grad, xt_torch.grad.numpy(), atol=TOL)
-    ours = dict(model.named_parameters())
-    for key, p in twin.named_parameters():
-        np.testing.assert_allclose(ours[key].grad, p.grad.numpy(), atol=TOL, err_msg=key)
+    assert_same_loss_and_gradients(model, twin, x, labels)
     # running statistics after a training step agree too, and survive the way back
     back = interop.from_torch(twin)
     assert type(back) is type(model)

@@ -7,9 +7,6 @@ browser download is not used.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from microgradnn.autodiff import topological_order
@@ -19,44 +16,8 @@ from viz.steps.page import save_stepper
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-            or "/usr/bin/chromium")
 XSS = "</script><script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def open_page(browser):
-    """Open an HTML file from file:// and collect console errors, page errors and dialogs."""
-    contexts = []
-
-    def _open(path):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-        page.on("dialog", lambda d: (page.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        page.on("request", lambda r: not r.url.startswith("file://")
-                and page.problems.append(f"network: {r.url}"))
-        page.goto(path.as_uri())
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
+# browser and open_page: the shared fixtures of tests/conftest.py
 
 
 def neuron(w_label="w"):
