@@ -68,6 +68,7 @@ def worker(rank: int, port: int, model, images, labels, steps: int, batch: int,
     if rank == 0:
         print(f"  ranks agree on every weight: max difference {float((spread - low).max()):.1e}")
         torch.save(model.state_dict(), out)
+    dist.barrier()  # both ranks leave together: a rank tearing gloo down alone can abort
     dist.destroy_process_group()
 
 
