@@ -6,20 +6,11 @@ script from the JSON in ``<script type="application/json" id="microgradnn-data">
 Placeholders (``<!--EXPLAIN_...-->``, ``/*EXPLAIN_...*/``) are replaced exactly once.
 """
 
+from ..html import document_head
+
 __all__ = ["PAGE_TEMPLATE", "PAGE_CSS"]
 
-PAGE_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title><!--EXPLAIN_TITLE--></title>
-<style>/*EXPLAIN_CSS*/</style>
-</head>
-<body>
-<header>
+PAGE_TEMPLATE = document_head("<!--EXPLAIN_TITLE-->", "/*EXPLAIN_CSS*/") + """<header>
   <h1 id="mx-title"><!--EXPLAIN_TITLE--></h1>
   <p id="mx-summary"></p>
 </header>

@@ -6,21 +6,12 @@ The script never uses ``innerHTML``: every user string reaches the page through
 elements found by id; no element is ever created inside the SVG or moved.
 """
 
+from ..html import document_head
+
 __all__ = ["PAGE_TEMPLATE", "PAGE_CSS", "PAGE_JS"]
 
 # Placeholders are replaced exactly once each by viz.steps.page.
-PAGE_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title><!--STEPPER_TITLE--></title>
-<style>/*STEPPER_CSS*/</style>
-</head>
-<body>
-<header><h1 id="mg-title"></h1></header>
+PAGE_TEMPLATE = document_head("<!--STEPPER_TITLE-->", "/*STEPPER_CSS*/") + """<header><h1 id="mg-title"></h1></header>
 <div id="mg-controls" role="toolbar" aria-label="step controls">
   <button type="button" id="mg-first" title="First frame (Home)">&#x21E4; First</button>
   <button type="button" id="mg-prev" title="Previous step (Left arrow)">&#x25C0; Prev</button>
