@@ -115,10 +115,8 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec: seed must be an integer in 0..2**64-1, got {_shown(seed)}")
     out["seed"] = int(seed)
     out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
-    if kind in FAMILIES:
-        out = _normalize_family(out)
-        check_spec_size(out)
-        return out
+    if kind in FAMILIES:  # bounded by _normalize_family: no count needed (it would build one)
+        return _normalize_family(out)
     if kind == "mlp":
         out["inputs"] = _int_list(out["inputs"], "inputs", allow_empty=False)[0]
     else:
