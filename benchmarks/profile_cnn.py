@@ -1,11 +1,16 @@
-"""Where one training step of the README CNN spends its time, per layer type, forward and back.
+"""Where one training step of the README CNN (or a CNN family) spends its time, per layer
+type, forward and back.
 
     MICROGRADNN_DATA=/work/shared/mnist python benchmarks/profile_cnn.py --steps 300
     MICROGRADNN_DATA=/work/shared/mnist python benchmarks/profile_cnn.py --peer pt --steps 300
     MICROGRADNN_DATA=/work/shared/mnist python benchmarks/profile_cnn.py --cprofile 25
+    MICROGRADNN_DATA=/work/shared/mnist python benchmarks/profile_cnn.py --model vgg --steps 100
 
 The network, batches and optimizer are ``bench_tensor.py``'s (``tensor_peers.mg_cnn``, batch
-64, Adam lr 1e-3, float32). One peer per process, as in the benchmark.
+64, Adam lr 1e-3, float32), or with ``--model KIND`` a family of ``microgradnn.families``
+as ``bench_families.py`` trains it (its PyTorch twin from ``torch_families``). One peer per
+process, as in the benchmarks. A block (``BasicBlock``, ``Inception``) is one forward row;
+its inner nodes' backward rows are named by their op ("conv2d", "batch_norm", ...).
 
 microgradnn (``--peer mg``): every forward call of the ``Sequential``'s plan is timed (a fused
 pair such as "Conv2d+ReLU" shows as one row), every node's backward function is wrapped in a
@@ -36,10 +41,12 @@ if "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from microgradnn.autodiff import topological_order  # noqa: E402
 from microgradnn.module import Module  # noqa: E402
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
+from microgradnn.families import FAMILIES  # noqa: E402
 from microgradnn.optim import Adam  # noqa: E402
 from microgradnn.tensor import cross_entropy, from_uint8  # noqa: E402
 from tensor_peers import CNN_BATCH, SCALE, batches, mg_cnn, scaled, torch_cnn  # noqa: E402
@@ -66,8 +73,23 @@ def _step_name(step) -> str:
     return name
 
 
-def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
-    net = mg_cnn()
+def _mg_net(model: str):
+    if model == "cnn":
+        return mg_cnn()
+    from microgradnn.models import build_model
+    return build_model({"model": model})
+
+
+def _pt_net(torch, model: str):
+    if model == "cnn":
+        return torch_cnn(torch, mg_cnn().state_dict())
+    from torch_families import copy_weights, to_torch
+    net = _mg_net(model)
+    return copy_weights(net, to_torch(net))
+
+
+def mg_profile(images, labels, order, warmup: int, clock_name: str, model: str) -> None:
+    net = _mg_net(model)
     opt = Adam(net.parameters(), lr=1e-3)
     steps = net._call_plan()
     names = [f"{i} {_step_name(s)}" for i, s in enumerate(steps)]
@@ -105,8 +127,8 @@ def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
 
         t0 = clock()
         for node in topological_order(loss):
-            if node._backward is not None:
-                node._backward = timed(node._backward, label.get(id(node), node.op))
+            if node.backward_fn is not None:
+                node.backward_fn = timed(node.backward_fn, label.get(id(node), node.op))
         wrap = clock() - t0
         t0 = clock()
         opt.zero_grad()
@@ -127,7 +149,7 @@ def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
            list(fwd.items()) + [("bwd " + k, v) for k, v in bwd.items()]}
     n = len(totals)
     step_us = float(np.median(totals)) * 1e6
-    print(f"microgradnn, {n} steps after {warmup} warm-up, batch {CNN_BATCH}, float32, "
+    print(f"microgradnn {model}, {n} steps after {warmup} warm-up, batch {CNN_BATCH}, float32, "
           f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'one per core')}, "
           f"{clock_name} clock, load average {os.getloadavg()[0]:.2f}")
     print(f"{'layer (median us per step)':32s} {'forward':>9s} {'backward':>9s}")
@@ -138,6 +160,10 @@ def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
         kind = key.split(" ", 1)[1]
         by_type[kind][0] += fw
         by_type[kind][1] += bw
+    for key in bwd:  # nodes made inside a block, named by their op
+        if key not in fwd:
+            print(f"{'  (in a block) ' + key:32s} {'':9s} {med['bwd ' + key]:9.1f}")
+            by_type[key + " (in blocks)"][1] += med["bwd " + key]
     for key, v in other.items():
         print(f"{key:32s} {float(np.median(v)) * 1e6:9.1f}")
     print(f"{'layer type':32s} {'forward':>9s} {'backward':>9s} {'share of step':>14s}")
@@ -146,10 +172,10 @@ def mg_profile(images, labels, order, warmup: int, clock_name: str) -> None:
     print(f"{'step (median of totals)':32s} {step_us:9.1f}")
 
 
-def mg_cprofile(images, labels, order, top: int) -> None:
+def mg_cprofile(images, labels, order, top: int, model: str) -> None:
     import cProfile
     import pstats
-    net = mg_cnn()
+    net = _mg_net(model)
     opt = Adam(net.parameters(), lr=1e-3)
 
     def run():
@@ -165,13 +191,13 @@ def mg_cprofile(images, labels, order, top: int) -> None:
     stats.sort_stats("tottime").print_stats(top)
 
 
-def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str) -> None:
+def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str,
+               model: str) -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
     torch.set_num_threads(threads)
     clock = CLOCKS[clock_name]
-    net = mg_cnn()
-    tnet = torch_cnn(torch, net.state_dict())
+    tnet = _pt_net(torch, model)
     opt = torch.optim.Adam(tnet.parameters(), lr=1e-3)
     ce = torch.nn.functional.cross_entropy
 
@@ -194,7 +220,7 @@ def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for idx in rest:
             step(idx)
-    print(f"PyTorch {torch.__version__}, {threads} threads, {len(rest)} steps after {warmup} "
+    print(f"PyTorch {torch.__version__} {model}, {threads} threads, {len(rest)} steps after {warmup} "
           f"warm-up; step without profiler (median, {clock_name} clock) {plain * 1e6:.1f} us; "
           f"load average {os.getloadavg()[0]:.2f}")
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
@@ -209,6 +235,8 @@ def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--peer", choices=("mg", "pt"), default="mg")
+    parser.add_argument("--model", choices=("cnn",) + FAMILIES, default="cnn",
+                        help="the README CNN (default) or a CNN family")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--cprofile", type=int, metavar="N", help="cProfile, top N functions")
@@ -226,11 +254,12 @@ def main(argv=None) -> int:
     labels = labels.astype(np.int64)
     order = batches(len(images), CNN_BATCH, 0)[:args.warmup + args.steps]
     if args.peer == "pt":
-        pt_profile(images, labels, order, args.warmup, args.torch_threads, args.clock)
+        pt_profile(images, labels, order, args.warmup, args.torch_threads, args.clock,
+                   args.model)
     elif args.cprofile:
-        mg_cprofile(images, labels, order, args.cprofile)
+        mg_cprofile(images, labels, order, args.cprofile, args.model)
     else:
-        mg_profile(images, labels, order, args.warmup, args.clock)
+        mg_profile(images, labels, order, args.warmup, args.clock, args.model)
     return 0
 
 

@@ -140,6 +140,16 @@ def test_local_response_norm_matches_torch(size):
              torch.nn.LocalResponseNorm(size, 0.3, 0.75, 2.0), x)
 
 
+@pytest.mark.parametrize("size,beta", [(4, 0.5), (9, 0.75), (3, 1.3)])
+def test_local_response_norm_matches_torch_other_betas_and_windows_wider_than_channels(size,
+                                                                                         beta):
+    # beta 0.75 takes the square-root path, the others numpy's power; a window of 9 over 6
+    # channels is clipped at both ends
+    x = RNG.standard_normal((2, 6, 3, 4))
+    run_both(LocalResponseNorm(size, 0.3, beta, 2.0),
+             torch.nn.LocalResponseNorm(size, 0.3, beta, 2.0), x)
+
+
 def test_local_response_norm_matches_finite_differences():
     tensor_gradcheck(lambda x: LocalResponseNorm(3, 0.5, 0.75, 1.0)(x),
                      [RNG.standard_normal((2, 4, 2, 2))])
@@ -278,6 +288,23 @@ def test_family_flag_that_does_not_apply_is_one_line(capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("microgradnn train: error: --channels does not apply to --model googlenet "
                    "(it applies to cnn, alexnet, vgg, resnet)")
+
+
+def test_width_and_blocks_flags_reach_the_spec(capsys, tmp_path, monkeypatch):
+    from microgradnn.commands import mnist as cli
+    seen = []
+    monkeypatch.setattr(cli, "_load_split", lambda split, args, limit: (_ for _ in ()).throw(
+        RuntimeError("stop")))
+    real = cli._spec_from_args
+    monkeypatch.setattr(cli, "_spec_from_args", lambda args: seen.append(real(args)) or seen[-1])
+    for argv in (["--model", "googlenet", "--width", "12"], ["--model", "resnet", "--blocks", "2"]):
+        with pytest.raises(RuntimeError, match="stop"):
+            main(["train", "mnist"] + argv)
+    assert seen[0]["width"] == 12 and seen[1]["blocks"] == 2
+    assert build_model(seen[0]).num_parameters() > build_model({"model": "googlenet"}).num_parameters()
+    assert main(["train", "mnist", "--model", "vgg", "--width", "3"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "--width does not apply to --model vgg (it applies to googlenet)")
 
 
 # ---- pictures ----

@@ -87,6 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="cnn, alexnet, vgg, resnet: channels of each conv block "
                             "(default: 32,64 for cnn)")
     train.add_argument("--kernel", type=int, default=None, help="cnn: kernel size (default: 3)")
+    train.add_argument("--width", type=_positive_int, default=None,
+                       help="googlenet: channels of the narrowest inception branch (default: 8)")
+    train.add_argument("--blocks", type=_positive_int, default=None,
+                       help="resnet: residual blocks per stage (default: 1)")
     train.add_argument("--dropout", type=_finite_float, default=None,
                        help="cnn, alexnet, vgg: dropout in the fully connected part "
                             "(default: 0 for cnn)")
@@ -167,7 +171,8 @@ def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
 
     spec: Dict[str, Any] = {"model": args.model, "seed": args.seed}
     given = {"hidden": args.hidden, "activation": args.activation, "input": args.input,
-             "channels": args.channels, "kernel": args.kernel, "dropout": args.dropout}
+             "channels": args.channels, "kernel": args.kernel, "dropout": args.dropout,
+             "width": args.width, "blocks": args.blocks}
     known = normalize_spec({"model": args.model})
     for key, value in given.items():
         if value is not None and key not in known:

@@ -191,22 +191,41 @@ class BatchNorm2d(_BatchNorm):
 # ---- local response normalization ----
 
 def _window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
-    """Along axis 1: out[:, c] = sum of a[:, c - before : c + after + 1] (clipped to 0..C-1)."""
+    """Along axis 1: out[:, c] = sum of a[:, c - before : c + after + 1] (clipped to 0..C-1).
+
+    One copy and before + after shifted additions, each a run of whole (H, W) planes per
+    sample (faster and exacter than differences of a cumulative sum).
+    """
+    out = a.copy()
     c = a.shape[1]
-    csum = np.zeros((a.shape[0], c + 1) + a.shape[2:], dtype=a.dtype)
-    np.cumsum(a, axis=1, out=csum[:, 1:])
-    hi = np.minimum(np.arange(c) + after + 1, c)
-    lo = np.maximum(np.arange(c) - before, 0)
-    return csum[:, hi] - csum[:, lo]
+    for d in range(1, min(before, c - 1) + 1):
+        out[:, d:] += a[:, :c - d]
+    for d in range(1, min(after, c - 1) + 1):
+        out[:, :c - d] += a[:, d:]
+    return out
+
+
+def _power(base: np.ndarray, beta: float) -> np.ndarray:
+    """base ** -beta; for AlexNet's beta = 0.75 as 1 / (r * sqrt(r)), r = sqrt(base):
+    numpy's float power is ~10x slower than its square roots (same numbers to rounding)."""
+    if beta == 0.75:
+        r = np.sqrt(base)
+        np.multiply(r, np.sqrt(r), out=r)
+        return np.divide(1.0, r, out=r)
+    return base ** -beta
 
 
 def _lrn_back(g, ctx, ops):
-    size, alpha, beta, base = ctx
+    size, alpha, beta, base, scale = ctx
     x = ops[0].data
-    scale = base ** -beta
-    t = g * x * scale / base
+    t = g * x
+    t *= scale
+    t /= base  # d out / d base, times g
     spread = _window_sum(t, (size - 1) // 2, size // 2)
-    return (g * scale - (2.0 * beta * alpha / size) * x * spread,)
+    spread *= x
+    spread *= -2.0 * beta * alpha / size
+    spread += g * scale
+    return (spread,)
 
 
 def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
@@ -217,9 +236,12 @@ def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float =
     if X.ndim < 3:
         raise ValueError(f"local_response_norm: expected input of shape (N, C, ...) with at "
                          f"least 3 axes, got {X.shape}")
-    base = k + (alpha / size) * _window_sum(X * X, size // 2, (size - 1) // 2)
-    out = X * base ** -beta
-    return make_node(out, (x,), _lrn_back, (size, alpha, beta, base), "local_response_norm")
+    base = _window_sum(X * X, size // 2, (size - 1) // 2)
+    base *= alpha / size
+    base += k
+    scale = _power(base, beta)
+    out = X * scale
+    return make_node(out, (x,), _lrn_back, (size, alpha, beta, base, scale), "local_response_norm")
 
 
 class LocalResponseNorm(Module):
