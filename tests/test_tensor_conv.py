@@ -105,6 +105,19 @@ def test_max_pool_ties_send_gradient_to_one_element_like_torch():
     compare_with_torch(lambda x: max_pool2d(x, 3, 2, 1), lambda x: TF.max_pool2d(x, 3, 2, 1), [x])
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
+@pytest.mark.parametrize("k,s,p", [((3, 3), 1, 1), ((3, 2), (2, 1), (1, 0)), ((2, 3), 2, 0),
+                                   ((3, 3), 2, 1), ((5, 3), (1, 2), (2, 1))])
+def test_separable_max_pool_keeps_torchs_winner_among_many_ties(monkeypatch, chunk_bytes, k, s,
+                                                                 p):
+    # windows of more than 4 pixels pool rows then columns; values from {0, 1, 2} make ties
+    # in almost every window, where the gradient must reach the same element as in torch
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    x = RNG.integers(0, 3, (3, 2, 9, 8)).astype(np.float64)
+    compare_with_torch(lambda x: max_pool2d(x, k, s, p), lambda x: TF.max_pool2d(x, k, s, p),
+                       [x])
+
+
 def test_pooling_layers_and_odd_sizes():
     x = RNG.standard_normal((1, 2, 5, 5))
     compare_with_torch(lambda x: MaxPool2d(2)(x), lambda x: TF.max_pool2d(x, 2), [x])
