@@ -235,7 +235,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
         extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
-        on_step: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
+        on_step: Optional[Callable[[int], None]] = None, workers: int = 1
+        ) -> List[Dict[str, Any]]:
     """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
 
     ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
@@ -253,6 +254,10 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     left as it was. ``on_step(k)``, if given, is called after every optimizer step with
     the number of steps done so far (e.g. ``microgradnn.snapshots.WeightSnapshots`` to
     keep weight copies).
+
+    ``workers > 1`` splits each batch over that many processes sharing the weights
+    (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, about
+    1.7x faster on two cores; not for models with batch normalization).
     """
     from . import checkpoint as ckpt
 
@@ -302,70 +307,84 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
             history, epoch=epoch, step=step, reason=reason)
 
     model.train()
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        order = rng.permutation(n)
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                   disable=not progress, leave=True, dynamic_ncols=True)
-        for step in bar:
-            index = np.sort(order[step * batch_size:(step + 1) * batch_size])  # sorted: faster gather
-            batch = shift_batch(images[index], augment, rng) if augment else images[index]
-            target = labels[index]
-            with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
-                logits = model(input_tensor(batch, shape, mode))
-                loss = loss_fn(logits, target)
-                value = float(loss.item())
-                if not math.isfinite(value):
-                    raise diverged(f"the loss became {value}", epoch, step + 1, bar)
-                if smoothed is None:
-                    smoothed, limit = value, DIVERGENCE_FACTOR * max(value, 1.0)
-                else:
-                    smoothed += SMOOTHING * (value - smoothed)
-                if smoothed > limit:
-                    raise diverged(f"the smoothed loss {smoothed:.4g} rose above "
-                                   f"{DIVERGENCE_FACTOR:g} x max(first loss, 1) = {limit:.4g}",
-                                   epoch, step + 1, bar)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if on_step is not None:
-                    on_step((epoch - 1) * steps + step + 1)
-            count = target.size
-            loss_sum += value * count
-            correct += int((np.asarray(logits.data).argmax(axis=1) == target).sum())
-            seen += count
-            if progress and (step % 20 == 0 or step == steps - 1):
-                bar.set_postfix(loss=format_number(loss_sum / seen),
-                                acc=format_number(correct / seen), refresh=False)
-        bad = _non_finite_parameter(model)  # a blow-up in the last step shows in no loss yet
-        if bad is not None:
-            raise diverged(f"weight {bad!r} became NaN or inf", epoch, steps, bar)
-        record: Dict[str, Any] = {
-            "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-            "test_loss": None, "test_accuracy": None, "lr": optimizer.lr,
-            "seconds": round(time.perf_counter() - started, 3)}
-        if val_data is not None:
-            with np.errstate(over="ignore", invalid="ignore"):
-                record["test_loss"], record["test_accuracy"] = _evaluate_loss(model, val_images,
-                                                                              val_labels, loss_name)
-            model.train()
-            if not math.isfinite(record["test_loss"]):
-                raise diverged(f"the test loss became {record['test_loss']}", epoch, steps, bar)
-        bar.close()
-        history.append(record)
-        if progress:
-            shown = f"test accuracy {format_number(record['test_accuracy'])}" \
-                if val_data is not None else f"train accuracy {format_number(correct / seen)}"
-            tqdm.write(f"epoch {epoch}: loss {format_number(record['train_loss'])}, {shown}, "
-                       f"{record['seconds']:.1f} s")
-        good_state = model.state_dict()
-        if checkpoint is not None:
-            meta = dict(extra or {})
-            meta.update({"epochs": epoch, "history": history, "loss": loss_name})
-            ckpt.save(model, checkpoint, spec, extra=meta)
-        if history_path is not None:
-            write_history(history, history_path)
-        optimizer.lr *= lr_decay
-    return history
+    parallel = None
+    if workers != 1:
+        from .parallel import DataParallelStep
+        parallel = DataParallelStep(model, loss_fn, workers,
+                                    prepare=lambda batch: input_tensor(batch, shape, mode))
+    try:
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            order = rng.permutation(n)
+            loss_sum, correct, seen = 0.0, 0, 0
+            bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", unit="batch",
+                       disable=not progress, leave=True, dynamic_ncols=True)
+            for step in bar:
+                # sorted: a faster gather
+                index = np.sort(order[step * batch_size:(step + 1) * batch_size])
+                batch = shift_batch(images[index], augment, rng) if augment else images[index]
+                target = labels[index]
+                with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+                    # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
+                    if parallel is None:
+                        logits = model(input_tensor(batch, shape, mode))
+                        loss = loss_fn(logits, target)
+                        value, outputs = float(loss.item()), logits.data
+                    else:  # forward and backward of the shares at once (no zero_grad needed)
+                        value, outputs = parallel(batch, target)
+                    if not math.isfinite(value):
+                        raise diverged(f"the loss became {value}", epoch, step + 1, bar)
+                    if smoothed is None:
+                        smoothed, limit = value, DIVERGENCE_FACTOR * max(value, 1.0)
+                    else:
+                        smoothed += SMOOTHING * (value - smoothed)
+                    if smoothed > limit:
+                        raise diverged(f"the smoothed loss {smoothed:.4g} rose above "
+                                       f"{DIVERGENCE_FACTOR:g} x max(first loss, 1) = {limit:.4g}",
+                                       epoch, step + 1, bar)
+                    if parallel is None:
+                        optimizer.zero_grad()
+                        loss.backward()
+                    optimizer.step()
+                    if on_step is not None:
+                        on_step((epoch - 1) * steps + step + 1)
+                count = target.size
+                loss_sum += value * count
+                correct += int((np.asarray(outputs).argmax(axis=1) == target).sum())
+                seen += count
+                if progress and (step % 20 == 0 or step == steps - 1):
+                    bar.set_postfix(loss=format_number(loss_sum / seen),
+                                    acc=format_number(correct / seen), refresh=False)
+            bad = _non_finite_parameter(model)  # a blow-up in the last step shows in no loss yet
+            if bad is not None:
+                raise diverged(f"weight {bad!r} became NaN or inf", epoch, steps, bar)
+            record: Dict[str, Any] = {
+                "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                "test_loss": None, "test_accuracy": None, "lr": optimizer.lr,
+                "seconds": round(time.perf_counter() - started, 3)}
+            if val_data is not None:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    record["test_loss"], record["test_accuracy"] = _evaluate_loss(
+                        model, val_images, val_labels, loss_name)
+                model.train()
+                if not math.isfinite(record["test_loss"]):
+                    raise diverged(f"the test loss became {record['test_loss']}", epoch, steps, bar)
+            bar.close()
+            history.append(record)
+            if progress:
+                shown = f"test accuracy {format_number(record['test_accuracy'])}" \
+                    if val_data is not None else f"train accuracy {format_number(correct / seen)}"
+                tqdm.write(f"epoch {epoch}: loss {format_number(record['train_loss'])}, {shown}, "
+                           f"{record['seconds']:.1f} s")
+            good_state = model.state_dict()
+            if checkpoint is not None:
+                meta = dict(extra or {})
+                meta.update({"epochs": epoch, "history": history, "loss": loss_name})
+                ckpt.save(model, checkpoint, spec, extra=meta)
+            if history_path is not None:
+                write_history(history, history_path)
+            optimizer.lr *= lr_decay
+        return history
+    finally:
+        if parallel is not None:
+            parallel.close()

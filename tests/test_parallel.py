@@ -1,0 +1,133 @@
+"""DataParallelStep: the batch's gradients from several processes sharing the weights."""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+import pytest
+
+from microgradnn.optim import SGD
+from microgradnn.parallel import DataParallelStep
+from microgradnn.tensor import (BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+                                Tensor, cross_entropy)
+from microgradnn.training import fit
+
+RNG = np.random.default_rng(7)
+
+
+def small_cnn(dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return Sequential(Conv2d(1, 3, 3, padding=1, dtype=dtype, rng=rng), ReLU(), MaxPool2d(2),
+                      Flatten(), Linear(3 * 4 * 4, 5, dtype=dtype, rng=rng))
+
+
+def prepare(batch):
+    return Tensor(batch, dtype=np.float64)
+
+
+def batch(n):
+    return RNG.standard_normal((n, 1, 8, 8)), RNG.integers(0, 5, n)
+
+
+def single_process_grads(model, x, y):
+    for p in model.parameters():
+        p.grad = None
+    out = model(prepare(x))
+    loss = cross_entropy(out, y)
+    loss.backward()
+    return float(loss.item()), out.data, [p.grad.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("workers,n", [(2, 16), (3, 17), (4, 3), (2, 1)])
+def test_gradients_loss_and_outputs_are_the_whole_batchs(workers, n):
+    model = small_cnn()
+    x, y = batch(n)
+    loss, out, grads = single_process_grads(model, x, y)
+    with DataParallelStep(model, cross_entropy, workers, prepare=prepare) as step:
+        for _ in range(2):  # the second step starts from the first's leftovers
+            got_loss, got_out = step(x, y)
+            assert got_loss == pytest.approx(loss, rel=1e-12)
+            np.testing.assert_allclose(got_out, out, rtol=1e-12)
+            for p, g in zip(model.parameters(), grads):
+                np.testing.assert_allclose(p.grad, g, rtol=1e-10, atol=1e-14)
+
+
+def test_workers_see_the_optimizers_updates_and_loaded_weights():
+    model, twin = small_cnn(), small_cnn()
+    opt, twin_opt = SGD(model.parameters(), lr=0.5), SGD(twin.parameters(), lr=0.5)
+    with DataParallelStep(model, cross_entropy, 2, prepare=prepare) as step:
+        for _ in range(5):
+            x, y = batch(12)
+            step(x, y)
+            opt.step()
+            single_process_grads(twin, x, y)
+            twin_opt.step()
+        for p, q in zip(model.parameters(), twin.parameters()):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-9, atol=1e-12)
+        other = small_cnn(seed=3)
+        model.load_state_dict(other.state_dict())  # new arrays: shared again at the next step
+        x, y = batch(10)
+        _, _, grads = single_process_grads(other, x, y)
+        step(x, y)
+        for p, g in zip(model.parameters(), grads):
+            np.testing.assert_allclose(p.grad, g, rtol=1e-10, atol=1e-14)
+
+
+def in_shared_memory(a):
+    while isinstance(a, np.ndarray):
+        a = a.base
+    return isinstance(a, memoryview) and isinstance(a.obj, mmap.mmap)
+
+
+def test_close_stops_the_workers_and_unshares_the_weights():
+    model = small_cnn()
+    step = DataParallelStep(model, cross_entropy, 2, prepare=prepare)
+    procs = list(step._procs)
+    assert all(in_shared_memory(p.data) for p in model.parameters())
+    step(*batch(8))
+    step.close()
+    assert not any(proc.is_alive() for proc in procs)
+    assert not any(in_shared_memory(p.data) for p in model.parameters())
+    with pytest.raises(RuntimeError, match="closed"):
+        step(*batch(8))
+
+
+def test_a_workers_error_is_raised_in_the_parent_and_the_next_step_works():
+    model = small_cnn()
+    x, y = batch(8)
+    bad = y.copy()
+    bad[-1] = 9  # a class the model does not have, in the worker's share only
+    with DataParallelStep(model, cross_entropy, 2, prepare=prepare) as step:
+        with pytest.raises(RuntimeError, match=r"worker 1 failed: ValueError: .*9"):
+            step(x, bad)
+        loss, _ = step(x, y)
+        assert loss == pytest.approx(single_process_grads(model, x, y)[0], rel=1e-12)
+
+
+def test_refusals_are_one_line():
+    model = Sequential(Conv2d(1, 2, 3), BatchNorm2d(2), Flatten())
+    with pytest.raises(ValueError, match=r"BatchNorm2d \(1\) normalizes with the batch's "
+                                         r"statistics.*workers=1$"):
+        DataParallelStep(model, cross_entropy, 2)
+    for workers in (0, 65, 2.0, True):
+        with pytest.raises(ValueError, match=r"workers must be an integer in 1\.\.64, got"):
+            DataParallelStep(small_cnn(), cross_entropy, workers)
+    with DataParallelStep(small_cnn(), cross_entropy, 2, prepare=prepare) as step:
+        with pytest.raises(ValueError, match="3 inputs for 2 targets"):
+            step(np.zeros((3, 1, 8, 8)), np.zeros(2, dtype=int))
+
+
+def test_fit_with_two_workers_trains_like_one():
+    images = RNG.integers(0, 256, (96, 28, 28), dtype=np.uint8)
+    labels = RNG.integers(0, 10, 96)
+    histories = []
+    for workers in (1, 2):
+        rng = np.random.default_rng(0)
+        model = Sequential(Conv2d(1, 2, 3, rng=rng), ReLU(), MaxPool2d(2), Flatten(),
+                           Linear(2 * 13 * 13, 10, rng=rng))
+        histories.append(fit(model, SGD(model.parameters(), lr=0.1), (images, labels), 3, 16,
+                             progress=False, workers=workers))
+    for a, b in zip(*histories):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["train_accuracy"] == b["train_accuracy"]
