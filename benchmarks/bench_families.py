@@ -33,12 +33,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_tensor import Peer, interleaved, peak_rss_mb  # noqa: E402
-from tensor_peers import batches, mg_epoch, torch_epoch  # noqa: E402
+from tensor_peers import (batches, mg_epoch, mg_parallel, mg_parallel_epoch,  # noqa: E402
+                          torch_epoch)
 
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.families import FAMILIES  # noqa: E402
 from microgradnn.models import build_model  # noqa: E402
 from microgradnn.optim import Adam  # noqa: E402
+from microgradnn.tensor.norm import _BatchNorm  # noqa: E402
 
 SHAPE = (-1, 1, 28, 28)
 
@@ -46,8 +48,10 @@ SHAPE = (-1, 1, 28, 28)
 class Worker:
     """One peer's process: the data, and the family being trained."""
 
-    def __init__(self, peer: str, threads: int) -> None:
+    def __init__(self, peer: str, threads: int, workers: int = 1) -> None:
         self.peer = peer
+        self.workers = workers  # microgradnn's processes per step (DataParallelStep)
+        self.parallel: Any = None
         images, labels = load_mnist("train", progress=False)
         self.images, self.labels = images, labels.astype(np.int64)
         self.torch = None
@@ -68,9 +72,20 @@ class Worker:
     def setup(self, kind: str, batch: int) -> Dict[str, Any]:
         self.batch = batch
         net = build_model({"model": kind})
+        workers = 1
+        if self.parallel is not None:
+            self.parallel.close()
+            self.parallel = None
         if self.peer == "mg":
             opt = Adam(net.parameters(), lr=1e-3)
-            self.run = lambda part: mg_epoch(net, opt, self.images, self.labels, part, SHAPE)
+            if self.workers > 1 and not any(isinstance(m, _BatchNorm) for m in net.modules()):
+                step = self.parallel = mg_parallel(net, self.workers, SHAPE)
+                workers = self.workers
+                self.run = lambda part: mg_parallel_epoch(step, opt, self.images, self.labels,
+                                                          part)
+            else:  # batch normalization: one process
+                self.run = lambda part: mg_epoch(net, opt, self.images, self.labels, part,
+                                                 SHAPE)
         else:
             from torch_families import copy_weights, to_torch
 
@@ -78,7 +93,7 @@ class Worker:
             topt = self.torch.optim.Adam(tnet.parameters(), lr=1e-3)
             self.run = lambda part: torch_epoch(self.torch, tnet, topt, self.images, self.labels,
                                                 part, SHAPE)
-        return {"parameters": net.num_parameters()}
+        return {"parameters": net.num_parameters(), "workers": workers}
 
     def chunk(self, repeat: int, start: int, stop: int) -> Dict[str, float]:
         import time
@@ -95,8 +110,8 @@ class Worker:
         return peak_rss_mb()
 
 
-def worker_main(peer: str, threads: int) -> int:
-    worker = Worker(peer, threads)
+def worker_main(peer: str, threads: int, workers: int = 1) -> int:
+    worker = Worker(peer, threads, workers)
     print(json.dumps(worker.info()), flush=True)
     for line in sys.stdin:
         msg = json.loads(line)
@@ -111,9 +126,9 @@ def worker_main(peer: str, threads: int) -> int:
 class FamilyPeer(Peer):
     """``bench_tensor.Peer`` talking to this script's worker."""
 
-    def __init__(self, peer: str, threads: int) -> None:  # noqa: D107 - no super().__init__
+    def __init__(self, peer: str, threads: int, workers: int = 1) -> None:  # noqa: D107
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
-               "--threads", str(threads)]
+               "--threads", str(threads), "--mg-workers", str(workers)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = self._reply()
 
@@ -130,19 +145,22 @@ def main(argv: Optional[list] = None) -> int:
                         help="attempts per chunk, the fastest kept (default %(default)s)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads and OpenBLAS threads, the same for both peers")
+    parser.add_argument("--mg-workers", type=int, default=1,
+                        help="processes microgradnn splits each batch over (DataParallelStep; "
+                             "default 1; ResNet, with batch normalization, always 1)")
     parser.add_argument("--worker", choices=("mg", "pt"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, args.threads)
+        return worker_main(args.worker, args.threads, args.mg_workers)
     kinds = [k for k in args.families.split(",") if k]
     unknown = [k for k in kinds if k not in FAMILIES]
     if unknown:
         print(f"bench_families: unknown families {unknown}; choose from {', '.join(FAMILIES)}",
               file=sys.stderr)
         return 2
-    if args.steps < 1 or args.batch < 1 or args.repeats < 1 or args.threads < 1:
-        print("bench_families: --steps, --batch, --repeats and --threads must be positive",
-              file=sys.stderr)
+    if min(args.steps, args.batch, args.repeats, args.threads, args.mg_workers) < 1:
+        print("bench_families: --steps, --batch, --repeats, --threads and --mg-workers must be "
+              "positive", file=sys.stderr)
         return 2
     try:
         n_all = len(load_mnist("train", progress=False)[1])
@@ -150,7 +168,8 @@ def main(argv: Optional[list] = None) -> int:
         print(f"bench_families: {err}", file=sys.stderr)
         return 2
     n = n_all if args.epoch else min(n_all, args.steps * args.batch)
-    peers = {name: FamilyPeer(name, args.threads) for name in ("mg", "pt")}
+    peers = {name: FamilyPeer(name, args.threads, args.mg_workers if name == "mg" else 1)
+             for name in ("mg", "pt")}
     try:
         info = peers["pt"].info
         print(f"{'one epoch' if args.epoch else f'{-(-n // args.batch)} steps'} of batch "
@@ -162,14 +181,16 @@ def main(argv: Optional[list] = None) -> int:
                    file=sys.stderr)
         rows = []
         for kind in kinds:
-            params = peers["mg"].ask("setup", kind=kind, batch=args.batch)["parameters"]
+            built = peers["mg"].ask("setup", kind=kind, batch=args.batch)
+            params = built["parameters"]
             peers["pt"].ask("setup", kind=kind, batch=args.batch)
             res = interleaved(args.repeats, n, args.batch, peers, bar, chunk=50)
             (t_mg, l_mg), (t_pt, l_pt) = res["mg"], res["pt"]
             rows.append((kind, params, t_mg, t_pt))
-            bar.write(f"{kind:<10} {params:>7,} params: microgradnn {t_mg:7.2f} s  pytorch "
-                      f"{t_pt:7.2f} s | mg/pt {t_mg / t_pt:5.2f} (goal <= 1.5) | last loss "
-                      f"{l_mg:.4f}/{l_pt:.4f}")
+            bar.write(f"{kind:<10} {params:>7,} params: microgradnn {t_mg:7.2f} s "
+                      f"({built['workers']} process{'es' if built['workers'] > 1 else ''})  "
+                      f"pytorch {t_pt:7.2f} s | mg/pt {t_mg / t_pt:5.2f} (goal <= 1.0) | last "
+                      f"loss {l_mg:.4f}/{l_pt:.4f}")
         bar.close()
         memory = {name: peer.ask("memory") for name, peer in peers.items()}
     finally:

@@ -44,7 +44,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.optim import SGD, Adam  # noqa: E402
 from tensor_peers import (CNN_BATCH, MLP_CASES, batches, init_weights, mg_accuracy,  # noqa: E402
-                          mg_cnn, mg_epoch, mg_mlp, np_epoch, torch_cnn, torch_epoch, torch_mlp)
+                          mg_cnn, mg_epoch, mg_mlp, mg_parallel, mg_parallel_epoch, np_epoch,
+                          torch_cnn, torch_epoch, torch_mlp)
 
 SETTLE_SECONDS = 0.2
 
@@ -54,8 +55,10 @@ SETTLE_SECONDS = 0.2
 class Worker:
     """State of one peer's worker process: the data and the network being trained."""
 
-    def __init__(self, peer: str, torch_threads: int, cpu_clock: bool = False) -> None:
+    def __init__(self, peer: str, torch_threads: int, cpu_clock: bool = False,
+                 workers: int = 1) -> None:
         self.peer = peer
+        self.workers = workers  # microgradnn's processes per CNN step (DataParallelStep)
         self.cpu_clock = cpu_clock
         self.images, labels = load_mnist("train", progress=False)
         self.labels = labels.astype(np.int64)
@@ -77,6 +80,8 @@ class Worker:
 
     def setup(self, kind: str, sizes: Sequence[int], batch: int, act: str, lr: float) -> None:
         """Build this peer's network for one case, from the same starting weights."""
+        if "parallel" in self.case:
+            self.case["parallel"].close()
         self.case = dict(kind=kind, batch=batch)
         images, labels, torch = self.images, self.labels, self.torch
         if kind == "cnn":
@@ -84,7 +89,11 @@ class Worker:
             net = mg_cnn()
             if self.peer == "mg":
                 opt = Adam(net.parameters(), lr=1e-3)
-                self.run = lambda part: mg_epoch(net, opt, images, labels, part, shape)
+                if self.workers > 1:
+                    step = self.case["parallel"] = mg_parallel(net, self.workers, shape)
+                    self.run = lambda part: mg_parallel_epoch(step, opt, images, labels, part)
+                else:
+                    self.run = lambda part: mg_epoch(net, opt, images, labels, part, shape)
                 self.case["net"] = net
             else:
                 tnet = torch_cnn(torch, net.state_dict())
@@ -123,9 +132,9 @@ class Worker:
         return mg_accuracy(self.case["net"], test_images, test_labels.astype(np.int64), shape)
 
 
-def worker_main(peer: str, torch_threads: int, cpu_clock: bool) -> int:
+def worker_main(peer: str, torch_threads: int, cpu_clock: bool, workers: int = 1) -> int:
     """Answer the parent's requests, one JSON line in, one JSON line out."""
-    worker = Worker(peer, torch_threads, cpu_clock)
+    worker = Worker(peer, torch_threads, cpu_clock, workers)
     print(json.dumps(worker.info()), flush=True)
     for line in sys.stdin:
         msg = json.loads(line)
@@ -146,9 +155,9 @@ class Peer:
     """The parent's handle on one worker process."""
 
     def __init__(self, peer: str, blas_threads: Optional[int], torch_threads: int,
-                 cpu_clock: bool = False) -> None:
+                 cpu_clock: bool = False, workers: int = 1) -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
-               "--torch-threads", str(torch_threads)]
+               "--torch-threads", str(torch_threads), "--mg-workers", str(workers)]
         if cpu_clock:
             cmd.append("--cpu-clock")
         if peer == "pt":
@@ -228,13 +237,18 @@ def main(argv: Sequence[str] = ()) -> int:
                              "instead of wall time: on a machine loaded by other jobs, and "
                              "only meaningful with one thread per peer (--blas-threads 1 "
                              "--torch-threads 1), since idle threads that spin count too")
+    parser.add_argument("--mg-workers", type=int, default=1,
+                        help="processes microgradnn splits each CNN batch over "
+                             "(microgradnn.parallel.DataParallelStep; default 1). With 2, both "
+                             "peers use the machine's two cores: PyTorch's 2 threads, our 2 "
+                             "processes; with --cpu-clock only the parent's CPU time would count")
     parser.add_argument("--memory", action="store_true",
                         help="also measure the peak RSS of a microgradnn-only training process")
     parser.add_argument("--child", choices=("mlp", "cnn"), help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=("mg", "np", "pt"), help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv) or None)
     if args.worker:
-        return worker_main(args.worker, args.torch_threads, args.cpu_clock)
+        return worker_main(args.worker, args.torch_threads, args.cpu_clock, args.mg_workers)
     if args.child:
         images, labels = load_mnist("train", progress=False)
         return memory_child(args.child, images, labels.astype(np.int64))
@@ -243,7 +257,12 @@ def main(argv: Sequence[str] = ()) -> int:
     except MnistUnavailableError as err:
         print(f"bench_tensor: {err}", file=sys.stderr)
         return 2
-    peers = {name: Peer(name, args.blas_threads, args.torch_threads, args.cpu_clock)
+    if args.mg_workers > 1 and args.cpu_clock:
+        print("bench_tensor: --cpu-clock counts one process's time; it cannot time "
+              "--mg-workers > 1", file=sys.stderr)
+        return 2
+    peers = {name: Peer(name, args.blas_threads, args.torch_threads, args.cpu_clock,
+                        args.mg_workers if name == "mg" else 1)
              for name in ("mg", "np", "pt")}
     try:
         info = peers["pt"].info
@@ -252,6 +271,7 @@ def main(argv: Sequence[str] = ()) -> int:
               f"{info['torch']} ({info['torch_threads']} threads); {os.cpu_count()} cores; "
               f"activation {args.activation}; best of {args.repeats} interleaved epoch(s); "
               f"one process per peer; {'CPU' if args.cpu_clock else 'wall'} time; "
+              f"microgradnn CNN steps over {args.mg_workers} process(es); "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         cases = [] if args.skip_mlp else [("mlp", sizes, batch) for sizes, batch in MLP_CASES]
         if not args.skip_cnn:

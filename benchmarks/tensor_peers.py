@@ -74,6 +74,21 @@ def mg_epoch(net, opt, images, labels, order, shape) -> float:
     return loss.item()
 
 
+def mg_parallel(net, workers: int, shape):
+    """A ``DataParallelStep`` of ``workers`` processes for ``net``, on uint8 batches."""
+    from microgradnn.parallel import DataParallelStep
+    return DataParallelStep(net, cross_entropy, workers,
+                            prepare=lambda batch: from_uint8(batch, SCALE, shape=shape))
+
+
+def mg_parallel_epoch(step, opt, images, labels, order) -> float:
+    """``mg_epoch`` with each batch split over the processes of ``step`` (``mg_parallel``)."""
+    for idx in order:
+        loss, _ = step(images[idx], labels[idx])
+        opt.step()
+    return loss
+
+
 def mg_accuracy(net, images, labels, shape) -> float:
     with no_grad():
         right = 0
