@@ -287,7 +287,12 @@ class _Plan:
         n, o, c, kh, kw, run = self.n, self.o, self.c, self.kh, self.kw, self.run
         dt = self.dtype
         span = run + kw - 1
-        if self.wide:
+        # "same" padding (kh = 2*ph + 1): the input gradient is the convolution of the output
+        # gradient, zero-padded alike, with the flipped kernel, in this same wide layout
+        same = self.wide and want_x and kh == 2 * self.ph + 1 and kw == 2 * self.pw + 1
+        if same:
+            back = (o * kh * kw + c) * self.h * self.wp
+        elif self.wide:
             back = (kw * o * span + kh * c * span + c * self.size) * want_x
         else:
             back = self.rows * run * want_x
@@ -297,8 +302,18 @@ class _Plan:
         # The output gradient in the GEMM layout (zero in the wide layout's padding columns).
         # (keyed by the output width too: a wider output would leave its gradient in this
         # layout's zero columns)
-        gbuf = _scratch(("grad", self.ow), (m, o, self.oh, self.wp if self.wide else self.ow), dt)
-        g3 = gbuf.reshape(m, o, run)
+        if same:
+            # g3 sits inside zero-padded images: position q of the wide layout is pixel
+            # q + ph*Wp + pw of the flattened padded gradient, whose zero borders are the
+            # wide layout's padding columns and the rows before and after
+            start = self.ph * self.wp + self.pw
+            padded = _scratch(("grad padded", self.ow, start), (m, o, self.size), dt)
+            g3 = padded[:, :, start:start + run]
+            gbuf = g3.reshape(m, o, self.oh, self.wp)
+        else:
+            gbuf = _scratch(("grad", self.ow), (m, o, self.oh, self.wp if self.wide else self.ow),
+                            dt)
+            g3 = gbuf.reshape(m, o, run)
         if want_w:
             if self.wide:
                 fill = self.columns(src, m)[0]
@@ -306,7 +321,17 @@ class _Plan:
                 def fill(a: int, k: int) -> np.ndarray:
                     return src[a:a + k]
             per_sample = np.empty((n, self.rows + self.bias, o), dtype=dt)
-        if want_x:
+        if same:
+            # columns of the padded gradient (O*kh*kw rows of H*Wp positions), as in the
+            # forward pass, and the kernel flipped: wflip[c, (o, i, j)] = W[o, c, -1-i, -1-j]
+            gcols = _scratch("grad columns", (m, o * kh * kw, self.h * self.wp), dt)
+            s0, s1, s2 = padded.strides
+            gwindows = as_strided(padded, (m, o, kh, kw, self.h * self.wp),
+                              (s0, s1, self.wp * s2, s2, s2), writeable=False)
+            wflip = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)
+            wide_gx = np.empty((n, c, self.h * self.wp), dtype=dt)
+            gx = wide_gx.reshape(n, c, self.h, self.wp)[:, :, :, :self.w]
+        elif want_x:
             gx = np.empty((n, c, self.h, self.w), dtype=dt)
             if self.wide:
                 # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges): rows (j, o) of one GEMM
@@ -346,7 +371,10 @@ class _Plan:
                 # columns @ grad^T rather than grad @ columns^T: the same numbers, and
                 # OpenBLAS runs (rows, run) x (run, O) up to 1.7x faster for O < rows
                 np.matmul(fill(a, k), gk.transpose(0, 2, 1), out=per_sample[a:a + k])
-            if want_x:
+            if same:
+                gcols[:k].reshape(k, o, kh, kw, self.h * self.wp)[...] = gwindows[:k]
+                np.matmul(wflip, gcols[:k], out=wide_gx[a:a + k])
+            elif want_x:
                 self._input_grad(gk, k, shifted if self.wide else w2t,
                                  image[a:a + k] if self.wide else None,
                                  w3 if self.wide else None, gx[a:a + k])
@@ -385,9 +413,28 @@ class _Plan:
         # column gradients, added back at each input pixel their windows read (padding
         # pixels are skipped: each offset's slices are cut to the image)
         d = np.matmul(work, gk).reshape(k, c, kh, kw, self.oh, self.ow)
-        dest[...] = 0
+        sh, sw = self.sh, self.sw
+        if sh == 1 and sw == 1:
+            dest[...] = 0
+            for i, j, out_r, in_r, out_c, in_c in self.cuts():
+                dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+            return
+        # Strided: kernel offset (i, j) only reaches input pixels of one phase (y % sh,
+        # x % sw). Each phase is gathered in its own plane, where the additions run on
+        # contiguous rows instead of every sh-th pixel, and the planes are interleaved once.
+        ny, nx = -(-self.h // sh), -(-self.w // sw)
+        planes = np.zeros((k, c, sh, sw, ny, nx), dtype=dest.dtype)
         for i, j, out_r, in_r, out_c, in_c in self.cuts():
-            dest[:, :, in_r, in_c] += d[:, :, i, j, out_r, out_c]
+            if in_r.start >= in_r.stop or in_c.start >= in_c.stop:
+                continue
+            y0, x0 = in_r.start // sh, in_c.start // sw
+            rows, cols = out_r.stop - out_r.start, out_c.stop - out_c.start
+            planes[:, :, in_r.start % sh, in_c.start % sw, y0:y0 + rows, x0:x0 + cols] += \
+                d[:, :, i, j, out_r, out_c]
+        for py in range(sh):
+            for px in range(sw):
+                dest[:, :, py::sh, px::sw] = planes[:, :, py, px, :len(range(py, self.h, sh)),
+                                                    :len(range(px, self.w, sw))]
 
 
 def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
