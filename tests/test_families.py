@@ -307,6 +307,23 @@ def test_width_and_blocks_flags_reach_the_spec(capsys, tmp_path, monkeypatch):
         "--width does not apply to --model vgg (it applies to googlenet)")
 
 
+@pytest.mark.parametrize("name", list(FAMILIES) + ["fastest"])
+def test_each_recipe_command_trains_that_recipe(name):
+    from microgradnn.cli import build_parser
+    from microgradnn.commands.mnist import _spec_from_args
+    from microgradnn.families import FASTEST_RECIPE, RECIPES, recipe_command
+    recipe = FASTEST_RECIPE if name == "fastest" else RECIPES[name]
+    args = build_parser().parse_args(recipe_command(recipe).split()[1:])
+    assert _spec_from_args(args) == normalize_spec({"model": recipe["model"], "seed": 0,
+                                                    **recipe["spec"]})
+    assert (args.optimizer, args.lr, args.lr_decay, args.epochs, args.batch_size, args.augment,
+            args.workers) == ("adam", recipe["lr"], recipe["lr_decay"], recipe["epochs"],
+                              recipe["batch_size"], recipe["augment"], recipe["workers"])
+    if recipe["workers"] > 1:  # a split batch cannot keep batch normalization's statistics
+        assert not any(isinstance(m, BatchNorm2d) for m in build_model(
+            {"model": recipe["model"], **recipe["spec"]}).modules())
+
+
 # ---- pictures ----
 
 def test_draw_architecture_shows_each_family_idea():
