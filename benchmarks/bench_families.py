@@ -40,7 +40,6 @@ from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa
 from microgradnn.families import FAMILIES  # noqa: E402
 from microgradnn.models import build_model  # noqa: E402
 from microgradnn.optim import Adam  # noqa: E402
-from microgradnn.tensor.norm import _BatchNorm  # noqa: E402
 
 SHAPE = (-1, 1, 28, 28)
 
@@ -78,12 +77,12 @@ class Worker:
             self.parallel = None
         if self.peer == "mg":
             opt = Adam(net.parameters(), lr=1e-3)
-            if self.workers > 1 and not any(isinstance(m, _BatchNorm) for m in net.modules()):
+            if self.workers > 1:
                 step = self.parallel = mg_parallel(net, self.workers, SHAPE)
                 workers = self.workers
                 self.run = lambda part: mg_parallel_epoch(step, opt, self.images, self.labels,
                                                           part)
-            else:  # batch normalization: one process
+            else:
                 self.run = lambda part: mg_epoch(net, opt, self.images, self.labels, part,
                                                  SHAPE)
         else:
@@ -147,7 +146,7 @@ def main(argv: Optional[list] = None) -> int:
                         help="torch threads and OpenBLAS threads, the same for both peers")
     parser.add_argument("--mg-workers", type=int, default=1,
                         help="processes microgradnn splits each batch over (DataParallelStep; "
-                             "default 1; ResNet, with batch normalization, always 1)")
+                             "default 1)")
     parser.add_argument("--worker", choices=("mg", "pt"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

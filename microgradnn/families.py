@@ -50,8 +50,8 @@ FAMILIES = tuple(FAMILY_DEFAULTS)
 
 # The best measured training recipe of each family (README, benchmarks/RESULTS.md): the
 # spec keys that differ from the defaults, Adam, the learning rate multiplied by lr_decay
-# after each epoch, and the processes each batch is split over (``fit(workers=)``; ResNet's
-# batch norm needs one). ``recipe_command`` spells one as its ``microgradnn train`` command.
+# after each epoch, and the processes each batch is split over (``fit(workers=)``).
+# ``recipe_command`` spells one as its ``microgradnn train`` command.
 RECIPES: Dict[str, Dict[str, Any]] = {
     "lenet5": {"model": "lenet5", "spec": {}, "lr": 2e-3, "lr_decay": 0.85, "epochs": 15,
                "batch_size": 64, "augment": 1, "workers": 2},

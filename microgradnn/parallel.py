@@ -13,34 +13,42 @@ its share of the samples:
 which is the gradient of the whole batch (to float rounding). The optimizer then updates
 the shared weights in place, and every worker sees the new weights at its next step.
 
-Limits, refused in one line: the fork start method is needed (Linux, macOS); a model with
-batch normalization cannot be split (a share's batch statistics are not the batch's);
-the loss must be a mean over the samples (``cross_entropy``, ``sigmoid_mse_loss``).
-Dropout draws its masks from a separate stream in each worker.
+Every process backpropagates its share's mean loss times n_s / n, so that the parameters'
+gradients simply add up. Batch normalization sees the whole batch, as PyTorch's
+``SyncBatchNorm`` does: each ``BatchNorm`` layer adds its per-channel sums (count, sum of x
+and of x^2 in the forward pass; sum of g and of g * xhat in the backward) over the processes
+through shared memory and a barrier, so its statistics, running averages and input
+gradient are the whole batch's.
+
+Limits, refused in one line: the fork start method is needed (Linux, macOS); the loss must
+be a mean over the samples (``cross_entropy``, ``sigmoid_mse_loss``). Dropout draws its
+masks from a separate stream in each worker. A batch with fewer samples than workers runs
+in the parent alone.
 """
 
 from __future__ import annotations
 
+import functools
 import mmap
 import multiprocessing
+import threading
 import weakref
 from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
+
+from .blas import get_blas_threads, set_blas_threads
 
 __all__ = ["DataParallelStep", "MAX_WORKERS"]
 
 MAX_WORKERS = 64
 
 
-def _check_model(model: Any) -> List[Any]:
-    from .tensor.norm import _BatchNorm
+# How long a process waits for the others at a batch norm layer before giving up.
+BARRIER_SECONDS = 300.0
 
-    for name, module in model.named_modules():
-        if isinstance(module, _BatchNorm):
-            raise ValueError(f"DataParallelStep: the model's {type(module).__name__} "
-                             f"({name or 'the model'}) normalizes with the batch's statistics, "
-                             f"which a share of the batch would change; train it with workers=1")
+
+def _check_model(model: Any) -> List[Any]:
     params = list(model.parameters())
     for p in params:
         if not isinstance(getattr(p, "data", None), np.ndarray):
@@ -73,11 +81,20 @@ class DataParallelStep:
         self.model, self.loss_fn, self.workers = model, loss_fn, int(workers)
         self.prepare = prepare if prepare is not None else (lambda a: a)
         self.params = _check_model(model)
+        from .tensor.norm import _BatchNorm
+        self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        self._rank = 0  # 0 in the parent, k in worker k
+        self._barrier: Any = None
         self._conns: List[Any] = []
         self._procs: List[Any] = []
         self._shared: List[np.ndarray] = []
         self._grads: List[List[np.ndarray]] = []
+        self._blas_threads: Optional[int] = None
         if self.workers > 1:
+            # one BLAS thread per process: idle OpenBLAS threads spin and would take the
+            # cores the processes need (microgradnn.blas); put back by close()
+            self._blas_threads = get_blas_threads()
+            set_blas_threads(1)
             self._start()
         self._finalizer = weakref.finalize(self, _stop, self._conns, self._procs)
 
@@ -104,6 +121,17 @@ class DataParallelStep:
         self._grads = [[view(w, p, o) for p, o in zip(self.params, offsets)]
                        for w in range(1, self.workers)]
         ctx = multiprocessing.get_context("fork")
+        if self._norms:
+            # one row per process of every batch norm layer's sums, forward and backward
+            self._slots, width = {}, 0
+            for layer, norm in enumerate(self._norms):
+                for phase, length in (("forward", 2 * norm.num_features + 1),
+                                      ("backward", 2 * norm.num_features)):
+                    self._slots[(layer, phase)] = (width, length)
+                    width += length
+            sums = mmap.mmap(-1, self.workers * width * 8)
+            self._sums = np.frombuffer(sums, dtype=np.float64).reshape(self.workers, width)
+            self._barrier = ctx.Barrier(self.workers)
         for w in range(1, self.workers):
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=self._serve, args=(child, w), daemon=True,
@@ -113,12 +141,30 @@ class DataParallelStep:
             self._conns.append(parent)
             self._procs.append(proc)
 
+    def _exchange(self, layer: int, phase: str, local: np.ndarray) -> np.ndarray:
+        """``local`` sums of one batch norm layer, added over every process's share."""
+        offset, length = self._slots[(layer, phase)]
+        rows = self._sums[:, offset:offset + length]
+        rows[self._rank] = local
+        try:
+            self._barrier.wait(timeout=BARRIER_SECONDS)
+        except threading.BrokenBarrierError:
+            raise RuntimeError("DataParallelStep: another process stopped in the middle of "
+                               "the step") from None
+        return rows.sum(axis=0)
+
+    def _synced(self, on: bool) -> None:
+        for layer, norm in enumerate(self._norms):
+            norm.sync = functools.partial(self._exchange, layer) if on else None
+
     def _serve(self, conn: Any, worker: int) -> None:
         """A worker's loop (in the forked process): a share in, its gradients out."""
+        self._rank = worker
         for module in self.model.modules():  # its own dropout stream
             rng = getattr(module, "_rng", None)
             if isinstance(rng, np.random.Generator):
                 module._rng = np.random.default_rng([worker, int(rng.integers(2 ** 62))])
+        self._synced(True)
         grads = self._grads[worker - 1]
         while True:
             try:
@@ -135,16 +181,20 @@ class DataParallelStep:
                         g[...] = p.grad
                 conn.send(("ok", loss, outputs, had))
             except Exception as err:  # reported by the parent, which raises it
+                if self._barrier is not None:
+                    self._barrier.abort()  # nobody waits for this process at a barrier
                 conn.send(("error", f"{type(err).__name__}: {err}", None, None))
 
-    def _share(self, inputs: np.ndarray, targets: np.ndarray, mode: bool
+    def _share(self, inputs: np.ndarray, targets: np.ndarray, mode: bool, part: float
                ) -> Tuple[float, np.ndarray, List[bool]]:
+        """Forward, loss and backward of one share, ``part`` (n_s / n) of the batch: the
+        gradients are those of part * (the share's mean loss), which add up to the batch's."""
         self.model.train(mode)
         for p in self.params:
             p.grad = None
         outputs = self.model(self.prepare(inputs))
         loss = self.loss_fn(outputs, targets)
-        loss.backward()
+        loss.backward(np.full(loss.data.shape, part, dtype=loss.data.dtype))
         return float(loss.item()), np.asarray(outputs.data), [p.grad is not None
                                                                 for p in self.params]
 
@@ -155,10 +205,8 @@ class DataParallelStep:
         if len(inputs) != n or n == 0:
             raise ValueError(f"DataParallelStep: {len(inputs)} inputs for {n} targets "
                              f"(need the same number, at least one)")
-        if self.workers == 1 or n == 1:
-            for p in self.params:
-                p.grad = None
-            loss, outputs, _ = self._share(inputs, targets, self.model.training)
+        if self.workers == 1 or n < self.workers:
+            loss, outputs, _ = self._share(inputs, targets, self.model.training, 1.0)
             return loss, outputs
         if not self._procs:
             raise RuntimeError("DataParallelStep: closed")
@@ -166,43 +214,56 @@ class DataParallelStep:
             if p.data is not self._shared[i]:
                 self._shared[i][...] = p.data
                 p.data = self._shared[i]
-        cuts = np.linspace(0, n, min(self.workers, n) + 1).round().astype(int)
-        busy = []
+        if self._barrier is not None and self._barrier.broken:
+            self._barrier.reset()  # after a failed step (every worker is idle now)
+        cuts = np.linspace(0, n, self.workers + 1).round().astype(int)
         for w, conn in enumerate(self._conns, 1):
-            if w < len(cuts) - 1:
-                a, b = cuts[w], cuts[w + 1]
-                conn.send((inputs[a:b], targets[a:b], self.model.training))
-                busy.append((w, conn, b - a))
+            a, b = cuts[w], cuts[w + 1]
+            conn.send((inputs[a:b], targets[a:b], self.model.training, (b - a) / n))
         first = int(cuts[1])
+        self._synced(True)
+        failure: Optional[BaseException] = None
         try:
-            loss, head, _ = self._share(inputs[:first], targets[:first], self.model.training)
-        finally:  # always collect the workers' answers, so the next step starts clean
-            answers = [(w, count, self._receive(w, conn)) for w, conn, count in busy]
+            loss, head, _ = self._share(inputs[:first], targets[:first], self.model.training,
+                                        first / n)
+        except BaseException as err:
+            if self._barrier is not None:
+                self._barrier.abort()  # the workers must not wait for this process
+            failure = err
+        self._synced(False)
+        # every worker's answer, so that the next step starts clean; a worker's own error
+        # explains a barrier the parent saw broken
+        replies = [self._receive(w, conn) for w, conn in enumerate(self._conns, 1)]
+        errors = [reply for reply in replies if isinstance(reply, Exception)]
+        if failure is not None and (not errors or not isinstance(failure, Exception)):
+            raise failure
+        if errors:
+            raise errors[0]
         total = loss * first
         outputs = [head]
-        for p in self.params:
-            if p.grad is not None:
-                p.grad *= first / n
-        for w, count, (w_loss, w_out, had) in answers:
+        for w, (w_loss, w_out, had) in enumerate(replies, 1):
+            count = int(cuts[w + 1] - cuts[w])
             total += w_loss * count
             outputs.append(w_out)
             for p, g, got in zip(self.params, self._grads[w - 1], had):
                 if not got:
                     continue
                 if p.grad is None:
-                    p.grad = g * (count / n)
+                    p.grad = g.copy()
                 else:
-                    p.grad += g * (count / n)
+                    p.grad += g
         return total / n, np.concatenate(outputs)
 
-    def _receive(self, worker: int, conn: Any) -> Tuple[float, np.ndarray, List[bool]]:
+    def _receive(self, worker: int, conn: Any) -> Any:
+        """Worker ``worker``'s answer: (loss, outputs, which parameters got a gradient), or
+        the RuntimeError to raise once every worker has answered."""
         try:
             status, loss, outputs, had = conn.recv()
         except (EOFError, OSError):
-            raise RuntimeError(f"DataParallelStep: worker {worker} stopped (exit code "
-                               f"{self._procs[worker - 1].exitcode})") from None
+            return RuntimeError(f"DataParallelStep: worker {worker} stopped (exit code "
+                                f"{self._procs[worker - 1].exitcode})")
         if status != "ok":
-            raise RuntimeError(f"DataParallelStep: worker {worker} failed: {loss}")
+            return RuntimeError(f"DataParallelStep: worker {worker} failed: {loss}")
         return loss, outputs, had
 
     # -- the end --
@@ -210,6 +271,9 @@ class DataParallelStep:
     def close(self) -> None:
         """Stop the workers and give the parameters private copies of their weights."""
         self._finalizer()
+        if self._blas_threads is not None:
+            set_blas_threads(self._blas_threads)
+            self._blas_threads = None
         for i, p in enumerate(self.params):
             if i < len(self._shared) and p.data is self._shared[i]:
                 p.data = self._shared[i].copy()

@@ -256,8 +256,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     keep weight copies).
 
     ``workers > 1`` splits each batch over that many processes sharing the weights
-    (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, about
-    1.7x faster on two cores; not for models with batch normalization).
+    (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
+    normalization over the whole batch; about 1.7x faster on two cores).
     """
     from . import checkpoint as ckpt
 

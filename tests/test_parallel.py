@@ -9,8 +9,8 @@ import pytest
 
 from microgradnn.optim import SGD
 from microgradnn.parallel import DataParallelStep
-from microgradnn.tensor import (BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
-                                Tensor, cross_entropy)
+from microgradnn.tensor import (BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d,
+                                ReLU, Sequential, Tensor, cross_entropy)
 from microgradnn.training import fit
 
 RNG = np.random.default_rng(7)
@@ -81,12 +81,16 @@ def in_shared_memory(a):
 
 
 def test_close_stops_the_workers_and_unshares_the_weights():
+    from microgradnn.blas import get_blas_threads
     model = small_cnn()
+    threads = get_blas_threads()
     step = DataParallelStep(model, cross_entropy, 2, prepare=prepare)
+    assert get_blas_threads() in (None, 1)  # one BLAS thread per process while it runs
     procs = list(step._procs)
     assert all(in_shared_memory(p.data) for p in model.parameters())
     step(*batch(8))
     step.close()
+    assert get_blas_threads() == threads
     assert not any(proc.is_alive() for proc in procs)
     assert not any(in_shared_memory(p.data) for p in model.parameters())
     with pytest.raises(RuntimeError, match="closed"):
@@ -106,16 +110,54 @@ def test_a_workers_error_is_raised_in_the_parent_and_the_next_step_works():
 
 
 def test_refusals_are_one_line():
-    model = Sequential(Conv2d(1, 2, 3), BatchNorm2d(2), Flatten())
-    with pytest.raises(ValueError, match=r"BatchNorm2d \(1\) normalizes with the batch's "
-                                         r"statistics.*workers=1$"):
-        DataParallelStep(model, cross_entropy, 2)
     for workers in (0, 65, 2.0, True):
         with pytest.raises(ValueError, match=r"workers must be an integer in 1\.\.64, got"):
             DataParallelStep(small_cnn(), cross_entropy, workers)
     with DataParallelStep(small_cnn(), cross_entropy, 2, prepare=prepare) as step:
         with pytest.raises(ValueError, match="3 inputs for 2 targets"):
             step(np.zeros((3, 1, 8, 8)), np.zeros(2, dtype=int))
+
+
+def normed_cnn(seed=0):
+    rng = np.random.default_rng(seed)
+    return Sequential(Conv2d(1, 3, 3, padding=1, dtype=np.float64, rng=rng),
+                      BatchNorm2d(3, dtype=np.float64), ReLU(), MaxPool2d(2), Flatten(),
+                      Linear(48, 6, dtype=np.float64, rng=rng), BatchNorm1d(6, dtype=np.float64),
+                      ReLU(), Linear(6, 5, dtype=np.float64, rng=rng))
+
+
+@pytest.mark.parametrize("workers,n", [(2, 16), (3, 7), (4, 4), (3, 2)])
+def test_batch_norm_sees_the_whole_batch_like_pytorchs_sync_batch_norm(workers, n):
+    # (4, 4): one sample per process, so BatchNorm1d has one value per channel in each
+    # share and more than one in the batch; (3, 2): fewer samples than processes
+    model, twin = normed_cnn(), normed_cnn()
+    opt, twin_opt = SGD(model.parameters(), lr=0.3), SGD(twin.parameters(), lr=0.3)
+    with DataParallelStep(model, cross_entropy, workers, prepare=prepare) as step:
+        for _ in range(3):
+            x, y = batch(n)
+            loss, out, grads = single_process_grads(twin, x, y)
+            got_loss, got_out = step(x, y)
+            assert got_loss == pytest.approx(loss, rel=1e-10)
+            np.testing.assert_allclose(got_out, out, rtol=1e-9, atol=1e-12)
+            for p, g in zip(model.parameters(), grads):
+                np.testing.assert_allclose(p.grad, g, rtol=1e-8, atol=1e-12)
+            opt.step()
+            twin_opt.step()
+    for name, value in twin.state_dict().items():  # running statistics and counters too
+        np.testing.assert_allclose(model.state_dict()[name], value, rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_a_workers_error_between_batch_norm_barriers_does_not_hang():
+    model = normed_cnn()
+    x, y = batch(8)
+    bad = y.copy()
+    bad[-1] = 9  # fails in the worker's loss: after the forward barriers, before the backward
+    with DataParallelStep(model, cross_entropy, 2, prepare=prepare) as step:
+        with pytest.raises(RuntimeError, match=r"worker 1 failed: ValueError: .*9"):
+            step(x, bad)
+        loss, _ = step(x, y)  # the barrier was reset
+        assert np.isfinite(loss)
 
 
 def test_fit_with_two_workers_trains_like_one():

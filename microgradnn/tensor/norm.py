@@ -23,7 +23,7 @@ Local response normalization (AlexNet, 2012), across channels, as PyTorch's::
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def _sum_per_channel(a: np.ndarray) -> np.ndarray:
 
 
 def _bn_train_back(g, ctx, ops):
-    xhat, invstd, count = ctx
+    xhat, invstd, count, sync = ctx
     nd = g.ndim
     weight = ops[1].data if len(ops) > 1 else None
     gb = _sum_per_channel(g)
@@ -56,8 +56,12 @@ def _bn_train_back(g, ctx, ops):
     scale = invstd if weight is None else invstd * weight
     gx = None
     if ops[0].requires_grad:
-        gx = g - _channel_view(gb / count, nd)
-        gx -= xhat * _channel_view(gw / count, nd)
+        # a batch split over processes: the input gradient needs both sums over all of it
+        # (each process returns its own part of the parameters' gradients, which add up)
+        gb_all, gw_all = (gb, gw) if sync is None else np.split(
+            sync("backward", np.concatenate([gb, gw]).astype(np.float64)), 2)
+        gx = g - _channel_view((gb_all / count).astype(g.dtype, copy=False), nd)
+        gx -= xhat * _channel_view((gw_all / count).astype(g.dtype, copy=False), nd)
         gx *= _channel_view(scale, nd)
     if len(ops) == 1:
         return (gx,)
@@ -77,11 +81,16 @@ def _bn_eval_back(g, ctx, ops):
 
 def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
-               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
+               sync: Optional[Callable[[str, np.ndarray], np.ndarray]] = None) -> Tensor:
     """Batch normalization of x (N, C) or (N, C, ...) per channel; see the module docstring.
 
     ``training=True`` normalizes with the batch's statistics and, when running arrays
     are given, updates them in place; ``training=False`` uses the running statistics.
+    ``sync(phase, sums)``, when ``x`` is one process's share of a batch
+    (``microgradnn.parallel``), returns ``sums`` added over every share, so that the
+    statistics and the input gradient are those of the whole batch (PyTorch's
+    ``SyncBatchNorm``).
     """
     X = x.data
     if X.ndim < 2:
@@ -96,13 +105,28 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
     count = X.size // c
     nd = X.ndim
     operands: Tuple[Tensor, ...] = (x,) if weight is None else (x, weight, bias)
-    if training:
+    if training and sync is not None:
+        # sums over the whole batch: count, sum of x and of x^2 (float64: the variance is
+        # their difference)
+        local = np.concatenate([[count], _sum_per_channel(X.astype(np.float64)),
+                                _sum_per_channel(np.square(X, dtype=np.float64))])
+        total = sync("forward", local)
+        count = int(round(total[0]))
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, "
+                             f"got input size {tuple(X.shape)} (the whole batch: {count})")
+        mean64 = total[1:c + 1] / count
+        var = np.maximum(total[c + 1:] / count - mean64 * mean64, 0.0)
+        mean = mean64.astype(X.dtype)
+        centred = X - _channel_view(mean, nd)
+    elif training:
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, "
                              f"got input size {tuple(X.shape)}")
         mean = _sum_per_channel(X) / count
         centred = X - _channel_view(mean, nd)
         var = _sum_per_channel(centred * centred) / count
+    if training:
         invstd = 1.0 / np.sqrt(var + eps)
         xhat = centred
         xhat *= _channel_view(invstd.astype(X.dtype, copy=False), nd)
@@ -112,7 +136,8 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
         if running_var is not None:
             running_var *= 1.0 - momentum
             running_var += momentum * var * (count / (count - 1))
-        backward, ctx = _bn_train_back, (xhat, invstd.astype(X.dtype, copy=False), count)
+        backward, ctx = _bn_train_back, (xhat, invstd.astype(X.dtype, copy=False), count,
+                                         sync)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: eval mode needs running_mean and running_var")
@@ -155,6 +180,8 @@ class _BatchNorm(Module):
         self.register_buffer("running_mean", np.zeros(self.num_features, dt))
         self.register_buffer("running_var", np.ones(self.num_features, dt))
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        # set by microgradnn.parallel while a batch is split over processes
+        self.sync: Optional[Callable[[str, np.ndarray], np.ndarray]] = None
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -164,7 +191,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of "
                              f"shape {self._shape_text.format(c=self.num_features)}, got {shape}")
         out = batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                         self.training, self.momentum, self.eps)
+                         self.training, self.momentum, self.eps, self.sync)
         if self.training:
             self.num_batches_tracked += 1
         return out
