@@ -52,30 +52,19 @@ def test_mlp_peers_agree(data, sizes, batch, act):
     assert not np.allclose(params[0], weights[0], atol=1e-4)
 
 
-def test_cnn_peers_agree(data):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cnn_peers_agree(data, workers):
+    # workers=2: bench_tensor.py --mg-workers 2, each batch split over two processes
     images, labels = data
     order = peers.batches(len(images), 64, 1)[:4]
     net = peers.mg_cnn()
     tnet = peers.torch_cnn(torch, net.state_dict())
-    loss_mg = peers.mg_epoch(net, Adam(net.parameters(), lr=1e-3), images, labels, order,
-                             (-1, 1, 28, 28))
-    loss_pt = peers.torch_epoch(torch, tnet, torch.optim.Adam(tnet.parameters(), lr=1e-3),
-                                images, labels, order, (-1, 1, 28, 28))
-    assert loss_mg == pytest.approx(loss_pt, abs=1e-4)
-    trained = {k: v.detach().numpy() for k, v in tnet.state_dict().items()}
-    for name, value in net.state_dict().items():
-        np.testing.assert_allclose(value, trained[name], atol=1e-4, err_msg=name)
-
-
-def test_cnn_peer_over_two_processes_agrees_with_pytorch(data):
-    # bench_tensor.py --mg-workers 2: each batch split over two processes (DataParallelStep)
-    images, labels = data
-    order = peers.batches(len(images), 64, 1)[:4]
-    net = peers.mg_cnn()
-    tnet = peers.torch_cnn(torch, net.state_dict())
-    with peers.mg_parallel(net, 2, (-1, 1, 28, 28)) as step:
-        loss_mg = peers.mg_parallel_epoch(step, Adam(net.parameters(), lr=1e-3), images, labels,
-                                          order)
+    opt = Adam(net.parameters(), lr=1e-3)
+    if workers == 1:
+        loss_mg = peers.mg_epoch(net, opt, images, labels, order, (-1, 1, 28, 28))
+    else:
+        with peers.mg_parallel(net, workers, (-1, 1, 28, 28)) as step:
+            loss_mg = peers.mg_parallel_epoch(step, opt, images, labels, order)
     loss_pt = peers.torch_epoch(torch, tnet, torch.optim.Adam(tnet.parameters(), lr=1e-3),
                                 images, labels, order, (-1, 1, 28, 28))
     assert loss_mg == pytest.approx(loss_pt, abs=1e-4)
