@@ -59,8 +59,8 @@ RECIPES: Dict[str, Dict[str, Any]] = {
                 "batch_size": 64, "augment": 1, "workers": 1},
     "vgg": {"model": "vgg", "spec": {}, "lr": 2e-3, "lr_decay": 0.8, "epochs": 10,
             "batch_size": 64, "augment": 1, "workers": 1},
-    "googlenet": {"model": "googlenet", "spec": {"width": 12}, "lr": 2e-3, "lr_decay": 0.75,
-                  "epochs": 12, "batch_size": 64, "augment": 1, "workers": 2},
+    "googlenet": {"model": "googlenet", "spec": {"width": 12}, "lr": 2e-3, "lr_decay": 0.8,
+                  "epochs": 14, "batch_size": 64, "augment": 1, "workers": 2},
     "resnet": {"model": "resnet", "spec": {}, "lr": 2e-3, "lr_decay": 0.8, "epochs": 15,
                "batch_size": 64, "augment": 1, "workers": 1},
 }
