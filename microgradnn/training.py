@@ -257,7 +257,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
 
     ``workers > 1`` splits each batch over that many processes sharing the weights
     (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
-    normalization over the whole batch; about 1.7x faster on two cores).
+    normalization over the whole batch; 1.0-1.6x faster on two cores, as measured).
     """
     from . import checkpoint as ckpt
 
