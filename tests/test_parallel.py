@@ -173,3 +173,15 @@ def test_fit_with_two_workers_trains_like_one():
     for a, b in zip(*histories):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
         assert a["train_accuracy"] == b["train_accuracy"]
+
+
+@pytest.mark.parametrize("value,message", [("65", "expected at most 64 processes, got '65'"),
+                                           ("0", "expected a positive integer, got '0'")])
+def test_train_refuses_a_wrong_worker_count_before_loading_anything(capsys, value, message):
+    from microgradnn.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "mnist", "--workers", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("microgradnn train: error: argument --workers: " + message)
+    assert "\n" not in err
