@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import mmap
 import multiprocessing
+import signal
 import threading
 import weakref
 from typing import Any, Callable, List, Optional, Tuple
@@ -159,6 +160,8 @@ class DataParallelStep:
 
     def _serve(self, conn: Any, worker: int) -> None:
         """A worker's loop (in the forked process): a share in, its gradients out."""
+        # Ctrl-C is the parent's to handle: it stops the workers by closing their pipes
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self._rank = worker
         for module in self.model.modules():  # its own dropout stream
             rng = getattr(module, "_rng", None)
@@ -179,11 +182,15 @@ class DataParallelStep:
                 for g, p in zip(grads, self.params):
                     if p.grad is not None:
                         g[...] = p.grad
-                conn.send(("ok", loss, outputs, had))
+                reply = ("ok", loss, outputs, had)
             except Exception as err:  # reported by the parent, which raises it
                 if self._barrier is not None:
                     self._barrier.abort()  # nobody waits for this process at a barrier
-                conn.send(("error", f"{type(err).__name__}: {err}", None, None))
+                reply = ("error", f"{type(err).__name__}: {err}", None, None)
+            try:
+                conn.send(reply)
+            except OSError:  # the parent has gone or closed the pipe: stop quietly
+                return
 
     def _share(self, inputs: np.ndarray, targets: np.ndarray, mode: bool, part: float
                ) -> Tuple[float, np.ndarray, List[bool]]:
@@ -228,7 +235,10 @@ class DataParallelStep:
                                         first / n)
         except BaseException as err:
             if self._barrier is not None:
-                self._barrier.abort()  # the workers must not wait for this process
+                try:
+                    self._barrier.abort()  # the workers must not wait for this process
+                except Exception:  # a Ctrl-C inside the barrier's own lock; close() ends them
+                    pass
             failure = err
         self._synced(False)
         # every worker's answer, so that the next step starts clean; a worker's own error
