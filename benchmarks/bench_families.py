@@ -17,7 +17,6 @@ and each worker reports its peak resident memory (goal < 1 GB).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_tensor import Peer, interleaved, peak_rss_mb  # noqa: E402
+from bench_tensor import Peer, interleaved, peak_rss_mb, serve  # noqa: E402
 from tensor_peers import (batches, mg_epoch, mg_parallel, mg_parallel_epoch,  # noqa: E402
                           torch_epoch)
 
@@ -110,16 +109,7 @@ class Worker:
 
 
 def worker_main(peer: str, threads: int, workers: int = 1) -> int:
-    worker = Worker(peer, threads, workers)
-    print(json.dumps(worker.info()), flush=True)
-    for line in sys.stdin:
-        msg = json.loads(line)
-        cmd = msg.pop("cmd")
-        if cmd == "quit":
-            break
-        reply = getattr(worker, cmd)(**msg)
-        print(json.dumps(reply), flush=True)
-    return 0
+    return serve(Worker(peer, threads, workers), ("setup", "chunk", "memory"))
 
 
 class FamilyPeer(Peer):

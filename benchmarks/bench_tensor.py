@@ -132,23 +132,24 @@ class Worker:
         return mg_accuracy(self.case["net"], test_images, test_labels.astype(np.int64), shape)
 
 
-def worker_main(peer: str, torch_threads: int, cpu_clock: bool, workers: int = 1) -> int:
-    """Answer the parent's requests, one JSON line in, one JSON line out."""
-    worker = Worker(peer, torch_threads, cpu_clock, workers)
+def serve(worker: Any, commands: Sequence[str]) -> int:
+    """A worker process's loop: its ``info()`` first, then for each JSON line in
+    ({"cmd": name, ...arguments}) the JSON of ``worker.name(**arguments)``, until "quit"."""
     print(json.dumps(worker.info()), flush=True)
     for line in sys.stdin:
         msg = json.loads(line)
         cmd = msg.pop("cmd")
         if cmd == "quit":
             break
-        if cmd == "setup":
-            reply: Any = worker.setup(**msg)
-        elif cmd == "chunk":
-            reply = worker.chunk(**msg)
-        else:
-            reply = worker.accuracy()
-        print(json.dumps(reply), flush=True)
+        if cmd not in commands:
+            raise ValueError(f"benchmark worker: unknown command {cmd!r}")
+        print(json.dumps(getattr(worker, cmd)(**msg)), flush=True)
     return 0
+
+
+def worker_main(peer: str, torch_threads: int, cpu_clock: bool, workers: int = 1) -> int:
+    """Answer the parent's requests, one JSON line in, one JSON line out."""
+    return serve(Worker(peer, torch_threads, cpu_clock, workers), ("setup", "chunk", "accuracy"))
 
 
 class Peer:
