@@ -356,3 +356,29 @@ def test_empty_batch_goes_through_every_path():
         out.sum().backward()
         assert x.grad.shape == x.shape
         assert w.grad is None or not w.grad.any()
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+@pytest.mark.parametrize("k,c,o,fused", [(3, 4, 4, "relu"), (3, 5, 3, "relu_pool"),
+                                         (5, 6, 3, "none"), (3, 4, 4, "relu_pool")])
+def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(monkeypatch,
+                                                                         chunk_bytes, k, c, o,
+                                                                         fused):
+    # "same" padding and no more output than input channels (per 3x3: o <= c; 5x5: o <= c/2):
+    # the input gradient is the convolution of the padded output gradient with the flipped
+    # kernel, read in place from the buffer it is scattered into
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    conv_module._SCRATCH.arrays = {}
+    x = RNG.standard_normal((5, c, 7, 6))
+    w = RNG.standard_normal((o, c, k, k))
+    b = RNG.standard_normal(o)
+    p = k // 2
+    ours = {"none": lambda x, w, b: conv2d(x, w, b, 1, p),
+            "relu": lambda x, w, b: conv2d_relu(x, w, b, 1, p),
+            "relu_pool": lambda x, w, b: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, p, 2)}
+    theirs = {"none": lambda x, w, b: TF.conv2d(x, w, b, padding=p),
+              "relu": lambda x, w, b: TF.relu(TF.conv2d(x, w, b, padding=p)),
+              "relu_pool": lambda x, w, b: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b, padding=p)),
+                                                         2)}
+    compare_with_torch(ours[fused], theirs[fused], [x, w, b])
+    assert any(key[0] == "grad columns" for key in conv_module._SCRATCH.arrays)  # that path ran

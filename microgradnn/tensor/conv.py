@@ -7,8 +7,9 @@ gradient as a correlation with the flipped kernel (no scatter). ``conv2d_relu`` 
 ``conv2d_relu_max_pool2d`` are the same numbers as the layers one after the other, fused
 into one node (``Sequential`` uses them) so that relu masks, activations and pool gradients
 never take a batch-sized array. Pooling reads each kernel offset's strided slice once;
-max pooling notes each window's winner for the backward. The layouts and their
-measurements are described below and in benchmarks/RESULTS.md (issue 18).
+max pooling notes each window's winner for the backward, and pools windows of more than 4
+pixels rows first, then columns. The layouts and their measurements are described below and
+in benchmarks/RESULTS.md (issue 18).
 """
 
 from __future__ import annotations
@@ -290,8 +291,9 @@ class _Plan:
         # "same" padding (kh = 2*ph + 1): the input gradient is the convolution of the output
         # gradient, zero-padded alike, with the flipped kernel, in this same wide layout. Its
         # columns copy O*kh*kw rows per position where the shifted copies below write kw*O
-        # and then add kh*C rows twice: it pays unless the output has more channels
-        # (measured: 8->8 on 28x28 1653 -> 1192 us, 6->12 5x5 on 14x14 slower)
+        # and then add kh*C rows twice: for 3x3 it pays unless the output has more channels
+        # (measured, input gradient alone: 8->8 on 28x28 1653 -> 1192 us; 8->16 on 14x14
+        # 740 -> 799 us, so that one keeps the shifted copies)
         same = self.wide and want_x and kh == 2 * self.ph + 1 and kw == 2 * self.pw + 1 \
             and (kh - 1) * kw * o <= 2 * kh * c
         if same:
@@ -311,7 +313,8 @@ class _Plan:
             # q + ph*Wp + pw of the flattened padded gradient, whose zero borders are the
             # wide layout's padding columns and the rows before and after
             start = self.ph * self.wp + self.pw
-            padded = _scratch(("grad padded", self.ow, start), (m, o, self.size), dt)
+            # (keyed by the whole geometry: the zero borders must be this layout's)
+            padded = _scratch(("grad padded", self.oh, self.wp, start), (m, o, self.size), dt)
             g3 = padded[:, :, start:start + run]
             gbuf = g3.reshape(m, o, self.oh, self.wp)
         else:
