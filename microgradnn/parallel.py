@@ -10,15 +10,15 @@ its share of the samples:
 
     dC/dw = sum over shares s of (n_s / n) * dC_s/dw      (C = mean loss over the batch)
 
-which is the gradient of the whole batch (to float rounding). The optimizer then updates
-the shared weights in place, and every worker sees the new weights at its next step.
+which is the gradient of the whole batch (to float rounding). The factor n_s / n is the
+backward pass's seed: each process backpropagates its share's mean loss times n_s / n, so
+the gradients simply add up. The optimizer then updates the shared weights in place, and
+every worker sees the new weights at its next step.
 
-Every process backpropagates its share's mean loss times n_s / n, so that the parameters'
-gradients simply add up. Batch normalization sees the whole batch, as PyTorch's
-``SyncBatchNorm`` does: each ``BatchNorm`` layer adds its per-channel sums (count, sum of x
-and of x^2 in the forward pass; sum of g and of g * xhat in the backward) over the processes
-through shared memory and a barrier, so its statistics, running averages and input
-gradient are the whole batch's.
+Batch normalization sees the whole batch, as PyTorch's ``SyncBatchNorm`` does: each
+``BatchNorm`` layer adds its per-channel sums (count, sum of x and of x^2 in the forward
+pass; sum of g and of g * xhat in the backward) over the processes through shared memory and
+a barrier, so its statistics, running averages and input gradient are the whole batch's.
 
 Limits, refused in one line: the fork start method is needed (Linux, macOS); the loss must
 be a mean over the samples (``cross_entropy``, ``sigmoid_mse_loss``). Dropout draws its
