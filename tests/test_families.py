@@ -106,6 +106,25 @@ def test_batch_norm_matches_finite_differences():
     tensor_gradcheck(f, [x, w, b])
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_batch_norm_float32_matches_float64_even_far_from_zero(offset):
+    # float32 statistics: the variance is taken about the mean, so an input whose mean is
+    # far larger than its spread keeps its variance (E[x^2] - mean^2 in float32 would lose
+    # it all at offset 1e3); output and gradients agree with the float64 computation
+    x = RNG.standard_normal((8, 3, 5, 7)) * np.array([0.5, 1, 2])[:, None, None] + offset
+    w, b = RNG.standard_normal(3), RNG.standard_normal(3)
+    g = RNG.standard_normal(x.shape)
+    results = []
+    for dt in (np.float32, np.float64):
+        ts = [Tensor(v, requires_grad=True, dtype=dt) for v in (x, w, b)]
+        rm, rv = np.zeros(3, dt), np.ones(3, dt)
+        out = batch_norm(*ts[:1], rm, rv, *ts[1:], training=True)
+        out.backward(g.astype(dt))
+        results.append([out.data, rv] + [t.grad for t in ts])
+    for ours, exact in zip(*results):
+        np.testing.assert_allclose(ours, exact, rtol=2e-4, atol=2e-4 * np.abs(exact).max())
+
+
 @pytest.mark.parametrize("shape", [(1, 4), (1, 3, 1, 1)])
 def test_batch_norm_refuses_one_value_per_channel_in_training(shape):
     bn = BatchNorm2d(shape[1]) if len(shape) == 4 else BatchNorm1d(shape[1])
