@@ -382,3 +382,36 @@ def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(monkeypa
                                                          2)}
     compare_with_torch(ours[fused], theirs[fused], [x, w, b])
     assert any(key[0] == "grad columns" for key in conv_module._SCRATCH.arrays)  # that path ran
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 20000, 1 << 30])
+@pytest.mark.parametrize("c,o,fused,bias", [(3, 2, "relu_pool", True), (2, 5, "relu", True),
+                                            (4, 4, "none", False), (3, 3, "relu_pool", False)])
+def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk_bytes, c, o,
+                                                              fused, bias):
+    # a wide layout with long rows (run >= 128) and several input channels: the weight
+    # gradient is one batched GEMM per kernel offset over the whole batch's output gradient
+    # (held for the whole batch while the input gradient runs chunk by chunk), no columns
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    conv_module._SCRATCH.arrays = {}
+    calls = []
+    stacked = conv_module._Plan._stacked_weight_grad
+
+    def spy(plan, g3, src):
+        calls.append(g3.shape)
+        return stacked(plan, g3, src)
+
+    monkeypatch.setattr(conv_module._Plan, "_stacked_weight_grad", spy)
+    x = RNG.standard_normal((5, c, 12, 11))
+    w = RNG.standard_normal((o, c, 3, 3))
+    b = RNG.standard_normal(o) if bias else None
+    ours = {"none": lambda x, w, b=None: conv2d(x, w, b, 1, 1),
+            "relu": lambda x, w, b=None: conv2d_relu(x, w, b, 1, 1),
+            "relu_pool": lambda x, w, b=None: conv_module.conv2d_relu_max_pool2d(x, w, b, 1, 1,
+                                                                                 2)}
+    theirs = {"none": lambda x, w, b=None: TF.conv2d(x, w, b, padding=1),
+              "relu": lambda x, w, b=None: TF.relu(TF.conv2d(x, w, b, padding=1)),
+              "relu_pool": lambda x, w, b=None: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b,
+                                                                             padding=1)), 2)}
+    compare_with_torch(ours[fused], theirs[fused], [x, w] + ([b] if bias else []))
+    assert calls and calls[0] == (5, o, 12 * 13)  # that path ran, on the whole batch
