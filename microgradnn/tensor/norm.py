@@ -114,7 +114,7 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
     As PyTorch's CPU kernel, the output is ``x * alpha + beta`` with per-channel
     ``alpha = weight * invstd`` and ``beta = bias - mean * alpha``; the statistics are
     summed in float64 over rows summed in x's dtype, and the variance is taken about
-    the mean (two passes), except across processes: E[x^2] - mean^2 in float64.
+    the mean (two passes); across processes, each share's about its own mean.
     """
     X = x.data
     if X.ndim < 2:
@@ -129,26 +129,29 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
     count = X.size // c
     x3 = X.reshape(X.shape[0], c, -1)
     operands: Tuple[Tensor, ...] = (x,) if weight is None else (x, weight, bias)
+    if training:
+        if count <= 1 and sync is None:
+            raise ValueError(f"Expected more than 1 value per channel when training, "
+                             f"got input size {tuple(X.shape)}")
+        total = _sums(x3)
+        mean = total / count
+        # squares about the mean (two passes; E[x^2] - mean^2 would cancel for |mean| >>
+        # std), less what the rounding of the mean adds to them
+        centred = x3 - mean.astype(X.dtype).reshape(1, c, 1)
+        deviation = _sums(centred)
+        squares = _sums(centred, centred) - deviation * deviation / count
+        var = squares / count
     if training and sync is not None:
-        # sums over the whole batch: count, sum of x and of x^2 (of x in float64: the
-        # variance is their difference)
-        x64 = x3.astype(np.float64)
-        total = sync("forward", np.concatenate([[count], _sums(x64), _sums(x64, x64)]))
-        count = int(round(total[0]))
+        # the whole batch: counts and sums add up; squares about each share's own mean add
+        # up to those about the batch's mean once each share's n * mean^2 is added and the
+        # batch's taken away (in float64)
+        both = sync("forward", np.concatenate([[count], total, squares + total * mean]))
+        count = int(round(both[0]))
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, "
                              f"got input size {tuple(X.shape)} (the whole batch: {count})")
-        mean = total[1:c + 1] / count
-        var = np.maximum(total[c + 1:] / count - mean * mean, 0.0)
-    elif training:
-        if count <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, "
-                             f"got input size {tuple(X.shape)}")
-        mean = _sums(x3) / count
-        # about the mean (two passes; E[x^2] - mean^2 would cancel for |mean| >> std), with
-        # the sum of (x - mean) correcting the rounding of the mean
-        centred = x3 - mean.astype(X.dtype).reshape(1, c, 1)
-        var = _sums(centred, centred) / count - (_sums(centred) / count) ** 2
+        mean = both[1:c + 1] / count
+        var = np.maximum(both[c + 1:] / count - mean * mean, 0.0)
     if training:
         invstd = 1.0 / np.sqrt(var + eps)
         if running_mean is not None:
