@@ -389,7 +389,7 @@ def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(monkeypa
                                             (4, 4, "none", False), (3, 3, "relu_pool", False)])
 def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk_bytes, c, o,
                                                               fused, bias):
-    # a wide layout with long rows (run >= 128) and several input channels: the weight
+    # a wide layout with several input channels: the weight
     # gradient is one batched GEMM per kernel offset over the whole batch's output gradient
     # (held for the whole batch while the input gradient runs chunk by chunk), no columns
     monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)

@@ -302,13 +302,13 @@ class _Plan:
             back = (kw * o * span + kh * c * span + c * self.size) * want_x
         else:
             back = self.rows * run * want_x
-        # The weight gradient of a wide layout with several input channels and long rows:
-        # for each kernel offset (i, j), one batched GEMM of the whole batch's output
-        # gradient with the input shifted by i*Wp + j (a view), after the loop; no columns.
-        # (measured, weight gradient alone, batch 64: 8->8 on 28x28 985 -> 723 us, 16->16
-        # on 14x14 1186 -> 754, 8->16 on 14x14 462 -> 399; on 7x7 (short rows) the columns
-        # were faster, 1169 against 1096 -> kept, and for one input channel 153 against 261)
-        stacked = want_w and self.wide and c > 1 and run >= 128
+        # The weight gradient of a wide layout with several input channels: for each kernel
+        # offset (i, j), one batched GEMM of the whole batch's output gradient with the input
+        # shifted by i*Wp + j (a view), after the loop; no columns. (measured, weight
+        # gradient alone, batch 64, us: 8->8 on 28x28 1015 -> 712, 16->16 on 14x14 1205 ->
+        # 740, 8->16 on 14x14 448 -> 393, 16->32 on 7x7 622 -> 572, 32->32 on 7x7 1371 ->
+        # 1091; for one input channel the columns are faster, 153 against 261)
+        stacked = want_w and self.wide and c > 1
         m = _chunk(n, o * run + (self.rows + 1) * run * (want_w and not stacked) + back,
                    np.dtype(dt).itemsize)
         if not self.wide and pooled is None:
