@@ -1,0 +1,51 @@
+"""Keep the megabyte-sized arrays of a training step in the C heap between steps (glibc).
+
+A training step allocates and frees the same arrays every time: activations, their
+gradients, the temporaries of batch norm and of the residual additions, a few megabytes
+each. glibc's ``malloc`` hands blocks above ``M_MMAP_THRESHOLD`` (128 KiB at first, raised
+as large blocks are freed) to fresh ``mmap`` calls and trims the top of its heap whenever
+more than ``M_TRIM_THRESHOLD`` is free there, so a step's arrays go back to the system and
+are faulted in again, page by page, at the next step. Fixing both thresholds high keeps
+them in the heap: one ResNet-small step of batch 64 (one thread, wall clock, 200 steps
+each, same machine and hour) took 37.3-38.8 ms with glibc's defaults and 34.3-34.4 ms
+with these; VGG-small, which works in reused scratch arrays, was unchanged (18.6 / 18.5).
+
+The cost: up to ``TRIM_THRESHOLD`` of freed memory stays with the process, and blocks up
+to ``MMAP_THRESHOLD`` come from the heap. ``tune()`` runs once when ``microgradnn.tensor``
+is imported; where the C library is not glibc (macOS, Windows, musl) it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+__all__ = ["tune", "MMAP_THRESHOLD", "TRIM_THRESHOLD"]
+
+MMAP_THRESHOLD = 32 << 20  # the largest value glibc accepts on 64-bit systems
+TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+
+
+def _glibc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    if getattr(libc, "gnu_get_libc_version", None) is None \
+            or getattr(libc, "mallopt", None) is None:
+        return None  # musl has a mallopt that does nothing; the thresholds are glibc's
+    return libc
+
+
+def tune() -> bool:
+    """Set glibc's mmap and trim thresholds (above); True if they were set."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    mallopt = libc.mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) \
+        and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))

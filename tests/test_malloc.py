@@ -1,0 +1,42 @@
+"""glibc's allocator keeps a training step's freed arrays once microgradnn.tensor is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from microgradnn import malloc
+
+PROBE = """
+import sys
+import numpy as np
+if sys.argv[1] == "tensor":
+    import microgradnn.tensor
+def resident():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+arrays = [np.ones((4 << 20) // 8) for _ in range(8)]  # 32 MiB in blocks of 4 MiB
+before = resident()
+del arrays
+print((before - resident()) / 2 ** 20)
+"""
+
+
+def freed_mib(mode: str) -> float:
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
+                         check=True, timeout=60)
+    return float(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(malloc._glibc() is None, reason="glibc's mallopt thresholds only")
+def test_freed_arrays_stay_in_the_heap_after_importing_the_tensor_path():
+    assert freed_mib("numpy") > 16  # glibc's defaults give the freed blocks back at once
+    assert freed_mib("tensor") < 4  # tuned: they stay for the next step
+    assert malloc.tune() is True
+
+
+def test_tune_does_nothing_without_glibc(monkeypatch):
+    monkeypatch.setattr(malloc, "_glibc", lambda: None)
+    assert malloc.tune() is False
