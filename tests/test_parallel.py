@@ -185,3 +185,61 @@ def test_train_refuses_a_wrong_worker_count_before_loading_anything(capsys, valu
     err = capsys.readouterr().err.strip()
     assert err.startswith("microgradnn train: error: argument --workers: " + message)
     assert "\n" not in err
+
+
+# ---- the barrier of the batch norm exchanges ----
+
+def _barrier_rounds(barrier, rank, rounds, seen, failures):
+    # each round: write this round's number, wait, and read everyone's: all must have
+    # written this round (nobody through too soon) and none the next (nobody gone too far
+    # before the reads, as the exchange needs: its rows are reused two rounds later)
+    for r in range(rounds):
+        seen[r % 2, rank] = r
+        barrier.wait(rank, 30.0)
+        if not (seen[r % 2] == r).all():
+            failures[rank] += 1
+        barrier.wait(rank, 30.0)
+
+
+@pytest.mark.parametrize("parties", [2, 3, 5])
+def test_barrier_lets_nobody_through_before_everyone_arrives(parties):
+    import multiprocessing
+    from microgradnn.parallel import _Barrier
+    ctx = multiprocessing.get_context("fork")
+    barrier = _Barrier(parties, ctx)
+    seen = np.frombuffer(mmap.mmap(-1, 2 * parties * 8), dtype=np.int64).reshape(2, parties)
+    seen[...] = -1
+    failures = np.frombuffer(mmap.mmap(-1, parties * 8), dtype=np.int64)
+    failures[...] = 0
+    procs = [ctx.Process(target=_barrier_rounds, args=(barrier, rank, 300, seen, failures))
+             for rank in range(1, parties)]
+    for proc in procs:
+        proc.start()
+    _barrier_rounds(barrier, 0, 300, seen, failures)
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert not failures.any() and (seen >= 298).all()
+
+
+def test_barrier_abort_wakes_the_waiting_and_reset_mends_it():
+    import multiprocessing
+    import threading
+    import time
+    from microgradnn.parallel import _Barrier
+    ctx = multiprocessing.get_context("fork")
+    barrier = _Barrier(2, ctx)
+    proc = ctx.Process(target=lambda: (time.sleep(0.3), barrier.abort()))
+    proc.start()
+    start = time.monotonic()
+    with pytest.raises(threading.BrokenBarrierError):
+        barrier.wait(0, 30.0)  # the other process never arrives: it aborts instead
+    assert time.monotonic() - start < 10 and barrier.broken
+    proc.join(10)
+    with pytest.raises(threading.BrokenBarrierError):
+        barrier.wait(0, 30.0)  # broken stays broken
+    barrier.reset()
+    assert not barrier.broken
+    with pytest.raises(threading.BrokenBarrierError):
+        barrier.wait(0, 0.05)  # alone: the timeout breaks it, no hang
+    assert barrier.broken
