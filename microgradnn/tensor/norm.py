@@ -55,12 +55,13 @@ def _sums(a: np.ndarray, b: Optional[np.ndarray] = None) -> np.ndarray:
 
 
 def _bn_train_back(g, ctx, ops):
-    x3, mean, invstd, count, sync = ctx
+    x3, mean, invstd, count, sync, kept = ctx
     weight = ops[1].data if len(ops) > 1 else None
     g3 = g.reshape(x3.shape)
     c = x3.shape[1]
     dt = g.dtype
-    centred = x3 - mean.astype(dt).reshape(1, c, 1)
+    # x - mean: the forward's, when its mean is the batch's (not across processes)
+    centred = x3 - mean.astype(dt).reshape(1, c, 1) if kept is None else kept
     gsum = _sums(g3)
     gdot = _sums(g3, centred)  # sum of g * (x - mean)
     gx = None
@@ -75,9 +76,8 @@ def _bn_train_back(g, ctx, ops):
         b = -a * invstd * invstd * gdot_all / count
         shift = -a * gsum_all / count
         a_c, b_c, shift_c = (v.astype(dt).reshape(1, c, 1) for v in (a, b, shift))
-        centred *= b_c
         gx3 = g3 * a_c
-        gx3 += centred
+        gx3 += centred * b_c
         gx3 += shift_c
         gx = gx3.reshape(g.shape)
     if len(ops) == 1:
@@ -160,7 +160,8 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
         if running_var is not None:
             running_var *= 1.0 - momentum
             running_var += momentum * var * (count / (count - 1))
-        backward, ctx = _bn_train_back, (x3, mean, invstd, count, sync)
+        backward, ctx = _bn_train_back, (x3, mean, invstd, count, sync,
+                                         centred if sync is None else None)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: eval mode needs running_mean and running_var")
