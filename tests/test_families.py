@@ -106,6 +106,19 @@ def test_batch_norm_matches_finite_differences():
     tensor_gradcheck(f, [x, w, b])
 
 
+def test_batch_norm_backward_twice_over_one_graph_adds_the_same_gradients():
+    # the backward reads the forward's x - mean and must leave it as it found it
+    x = Tensor(RNG.standard_normal((4, 3, 5, 5)), requires_grad=True, dtype=np.float64)
+    bn = double(BatchNorm2d(3))
+    out = bn(x)
+    g = RNG.standard_normal(out.shape)
+    out.backward(g)
+    once = (x.grad.copy(), bn.weight.grad.copy(), bn.bias.grad.copy())
+    out.backward(g)
+    for twice, first in zip((x.grad, bn.weight.grad, bn.bias.grad), once):
+        np.testing.assert_allclose(twice, 2 * first, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 def test_batch_norm_float32_matches_float64_even_far_from_zero(offset):
     # float32 statistics: the variance is taken about the mean, so an input whose mean is
