@@ -2,13 +2,15 @@
 
 ``conv2d`` is one small GEMM per sample (weights times that sample's im2col columns), run
 over the batch in cache-sized chunks; stride-1 convolutions use a "wide" column layout in
-which every (channel, kernel offset) row is one contiguous run, and compute their input
-gradient as a correlation with the flipped kernel (no scatter). ``conv2d_relu`` and
-``conv2d_relu_max_pool2d`` are the same numbers as the layers one after the other, fused
-into one node (``Sequential`` uses them) so that relu masks, activations and pool gradients
-never take a batch-sized array. Pooling reads each kernel offset's strided slice once;
-max pooling notes each window's winner for the backward, and pools windows of more than 4
-pixels rows first, then columns. The layouts and their measurements are described below and
+which every (channel, kernel offset) row is one contiguous run, compute their input
+gradient as a correlation with the flipped kernel (no scatter) and, with several input
+channels, their weight gradient as one batched GEMM per kernel offset over shifted views of
+the input (no columns). ``conv2d_relu`` and ``conv2d_relu_max_pool2d`` are the same numbers
+as the layers one after the other, fused into one node (``Sequential`` uses them) so that
+relu masks, activations and pool gradients never take a batch-sized array; the fused pool
+runs over groups of samples that fit the cache. Pooling reads each kernel offset's strided
+slice once; max pooling notes each window's winner for the backward, and pools windows of
+more than 4 pixels rows first, then columns. The layouts and their measurements are described below and
 in benchmarks/RESULTS.md (issue 18).
 """
 
@@ -394,7 +396,7 @@ class _Plan:
             b = a if held == n else 0  # where this chunk's output gradient is in the buffer
             gk = g3[b:b + k]
             if pooled is not None:
-                pass  # written above
+                pass  # the pool's backward wrote it, before this loop
             elif self.wide:
                 gbuf[b:b + k, :, :, :self.ow] = g[a:a + k]
                 if mask is not None:  # on the wide grid: this product runs on whole rows
