@@ -10,8 +10,8 @@ as the layers one after the other, fused into one node (``Sequential`` uses them
 relu masks, activations and pool gradients never take a batch-sized array; the fused pool
 runs over groups of samples that fit the cache. Pooling reads each kernel offset's strided
 slice once; max pooling notes each window's winner for the backward, and pools windows of
-more than 4 pixels rows first, then columns. The layouts and their measurements are described below and
-in benchmarks/RESULTS.md (issue 18).
+more than 4 pixels rows first, then columns. The layouts and their measurements are
+described below and in benchmarks/RESULTS.md (issue 18).
 """
 
 from __future__ import annotations
