@@ -106,6 +106,18 @@ def test_batch_norm_matches_finite_differences():
     tensor_gradcheck(f, [x, w, b])
 
 
+@pytest.mark.parametrize("cls, shape", [(BatchNorm2d, (0, 3, 4, 4)), (BatchNorm1d, (0, 3)),
+                                        (BatchNorm1d, (0, 3, 5))])
+def test_batch_norm_in_eval_mode_takes_an_empty_batch(cls, shape):
+    bn = cls(3)
+    bn.eval()
+    x = Tensor(np.ones(shape, np.float32), requires_grad=True)
+    out = bn(x)
+    assert out.shape == shape
+    out.sum().backward()
+    assert x.grad.shape == shape and not bn.weight.grad.any()
+
+
 def test_batch_norm_backward_twice_over_one_graph_adds_the_same_gradients():
     # the backward reads the forward's x - mean and must leave it as it found it
     x = Tensor(RNG.standard_normal((4, 3, 5, 5)), requires_grad=True, dtype=np.float64)

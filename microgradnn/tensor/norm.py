@@ -93,9 +93,8 @@ def _bn_eval_back(g, ctx, ops):
     if len(ops) == 1:
         return (gx,)
     g3 = g.reshape(x3.shape)
-    gsum = _sums(g3)
-    gdot = _sums(g3, x3) - mean * gsum  # sum of g * (x - running_mean)
-    return gx, (invstd * gdot).astype(g.dtype), gsum.astype(g.dtype)
+    centred = x3 - mean.astype(g.dtype).reshape(1, -1, 1)
+    return gx, (invstd * _sums(g3, centred)).astype(g.dtype), _sums(g3).astype(g.dtype)
 
 
 def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optional[np.ndarray],
@@ -127,7 +126,7 @@ def batch_norm(x: Tensor, running_mean: Optional[np.ndarray], running_var: Optio
     if (weight is None) != (bias is None):
         raise ValueError("batch_norm: give both weight and bias, or neither")
     count = X.size // c
-    x3 = X.reshape(X.shape[0], c, -1)
+    x3 = X.reshape(X.shape[0], c, int(np.prod(X.shape[2:])))  # (an empty batch too)
     operands: Tuple[Tensor, ...] = (x,) if weight is None else (x, weight, bias)
     if training:
         if count <= 1 and sync is None:
