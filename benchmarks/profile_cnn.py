@@ -221,7 +221,8 @@ def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str
         for idx in rest:
             step(idx)
     print(f"PyTorch {torch.__version__} {model}, {threads} threads, {len(rest)} steps after "
-          f"{warmup} warm-up; step without profiler (median, {clock_name} clock) {plain * 1e6:.1f} us; "
+          f"{warmup} warm-up; step without profiler (median, {clock_name} clock) "
+          f"{plain * 1e6:.1f} us; "
           f"load average {os.getloadavg()[0]:.2f}")
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in events)

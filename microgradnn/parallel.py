@@ -61,7 +61,7 @@ class _Barrier:
     posts from its own, polling for ``SPIN_SECONDS`` before it sleeps (when there are no
     more processes than cores): the others usually arrive within that time, and a process
     put to sleep wakes up late. ResNet-small, two processes, 18 waits a step: the parent's
-    waiting went from 2.3-2.9 ms a step with ``multiprocessing.Barrier`` to 0.5-0.6 ms, the
+    waiting went from 2.3-2.9 ms a step with ``multiprocessing.Barrier`` to 0.5-0.9 ms, the
     step from 21.4-22.1 to 19.5-20.7 ms (``benchmarks/RESULTS.md``). A process that has gone
     on to the next round posts early, but it got there only because every process had
     arrived at this one, so taking its post here lets nobody through too soon.
