@@ -34,11 +34,6 @@ __all__ = ["batch_norm", "local_response_norm", "BatchNorm1d", "BatchNorm2d",
            "LocalResponseNorm"]
 
 
-def _channel_view(a: np.ndarray, ndim: int) -> np.ndarray:
-    """A per-channel vector (C,) shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
-    return a.reshape((1, -1) + (1,) * (ndim - 2))
-
-
 def _per_channel(v: np.ndarray, x3: np.ndarray) -> np.ndarray:
     """A per-channel vector (C,) as a (1, C, S) array to combine with x3 (N, C, S).
 
@@ -98,11 +93,11 @@ def _bn_eval_back(g, ctx, ops):
     x3, mean, invstd = ctx
     weight = ops[1].data if len(ops) > 1 else None
     scale = invstd if weight is None else invstd * weight.astype(np.float64)
-    gx = g * _channel_view(scale.astype(g.dtype), g.ndim) if ops[0].requires_grad else None
+    g3 = g.reshape(x3.shape)
+    gx = (g3 * _per_channel(scale, g3)).reshape(g.shape) if ops[0].requires_grad else None
     if len(ops) == 1:
         return (gx,)
-    g3 = g.reshape(x3.shape)
-    centred = x3 - mean.astype(g.dtype).reshape(1, -1, 1)
+    centred = x3 - _per_channel(mean, x3)
     return gx, (invstd * _sums(g3, centred)).astype(g.dtype), _sums(g3).astype(g.dtype)
 
 
