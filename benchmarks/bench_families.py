@@ -31,10 +31,11 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_tensor import Peer, interleaved, peak_rss_mb, serve  # noqa: E402
+from bench_tensor import Peer, interleaved, peak_rss_mb, peer_env, serve  # noqa: E402
 from tensor_peers import (batches, mg_epoch, mg_parallel, mg_parallel_epoch,  # noqa: E402
                           torch_epoch)
 
+from microgradnn import malloc  # noqa: E402
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.families import FAMILIES  # noqa: E402
 from microgradnn.models import build_model  # noqa: E402
@@ -62,7 +63,8 @@ class Worker:
         self.run = None
 
     def info(self) -> Dict[str, Any]:
-        out = {"numpy": np.__version__, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+        out = {"numpy": np.__version__, "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+               "malloc": "tuned" if malloc.tuned() else "default"}
         if self.torch is not None:
             out.update(torch=self.torch.__version__, torch_threads=self.torch.get_num_threads())
         return out
@@ -115,10 +117,12 @@ def worker_main(peer: str, threads: int, workers: int = 1) -> int:
 class FamilyPeer(Peer):
     """``bench_tensor.Peer`` talking to this script's worker."""
 
-    def __init__(self, peer: str, threads: int, workers: int = 1) -> None:  # noqa: D107
+    def __init__(self, peer: str, threads: int, workers: int = 1,  # noqa: D107
+                 pt_malloc: str = "default") -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
                "--threads", str(threads), "--mg-workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=peer_env(peer, pt_malloc))
         self.info = self._reply()
 
 
@@ -137,6 +141,9 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--mg-workers", type=int, default=1,
                         help="processes microgradnn splits each batch over (DataParallelStep; "
                              "default 1)")
+    parser.add_argument("--pt-malloc", choices=("default", "tuned"), default="default",
+                        help="glibc's malloc thresholds in PyTorch's worker: as PyTorch runs "
+                             "alone (default), or microgradnn's (microgradnn/malloc.py)")
     parser.add_argument("--worker", choices=("mg", "pt"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -157,14 +164,16 @@ def main(argv: Optional[list] = None) -> int:
         print(f"bench_families: {err}", file=sys.stderr)
         return 2
     n = n_all if args.epoch else min(n_all, args.steps * args.batch)
-    peers = {name: FamilyPeer(name, args.threads, args.mg_workers if name == "mg" else 1)
+    peers = {name: FamilyPeer(name, args.threads, args.mg_workers if name == "mg" else 1,
+                              args.pt_malloc)
              for name in ("mg", "pt")}
     try:
         info = peers["pt"].info
         print(f"{'one epoch' if args.epoch else f'{-(-n // args.batch)} steps'} of batch "
               f"{args.batch} per family, Adam; numpy {info['numpy']}, torch {info['torch']}; "
               f"{args.threads} thread(s) each (OpenBLAS, torch); {os.cpu_count()} cores; one "
-              f"process per peer; best of {args.repeats}; load average "
+              f"process per peer; best of {args.repeats}; glibc malloc thresholds: "
+              f"microgradnn {peers['mg'].info['malloc']}, PyTorch {info['malloc']}; load average "
               f"{os.getloadavg()[0]:.2f}", flush=True)
         bar = tqdm(total=args.repeats * 2 * len(kinds), desc="families", unit="run",
                    file=sys.stderr)

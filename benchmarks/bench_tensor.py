@@ -41,6 +41,7 @@ from tqdm import tqdm  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from microgradnn import malloc  # noqa: E402
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.optim import SGD, Adam  # noqa: E402
 from tensor_peers import (CNN_BATCH, MLP_CASES, batches, init_weights, mg_accuracy,  # noqa: E402
@@ -72,7 +73,7 @@ class Worker:
         self.run: Optional[Callable[[List[np.ndarray]], float]] = None
 
     def info(self) -> Dict[str, Any]:
-        out = {"numpy": np.__version__,
+        out = {"numpy": np.__version__, "malloc": "tuned" if malloc.tuned() else "default",
                "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "one per core")}
         if self.torch is not None:
             out.update(torch=self.torch.__version__, torch_threads=self.torch.get_num_threads())
@@ -152,11 +153,21 @@ def worker_main(peer: str, torch_threads: int, cpu_clock: bool, workers: int = 1
     return serve(Worker(peer, torch_threads, cpu_clock, workers), ("setup", "chunk", "accuracy"))
 
 
+def peer_env(peer: str, pt_malloc: str) -> Dict[str, str]:
+    """A worker's environment. PyTorch's worker imports microgradnn (to build the same model
+    and copy its weights), which would set glibc's malloc thresholds for PyTorch too
+    (``microgradnn.malloc``); with ``pt_malloc="default"`` it runs as PyTorch does alone."""
+    env = dict(os.environ)
+    if peer == "pt":
+        env["MICROGRADNN_MALLOC"] = pt_malloc
+    return env
+
+
 class Peer:
     """The parent's handle on one worker process."""
 
     def __init__(self, peer: str, blas_threads: Optional[int], torch_threads: int,
-                 cpu_clock: bool = False, workers: int = 1) -> None:
+                 cpu_clock: bool = False, workers: int = 1, pt_malloc: str = "default") -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
                "--torch-threads", str(torch_threads), "--mg-workers", str(workers)]
         if cpu_clock:
@@ -166,7 +177,8 @@ class Peer:
             cmd += ["--blas-threads", "1"]
         elif blas_threads is not None:
             cmd += ["--blas-threads", str(blas_threads)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=peer_env(peer, pt_malloc))
         self.info = self._reply()
 
     def _reply(self) -> Any:
@@ -243,6 +255,9 @@ def main(argv: Sequence[str] = ()) -> int:
                              "(microgradnn.parallel.DataParallelStep; default 1). With 2, both "
                              "peers use the machine's two cores: PyTorch's 2 threads, our 2 "
                              "processes; with --cpu-clock only the parent's CPU time would count")
+    parser.add_argument("--pt-malloc", choices=("default", "tuned"), default="default",
+                        help="glibc's malloc thresholds in PyTorch's worker: as PyTorch runs "
+                             "alone (default), or microgradnn's (microgradnn/malloc.py)")
     parser.add_argument("--memory", action="store_true",
                         help="also measure the peak RSS of a microgradnn-only training process")
     parser.add_argument("--child", choices=("mlp", "cnn"), help=argparse.SUPPRESS)
@@ -263,7 +278,7 @@ def main(argv: Sequence[str] = ()) -> int:
               "--mg-workers > 1", file=sys.stderr)
         return 2
     peers = {name: Peer(name, args.blas_threads, args.torch_threads, args.cpu_clock,
-                        args.mg_workers if name == "mg" else 1)
+                        args.mg_workers if name == "mg" else 1, args.pt_malloc)
              for name in ("mg", "np", "pt")}
     try:
         info = peers["pt"].info
@@ -272,7 +287,8 @@ def main(argv: Sequence[str] = ()) -> int:
               f"{info['torch']} ({info['torch_threads']} threads); {os.cpu_count()} cores; "
               f"activation {args.activation}; best of {args.repeats} interleaved epoch(s); "
               f"one process per peer; {'CPU' if args.cpu_clock else 'wall'} time; "
-              f"microgradnn CNN steps over {args.mg_workers} process(es); "
+              f"microgradnn CNN steps over {args.mg_workers} process(es); glibc malloc "
+              f"thresholds: microgradnn {peers['mg'].info['malloc']}, PyTorch {info['malloc']}; "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         cases = [] if args.skip_mlp else [("mlp", sizes, batch) for sizes, batch in MLP_CASES]
         if not args.skip_cnn:

@@ -23,7 +23,8 @@ the largest own time.
 
 PyTorch (``--peer pt``, 2 threads unless ``--torch-threads``): ``torch.profiler`` over the
 same steps, the self CPU time of each aten op per step (forward and backward ops are
-named apart by aten, e.g. ``aten::convolution_backward``).
+named apart by aten, e.g. ``aten::convolution_backward``), with glibc's malloc thresholds
+as PyTorch runs alone unless ``--pt-malloc`` (microgradnn's, ``microgradnn/malloc.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from typing import Dict, List
 
 if "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
     os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--blas-threads") + 1]
+if ("pt" in sys.argv or "--peer=pt" in sys.argv) and "--pt-malloc" not in sys.argv:
+    os.environ["MICROGRADNN_MALLOC"] = "default"  # PyTorch as it runs alone (malloc.py)
 
 import numpy as np  # noqa: E402
 
@@ -222,8 +225,8 @@ def pt_profile(images, labels, order, warmup: int, threads: int, clock_name: str
             step(idx)
     print(f"PyTorch {torch.__version__} {model}, {threads} threads, {len(rest)} steps after "
           f"{warmup} warm-up; step without profiler (median, {clock_name} clock) "
-          f"{plain * 1e6:.1f} us; "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"{plain * 1e6:.1f} us; glibc malloc thresholds "
+          f"{os.environ.get('MICROGRADNN_MALLOC', 'tuned')}; load average {os.getloadavg()[0]:.2f}")
     events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in events)
     print(f"{'aten op (self CPU time)':40s} {'us/step':>10s} {'share':>7s}")
@@ -242,6 +245,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--cprofile", type=int, metavar="N", help="cProfile, top N functions")
     parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--pt-malloc", action="store_true",
+                        help="PyTorch with microgradnn's malloc thresholds (default: glibc's)")
     parser.add_argument("--blas-threads", type=int, help="OPENBLAS_NUM_THREADS for microgradnn")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                         help="wall time, or this process's CPU time (for a loaded machine; "

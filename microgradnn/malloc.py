@@ -12,15 +12,21 @@ with these; VGG-small, which works in reused scratch arrays, was unchanged (18.6
 
 The cost: up to ``TRIM_THRESHOLD`` of freed memory stays with the process, and blocks up
 to ``MMAP_THRESHOLD`` come from the heap. ``tune()`` runs once when ``microgradnn.tensor``
-is imported; where the C library is not glibc (macOS, Windows, musl) it does nothing.
+is imported; where the C library is not glibc (macOS, Windows, musl) it does nothing, and
+``MICROGRADNN_MALLOC=default`` in the environment leaves glibc's thresholds as they are
+(for a process that shares them with other code, or to compare).
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
+import warnings
 
-__all__ = ["tune", "MMAP_THRESHOLD", "TRIM_THRESHOLD"]
+__all__ = ["tune", "tuned", "ENV", "MMAP_THRESHOLD", "TRIM_THRESHOLD"]
+
+ENV = "MICROGRADNN_MALLOC"  # "default": leave glibc's thresholds alone
 
 MMAP_THRESHOLD = 32 << 20  # the largest value glibc accepts on 64-bit systems
 TRIM_THRESHOLD = 256 << 20
@@ -40,12 +46,28 @@ def _glibc():
     return libc
 
 
+_TUNED = [False]
+
+
 def tune() -> bool:
-    """Set glibc's mmap and trim thresholds (above); True if they were set."""
+    """Set glibc's mmap and trim thresholds (above); True if they were set.
+
+    Not with ``MICROGRADNN_MALLOC=default``; any other value but "tuned" (or unset) gets a
+    warning naming it, and the thresholds are set."""
+    choice = os.environ.get(ENV, "tuned").strip().lower()
+    if choice not in ("tuned", "default"):
+        warnings.warn(f"{ENV}={os.environ[ENV]!r} is neither 'tuned' nor 'default'; "
+                      f"using 'tuned'", RuntimeWarning, stacklevel=2)
     libc = _glibc()
-    if libc is None:
+    if libc is None or choice == "default":
         return False
     mallopt = libc.mallopt
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) \
+    _TUNED[0] = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) \
         and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return _TUNED[0]
+
+
+def tuned() -> bool:
+    """Whether this process runs with the thresholds above (``tune()`` set them)."""
+    return _TUNED[0]

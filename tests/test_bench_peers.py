@@ -71,3 +71,23 @@ def test_cnn_peers_agree(data, workers):
     trained = {k: v.detach().numpy() for k, v in tnet.state_dict().items()}
     for name, value in net.state_dict().items():
         np.testing.assert_allclose(value, trained[name], atol=1e-4, err_msg=name)
+
+
+@pytest.mark.skipif(__import__("microgradnn.malloc").malloc._glibc() is None,
+                    reason="glibc's malloc thresholds only")
+def test_pytorchs_worker_keeps_glibcs_malloc_thresholds_unless_asked():
+    # PyTorch's worker imports microgradnn to build the same model; microgradnn's allocator
+    # settings must not speed PyTorch up (or slow it down) behind the comparison's back.
+    import subprocess
+
+    from bench_tensor import peer_env
+
+    probe = "import microgradnn.tensor, microgradnn.malloc as m; print(m.tuned())"
+
+    def tuned(peer: str, pt_malloc: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe], env=peer_env(peer, pt_malloc),
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert tuned("pt", "default") == "False"
+    assert tuned("pt", "tuned") == "True"
+    assert tuned("mg", "default") == "True"  # microgradnn's own worker: as users run it

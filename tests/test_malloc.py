@@ -40,3 +40,17 @@ def test_freed_arrays_stay_in_the_heap_after_importing_the_tensor_path():
 def test_tune_does_nothing_without_glibc(monkeypatch):
     monkeypatch.setattr(malloc, "_glibc", lambda: None)
     assert malloc.tune() is False
+
+
+@pytest.mark.skipif(malloc._glibc() is None, reason="glibc's mallopt thresholds only")
+def test_the_environment_can_leave_glibcs_thresholds_alone(monkeypatch):
+    monkeypatch.setenv(malloc.ENV, "default")
+    assert freed_mib("tensor") > 16  # as without microgradnn: freed blocks go back
+    assert malloc.tune() is False
+
+
+def test_an_unknown_setting_is_named_and_the_thresholds_tuned(monkeypatch):
+    monkeypatch.setenv(malloc.ENV, "fast")
+    with pytest.warns(RuntimeWarning, match="MICROGRADNN_MALLOC='fast' is neither"):
+        done = malloc.tune()
+    assert done is (malloc._glibc() is not None) and malloc.tuned() is done
