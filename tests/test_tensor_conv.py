@@ -210,6 +210,28 @@ def test_stride1_conv_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, p):
                        [x, w, b])
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
+@pytest.mark.parametrize("k,s,p", [((3, 3), (2, 2), (1, 1)), ((3, 1), (2, 2), (1, 0)),
+                                   ((1, 3), (2, 1), (0, 1)), ((4, 2), (3, 2), (2, 0)),
+                                   ((3, 3), (2, 3), (0, 2)), ((5, 5), (2, 2), (2, 2)),
+                                   ((2, 3), (1, 2), (1, 1))])
+@pytest.mark.parametrize("c", [1, 3])
+def test_strided_conv_over_phase_planes_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, s,
+                                                                 p, c):
+    # Windows that overlap (kernel > stride along an axis) go over phase planes: rectangular
+    # kernels and strides (phases no kernel offset reads), odd sizes whose last rows no
+    # window reads, one input channel (columns for the weight gradient) or several.
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    x = RNG.standard_normal((5, c, 9, 8))
+    w = RNG.standard_normal((4, c) + k)
+    b = RNG.standard_normal(4)
+    compare_with_torch(lambda x, w, b: conv2d(x, w, b, s, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, stride=s, padding=p), [x, w, b])
+    compare_with_torch(lambda x, w, b: conv2d_relu(x, w, b, s, p),
+                       lambda x, w, b: TF.relu(TF.conv2d(x, w, b, stride=s, padding=p)),
+                       [x, w, b])
+
+
 def test_stride1_conv_batch_of_one_and_tall_padding():
     x = RNG.standard_normal((1, 2, 3, 8))
     w = RNG.standard_normal((3, 2, 3, 3))
@@ -414,4 +436,5 @@ def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk
               "relu_pool": lambda x, w, b=None: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b,
                                                                              padding=1)), 2)}
     compare_with_torch(ours[fused], theirs[fused], [x, w] + ([b] if bias else []))
-    assert calls and calls[0] == (5, o, 12 * 13)  # that path ran, on the whole batch
+    assert calls and calls[0] == (5, o, 12 * 12)  # that path ran, on the whole batch (rows
+    # of 11 pixels and one padding pixel, shared with the next row)

@@ -94,16 +94,21 @@ def _crop(xp: np.ndarray, padding: Pair) -> np.ndarray:
 # rebuilding them is cheap.
 #
 # Two layouts of the positions:
-# - compact (strides > 1): position r*OW + col, window rows of OW pixels;
-# - wide (every stride-1 conv): each sample's padded image is flattened row by row (Hp*Wp
-#   numbers plus kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel
+# - compact (kernels no larger than the stride): position r*OW + col, window rows of OW
+#   pixels;
+# - wide (every other conv): each sample's padded image is flattened row by row (Hp rows of
+#   Wp numbers, plus kw-1 zeros), and position q = r*Wp + col (col < Wp) reads, at kernel
 #   offset (i, j), the flattened pixel q + i*Wp + j. A (channel, offset) row of the columns
-#   is then ONE contiguous run of OH*Wp numbers instead of OH short rows. The kw-1
-#   positions col >= OW of each output row are padding of the layout (they read the next
-#   row's pixels): the output is a view that leaves them out, and their gradient is zero.
+#   is then ONE contiguous run of OH*Wp numbers instead of OH short rows. Rows share their
+#   padding (Wp = W + pw: a row's right padding is read as the next row's left one). The
+#   positions col >= OW of each output row are waste of the layout (they read the next
+#   row's pixels): the output leaves them out, and their gradient is zero.
 #   Its input gradient is the correlation of the output gradient with the flipped kernel:
 #   one GEMM over kw shifted copies of the gradient gives, for each kernel row i, the
 #   gradient of the padded image shifted by i*Wp, and kh long additions put them together.
+#   Strided, the same over phase planes: plane (py, px) holds the padded pixels
+#   (y*sh + py, x*sw + px), offset (i, j) reads plane (i % sh, j % sw) shifted by
+#   (i // sh)*qw + j // sw, and each plane's input gradient is the stride-1 case again.
 
 _CHUNK_BYTES = 1 << 20
 _SCRATCH_BYTES = 64 << 20  # all scratch arrays of a thread together, before starting over
@@ -145,13 +150,24 @@ class _Plan:
         (self.sh, self.sw), (self.ph, self.pw) = stride, padding
         self.hp, self.wp = self.h + 2 * self.ph, self.w + 2 * self.pw
         self.oh, self.ow = _geometry("conv2d", x_shape, (self.kh, self.kw), stride, padding)
-        self.wide = wide  # only for stride 1
-        self.run = self.oh * (self.wp if wide else self.ow)  # positions per output channel
-        self.size = self.hp * self.wp + self.kw - 1  # a flattened padded image (wide)
+        self.wide = wide  # the wide layout, over phase planes when strided
+        self.phases = self.sh * self.sw if wide else 1
+        # the layout's rows of qw positions over planes of qh rows: stride 1, the padded
+        # image; strided, the pixels of one phase (y % sh, x % sw) that some window reads
+        self.qh = self.oh + (self.kh - 1) // self.sh if wide else self.hp
+        self.qw = self.ow + (self.kw - 1) // self.sw if wide else self.wp
+        if wide and self.phases == 1:
+            # Rows share their padding: a row's right padding pixels are read as the next
+            # row's left ones (zeros both), so a row is W + pw wide, not W + 2*pw, and fewer
+            # of its positions are the layout's waste (7x7: 1 in 8 instead of 2 in 9)
+            self.wp = self.qw = max(self.w + self.pw, self.ow)
+        self.run = self.oh * (self.qw if wide else self.ow)  # positions per output channel
+        self.size = self.qh * self.qw + (self.kw - 1) // self.sw  # a flattened plane (wide)
         self.rows = self.c * self.kh * self.kw
         self.bias = bias
         self.dtype = dtype
         self._cuts: Optional[list] = None
+        self._phase_cuts: Optional[list] = None
         self.pool = pool  # (kernel, stride) of a max pool taken inside the chunks
         if pool is not None:
             pkh, pkw = pool[0]
@@ -162,15 +178,54 @@ class _Plan:
                 and self.ow == self.pow * pkw
 
     def source(self, x: np.ndarray) -> np.ndarray:
-        """The array the columns are cut from: wide, the input zero-padded and flattened;
-        compact, the input itself (padding pixels are never copied, their columns stay 0)."""
+        """The array the columns are cut from: wide, the input zero-padded and flattened
+        (N, C, size); strided wide, its phase planes so (N, C, sh*sw, size); compact, the
+        input itself (padding pixels are never copied, their columns stay 0)."""
         n, c, h, w, ph, pw = self.n, self.c, self.h, self.w, self.ph, self.pw
         if not self.wide:
             return x
+        if self.phases > 1:
+            src = np.zeros((n, c, self.phases, self.size), dtype=self.dtype)
+            for p, y0, x0, yq, xq, ny, nx in self.phase_cuts():
+                self.plane_grid(src[:, :, p])[:, :, yq:yq + ny, xq:xq + nx] = \
+                    x[:, :, y0::self.sh, x0::self.sw][:, :, :ny, :nx]
+            return src
         src = np.zeros((n, c, self.size), dtype=self.dtype)
         image = src[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)
         image[:, :, ph:ph + h, pw:pw + w] = x
         return src
+
+    def phase_cuts(self):
+        """For each phase plane p of a strided wide layout: (p, y0, x0, yq, xq, ny, nx) where
+        image pixel (y0 + a*sh, x0 + b*sw) is the plane's (yq + a, xq + b), a < ny, b < nx.
+
+        Plane p = py*sw + px holds padded pixel (yq*sh + py, xq*sw + px). Image pixels past
+        the plane (read by no window: the last rows or columns when the stride skips
+        them) are left out."""
+        if self._phase_cuts is not None:
+            return self._phase_cuts
+        cuts = self._phase_cuts = []
+        for py in range(self.sh):
+            for px in range(self.sw):
+                y0, x0 = (py - self.ph) % self.sh, (px - self.pw) % self.sw
+                yq, xq = (y0 + self.ph - py) // self.sh, (x0 + self.pw - px) // self.sw
+                ny = max(0, min(len(range(y0, self.h, self.sh)), self.qh - yq))
+                nx = max(0, min(len(range(x0, self.w, self.sw)), self.qw - xq))
+                cuts.append((py * self.sw + px, y0, x0, yq, xq, ny, nx))
+        return cuts
+
+    def plane_grid(self, plane: np.ndarray) -> np.ndarray:
+        """(..., size) flattened planes -> their (..., qh, qw) pixels."""
+        return plane[..., :self.qh * self.qw].reshape(plane.shape[:-1] + (self.qh, self.qw))
+
+    def at_offset(self, src: np.ndarray, i: int, j: int) -> np.ndarray:
+        """Wide layouts: the (N, C, run) numbers that kernel offset (i, j) reads at each
+        position, a view of ``src`` (stride 1: shifted by i*Wp + j; strided: in plane
+        (i % sh, j % sw), shifted by (i // sh)*qw + j // sw)."""
+        shift = (i // self.sh) * self.qw + j // self.sw
+        if self.phases > 1:
+            src = src[:, :, (i % self.sh) * self.sw + j % self.sw]
+        return src[:, :, shift:shift + self.run]
 
     def cuts(self):
         """For each kernel offset (i, j): the output rows and columns whose input pixel
@@ -209,27 +264,30 @@ class _Plan:
         cols = _scratch("cols", (m, rows + self.bias, self.run), self.dtype)
         if self.bias:
             cols[:, rows] = 1
-        s0, s1, s2 = src.strides
-        windows = as_strided(src, (self.n, self.c, self.kh, self.kw, self.run),
-                             (s0, s1, self.wp * s2, s2, s2), writeable=False)
-        shape = (self.c, self.kh, self.kw, self.run)
+        # per phase (py, px): the offsets (py + a*sh, px + b*sw) as one view of its plane
+        parts = []
+        for py in range(self.sh):
+            for px in range(self.sw):
+                plane = src[:, :, py * self.sw + px] if self.phases > 1 else src
+                s0, s1, s2 = plane.strides
+                shape = (self.n, self.c, len(range(py, self.kh, self.sh)),
+                         len(range(px, self.kw, self.sw)), self.run)
+                parts.append((py, px, as_strided(plane, shape, (s0, s1, self.qw * s2, s2, s2),
+                                                 writeable=False)))
+        grid = (self.c, self.kh, self.kw, self.run)
 
         def fill(a: int, k: int) -> np.ndarray:
-            cols[:k, :rows].reshape((k,) + shape)[...] = windows[a:a + k]
+            dest = cols[:k, :rows].reshape((k,) + grid)
+            for py, px, windows in parts:
+                dest[:, :, py::self.sh, px::self.sw] = windows[a:a + k]
             return cols[:k]
         return fill, None
-
-    def output(self, raw: np.ndarray) -> np.ndarray:
-        """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
-        if not self.wide:
-            return raw.reshape(self.n, self.o, self.oh, self.ow)
-        return raw.reshape(self.n, self.o, self.oh, self.wp)[:, :, :, :self.ow]
 
     def grid(self, flat: np.ndarray, k: int) -> np.ndarray:
         """The (k, O, OH, OW) output positions inside a (k, O, run) GEMM result."""
         if not self.wide:
             return flat.reshape(k, self.o, self.oh, self.ow)
-        return flat.reshape(k, self.o, self.oh, self.wp)[:, :, :, :self.ow]
+        return flat.reshape(k, self.o, self.oh, self.qw)[:, :, :, :self.ow]
 
     def forward_pooled(self, src: np.ndarray, w2: np.ndarray, keep_winner: bool):
         """-> (N, O, POH, POW) max_pool(relu(conv)), and the pool's winner codes or None.
@@ -269,6 +327,10 @@ class _Plan:
         return _MaxPool(self.pool[0], self.pool[1], m, self.o, self.oh, self.poh, self.pow,
                         self.dtype, grad)
 
+    def output(self, raw: np.ndarray) -> np.ndarray:
+        """The (N, O, OH, OW) output within the GEMMs' (N, O, run) result."""
+        return self.grid(raw, self.n)
+
     def forward(self, src: np.ndarray, w2: np.ndarray, relu: bool, keep_mask: bool):
         """-> (N, O, run): each sample's columns times the (bias-extended) weights, with
         ``relu`` max(., 0) taken chunk by chunk while the chunk is in cache; and with
@@ -307,24 +369,32 @@ class _Plan:
         # and then add kh*C rows twice: for 3x3 it pays unless the output has more channels
         # (measured, input gradient alone: 8->8 on 28x28 1653 -> 1192 us; 8->16 on 14x14
         # 740 -> 799 us, so that one keeps the shifted copies)
-        same = self.wide and want_x and kh == 2 * self.ph + 1 and kw == 2 * self.pw + 1 \
+        shifts = self.wide and self.phases == 1  # stride 1: the shifted copies below
+        same = shifts and want_x and kh == 2 * self.ph + 1 and kw == 2 * self.pw + 1 \
             and (kh - 1) * kw * o <= 2 * kh * c
         if same:
             back = (o * kh * kw + c) * self.h * self.wp
-        elif self.wide:
+        elif shifts:
             back = (kw * o * span + kh * c * span + c * self.size) * want_x
+        elif self.wide:
+            back = (len(range(0, kw, self.sw)) * o * span + 2 * self.rows * span
+                    + c * self.size) * want_x
         else:
             back = self.rows * run * want_x
         # The weight gradient of a wide layout with several input channels: for each kernel
         # offset (i, j), one batched GEMM of the whole batch's output gradient with the input
-        # shifted by i*Wp + j (a view), after the loop; no columns. (measured, weight
+        # that offset reads (a view: ``at_offset``), after the loop; no columns. (measured, weight
         # gradient alone, batch 64, us: 8->8 on 28x28 1015 -> 712, 16->16 on 14x14 1205 ->
         # 740, 8->16 on 14x14 448 -> 393, 16->32 on 7x7 622 -> 572, 32->32 on 7x7 1371 ->
         # 1091; for one input channel the columns are faster, 153 against 261)
         stacked = want_w and self.wide and c > 1
         m = _chunk(n, o * run + (self.rows + 1) * run * (want_w and not stacked) + back,
                    np.dtype(dt).itemsize)
-        if not self.wide and pooled is None:
+        if self.phases > 1:
+            # the phase planes' small GEMMs and additions pay per call: chunks 16x larger
+            # (8->16 on 28x28 stride 2, backward, best of 80: 1551-2113 -> 1332-1367 us)
+            m = max(1, min(n, 16 * m))
+        elif not self.wide and pooled is None:
             m = max(1, n)  # the compact columns are kept whole: one batched GEMM each way
         # samples whose output gradient the buffer holds: all of them for the stacked weight
         # gradient, and for a pool's backward (run over groups of samples, before the loop)
@@ -344,7 +414,7 @@ class _Plan:
             gbuf = g3.reshape(held, o, self.oh, self.wp)
         else:
             gbuf = _scratch(("grad", self.ow), (held, o, self.oh,
-                                                self.wp if self.wide else self.ow), dt)
+                                                self.qw if self.wide else self.ow), dt)
             g3 = gbuf.reshape(held, o, run)
         if want_w and not stacked:
             if self.wide:
@@ -365,7 +435,7 @@ class _Plan:
             gx = wide_gx.reshape(n, c, self.h, self.wp)[:, :, :, :self.w]
         elif want_x:
             gx = np.empty((n, c, self.h, self.w), dtype=dt)
-            if self.wide:
+            if shifts:
                 # shifted[:, j, :, t] = g3[:, :, t - j] (zero edges): rows (j, o) of one GEMM
                 # with the weights as [(i, c), (j, o)]. The padded images' gradients are
                 # assembled in ``image``; the input gradient is a view into it.
@@ -374,6 +444,8 @@ class _Plan:
                 image = np.empty((n, c, self.size), dtype=dt)
                 gx = image[:, :, :self.hp * self.wp].reshape(n, c, self.hp, self.wp)[
                     :, :, self.ph:self.ph + self.h, self.pw:self.pw + self.w]
+            elif self.wide:
+                phase_weights = self.phase_weights(weight)
             else:
                 w2t = weight.reshape(o, self.rows).T
                 image = None
@@ -413,10 +485,12 @@ class _Plan:
             if same:
                 gcols[:k].reshape(k, o, kh, kw, self.h * self.wp)[...] = gwindows[b:b + k]
                 np.matmul(wflip, gcols[:k], out=wide_gx[a:a + k])
+            elif want_x and self.wide and not shifts:
+                self._phased_input_grad(gk, phase_weights, gx[a:a + k], m)
             elif want_x:
-                self._input_grad(gk, k, shifted if self.wide else w2t,
-                                 image[a:a + k] if self.wide else None,
-                                 w3 if self.wide else None, gx[a:a + k])
+                self._input_grad(gk, k, shifted if shifts else w2t,
+                                 image[a:a + k] if shifts else None,
+                                 w3 if shifts else None, gx[a:a + k])
         if stacked:
             return self._stacked_weight_grad(g3[:n], src), (gx if want_x else None)
         gw = np.add.reduce(per_sample, axis=0).T if want_w else None
@@ -425,12 +499,12 @@ class _Plan:
     def _stacked_weight_grad(self, g3: np.ndarray, src: np.ndarray) -> np.ndarray:
         """-> (O, rows [+1]) from the whole batch's output gradient ``g3`` (N, O, run) in the
         wide layout (zero in its padding columns) and the flattened padded input ``src``."""
-        o, c, kh, kw, wp, run = self.o, self.c, self.kh, self.kw, self.wp, self.run
+        o, c, kh, kw = self.o, self.c, self.kh, self.kw
         per = np.empty((kh * kw, self.n, o, c), dtype=self.dtype)
         for i in range(kh):
             for j in range(kw):
                 # (N, run, C): the input pixel each position reads at offset (i, j)
-                shifted = src[:, :, i * wp + j:i * wp + j + run].transpose(0, 2, 1)
+                shifted = self.at_offset(src, i, j).transpose(0, 2, 1)
                 np.matmul(g3, shifted, out=per[i * kw + j])
         full = np.empty((o, self.rows + self.bias), dtype=self.dtype)
         full[:, :self.rows].reshape(o, c, kh * kw)[...] = \
@@ -438,6 +512,53 @@ class _Plan:
         if self.bias:
             full[:, self.rows] = np.einsum("nor->o", g3)
         return full
+
+    def phase_weights(self, weight: np.ndarray):
+        """Per phase (py, px), in ``phase_cuts`` order: (na, nb, w3) with the offsets
+        (py + a*sh, px + b*sw), a < na, b < nb, and their weights as [(a, c), (b, o)]."""
+        out = []
+        for py in range(self.sh):
+            for px in range(self.sw):
+                na, nb = len(range(py, self.kh, self.sh)), len(range(px, self.kw, self.sw))
+                w3 = weight[:, :, py::self.sh, px::self.sw].transpose(2, 1, 3, 0)
+                out.append((na, nb, w3.reshape(na * self.c, nb * self.o)))
+        return out
+
+    def _phased_input_grad(self, gk: np.ndarray, phase_weights, dest: np.ndarray,
+                           m: int) -> None:
+        """Write into ``dest`` (k, C, H, W) the input gradient of a strided wide layout from
+        the output gradient ``gk`` (k, O, run), zero in the layout's padding columns.
+
+        Each phase plane is the stride-1 case on its own: its offsets (py + a*sh, px + b*sw)
+        read the plane shifted by a*qw + b, so one GEMM of the weights [(a, c), (b, o)]
+        with copies of the gradient shifted by b gives each kernel row a's part, and the
+        parts are added a*qw apart (``_rows_added``); the plane is then written into every
+        sh-th row and sw-th column of the image: for 3x3 stride 2, two additions of a
+        plane instead of nine (one per offset).
+        """
+        k, c, o, run, qw = gk.shape[0], self.c, self.o, self.run, self.qw
+        nbs = len(range(0, self.kw, self.sw))
+        span = run + nbs - 1
+        shifted = _scratch("phase shifted", (m, nbs, o, span), self.dtype)
+        for b in range(nbs):
+            shifted[:k, b, :, b:b + run] = gk
+        image = _scratch("phase image", (m, c, self.size), self.dtype)[:k]
+        for (_, y0, x0, yq, xq, ny, nx), (na, nb, w3) in zip(self.phase_cuts(), phase_weights):
+            pixels = dest[:, :, y0::self.sh, x0::self.sw]  # this phase's pixels
+            if na == 0 or nb == 0:
+                pixels[...] = 0  # no offset of the kernel reads them
+                continue
+            parts = np.matmul(w3, shifted[:k, :nb].reshape(k, nb * o, span))
+            if na == 1:
+                img = parts
+            else:
+                img = image[:, :, :span + (na - 1) * qw]
+                _rows_added(parts, img, na, c, qw)
+            rows = max(0, min(ny, img.shape[2] // qw - yq))
+            if rows < pixels.shape[2] or nx < pixels.shape[3]:
+                pixels[...] = 0  # the last rows or columns, which no window reads
+            grid = img[:, :, :(img.shape[2] // qw) * qw].reshape(k, c, -1, qw)
+            pixels[:, :, :rows, :nx] = grid[:, :, yq:yq + rows, xq:xq + nx]
 
     def _input_grad(self, gk: np.ndarray, k: int, work: np.ndarray, image: Optional[np.ndarray],
                     w3: Optional[np.ndarray], dest: np.ndarray) -> None:
@@ -450,23 +571,8 @@ class _Plan:
             for j in range(kw):
                 shifted[:k, j, :, j:j + run] = gk
             parts = np.matmul(w3, shifted[:k].reshape(k, kw * self.o, span))
-            # These k samples' padded images (``dest`` is a view into them): image[t] is the
-            # sum over kernel rows i of part_i[t - i*Wp]. Kernel row i overlaps what rows
-            # < i wrote on span - Wp numbers and alone writes the last Wp.
-            img = image
-            if kh == 1:
-                img[...] = parts
-                return
-            img[:, :, :wp] = parts[:, :c, :wp]
-            last = parts[:, :c, wp:]  # the part still to be written from row i - 1
-            for i in range(1, kh):
-                part = parts[:, i * c:(i + 1) * c]
-                np.add(last, part[:, :, :span - wp], out=img[:, :, i * wp:span + (i - 1) * wp])
-                last = part[:, :, span - wp:]
-                if i < kh - 1:  # the next row adds to this part, which is in place already
-                    img[:, :, span + (i - 1) * wp:span + i * wp] = last
-                    last = img[:, :, (i + 1) * wp:span + i * wp]
-            img[:, :, span + (kh - 2) * wp:] = last
+            # these k samples' padded images (``dest`` is a view into them)
+            _rows_added(parts, image, kh, c, wp)
             return
         # column gradients, added back at each input pixel their windows read (padding
         # pixels are skipped: each offset's slices are cut to the image)
@@ -493,6 +599,28 @@ class _Plan:
             for px in range(sw):
                 dest[:, :, py::sh, px::sw] = planes[:, :, py, px, :len(range(py, self.h, sh)),
                                                     :len(range(px, self.w, sw))]
+
+
+def _rows_added(parts: np.ndarray, img: np.ndarray, rows: int, c: int, width: int) -> None:
+    """img[:, :, t] = sum over kernel rows i < ``rows`` of part_i[t - i*width], where part i
+    is ``parts[:, i*c:(i+1)*c]`` (k, c, span) and img is (k, c, span + (rows-1)*width).
+
+    Kernel row i overlaps what rows < i wrote on span - width numbers and alone writes the
+    last ``width``: every number of img is written once, with one addition per overlap."""
+    span = parts.shape[2]
+    if rows == 1:
+        img[...] = parts
+        return
+    img[:, :, :width] = parts[:, :c, :width]
+    last = parts[:, :c, width:]  # the part still to be written from row i - 1
+    for i in range(1, rows):
+        part = parts[:, i * c:(i + 1) * c]
+        np.add(last, part[:, :, :span - width], out=img[:, :, i * width:span + (i - 1) * width])
+        last = part[:, :, span - width:]
+        if i < rows - 1:  # the next row adds to this part, which is in place already
+            img[:, :, span + (i - 1) * width:span + i * width] = last
+            last = img[:, :, (i + 1) * width:span + i * width]
+    img[:, :, span + (rows - 2) * width:] = last
 
 
 def _valid(size: int, out: int, offset: int, stride: int, pad: int) -> Tuple[slice, slice]:
@@ -534,8 +662,7 @@ def _conv_forward(X: np.ndarray, W: np.ndarray, B: Optional[np.ndarray], stride:
         return out, ("pointwise", cols), (raw > 0) if keep_mask else None
     if B is not None:
         w2 = np.concatenate([w2, B[:, None]], axis=1)  # the bias rides in the GEMM
-    plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype,
-                 wide=wide and stride == (1, 1), pool=pool)
+    plan = _Plan(X.shape, W.shape, stride, padding, B is not None, X.dtype, wide, pool=pool)
     src = plan.source(X)
     # the backward rebuilds wide columns from ``src`` and reads compact ones back
     if pool is not None:
@@ -610,10 +737,13 @@ def _conv_checked(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride: Any
     return stride, padding
 
 
-def _use_wide(stride: Pair) -> bool:
-    """Every stride-1 convolution uses the wide layout (fused with relu and a pool or not,
-    so that the fused nodes give exactly the numbers of the layers one by one)."""
-    return stride == (1, 1)
+def _use_wide(stride: Pair, weight: Tensor) -> bool:
+    """The wide layout (over phase planes when strided) for every convolution whose windows
+    overlap; compact columns where the kernel is no larger than the stride (each pixel read
+    at most once). Fused with relu and a pool or not alike, so that the fused nodes give
+    exactly the numbers of the layers one by one."""
+    kh, kw = weight.data.shape[2:]
+    return stride == (1, 1) or kh > stride[0] or kw > stride[1]
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any = 1,
@@ -622,7 +752,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: Any
     -> (N, O, OH, OW) with OH = (H + 2*padding - kh) // stride + 1."""
     stride, padding = _conv_checked(x, weight, bias, stride, padding)
     out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                 stride, padding, _use_wide(stride))
+                                 stride, padding, _use_wide(stride, weight))
     operands = (x, weight) if bias is None else (x, weight, bias)
     return make_node(out, operands, _conv_back, (data, stride, padding), "conv2d")
 
@@ -639,7 +769,7 @@ def conv2d_relu(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride
     operands = (x, weight) if bias is None else (x, weight, bias)
     grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
     out, data, mask = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                    stride, padding, _use_wide(stride), relu=True,
+                                    stride, padding, _use_wide(stride, weight), relu=True,
                                     keep_mask=grad)
     return make_node(out, operands, _conv_relu_back, (data, stride, padding, mask),
                      "conv2d+relu")
@@ -662,7 +792,7 @@ def conv2d_relu_max_pool2d(x: Tensor, weight: Tensor, bias: Optional[Tensor], st
     operands = (x, weight) if bias is None else (x, weight, bias)
     grad = _GRAD_ENABLED[0] and any(t.requires_grad for t in operands)
     out, data, _ = _conv_forward(x.data, weight.data, None if bias is None else bias.data,
-                                 stride, padding, _use_wide(stride),
+                                 stride, padding, _use_wide(stride, weight),
                                  relu=True, keep_mask=grad, pool=(kernel, pstride))
     return make_node(out, operands, _conv_relu_pool_back, (data, stride, padding, out),
                      "conv2d+relu+max_pool2d")
