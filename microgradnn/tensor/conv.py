@@ -134,9 +134,10 @@ def _scratch(name: Any, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     return arr
 
 
-def _chunk(n: int, per_sample: int, itemsize: int) -> int:
-    """Samples per chunk so that ``per_sample`` numbers each fill about ``_CHUNK_BYTES``."""
-    return max(1, min(n, _CHUNK_BYTES // max(1, per_sample * itemsize)))
+def _chunk(n: int, per_sample: int, itemsize: int, scale: int = 1) -> int:
+    """Samples per chunk so that ``per_sample`` numbers each fill about ``scale`` times
+    ``_CHUNK_BYTES``."""
+    return max(1, min(n, scale * _CHUNK_BYTES // max(1, per_sample * itemsize)))
 
 
 class _Plan:
@@ -388,13 +389,11 @@ class _Plan:
         # 740, 8->16 on 14x14 448 -> 393, 16->32 on 7x7 622 -> 572, 32->32 on 7x7 1371 ->
         # 1091; for one input channel the columns are faster, 153 against 261)
         stacked = want_w and self.wide and c > 1
+        # (the phase planes' small GEMMs and additions pay per call: chunks 16x larger;
+        # 8->16 on 28x28 stride 2, backward, best of 80: 1551-2113 -> 1332-1367 us)
         m = _chunk(n, o * run + (self.rows + 1) * run * (want_w and not stacked) + back,
-                   np.dtype(dt).itemsize)
-        if self.phases > 1:
-            # the phase planes' small GEMMs and additions pay per call: chunks 16x larger
-            # (8->16 on 28x28 stride 2, backward, best of 80: 1551-2113 -> 1332-1367 us)
-            m = max(1, min(n, 16 * m))
-        elif not self.wide and pooled is None:
+                   np.dtype(dt).itemsize, 16 if self.phases > 1 else 1)
+        if not self.wide and pooled is None:
             m = max(1, n)  # the compact columns are kept whole: one batched GEMM each way
         # samples whose output gradient the buffer holds: all of them for the stacked weight
         # gradient, and for a pool's backward (run over groups of samples, before the loop)
