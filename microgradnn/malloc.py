@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import warnings
 
 __all__ = ["tune", "tuned", "ENV", "MMAP_THRESHOLD", "TRIM_THRESHOLD"]
 
@@ -52,12 +51,12 @@ _TUNED = [False]
 def tune() -> bool:
     """Set glibc's mmap and trim thresholds (above); True if they were set.
 
-    Not with ``MICROGRADNN_MALLOC=default``; any other value but "tuned" (or unset) gets a
-    warning naming it, and the thresholds are set."""
+    Not with ``MICROGRADNN_MALLOC=default``; any other value but "tuned" (or unset) gets one
+    line on stderr naming it, and the thresholds are set."""
     choice = os.environ.get(ENV, "tuned").strip().lower()
     if choice not in ("tuned", "default"):
-        warnings.warn(f"{ENV}={os.environ[ENV]!r} is neither 'tuned' nor 'default'; "
-                      f"using 'tuned'", RuntimeWarning, stacklevel=2)
+        print(f"microgradnn: {ENV}={os.environ[ENV]!r} is neither 'tuned' nor 'default'; "
+              f"using 'tuned'", file=sys.stderr)
     libc = _glibc()
     if libc is None or choice == "default":
         return False
