@@ -438,3 +438,22 @@ def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk
     compare_with_torch(ours[fused], theirs[fused], [x, w] + ([b] if bias else []))
     assert calls and calls[0] == (5, o, 12 * 12)  # that path ran, on the whole batch (rows
     # of 11 pixels and one padding pixel, shared with the next row)
+
+
+def test_random_geometries_match_torch(monkeypatch):
+    # Kernels, strides, paddings (also wider than the kernel reaches), sizes, channels and
+    # chunk sizes drawn at random: every layout (compact, wide, phase planes) against torch.
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        kh, kw = (int(v) for v in rng.integers(1, 6, 2))
+        sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+        ph, pw = (int(v) for v in rng.integers(0, 3, 2))
+        h = max(int(rng.integers(1, 12)), kh - 2 * ph)
+        w = max(int(rng.integers(1, 12)), kw - 2 * pw)
+        n, c, o = (int(v) for v in rng.integers(1, 5, 3))
+        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", int(rng.choice([1, 500, 3000, 1 << 20])))
+        arrays = [rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw)),
+                  rng.standard_normal(o)]
+        compare_with_torch(lambda x, w, b: conv2d(x, w, b, (sh, sw), (ph, pw)),
+                           lambda x, w, b: TF.conv2d(x, w, b, stride=(sh, sw), padding=(ph, pw)),
+                           arrays)
