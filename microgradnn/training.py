@@ -266,8 +266,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     loss_fn, loss_name = loss_function(loss), loss  # ``loss`` names the step's loss below
     if val_data is not None:
         val_images, val_labels = _check_data(val_data, "fit val_data")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
     if not (isinstance(augment, (int, np.integer)) and 0 <= augment <= 8):
         raise ValueError(f"fit: augment must be a whole number of pixels in 0..8, got {augment!r}")

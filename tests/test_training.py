@@ -157,6 +157,12 @@ def test_fit_rejects_bad_arguments():
         fit(model, optimizer, (data[0], data[1][:5]), epochs=1)
     with pytest.raises(ValueError, match="lr_decay"):
         fit(model, optimizer, data, epochs=1, lr_decay=2.0)
+    for workers in (True, 0, 1.5):  # (True would otherwise be taken as 1)
+        with pytest.raises(ValueError, match=f"fit: workers must be a positive integer, "
+                                             f"got {workers!r}"):
+            fit(model, optimizer, data, epochs=1, workers=workers)
+    with pytest.raises(ValueError, match="fit: epochs must be a positive integer, got True"):
+        fit(model, optimizer, data, epochs=True)
 
 
 @pytest.mark.mnist
