@@ -52,6 +52,8 @@ MAX_WORKERS = 64
 BARRIER_SECONDS = 300.0
 # How long it polls there before it sleeps, when every process has a core of its own
 SPIN_SECONDS = 0.002
+# How often a sleeping process looks whether those it waits for are still running
+CHECK_SECONDS = 0.2
 
 
 class _Barrier:
@@ -77,9 +79,12 @@ class _Barrier:
     def broken(self) -> bool:
         return bool(self._broken.value)
 
-    def wait(self, rank: int, timeout: float) -> None:
+    def wait(self, rank: int, timeout: float,
+             alive: Optional[Callable[[], bool]] = None) -> None:
         """Return once all ``parties`` processes have called ``wait`` for this round;
-        ``BrokenBarrierError`` if the barrier was aborted or ``timeout`` seconds pass."""
+        ``BrokenBarrierError`` if the barrier was aborted, ``timeout`` seconds pass, or
+        ``alive()`` (asked every ``CHECK_SECONDS`` while asleep) says a process it waits
+        for has gone (killed, out of memory: it will never arrive)."""
         if self._broken.value:
             raise threading.BrokenBarrierError
         for other, sem in enumerate(self._sems):
@@ -91,11 +96,19 @@ class _Barrier:
             spin_end = time.perf_counter() + self._spin
             while not own.acquire(block=False):
                 if time.perf_counter() > spin_end:
-                    if not own.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                        self.abort()
-                        raise threading.BrokenBarrierError
+                    self._sleep(own, deadline, alive)
                     break
             if self._broken.value:
+                raise threading.BrokenBarrierError
+
+    def _sleep(self, own: Any, deadline: float, alive: Optional[Callable[[], bool]]) -> None:
+        """Take one post from ``own``, asleep, looking now and then at the others."""
+        while not own.acquire(timeout=max(0.0, min(CHECK_SECONDS,
+                                                   deadline - time.monotonic()))):
+            if self._broken.value:
+                raise threading.BrokenBarrierError
+            if time.monotonic() >= deadline or (alive is not None and not alive()):
+                self.abort()
                 raise threading.BrokenBarrierError
 
     def abort(self) -> None:
@@ -157,6 +170,7 @@ class DataParallelStep:
         from .tensor.norm import _BatchNorm
         self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
         self._rank = 0  # 0 in the parent, k in worker k
+        self._parent_pid = os.getpid()
         self._barrier: Any = None
         self._conns: List[Any] = []
         self._procs: List[Any] = []
@@ -220,11 +234,19 @@ class DataParallelStep:
         rows = self._sums[:, offset:offset + length]
         rows[self._rank] = local
         try:
-            self._barrier.wait(self._rank, BARRIER_SECONDS)
+            self._barrier.wait(self._rank, BARRIER_SECONDS, self._others_alive)
         except threading.BrokenBarrierError:
             raise RuntimeError("DataParallelStep: another process stopped in the middle of "
                                "the step") from None
         return rows.sum(axis=0)
+
+    def _others_alive(self) -> bool:
+        """Whether the processes this one may wait for still run: the parent looks at its
+        workers (a worker that died waits for nobody, and the parent then breaks the
+        barrier for the rest), a worker at its parent."""
+        if self._rank == 0:
+            return all(proc.is_alive() for proc in self._procs)
+        return os.getppid() == self._parent_pid
 
     def _synced(self, on: bool) -> None:
         for layer, norm in enumerate(self._norms):

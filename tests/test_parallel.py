@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import mmap
+import os
+import signal
 
 import numpy as np
 import pytest
 
+from microgradnn.module import Module
 from microgradnn.optim import SGD
 from microgradnn.parallel import DataParallelStep
 from microgradnn.tensor import (BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d,
@@ -160,6 +163,34 @@ def test_a_workers_error_between_batch_norm_barriers_does_not_hang():
         assert np.isfinite(loss)
 
 
+class _DiesInWorkers(Module):
+    """Passes x on in the process that made it; in a forked worker, kills that worker."""
+
+    def __init__(self) -> None:
+        self.home = os.getpid()
+
+    def forward(self, x):
+        if os.getpid() != self.home:
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+        return x
+
+
+def test_a_worker_killed_before_a_batch_norm_barrier_fails_the_step_at_once(monkeypatch):
+    import time
+
+    from microgradnn import parallel
+    # without looking at the workers, the parent would wait at the barrier this long
+    monkeypatch.setattr(parallel, "BARRIER_SECONDS", 60.0)
+    model = normed_cnn()
+    model = Sequential(_DiesInWorkers(), *model)
+    step = DataParallelStep(model, cross_entropy, 2, prepare=prepare)
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"worker 1 stopped \(exit code -9\)"):
+        step(*batch(8))
+    assert time.monotonic() - start < 30
+    step.close()
+
+
 def test_fit_with_two_workers_trains_like_one():
     images = RNG.integers(0, 256, (96, 28, 28), dtype=np.uint8)
     labels = RNG.integers(0, 10, 96)
@@ -243,3 +274,16 @@ def test_barrier_abort_wakes_the_waiting_and_reset_mends_it():
     with pytest.raises(threading.BrokenBarrierError):
         barrier.wait(0, 0.05)  # alone: the timeout breaks it, no hang
     assert barrier.broken
+
+
+def test_barrier_breaks_when_a_process_it_waits_for_has_gone():
+    import multiprocessing
+    import threading
+    import time
+    from microgradnn.parallel import _Barrier
+    barrier = _Barrier(2, multiprocessing.get_context("fork"))
+    asked = []
+    start = time.monotonic()
+    with pytest.raises(threading.BrokenBarrierError):
+        barrier.wait(0, 60.0, alive=lambda: asked.append(1) or len(asked) < 3)
+    assert len(asked) == 3 and time.monotonic() - start < 30 and barrier.broken
