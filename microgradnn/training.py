@@ -257,7 +257,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
 
     ``workers > 1`` splits each batch over that many processes sharing the weights
     (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
-    normalization over the whole batch; the CNN families' epochs 1.2-2.0x faster on two cores,
+    normalization over the whole batch; the CNN families' epochs 1.17-2.0x faster on two cores,
     as measured in benchmarks/RESULTS.md).
     """
     from . import checkpoint as ckpt

@@ -128,7 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="shift training images by up to this many pixels (default: 0)")
     train.add_argument("--workers", type=_worker_count, default=1,
                        help="processes sharing each batch (default: 1); 2 on a two-core machine "
-                            "trained the CNN families 1.2-2.0x faster")
+                            "trained the CNN families 1.17-2.0x faster")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
