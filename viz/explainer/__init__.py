@@ -5,7 +5,7 @@
 
 ``data.py`` computes the numbers with the vectorized path, ``jsonout.py`` writes them
 as the page's JSON, ``page.py`` builds the self-contained HTML that draws from it
-(``assets.py``: template and style; ``script.py``: the drawing script).
+(``assets.py`` reads the template, style and drawing script from ``web/``).
 
 ``import viz`` makes ``viz.explain`` the function; this package's other names come with
 ``from viz.explainer import explain_data, UnsupportedModelError``.

@@ -15,10 +15,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 from microgradnn.fileio import write_atomic
 
-from .assets import PAGE_CSS, PAGE_TEMPLATE
+from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .data import explain_data
 from .jsonout import page_json
-from .script import PAGE_JS
 
 __all__ = ["explain", "ExplainPage", "page_html"]
 

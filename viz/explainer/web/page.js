@@ -1,15 +1,4 @@
-"""The explain page's script: draws everything from the page's JSON.
 
-Vanilla JavaScript, no library, no network. User text (model and image names) reaches
-the page through ``textContent`` only. Numbers are shown as ``engine.format_number``
-does (4 decimals, scientific notation below 1e-4 and above 1e6) and are read from the
-JSON, never recomputed; the only arithmetic here is what the page writes out for the
-learner (the products of a weighted sum, the terms of the cost).
-"""
-
-__all__ = ["PAGE_JS"]
-
-PAGE_JS = r"""
 "use strict";
 (function () {
 const D = JSON.parse(document.getElementById("microgradnn-data").textContent);
@@ -1234,4 +1223,3 @@ document.addEventListener("keydown", (ev) => {
 refresh();
 document.body.dataset.ready = "1";
 })();
-"""
