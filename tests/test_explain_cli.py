@@ -144,5 +144,6 @@ def test_a_checkpoint_of_an_unsupported_model_is_refused(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["microgradnn explain: error: explain: layer 1 is GroupNorm, which the explain "
                    "page cannot draw; it draws Linear, ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, "
-                   "AvgPool2d, Flatten, Dropout"]
+                   "AvgPool2d, Flatten, Dropout, BatchNorm2d, LocalResponseNorm, "
+                   "AdaptiveAvgPool2d, BasicBlock, Inception"]
     assert not out.exists()

@@ -349,7 +349,7 @@ def test_cnn_batch_kernel_gradients_are_the_mean():
 
 # ---------------------------------------------------------------- refusals
 
-class BatchNorm2d(Module):
+class GroupNorm(Module):
     """Stands in for a layer the page does not draw yet."""
 
     def __call__(self, x):
@@ -357,9 +357,10 @@ class BatchNorm2d(Module):
 
 
 @pytest.mark.parametrize("model, message", [
-    (Sequential(Conv2d(1, 2, 3, padding=1), BatchNorm2d(), Flatten(), Linear(1568, 10)),
-     "explain: layer 1 is BatchNorm2d, which the explain page cannot draw; it draws Linear, "
-     "ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout"),
+    (Sequential(Conv2d(1, 2, 3, padding=1), GroupNorm(), Flatten(), Linear(1568, 10)),
+     "explain: layer 1 is GroupNorm, which the explain page cannot draw; it draws Linear, "
+     "ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout, BatchNorm2d, "
+     "LocalResponseNorm, AdaptiveAvgPool2d, BasicBlock, Inception"),
     (Sequential(Linear(784, 10), Sigmoid()), "must end with the Linear layer that gives the class "
                                              "scores; it ends with Sigmoid"),
     (Linear(784, 10), "expected a Sequential of microgradnn.tensor layers"),
