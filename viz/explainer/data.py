@@ -223,19 +223,22 @@ def _entries(run: Recording, batch_run: Optional[Recording], kind: str,
             l += 1
         if isinstance(call.module, BLOCKS):
             entries.append(block_entry(position, l, run, batch_run))
+            for part in entries[-1]["parts"]:
+                part["layer"] = l
         else:
             entries.append(call_entry(call, run, batch_call, batch_run, kind == "mlp"))
+        entries[-1]["layer"] = l
     return entries
 
 
 def _name_columns(entries: List[Dict[str, Any]]) -> None:
     """Each column's symbol (``z[l]``, ``ẑ[l]``, ``a[l]``, ...; see ``symbols``)."""
-    entries[0]["symbol"] = "a[0]"
+    entries[0]["symbol"], entries[0]["layer"] = "a[0]", 0
     middle = entries[1:-1]
     for entry, symbol in zip(middle, layer_symbols([e["type"] for e in middle])):
         entry["symbol"] = symbol
     layers = sum(e["type"] in ("Linear", "Conv2d", "BasicBlock", "Inception") for e in middle)
-    entries[-1]["symbol"] = f"a[{layers}]"
+    entries[-1]["symbol"], entries[-1]["layer"] = f"a[{layers}]", layers
 
 
 def _batch(model: Module, shape: Tuple[int, ...], mode: str, batch: Any, loss: str,

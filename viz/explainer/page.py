@@ -19,7 +19,7 @@ from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .data import explain_data
 from .jsonout import page_json
 
-__all__ = ["explain", "ExplainPage", "page_html"]
+__all__ = ["explain", "ExplainPage", "page_html", "architecture_svg"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _PLACEHOLDER = re.compile(r"(/\*EXPLAIN_\w+\*/|<!--EXPLAIN_\w+-->)")
@@ -75,6 +75,19 @@ def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:
     return model, loss or "cross-entropy", None
 
 
+def architecture_svg(model: Any, input_shape: Any) -> Optional[str]:
+    """``viz.graph.draw_architecture`` of ``model`` as SVG text (each top-level layer's node
+    or block's box with the id ``arch_<position>``), or None where graphviz is missing."""
+    from ..graph import GraphvizNotFoundError
+    from ..graph.architecture import draw_architecture
+
+    try:
+        picture = draw_architecture(model, (1, *input_shape), fold=False, rankdir="LR")
+        return picture.pipe(format="svg").decode("utf-8")
+    except GraphvizNotFoundError:
+        return None
+
+
 def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Optional[str] = None,
             batch: Optional[Tuple[Any, Any]] = None, title: Optional[str] = None,
             image_name: Optional[str] = None, batch_name: str = "") -> ExplainPage:
@@ -96,4 +109,6 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
                         image_name=image_name, batch_name=batch_name)
     page_title = title if title is not None else f"{data['model']} on {image_name}"
     data["title"] = page_title
+    if data["kind"] == "cnn":
+        data["architecture"] = architecture_svg(net, data["layers"][0]["shape"])
     return ExplainPage(page_html(data, page_title), data, page_title)
