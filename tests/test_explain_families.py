@@ -187,3 +187,13 @@ def test_the_columns_are_named_in_the_notation():
                                                      "ẑ₂ = F(a[1])"]
     lenet = explain(build_model({"model": "lenet5", "seed": 0}), digits(1, 2)[0][0], 1).data
     assert [e["symbol"] for e in lenet["layers"]][:4] == ["a[0]", "z[1]", "ReLU(z[1])", "a[1]"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_page_with_the_default_batch_stays_under_5_mb(family):
+    images, labels = digits(33, 4)
+    page = explain(build_model({"model": family, "seed": 0}), images[0], int(labels[0]),
+                   batch=(images[1:], labels[1:]))
+    assert len(page.html.encode("utf-8")) <= 5_000_000
+    assert page.data["kind"] == "cnn" and page.data["batch"]["size"] == 32
