@@ -199,11 +199,22 @@ def test_a_page_without_batch_disables_the_switch(tmp_path, open_page):
     explain(model, digit(), None, loss="mse").save(path)
     page = open_page(path, READY)
     assert page.is_disabled("#mx-batch")
-    assert "none given" in page.text_content("#mx-summary")
+    summary = page.text_content("#mx-summary")
+    data = explain(model, digit(), None, loss="mse").data
+    assert f"label {data['prediction']} assumed (no label was given" in summary
+    # the lectures' cost: output activations a[L][j], no softmax percentages anywhere
+    assert "%" not in summary and "C = Σ_j (a[2][j] - y[j])²" in summary
+    out = page.text_content("#mx-out-3")
+    assert "%" not in out and out.startswith("3  a[2][3] = ")
+    assert shown(out.split(" = ")[1], data["layers"][-1]["activations"][3])
+    assert page.text_content("#mx-steps-title") == "The forward pass, step by step"
+    page.click("#mx-step-next")
+    assert "%" not in page.text_content("#mx-step-body")
+    page.click("#mx-mode-backward")
+    assert page.text_content("#mx-steps-title") == "Backpropagation, step by step"
     eq = page.text_content("#mx-cost-eq")
     assert eq.startswith("C = Σ_j (a[2][j] - y[j])²")
     terms = [float(t) for t in eq.splitlines()[1].strip(" =").split(" + ")]
-    data = explain(model, digit(), None, loss="mse").data
     assert abs(sum(terms) - data["loss"]) < 1e-3 and shown(eq.splitlines()[-1].strip(" ="), data["loss"])
     assert page.problems == []
 
@@ -317,6 +328,11 @@ def test_flatten_and_the_cnn_backward_view(cnn_page, open_page):
     for _ in range(10):
         page.keyboard.press("ArrowRight")
     assert page.is_visible("#mx-saliency canvas")
+    # "Whole batch" shows the batch's saliency: the mean of dC/dx over its images
+    assert page.text_content("#mx-saliency").startswith("mini-batch mean ∂C/∂x")
+    batch_dx = np.asarray(data["layers"][0]["batch_grad"])
+    assert f"{np.abs(batch_dx).max():.4f}" in page.text_content("#mx-saliency") \
+        or f"{np.abs(batch_dx).max():.4e}" in page.text_content("#mx-saliency")
     page.click("#mx-map-1-0")
     assert "∂C/∂b[1][0]" in page.text_content("#mx-conv-eq")
     kgrad = page.eval_on_selector_all("#mx-conv-kgrad td", "t => t.map(e => e.textContent)")

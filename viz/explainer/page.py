@@ -19,7 +19,7 @@ from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .data import explain_data
 from .jsonout import page_json
 
-__all__ = ["explain", "ExplainPage", "page_html", "architecture_svg"]
+__all__ = ["explain", "ExplainPage", "page_html", "architecture_svg", "checkpoint_loss"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _PLACEHOLDER = re.compile(r"(/\*EXPLAIN_\w+\*/|<!--EXPLAIN_\w+-->)")
@@ -59,14 +59,21 @@ def page_html(data: Dict[str, Any], title: str) -> str:
     return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
 
 
+def checkpoint_loss(saved: Any) -> str:
+    """The cost a checkpoint's model was trained with: its spec's "loss" where the spec
+    records one, else the metadata ``fit`` writes (``extra["loss"]``), else cross-entropy."""
+    spec = saved.spec if isinstance(getattr(saved, "spec", None), dict) else {}
+    extra = saved.extra if isinstance(getattr(saved, "extra", None), dict) else {}
+    return str(spec.get("loss") or extra.get("loss") or "cross-entropy")
+
+
 def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:
     """A ``Checkpoint`` gives its model, the loss it was trained with and its name."""
     from microgradnn.checkpoint import Checkpoint
     from microgradnn.models import describe
 
     if isinstance(model, Checkpoint):
-        trained = model.extra.get("loss", "cross-entropy") if isinstance(model.extra, dict) \
-            else "cross-entropy"
+        trained = checkpoint_loss(model)
         try:
             name: Optional[str] = describe(model.spec)
         except (ValueError, TypeError):  # a family this version cannot name: list the layers

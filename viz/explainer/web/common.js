@@ -61,6 +61,11 @@ function fmt(x) {
 }
 function par(x) { return x < 0 ? "(" + fmt(x) + ")" : fmt(x); }
 function pct(p) { return (100 * p).toFixed(2) + "%"; }
+// Percentages only where the outputs are a softmax; a network trained with the lectures'
+// cost shows its output activations a[L][j] (NOTATION.md).
+const SOFTMAX = D.loss_fn !== "mse";
+function outputName(j) { return "a[" + LAYERS[LAST].layer + "][" + j + "]"; }
+function outputText(j) { return SOFTMAX ? pct(D.probabilities[j]) : outputName(j) + " = " + fmt(flat(LAYERS[LAST].activations)[j]); }
 function flat(v) { return Array.isArray(v) ? v.flat(Infinity) : [v]; }
 function F(e, key) {
   const k = "_flat_" + key;
@@ -215,10 +220,11 @@ function vecRow(label, values, scale, id) {
 // ---------------------------------------------------------------- header, toolbar
 const digitOf = (j) => String(j);
 function summary() {
-  const p = D.probabilities[D.prediction];
-  const parts = [D.image_name, "label " + D.label + (D.label_given ? "" : " (none given: the prediction is taken as the label)"),
-    "prediction " + D.prediction + " (" + pct(p) + ")",
-    "cost C = " + fmt(D.loss) + " (" + (D.loss_fn === "mse" ? "sum of squared differences, sigmoid outputs" : "cross-entropy, softmax outputs") + ")"];
+  const L = LAYERS[LAST].layer;
+  const parts = [D.image_name, D.label_given ? "label " + D.label : "label " + D.label + " assumed (no label was given: the prediction is taken as the label)",
+    "prediction " + D.prediction + " (" + outputText(D.prediction) + ")",
+    "cost C = " + fmt(D.loss) + " (" + (D.loss_fn === "mse" ? "C = Σ_j (a[" + L + "][j] - y[j])², a[" + L + "] = σ(z[" + L + "]), the lectures' cost"
+      : "C = -log softmax(z[" + L + "])[y], cross-entropy") + ")"];
   $("mx-summary").textContent = parts.join(" · ");
 }
 function setMode(mode) {

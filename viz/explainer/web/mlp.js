@@ -165,7 +165,7 @@ function paintMLP() {
   const out = G[NL - 1].out, probs = D.probabilities;
   M.outText.forEach((t, j) => {
     t.textContent = S.mode === "forward"
-      ? digitOf(j) + "  " + pct(probs[j]) + (D.loss_fn === "mse" ? "  (a = " + fmt(F(out, "activations")[j]) + ")" : "")
+      ? digitOf(j) + "  " + outputText(j)
       : digitOf(j) + "  ∂C/∂a = " + fmt(gradOf(out)[j]);
     t.setAttribute("class", "mx-out-label" + (j === D.prediction ? " mx-pred" : ""));
   });
@@ -246,7 +246,7 @@ function neuronDetail(l, j) {
     add("b[" + l + "][" + j + "]", b, "mx-val-b");
     add("z[" + l + "][" + j + "]", z, "mx-val-z");
     add(neuronName(l, j), act, "mx-val-a");
-    if (last) add("softmax probability", D.probabilities[j], "mx-val-p");
+    if (last && SOFTMAX) add("softmax probability", D.probabilities[j], "mx-val-p");
     body.appendChild(t);
     // the weighted sum written out with the largest terms
     const order = range(wRow.length).sort((p, q) => Math.abs(prod[q]) - Math.abs(prod[p]));

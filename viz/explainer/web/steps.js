@@ -39,9 +39,10 @@ function mlpSteps() {
       el.appendChild(vecRow("a[" + g.l + "] = " + wrapAct(g, "z[" + g.l + "]"), F(g.out, "activations"), actScale(g.out), "mx-step-a"));
     } }));
     steps.push({ col: L, title: "The prediction: the brightest output", body: (el) => {
-      el.appendChild(h("p", null, "Digit " + D.prediction + " with probability " + pct(D.probabilities[D.prediction]) +
-        (D.prediction === D.label ? " — the label." : "; the label is " + D.label + " (" + pct(D.probabilities[D.label]) + ").")));
-      el.appendChild(vecRow("softmax probabilities", D.probabilities, actScale({ type: "Softmax", activations: D.probabilities }), "mx-step-p"));
+      el.appendChild(h("p", null, "Digit " + D.prediction + (SOFTMAX ? " with probability " : ": ") + outputText(D.prediction) +
+        (D.prediction === D.label ? " — the label." : "; the label is " + D.label + " (" + outputText(D.label) + ").")));
+      el.appendChild(SOFTMAX ? vecRow("softmax probabilities", D.probabilities, actScale({ type: "Softmax", activations: D.probabilities }), "mx-step-p")
+        : vecRow("a[" + L + "] = σ(z[" + L + "]), the output activations", F(LAYERS[LAST], "activations"), actScale(LAYERS[LAST]), "mx-step-p"));
     } });
     return steps;
   }
