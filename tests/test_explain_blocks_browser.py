@@ -66,7 +66,8 @@ def test_a_residual_block_shows_its_plus_and_both_paths(resnet_page, open_page):
     eq = page.text_content("#mx-add-eq")
     l = block["layer"]
     assert f"F(a[{l - 1}])[0]" in eq and f"P(a[{l - 1}])[0]" in eq and f"a[{l}][0]" in eq
-    r, q = map(int, page.text_content("#mx-detail-body").split("pixel (")[1].split(")")[0].split(", "))
+    pixel = page.text_content("#mx-detail-body").split("pixel (")[1].split(")")[0]
+    r, q = map(int, pixel.split(", "))
     total = np.asarray(block["sum"]["activations"])[0, r, q]
     assert f"= {total:.4f}" in eq or f"{total:.4e}" in eq
     # backward: the gradient at + goes down both paths unchanged, and adds where they meet
@@ -110,3 +111,44 @@ def _fmt(x: float) -> str:
         return f"{mantissa}e{exponent[0]}{int(exponent[1:]):02d}"
     text = f"{x:.4f}"
     return "0.0000" if text == "-0.0000" else text
+
+
+def test_batch_norm_and_global_average_pooling_written_out(resnet_page, open_page):
+    path, data = resnet_page
+    page = open_page(path, READY)
+    bn = next(i for i, e in enumerate(data["layers"]) if e["type"] == "BatchNorm2d")
+    e, z = data["layers"][bn], np.asarray(data["layers"][bn - 1]["activations"])
+    page.click(f"#mx-map-{bn}-3")
+    assert page.text_content("#mx-detail-title").startswith("Batch norm ẑ[1]: map 3")
+    pixel = page.text_content("#mx-detail-body").split("pixel (")[1].split(")")[0]
+    r, q = map(int, pixel.split(", "))
+    stats = page.eval_on_selector_all("#mx-bn-stats td", "t => t.map(x => x.textContent)")
+    assert [float(t) for t in stats] == pytest.approx(
+        [e["running_mean"][3], e["running_var"][3], e["eps"], e["weight"][3], e["bias"][3]],
+        abs=1e-4)
+    eq = page.text_content("#mx-bn-eq")
+    zhat = np.asarray(e["activations"])[3, r, q]
+    by_hand = (e["weight"][3] * (z[3, r, q] - e["running_mean"][3])
+               / np.sqrt(e["running_var"][3] + e["eps"]) + e["bias"][3])
+    assert abs(by_hand - zhat) < 1e-6 and eq.rstrip().endswith(_fmt(zhat))
+    gap = next(i for i, e in enumerate(data["layers"]) if e["type"] == "AdaptiveAvgPool2d")
+    page.click(f"#mx-map-{gap}-5")
+    mean = np.asarray(data["layers"][gap - 1]["activations"])[5].mean()
+    assert page.text_content("#mx-gap-eq").rstrip().endswith(_fmt(mean))
+    assert page.problems == []
+
+
+def test_lrn_neighbours_and_dropout_as_the_identity(tmp_path_factory, open_page):
+    path, data = page_of(tmp_path_factory, "alexnet")
+    page = open_page(path, READY)
+    i = next(k for k, e in enumerate(data["layers"]) if e["type"] == "LocalResponseNorm")
+    page.click(f"#mx-map-{i}-0")
+    heads = page.eval_on_selector_all("#mx-lrn-neighbours th", "t => t.map(x => x.textContent)")
+    assert heads == ["map 0", "map 1", "map 2"]  # size 5: two maps either side, clipped at 0
+    assert page.text_content("#mx-lrn-eq").rstrip().endswith(
+        _fmt(np.asarray(data["layers"][i]["activations"])[0].max()))
+    d = next(k for k, e in enumerate(data["layers"]) if e["type"] == "Dropout")
+    assert "identity after training" in page.text_content(f"#mx-dropout-{d}")
+    page.click(f"#mx-colhead-{d}")
+    assert "the identity" in page.text_content("#mx-detail-body")
+    assert page.problems == []

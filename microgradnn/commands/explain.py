@@ -1,9 +1,10 @@
-"""``microgradnn explain CHECKPOINT (--index N | --pick wrong|unsure | --image PNG) [--label D] -o OUT.html``.
+"""``microgradnn explain CHECKPOINT (--index N | --pick wrong|unsure | --image PNG) -o OUT.html``.
 
 Writes the explain page (``viz.explain``): the checkpoint's network thinking about one
 image (every neuron or feature map, forward) and learning from it (every gradient,
 backward), beside the mean gradient of a mini-batch of MNIST training images.
-``viz`` is imported only when the command runs.
+``--label D`` sets the digit the cost compares with (an ``--image`` without it takes the
+prediction, and says so). ``viz`` is imported only when the command runs.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ def pick_example(model: Any, images: np.ndarray, labels: np.ndarray, how: str,
             wrong = np.flatnonzero(predicted != labels[start:start + chunk])
             if wrong.size:
                 i = start + int(wrong[0])
-                return i, (f"the first misclassified test image: predicted {int(predicted[wrong[0]])}, "
-                           f"label {int(labels[i])}")
+                return i, (f"the first misclassified test image: predicted "
+                           f"{int(predicted[wrong[0]])}, label {int(labels[i])}")
         else:
             top = _top(logits, loss)
             k = int(np.argmin(top))
