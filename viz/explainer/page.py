@@ -100,8 +100,9 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
             image_name: Optional[str] = None, batch_name: str = "") -> ExplainPage:
     """The explain page of ``model`` for one 28x28 ``image``: forward and backward.
 
-    ``model``: a ``microgradnn.tensor.Sequential`` (an MLP or a CNN of Linear, ReLU,
-    Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout), a scalar ``nn.MLP``,
+    ``model``: a ``microgradnn.tensor.Sequential`` (an MLP or a CNN of the layers in
+    ``SUPPORTED_LAYERS``: every CNN family's, residual and inception blocks included;
+    a CNN's page also shows its architecture diagram), a scalar ``nn.MLP``,
     or a ``Checkpoint`` from ``microgradnn.checkpoint.load_checkpoint`` (which also says
     the loss it was trained with). ``image``: uint8 pixels (28, 28) as MNIST stores them,
     or floats in [0, 1]. ``label``: the digit the cost compares with (default: the
