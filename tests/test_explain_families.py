@@ -160,6 +160,8 @@ def test_every_number_matches_the_pytorch_twin(family):
             args, _ = one.calls[f"{e['name']}.relu"][1]  # the block's ReLU reads F + shortcut
             close(e["sum"]["activations"], args[0][0], f"{e['name']} F + shortcut")
             close(e["sum"]["grad"], args[0].grad[0], f"dC/d({e['name']} F + shortcut)")
+            b_args, _ = many.calls[f"{e['name']}.relu"][1]
+            close(e["sum"]["batch_grad"], b_args[0].grad.sum(0), "batch mean dC/d(F + shortcut)")
             close(e["local_grad"], (args[0][0] > 0).double(), "the block's ReLU'")
             close(e["path_grads"]["F"], one.back[f"{e['name']}.conv1"][0], "through F")
             if e["shortcut"] == "projection":

@@ -151,7 +151,7 @@ function addDetail(i, c) {
   const pic = (e, cap, id) => {
     const [, H, Wd] = e.shape, key = fw ? "activations" : gradKey(e), cell = Math.max(4, Math.min(18, Math.floor(160 / Math.max(H, Wd))));
     const vals = F(e, key).slice(c * H * Wd, (c + 1) * H * Wd);
-    return figure(heat(vals, H, Wd, fw ? signedScale(F(e, key)) : signedScale(F(e, key)), { cw: cell, ch: cell, mark: H === sum.shape[1] ? [r, q] : null,
+    return figure(heat(vals, H, Wd, signedScale(F(e, key)), { cw: cell, ch: cell, mark: H === sum.shape[1] ? [r, q] : null,
       tip: (y, x, v) => (fw ? "" : "∂C/∂") + A(e) + "[" + c + "][" + y + "," + x + "] = " + fmt(v) }), cap, id);
   };
   row.appendChild(pic(fE, (fw ? "" : "∂C/∂") + "F(a[" + (l - 1) + "])[" + c + "]", "mx-add-F"));
@@ -192,7 +192,7 @@ function pathGrads(b, c) {
     tip: (y, q, val) => cap + "[" + y + "," + q + "] = " + fmt(val) }), cap, id);
   row.appendChild(pic(f, "through F", "mx-path-grad-F"));
   row.appendChild(h("span", { class: "mx-op mx-plussign" }, "+"));
-  row.appendChild(pic(b.shortcut === "identity" ? s : s, "through the shortcut", "mx-path-grad-shortcut"));
+  row.appendChild(pic(s, "through the shortcut", "mx-path-grad-shortcut"));
   row.appendChild(h("span", { class: "mx-op" }, "="));
   row.appendChild(pic(t, "∂C/∂a[" + (l - 1) + "][" + c + "]", "mx-path-grad-total"));
   wrap.appendChild(row);
