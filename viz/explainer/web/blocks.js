@@ -4,8 +4,10 @@ function blockColumn(e) {
   const box = h("div", { class: "mx-block", id: "mx-block-" + e.gi });
   const residual = e.type === "BasicBlock";
   const l = e.layer;
-  const head = h("div", { class: "mx-blockhead" }, "layer " + l + ": " + (residual ? "residual block   a[" + l + "] = ReLU(F(a[" + (l - 1) + "]) + " +
-    (e.shortcut === "identity" ? "a[" + (l - 1) + "]" : "P(a[" + (l - 1) + "])") + ")" : "inception block   a_" + l + " = [a_1x1 ; a_3x3 ; a_5x5 ; a_pool] along the channels"));
+  // the block's output is a[l] unless a pool follows it (then the pool's output is)
+  const out = sym(e).startsWith("a[") ? "a[" + l + "] = " : "";
+  const head = h("div", { class: "mx-blockhead" }, "layer " + l + ": " + (residual ? "residual block   " + out + "ReLU(F(a[" + (l - 1) + "]) + " +
+    (e.shortcut === "identity" ? "a[" + (l - 1) + "]" : "P(a[" + (l - 1) + "])") + ")" : "inception block   " + out + "[a_1x1 ; a_3x3 ; a_5x5 ; a_pool] along the channels"));
   box.appendChild(head);
   const row = h("div", { class: "mx-blockrow" });
   if (residual) residualBody(row, e); else inceptionBody(row, e);
@@ -178,6 +180,7 @@ function addDetail(i, c) {
   }
   body.appendChild(h("div", { class: "mx-eq", id: "mx-add-eq" }, eq));
   if (!fw && !S.batch) body.appendChild(pathGrads(b, Math.min(c, b.prev.shape[0] - 1)));
+  else if (!fw) body.appendChild(h("p", { class: "mx-note" }, "What each path sends back to a[" + (l - 1) + "] is drawn for this example: switch off “Whole batch” to see it."));
 }
 // Where the two paths meet again, at a[l-1]: what each sends back, and their sum.
 function pathGrads(b, c) {
