@@ -195,3 +195,17 @@ def test_pick_wrong_on_the_command_line(tmp_path, mse_checkpoint, capsys):
     assert data["prediction"] != data["label"] and data["label_given"] is True
     n = int(data["image_name"].rsplit(" ", 1)[1])
     assert f"picked MNIST test image {n}, the first misclassified" in capsys.readouterr().out
+
+
+def test_a_resnet_checkpoint_is_explained_with_its_architecture(tmp_path, capsys):
+    model = build_model({"model": "resnet", "seed": 0})
+    path = tmp_path / "resnet.npz"
+    checkpoint.save(model, path, model.spec)
+    out = tmp_path / "r.html"
+    assert cli.main(["explain", str(path), "--image", str(digit_png(tmp_path / "d.png")),
+                     "--label", "7", "--batch", "0", "-o", str(out)]) == 0
+    data = page_data(out)
+    assert [e["type"] for e in data["layers"]].count("BasicBlock") == 3
+    assert data["loss_fn"] == "cross-entropy" and "probability" in capsys.readouterr().out
+    svg = data["architecture"]
+    assert svg.lstrip().startswith("<?xml") and 'id="arch_3"' in svg  # the first block's box
