@@ -14,6 +14,7 @@ from microgradnn.optim import Adam
 from microgradnn.tensor import (AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                                 Tensor, avg_pool2d, conv2d, cross_entropy, max_pool2d)
 from microgradnn.tensor import conv as conv_module
+from microgradnn.tensor import reference
 from microgradnn.tensor.conv import conv2d_relu
 from microgradnn.tensor.forcing import forced
 from microgradnn.tensor.gradcheck import tensor_gradcheck
@@ -454,3 +455,35 @@ def test_random_geometries_match_torch(force):
         compare_with_torch(lambda x, w, b: conv2d(x, w, b, (sh, sw), (ph, pw)),
                            lambda x, w, b: TF.conv2d(x, w, b, stride=(sh, sw), padding=(ph, pw)),
                            arrays)
+
+
+# ---- the plain reference (microgradnn.tensor.reference), which test_tensor_conv_algorithms
+# ---- holds every fast algorithm to: checked here against PyTorch
+
+@pytest.mark.parametrize("k,s,p", [((3, 3), 1, 1), ((3, 2), (2, 1), (1, 0)), ((1, 1), 2, 0),
+                                   ((5, 3), (1, 2), (2, 1)), ((2, 2), 3, 2)])
+def test_reference_conv_and_pools_match_torch(k, s, p):
+    x = RNG.standard_normal((2, 3, 9, 8))
+    w = RNG.standard_normal((4, 3) + k)
+    b = RNG.standard_normal(4)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = TF.conv2d(tx, tw, tb, stride=s, padding=p)
+    np.testing.assert_allclose(reference.conv2d(x, w, b, s, p), tout.detach().numpy(),
+                               rtol=1e-9, atol=1e-12)
+    u = RNG.standard_normal(tuple(tout.shape))
+    tout.backward(torch.tensor(u))
+    for ours, theirs in zip(reference.conv2d_backward(x, w, u, s, p), (tx, tw, tb)):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-9, atol=1e-11)
+    x = RNG.integers(0, 3, (2, 3, 9, 8)).astype(np.float64)  # ties in most windows
+    pad = (k[0] // 2, k[1] // 2)
+    for ours, backward, theirs in ((reference.max_pool2d, reference.max_pool2d_backward,
+                                    TF.max_pool2d),
+                                   (reference.avg_pool2d, reference.avg_pool2d_backward,
+                                    TF.avg_pool2d)):
+        tx = torch.tensor(x, requires_grad=True)
+        tout = theirs(tx, k, s, pad)
+        np.testing.assert_allclose(ours(x, k, s, pad), tout.detach().numpy(), rtol=1e-12)
+        u = RNG.standard_normal(tuple(tout.shape))
+        tout.backward(torch.tensor(u))
+        np.testing.assert_allclose(backward(x, u, k, s, pad), tx.grad.numpy(), rtol=1e-12,
+                                   atol=1e-12)
