@@ -20,11 +20,18 @@ from .windows import Pair, chunk, crop, offsets, output_size, pad, pair, scratch
 
 __all__ = ["max_pool2d", "avg_pool2d", "MAX_POOLS", "ChunkedMaxPool"]
 
-def _check_pool(op: str, x: Tensor, kernel: Pair, padding: Pair) -> None:
+def _pool_args(op: str, x: Tensor, kernel_size: Any, stride: Any,
+               padding: Any) -> Tuple[Pair, Pair, Pair, Pair]:
+    """-> (kernel, stride, padding, (OH, OW)) of a pool call, checked (stride defaults to
+    the kernel; padding at most half the kernel)."""
+    kernel = pair(kernel_size, f"{op} kernel_size", 1)
+    stride = kernel if stride is None else pair(stride, f"{op} stride", 1)
+    padding = pair(padding, f"{op} padding", 0)
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
     if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
         raise ValueError(f"{op}: padding {padding} must be at most half the kernel {kernel}")
+    return kernel, stride, padding, output_size(op, x.data.shape, kernel, stride, padding)
 
 
 def _window_views(a: np.ndarray, kernel: Pair, stride: Pair, oh: int, ow: int):
@@ -190,12 +197,9 @@ def _max_pool_back(g, ctx, ops):
 def max_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Window maxima: (N, C, H, W) -> (N, C, OH, OW); stride defaults to the kernel size,
     padding adds -inf borders; the gradient goes to the first maximum of each window."""
-    kernel = pair(kernel_size, "max_pool2d kernel_size", 1)
-    stride = kernel if stride is None else pair(stride, "max_pool2d stride", 1)
-    padding = pair(padding, "max_pool2d padding", 0)
-    _check_pool("max_pool2d", x, kernel, padding)
+    kernel, stride, padding, (oh, ow) = _pool_args("max_pool2d", x, kernel_size, stride,
+                                                   padding)
     X = x.data
-    oh, ow = output_size("max_pool2d", X.shape, kernel, stride, padding)
     # While the input is read anyway, note which kernel offset holds each window's first
     # maximum: the backward then needs neither the input nor any comparison with it.
     grad = _GRAD_ENABLED[0] and x.requires_grad
@@ -226,13 +230,9 @@ def _avg_pool_back(g, ctx, ops):
 
 def avg_pool2d(x: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
     """Window means: (N, C, H, W) -> (N, C, OH, OW); zero padding counts in the mean."""
-    kernel = pair(kernel_size, "avg_pool2d kernel_size", 1)
-    stride = kernel if stride is None else pair(stride, "avg_pool2d stride", 1)
-    padding = pair(padding, "avg_pool2d padding", 0)
-    _check_pool("avg_pool2d", x, kernel, padding)
-    X = x.data
-    oh, ow = output_size("avg_pool2d", X.shape, kernel, stride, padding)
-    xp = pad(X, padding)
+    kernel, stride, padding, (oh, ow) = _pool_args("avg_pool2d", x, kernel_size, stride,
+                                                   padding)
+    xp = pad(x.data, padding)
     out = None
     for index in offsets(kernel, stride, oh, ow):
         if out is None:
