@@ -21,7 +21,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Tuple
 
-__all__ = ["Algorithm", "KINDS", "choose", "forced", "chunk_bytes"]
+__all__ = ["Algorithm", "KINDS", "choose", "forced", "active", "chunk_bytes"]
 
 # The kinds of choice a test can force (``chunk_bytes``: the size each chunk's work arrays
 # are cut to fit, about the core's cache).
@@ -44,9 +44,10 @@ def choose(kind: str, algorithms: Mapping[str, Algorithm], geometry: Any) -> str
     (which must run there)."""
     name = _FORCED.get(kind)
     if name is None:
-        name = next((name for name, algorithm in algorithms.items()
-                     if algorithm.chosen(geometry)), None)
-        if name is None:
+        for name, algorithm in algorithms.items():
+            if algorithm.chosen(geometry):
+                break
+        else:
             raise AssertionError(f"no {kind} algorithm is chosen for {geometry}")
     elif name not in algorithms:
         raise ValueError(f"forced {kind} {name!r} is none of {', '.join(algorithms)}")
@@ -73,6 +74,11 @@ def forced(**names: Any) -> Iterator[List[Tuple[str, str]]]:
         _CHOSEN.pop()
         _FORCED.clear()
         _FORCED.update(saved)
+
+
+def active() -> bool:
+    """Whether a ``forced`` block runs (choices are then made afresh and recorded)."""
+    return bool(_CHOSEN)
 
 
 def chunk_bytes() -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Dict, NamedTuple, Tuple
 
-from ..forcing import Algorithm, choose
+from ..forcing import Algorithm, active, choose
 from ..windows import Pair
 
 __all__ = ["Geometry", "LAYOUTS", "INPUT_GRADS", "WEIGHT_GRADS", "choices"]
@@ -131,8 +131,22 @@ WEIGHT_GRADS: Dict[str, Algorithm] = {
 }
 
 
+# The choices are pure functions of the geometry: each geometry's are kept (a network has
+# a few), and made afresh inside a ``forced`` block.
+_CHOICES: Dict[Geometry, Tuple[str, str, str]] = {}
+
+
 def choices(g: Geometry) -> Tuple[str, str, str]:
     """-> (layout, input gradient, weight gradient) algorithm names for ``g``."""
+    known = None if active() else _CHOICES.get(g)
+    if known is not None:
+        return known
     layout = choose("layout", LAYOUTS, g)
-    g = g._replace(layout=layout)
-    return (layout, choose("input_grad", INPUT_GRADS, g), choose("weight_grad", WEIGHT_GRADS, g))
+    named = g._replace(layout=layout)
+    made = (layout, choose("input_grad", INPUT_GRADS, named),
+            choose("weight_grad", WEIGHT_GRADS, named))
+    if not active():
+        if len(_CHOICES) > 256:
+            _CHOICES.clear()
+        _CHOICES[g] = made
+    return made
