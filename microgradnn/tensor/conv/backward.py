@@ -13,9 +13,9 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..windows import chunk, scratch
-from .input_grad import INPUT_GRADS, grad_buffer
+from . import input_grad, weight_grad
+from .input_grad import grad_buffer
 from .plan import Plan
-from .weight_grad import WEIGHT_GRADS
 
 __all__ = ["backward", "pointwise_backward"]
 
@@ -33,8 +33,8 @@ def backward(plan: Plan, g: np.ndarray, mask: Optional[np.ndarray], src: np.ndar
     the flattened padded input (wide layouts) or the columns (compact).
     """
     n = plan.n
-    x_alg = INPUT_GRADS[plan.input_grad] if want_x else None
-    w_alg = WEIGHT_GRADS[plan.weight_grad] if want_w else None
+    x_alg = input_grad.BY_NAME[plan.input_grad] if want_x else None
+    w_alg = weight_grad.BY_NAME[plan.weight_grad] if want_w else None
     m, held = _chunks(plan, x_alg, w_alg, pooled is not None)
     gbuf, g3, whole = (x_alg.buffer if x_alg else grad_buffer)(plan, held)
     w_job = w_alg(plan, src, m) if w_alg else None

@@ -22,7 +22,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..windows import scratch
 from .plan import Plan
 
-__all__ = ["INPUT_GRADS", "grad_buffer", "rows_added"]
+__all__ = ["BY_NAME", "grad_buffer", "rows_added"]
 
 
 def grad_buffer(plan: Plan, held: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,7 +202,7 @@ class Scatter:
 
 # The layouts' algorithms by name (``algorithms.INPUT_GRADS`` says which runs where; the
 # 1x1 "pointwise" one is ``W^T @ dZ``, in ``backward.pointwise_backward``).
-INPUT_GRADS: Dict[str, type] = {"flipped_kernel": FlippedKernel,
+BY_NAME: Dict[str, type] = {"flipped_kernel": FlippedKernel,
                                 "shifted_copies": ShiftedCopies,
                                 "phase_planes": PhasePlanes, "scatter": Scatter}
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .plan import Plan
 
-__all__ = ["WEIGHT_GRADS"]
+__all__ = ["BY_NAME"]
 
 
 class Columns:
@@ -74,4 +74,4 @@ class ShiftedViews:
 
 # The layouts' algorithms by name (``algorithms.WEIGHT_GRADS`` says which runs where; the
 # 1x1 "pointwise" one is ``dZ @ X^T`` summed, in ``backward.pointwise_backward``).
-WEIGHT_GRADS: Dict[str, type] = {"shifted_views": ShiftedViews, "columns": Columns}
+BY_NAME: Dict[str, type] = {"shifted_views": ShiftedViews, "columns": Columns}
