@@ -23,7 +23,7 @@ import numpy as np
 from microgradnn.module import Module
 from microgradnn.tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv2d,
                                 Dropout, Flatten, Inception, Linear, LocalResponseNorm,
-                                MaxPool2d, ReLU, Sigmoid, Tanh, Tensor)
+                                MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, Tensor)
 
 from .record import Call, Recording, path_grad
 from .symbols import BRANCH_TAGS, branch_symbols, residual_symbols
@@ -91,7 +91,7 @@ def call_entry(call: Call, run: Recording, batch_call: Optional[Call],
 def _inner(calls: Sequence[Call], prefix: str) -> List[int]:
     """Positions of the calls inside the block named ``prefix`` (containers left out)."""
     return [i for i, c in enumerate(calls) if c.name.startswith(prefix + ".")
-            and type(c.module).__name__ != "Sequential"]
+            and not isinstance(c.module, Sequential)]
 
 
 def block_entry(position: int, l: int, run: Recording, batch_run: Optional[Recording]
@@ -151,9 +151,10 @@ def _residual(entry: Dict[str, Any], parts: List[Dict[str, Any]], block: BasicBl
 
 def _inception(entry: Dict[str, Any], parts: List[Dict[str, Any]], l: int,
                block: Inception) -> None:
+    """Each branch's parts named, and the channels of the join each branch fills."""
     start = 0
     branches = []
-    for b, branch in enumerate(block.branches()):
+    for b in range(len(block.branches())):
         role = f"branch{b + 1}"
         mine = [p for p in parts if p["name"].startswith(role + ".")]
         kinds = [p["type"] for p in mine]
