@@ -282,7 +282,8 @@ function poolDetail(i, c) {
   const isMax = e.type === "MaxPool2d";
   $("mx-detail-title").textContent = (isMax ? "Max" : "Average") + " pooling " + A(e) + ": map " + c + " (" + OH + "×" + OW + ")";
   body.appendChild(h("p", { class: "mx-note" }, "window " + kh + "×" + kw + ", stride " + sh + (ph ? ", padding " + ph : "") + ": " + H + "×" + Wd + " → " + OH + "×" + OW +
-    (isMax ? ". Each output keeps its window's largest input." : ". Each output is its window's mean.")));
+    (isMax ? ". Each output keeps its window's largest input." : ". Each output is its window's mean.") +
+    (sh < kh ? " The windows overlap (stride " + sh + " < window " + kh + "): neighbouring outputs share inputs, and one input can win in several windows." : "")));
   const row = h("div", { class: "mx-figrow" });
   row.appendChild(figure(paddedPicture(prev, c, kh, kw, sh, swd, ph, pw, r, q, "mx-pool-input"), "input " + A(prev) + "[" + c + "]"));
   row.appendChild(figure(outputPicture(e, c, r, q, S.mode === "forward" ? "activations" : gradKey(e), "mx-outmap"), (S.mode === "forward" ? "" : "∂C/∂") + A(e) + "[" + c + "], pixel (" + r + ", " + q + ")"));
