@@ -138,7 +138,7 @@ def test_batch_norm_and_global_average_pooling_written_out(resnet_page, open_pag
     assert page.problems == []
 
 
-def test_lrn_neighbours_and_dropout_as_the_identity(tmp_path_factory, open_page):
+def test_lrn_overlapping_pools_and_dropout_as_the_identity(tmp_path_factory, open_page):
     path, data = page_of(tmp_path_factory, "alexnet")
     page = open_page(path, READY)
     i = next(k for k, e in enumerate(data["layers"]) if e["type"] == "LocalResponseNorm")
@@ -147,6 +147,10 @@ def test_lrn_neighbours_and_dropout_as_the_identity(tmp_path_factory, open_page)
     assert heads == ["map 0", "map 1", "map 2"]  # size 5: two maps either side, clipped at 0
     assert page.text_content("#mx-lrn-eq").rstrip().endswith(
         _fmt(np.asarray(data["layers"][i]["activations"])[0].max()))
+    pool = next(k for k, e in enumerate(data["layers"]) if e["type"] == "MaxPool2d")
+    page.click(f"#mx-map-{pool}-0")  # AlexNet's overlapping max pool: window 3, stride 2
+    assert "The windows overlap (stride 2 < window 3)" in page.text_content("#mx-detail-body")
+    assert page.eval_on_selector_all("#mx-pool-window td.mx-win", "t => t.length") == 1
     d = next(k for k, e in enumerate(data["layers"]) if e["type"] == "Dropout")
     assert "identity after training" in page.text_content(f"#mx-dropout-{d}")
     page.click(f"#mx-colhead-{d}")
