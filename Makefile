@@ -16,8 +16,8 @@ ifneq ($(wildcard ../shared/mnist),)
 export MICROGRADNN_DATA ?= $(abspath ../shared/mnist)
 endif
 
-.PHONY: demo test venv install install-test system-deps bench examples mnist-results pictures \
-        clean distclean
+.PHONY: demo test docs venv install install-test install-docs system-deps bench examples \
+        mnist-results pictures course-pictures clean distclean
 
 demo: $(VENV)/.installed
 	$(VPY) -m microgradnn demo
@@ -28,6 +28,12 @@ test: $(VENV)/.installed-test system-deps
 venv: $(VPY)
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-docs: $(VENV)/.installed-docs
+
+# The documentation site, built into site/ with no network (open site/index.html): strict,
+# so a warning or a broken link fails it. mkdocs.yml says what is on it.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --clean
 
 # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a package of its own,
 # python3-venv: without it `python3 -m venv` fails. Installed here as root with apt-get,
@@ -63,8 +69,13 @@ $(VENV)/.installed: pyproject.toml | $(VPY)
 	$(VPY) -m pip install -q -e .
 	@touch $@
 
+# The tests build the documentation site too, so the test environment has the docs extra.
 $(VENV)/.installed-test: pyproject.toml | $(VPY)
-	$(VPY) -m pip install -q -e '.[test]'
+	$(VPY) -m pip install -q -e '.[test,docs]'
+	@touch $@ $(VENV)/.installed $(VENV)/.installed-docs
+
+$(VENV)/.installed-docs: pyproject.toml | $(VPY)
+	$(VPY) -m pip install -q -e '.[docs]'
 	@touch $@ $(VENV)/.installed
 
 # graphviz's `dot` and chromium come from the OS; installed here when we may (root + apt).
@@ -108,9 +119,13 @@ notebooks: $(VENV)/.installed-test system-deps
 pictures: $(VENV)/.installed-test system-deps
 	$(VPY) docs/make_pictures.py --out docs
 
+# The course pages' pictures in docs/course/pictures/: the examples in their --quick form.
+course-pictures: $(VENV)/.installed
+	$(VPY) docs/course_pictures.py
+
 # Outputs and build leftovers; the environment stays (`make distclean` removes it too).
 clean:
-	rm -rf build *.egg-info .pytest_cache .hypothesis microgradnn_out examples_out .make $(VENV).log
+	rm -rf build site .cache *.egg-info .pytest_cache .hypothesis microgradnn_out examples_out .make $(VENV).log
 
 distclean: clean
 	rm -rf $(VENV)

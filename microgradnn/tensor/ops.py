@@ -191,6 +191,10 @@ def _exp_back(g, out, ops):
 
 
 def exp(a: Tensor) -> Tensor:
+    """``y = exp(x)`` elementwise, any shape; backward ``∂C/∂x = ∂C/∂y · y``.
+
+    Raises ``OverflowError`` naming the largest input when a result overflows the dtype.
+    """
     with np.errstate(over="raise"):
         try:
             out = np.exp(a.data)
@@ -205,6 +209,10 @@ def _log_back(g, ctx, ops):
 
 
 def log(a: Tensor) -> Tensor:
+    """``y = log(x)`` elementwise, any shape; backward ``∂C/∂x = ∂C/∂y / x``.
+
+    Raises ``ValueError`` naming the smallest input when any input is ``<= 0``.
+    """
     if a.data.size and a.data.min() <= 0:
         raise ValueError(f"log of a non-positive number: the input's minimum is {a.data.min()!r}")
     return make_node(np.log(a.data), (a,), _log_back, None, "log")
@@ -215,6 +223,7 @@ def _tanh_back(g, out, ops):
 
 
 def tanh(a: Tensor) -> Tensor:
+    """``y = tanh(x)`` elementwise, any shape; backward ``∂C/∂x = ∂C/∂y · (1 - y²)``."""
     out = np.tanh(a.data)
     return make_node(out, (a,), _tanh_back, out, "tanh")
 
@@ -236,6 +245,8 @@ def _relu_back(g, out, ops):
 
 
 def relu(a: Tensor) -> Tensor:
+    """``y = max(x, 0)`` elementwise, any shape; backward ``∂C/∂x = ∂C/∂y`` where ``y > 0``,
+    else 0."""
     X = a.data
     out = np.maximum(X, X.dtype.type(0))  # a zero of X's dtype: no Python-int conversion
     return make_node(out, (a,), _relu_back, out, "relu")

@@ -54,6 +54,7 @@ def no_grad() -> Iterator[None]:
 
 
 def is_grad_enabled() -> bool:
+    """``False`` inside a ``no_grad()`` block (ops build no graph there), ``True`` otherwise."""
     return _GRAD_ENABLED[0]
 
 
