@@ -93,6 +93,12 @@ def api_page(module_name: str, intro: str) -> str:
     return "\n".join(lines + [""] + entries)
 
 
+def plain(text: str) -> str:
+    """Help text shown as written: Markdown's special characters escaped, on one line."""
+    text = " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;")
+    return re.sub(r"([\\`*_\[\]>|#])", r"\\\1", text)
+
+
 def _commands(parser: argparse.ArgumentParser, prefix: str) -> Iterator[Tuple[str, str, argparse.ArgumentParser]]:
     """``(command line, one-line help, parser)`` for the parser and every sub-command under it."""
     for action in parser._actions:
@@ -111,11 +117,11 @@ def _option_rows(parser: argparse.ArgumentParser) -> List[str]:
         names = ", ".join(action.option_strings) or action.metavar or action.dest
         if action.option_strings and action.nargs != 0:
             names += f" {action.metavar or action.dest.upper()}"
-        text = (action.help or "").replace("%(default)s", str(action.default))
-        text = text.replace("%%", "%").replace("|", "\\|").replace("\n", " ")
+        text = plain((action.help or "").replace("%(default)s", str(action.default))
+                     .replace("%%", "%"))
         if action.choices and not isinstance(action.choices, dict):
             text += f" (one of: {', '.join(f'`{c}`' for c in action.choices)})"
-        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) \
+        if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS) \
                 and "default" not in text:
             text += f" (default: `{action.default}`)"
         names = names.replace("|", "\\|")
@@ -132,15 +138,15 @@ def cli_page() -> str:
     lines = ["# The command line", "",
              "Generated at build time from the parser of `microgradnn/cli.py` "
              "(`docs/site_hooks.py` walks it), so it says what `microgradnn --help` says.", "",
-             f"{parser.description}", "", "```text", parser.format_usage().strip(), "```", "",
+             plain(parser.description or ""), "", "```text", parser.format_usage().strip(), "```", "",
              "| command | what it does |", "|---|---|"]
     commands = list(_commands(parser, "microgradnn"))
     for line, text, _ in commands:
-        lines.append(f"| [`{line}`](#{line.replace(' ', '-')}) | {text} |")
+        lines.append(f"| [`{line}`](#{line.replace(' ', '-')}) | {plain(text)} |")
     for line, text, sub in commands:
-        lines += ["", f"## `{line}` {{#{line.replace(' ', '-')}}}", "", text + ".", ""]
+        lines += ["", f"## `{line}` {{#{line.replace(' ', '-')}}}", "", plain(text) + ".", ""]
         if sub.description and sub.description != text:
-            lines += [sub.description, ""]
+            lines += [plain(sub.description), ""]
         lines += ["```text", sub.format_usage().strip(), "```", "",
                   "| argument | meaning |", "|---|---|", *_option_rows(sub)]
         if sub.epilog:
