@@ -167,8 +167,8 @@ class DataParallelStep:
         self.model, self.loss_fn, self.workers = model, loss_fn, int(workers)
         self.prepare = prepare if prepare is not None else (lambda a: a)
         self.params = _check_model(model)
-        from .tensor.norm import _BatchNorm
-        self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        # the layers that take part in the batch-sync protocol (``BatchNorm*.set_sync``)
+        self._norms = [m for m in model.modules() if callable(getattr(m, "set_sync", None))]
         self._rank = 0  # 0 in the parent, k in worker k
         self._parent_pid = os.getpid()
         self._barrier: Any = None
@@ -212,9 +212,8 @@ class DataParallelStep:
             # one row per process of every batch norm layer's sums, forward and backward
             self._slots, width = {}, 0
             for layer, norm in enumerate(self._norms):
-                for phase, length in (("forward", 2 * norm.num_features + 1),
-                                      ("backward", 2 * norm.num_features)):
-                    self._slots[(layer, phase)] = (width, length)
+                for phase, length in norm.sync_sizes().items():
+                    self._slots[(layer, phase)] = (width, int(length))
                     width += length
             sums = mmap.mmap(-1, self.workers * width * 8)
             self._sums = np.frombuffer(sums, dtype=np.float64).reshape(self.workers, width)
@@ -250,7 +249,7 @@ class DataParallelStep:
 
     def _synced(self, on: bool) -> None:
         for layer, norm in enumerate(self._norms):
-            norm.sync = functools.partial(self._exchange, layer) if on else None
+            norm.set_sync(functools.partial(self._exchange, layer) if on else None)
 
     def _serve(self, conn: Any, worker: int) -> None:
         """A worker's loop (in the forked process): a share in, its gradients out."""
@@ -258,9 +257,9 @@ class DataParallelStep:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self._rank = worker
         for module in self.model.modules():  # its own dropout stream
-            rng = getattr(module, "_rng", None)
-            if isinstance(rng, np.random.Generator):
-                module._rng = np.random.default_rng([worker, int(rng.integers(2 ** 62))])
+            reseed = getattr(module, "reseed", None)
+            if callable(reseed):
+                reseed(worker)
         self._synced(True)
         grads = self._grads[worker - 1]
         while True:

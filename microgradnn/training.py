@@ -40,6 +40,7 @@ import numpy as np
 
 from .engine import format_number
 from .fileio import write_atomic
+from .malloc import tune as tune_malloc
 from .metrics import accuracy, confusion_matrix
 from .models import input_mode_of, input_shape_of
 from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad, sigmoid_mse_loss
@@ -282,6 +283,7 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
 
     from tqdm import tqdm
 
+    tune_malloc()  # a step's freed arrays stay in the heap for the next (microgradnn.malloc)
     shape, mode = input_shape_of(model), input_mode_of(model)
     shape = tuple(shape)
     _scaling(mode)  # a bad mode fails now, not at the first batch

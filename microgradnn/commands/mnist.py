@@ -276,9 +276,11 @@ def run_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..checkpoint import load_checkpoint
+    from ..malloc import tune
     from ..models import describe
     from ..training import evaluate
 
+    tune()  # the allocator keeps the batches' arrays (microgradnn.malloc); fit does it for train
     saved = load_checkpoint(args.checkpoint)
     images, labels = _load_split("test", args, args.limit)
     accuracy, confusion = evaluate(saved.model, images, labels)

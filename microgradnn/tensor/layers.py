@@ -130,6 +130,11 @@ class Dropout(Module):
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training, self._rng)
 
+    def reseed(self, stream: int) -> None:
+        """Draw the masks from a new stream, a function of ``stream`` and of the present one
+        (each process of a split batch gets its own: ``microgradnn.parallel``)."""
+        self._rng = np.random.default_rng([int(stream), int(self._rng.integers(2 ** 62))])
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
