@@ -207,8 +207,9 @@ def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..cli import CommandError
     from ..models import build_model, describe
-    from ..training import evaluate, fit
+    from ..training import TrainingStopped, evaluate, fit
 
     from ..fileio import check_writable_file
 
@@ -229,14 +230,17 @@ def run_train(args: argparse.Namespace) -> int:
           f"seed {args.seed}{f', {args.workers} worker processes' if args.workers > 1 else ''}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
     started = time.perf_counter()
-    history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
-                  val_data=test_data, spec=spec, checkpoint=args.save,
-                  history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
-                  progress=not args.quiet, loss=args.loss,
-                  extra={"command": "train", "optimizer": args.optimizer,
-                         "batch_size": args.batch_size, "lr": optimizer.lr,
-                         "train_images": int(len(train_data[1]))},
-                  on_step=recorder, workers=args.workers)
+    try:
+        history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
+                      val_data=test_data, spec=spec, checkpoint=args.save,
+                      history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
+                      progress=not args.quiet, loss=args.loss,
+                      extra={"command": "train", "optimizer": args.optimizer,
+                             "batch_size": args.batch_size, "lr": optimizer.lr,
+                             "train_images": int(len(train_data[1]))},
+                      on_step=recorder, workers=args.workers)
+    except TrainingStopped as error:  # a worker process failed: one line, as every error
+        raise CommandError(str(error)) from None
     seconds = time.perf_counter() - started
     accuracy, _ = evaluate(model, *test_data)
     print(f"test accuracy {format_number(accuracy)} ({accuracy:.2%}) after {len(history)} "
