@@ -23,7 +23,7 @@ from microgradnn.engine import OPS, WEIGHTED_SUM
 
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
                   max_abs, scale_legend, sequential_colour, text_colour)
-from .grouping import group_order, groups, layer_of
+from .grouping import group_order, groups, layer_of, op_kind
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -123,9 +123,10 @@ def _added_parameters(t: Trace) -> Set[str]:
         if t.by_id[e.source].role != "parameter":
             continue
         target = t.by_id[e.target]
-        if target.op == "+":
+        kind = op_kind(target.op)
+        if kind == "add":
             added.add(e.source)
-        elif target.op == WEIGHTED_SUM:
+        elif kind == "weighted_sum":
             if OPS[WEIGHTED_SUM].operand_names(len(target.operand_ids))[e.slot] == "b":
                 added.add(e.source)
     return added
