@@ -14,8 +14,8 @@
 3. a weight is NaN or infinite, or the weights have grown far beyond where they started:
    their root mean square more than ``GROWTH_LIMIT`` (100) times its first value. Sigmoid
    outputs stay in [0, 1] however large the weights, so a blown-up network can have a
-   small squared-error cost; the size of its weights shows it. (Networks that learn grew
-   their weights' root mean square 1.3-3.2x in two epochs in our runs.) The weights are
+   small squared-error cost; the size of its weights shows it (how much networks that
+   learn grow theirs: benchmarks/RESULTS.md, "Divergence"). The weights are
    looked at every ``CHECK_EVERY`` steps and after the last step of every epoch, before
    they are evaluated, saved or kept;
 4. an epoch's training accuracy has collapsed to chance (at most ``COLLAPSE_ACCURACY``

@@ -127,8 +127,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--augment", type=int, default=0,
                        help="shift training images by up to this many pixels (default: 0)")
     train.add_argument("--workers", type=_worker_count, default=1,
-                       help="processes sharing each batch (default: 1); 2 on a two-core machine "
-                            "trained the CNN families 1.17-2.0x faster")
+                       help="processes sharing each batch (default: 1); 2 uses both cores of a "
+                            "two-core machine (speed-ups in benchmarks/RESULTS.md)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")

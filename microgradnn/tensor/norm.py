@@ -48,8 +48,8 @@ def _sums(a: np.ndarray, b: Optional[np.ndarray] = None) -> np.ndarray:
     """Per channel, float64: the sum of ``a`` (N, C, S), or of ``a * b``, over N and S.
 
     Each (n, c) row is summed in a's dtype, the N rows in float64. The products' rows are
-    N*C dot products of one batched matmul (BLAS: 2x faster here than ``einsum``, and no
-    temporary array).
+    N*C dot products of one batched matmul (BLAS: faster than ``einsum``, and no temporary
+    array; benchmarks/RESULTS.md, "Figures moved out of the code").
     """
     if b is None:
         rows = np.einsum("ncs->nc", a)
@@ -272,7 +272,8 @@ def _window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
 
 def _power(base: np.ndarray, beta: float) -> np.ndarray:
     """base ** -beta; for AlexNet's beta = 0.75 as 1 / (r * sqrt(r)), r = sqrt(base):
-    numpy's float power is ~10x slower than its square roots (same numbers to rounding)."""
+    numpy's float power is much slower than its square roots (same numbers to rounding;
+    benchmarks/RESULTS.md, "Figures moved out of the code")."""
     if beta == 0.75:
         r = np.sqrt(base)
         np.multiply(r, np.sqrt(r), out=r)
