@@ -273,6 +273,21 @@ def _train_command(tmp_path: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
 
 
+def _train_then(tmp_path: Path, flags, act) -> tuple:
+    """Start ``train``, ``act(process)`` once its first epoch is written, wait for the end:
+    (the process, its stderr)."""
+    trainer = _train_command(tmp_path, *flags)
+    try:
+        assert wait_until(lambda: (tmp_path / "h.json").exists(), 120)
+        act(trainer)
+        _, err = trainer.communicate(timeout=60)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.communicate()
+    return trainer, err
+
+
 def _consistent(tmp_path: Path) -> None:
     kept = checkpoint.load_checkpoint(tmp_path / "m.npz")
     history = json.loads((tmp_path / "h.json").read_text())
@@ -284,16 +299,11 @@ def _consistent(tmp_path: Path) -> None:
                     reason="needs MICROGRADNN_DATA and Linux")
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_during_training_is_one_line_and_leaves_files_consistent(workers, tmp_path):
-    trainer = _train_command(tmp_path, "--workers", workers)
-    try:
-        assert wait_until(lambda: (tmp_path / "h.json").exists(), 120)
+    def interrupt(trainer: subprocess.Popen) -> None:
         time.sleep(0.3)  # somewhere inside a later epoch
         trainer.send_signal(signal.SIGINT)
-        out, err = trainer.communicate(timeout=60)
-    finally:
-        if trainer.poll() is None:
-            trainer.kill()
-            trainer.communicate()
+
+    trainer, err = _train_then(tmp_path, ("--workers", workers), interrupt)
     assert trainer.returncode == 130, err
     assert err.count("\n") == 1 and err.startswith("microgradnn train: interrupted: training "
                                                    "interrupted at epoch "), err
@@ -304,16 +314,14 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_files_consistent(workers,
 @pytest.mark.skipif(not HAS_MNIST or not sys.platform.startswith("linux"),
                     reason="needs MICROGRADNN_DATA and Linux")
 def test_a_killed_worker_ends_the_train_command_in_one_line(tmp_path):
-    trainer = _train_command(tmp_path, "--workers", "2")
-    try:
-        assert wait_until(lambda: (tmp_path / "h.json").exists(), 120)
-        (worker,) = children(trainer.pid)
-        os.kill(worker, signal.SIGKILL)
-        out, err = trainer.communicate(timeout=60)
-    finally:
-        if trainer.poll() is None:
-            trainer.kill()
-            trainer.communicate()
+    killed = []
+
+    def kill_the_worker(trainer: subprocess.Popen) -> None:
+        killed.extend(children(trainer.pid))
+        os.kill(killed[0], signal.SIGKILL)
+
+    trainer, err = _train_then(tmp_path, ("--workers", "2"), kill_the_worker)
+    worker = killed[0]
     assert trainer.returncode == 2, err
     assert err.count("\n") == 1 and err.startswith("microgradnn train: error: training "
                                                    "stopped at epoch "), err
