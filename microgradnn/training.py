@@ -363,7 +363,7 @@ class _FitRun:
         totals = [0.0, 0, 0]  # sum of the batch losses x sizes, correct, seen
         self.bar = tqdm(range(plan.steps), desc=f"epoch {epoch}/{plan.epochs}", unit="batch",
                         disable=not plan.progress, leave=True, dynamic_ncols=True)
-        for self.done in range(plan.steps):
+        for self.done in self.bar:
             # sorted: a faster gather
             index = np.sort(order[self.done * plan.batch_size:(self.done + 1) * plan.batch_size])
             batch = plan.images[index]
