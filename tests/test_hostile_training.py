@@ -327,3 +327,25 @@ def test_a_killed_worker_ends_the_train_command_in_one_line(tmp_path):
                                                    "stopped at epoch "), err
     assert f"(pid {worker}) stopped (exit code -9)" in err
     _consistent(tmp_path)
+
+
+def test_ctrl_c_while_an_epoch_is_saved_waits_for_both_files(tmp_path, monkeypatch):
+    from microgradnn.training import TrainingInterrupted
+
+    real_save = checkpoint.save
+
+    def save_then_ctrl_c(*args, **kwargs):  # Ctrl-C between the checkpoint and the history
+        written = real_save(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return written
+
+    monkeypatch.setattr(checkpoint, "save", save_then_ctrl_c)
+    model = build_model({"model": "mlp", "hidden": [8]})
+    with pytest.raises(TrainingInterrupted) as info:
+        fit(model, SGD(model.parameters(), lr=0.1), data(32), 5, batch_size=16, progress=False,
+            checkpoint=tmp_path / "m.npz", history_path=tmp_path / "h.json")
+    assert str(info.value).startswith("training interrupted at epoch 1, step 2 of 2")
+    assert "the checkpoint" in str(info.value) and "from epoch 1 is kept" in str(info.value)
+    monkeypatch.setattr(checkpoint, "save", real_save)
+    _consistent(tmp_path)
+    assert len(json.loads((tmp_path / "h.json").read_text())) == 1
