@@ -142,6 +142,7 @@ class Value:
     # ---- functions ----
 
     def exp(self) -> "Value":
+        """``exp(x)``; local derivative ``exp(x)``. Raises ``OverflowError`` past the float range."""
         x = self.data
         try:
             out = math.exp(x)
@@ -150,20 +151,24 @@ class Value:
         return Value(out, "", "exp", (self,), (out,))
 
     def log(self) -> "Value":
+        """``log(x)`` for ``x > 0`` (else ``ValueError``); local derivative ``1 / x``."""
         x = self.data
         if x <= 0.0:
             raise ValueError(f"log of a non-positive number: log({x!r})")
         return Value(math.log(x), "", "log", (self,), (1.0 / x,))
 
     def tanh(self) -> "Value":
+        """``t = tanh(x)``; local derivative ``1 - t²``."""
         t = math.tanh(self.data)
         return Value(t, "", "tanh", (self,), (1.0 - t * t,))
 
     def sigmoid(self) -> "Value":
+        """``s = σ(x) = 1 / (1 + exp(-x))``, never overflowing; local derivative ``s (1 - s)``."""
         s = sigmoid_scalar(self.data)  # 1 / (1 + exp(-x)), never overflowing (activations)
         return Value(s, "", "sigmoid", (self,), (s * (1.0 - s),))
 
     def relu(self) -> "Value":
+        """``max(x, 0)``; local derivative 1 where ``x > 0``, else 0."""
         x = self.data
         if x > 0.0:
             return Value(x, "", "relu", (self,), (1.0,))

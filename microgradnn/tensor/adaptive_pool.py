@@ -63,6 +63,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size", 1)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, *output_size): the mean of each of the output's windows."""
         return adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:

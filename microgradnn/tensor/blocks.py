@@ -48,6 +48,7 @@ class BasicBlock(Module):
                 BatchNorm2d(out_channels, dtype=dtype))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``a[l] = ReLU(F(a[l-1]) + shortcut(a[l-1]))``: (N, C_in, H, W) -> (N, C_out, H/s, W/s)."""
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         identity = x if self.downsample is None else self.downsample(x)
@@ -76,9 +77,12 @@ class Inception(Module):
         self.branch4 = Sequential(MaxPool2d(3, 1, 1), *conv(in_channels, pool_proj, 1))
 
     def branches(self) -> List[Sequential]:
+        """The four branches in order: 1x1, 1x1-3x3, 1x1-5x5, pool-1x1."""
         return [self.branch1, self.branch2, self.branch3, self.branch4]
 
     def forward(self, x: Tensor) -> Tensor:
+        """The four branches side by side, joined along the channels: (N, C, H, W) ->
+        (N, C_1x1 + C_3x3 + C_5x5 + C_pool, H, W)."""
         return cat([branch(x) for branch in self.branches()], dim=1)
 
     def extra_repr(self) -> str:

@@ -51,6 +51,7 @@ class Linear(Module):
         self.bias = _uniform(rng, bound, (self.out_features,), dt) if bias else None
 
     def forward(self, x: Any) -> Tensor:
+        """``x @ weight.T + bias``: (N, in_features) -> (N, out_features)."""
         return linear_unchecked(self._checked(x), self.weight, self.bias)
 
     def forward_relu(self, x: Any) -> Tensor:
@@ -110,6 +111,7 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C·H·W): the dimensions from ``start_dim`` on joined into one."""
         if not isinstance(x, Tensor):
             raise TypeError(f"{self!r}: expected a Tensor, got {type(x).__name__}; wrap it: "
                             f"Tensor(x)")
@@ -132,6 +134,8 @@ class Dropout(Module):
         self._rng = rng if rng is not None else np.random.default_rng()
 
     def forward(self, x: Tensor) -> Tensor:
+        """In training, each element zeroed with probability ``p`` and the others scaled by
+        ``1 / (1 - p)``; in evaluation the identity."""
         return dropout(x, self.p, self.training, self._rng)
 
     def reseed(self, stream: int) -> None:
@@ -169,6 +173,8 @@ class Conv2d(Module):
         self.bias = _uniform(rng, bound, (self.out_channels,), dt) if bias else None
 
     def forward(self, x: Any) -> Tensor:
+        """(N, in_channels, H, W) -> (N, out_channels, H', W'), ``H' = ⌊(H + 2p - k) / s⌋ + 1``:
+        ``z[c] = Σ_c' weight[c, c'] ⋆ x[c'] + bias[c]``."""
         return conv2d(self._checked(x), self.weight, self.bias, self.stride, self.padding)
 
     def forward_relu(self, x: Any) -> Tensor:
@@ -204,6 +210,8 @@ class MaxPool2d(Module):
         self.padding = pair(padding, "padding", minimum=0)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, H', W'): the largest value of each window; backward sends
+        the gradient to each window's winner."""
         return max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
@@ -214,6 +222,8 @@ class AvgPool2d(MaxPool2d):
     """Mean over ``kernel_size`` windows (zero padding counted, as PyTorch's default)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, H', W'): the mean of each window; backward shares the
+        gradient equally over the window."""
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
@@ -275,6 +285,8 @@ class Sequential(Module):
         return tuple(plan)
 
     def forward(self, x: Any) -> Any:
+        """Each module in turn on the output of the one before (a Linear followed by a ReLU
+        runs as one node, with the same numbers)."""
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.__dict__["_plan"] = self._call_plan()
@@ -319,6 +331,7 @@ class Sequential(Module):
             setattr(self, str(j), m)
 
     def append(self, module: Module) -> "Sequential":
+        """Add ``module`` at the end; returns the container."""
         self._check(module, len(self))
         setattr(self, str(len(self)), module)
         return self

@@ -325,6 +325,8 @@ class LocalResponseNorm(Module):
         self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> same shape: ``x[c] / (k + α/n Σ_{c' near c} x[c']²)^β`` over ``size``
+        neighbouring channels."""
         if not isinstance(x, Tensor):
             raise TypeError(f"LocalResponseNorm: expected a Tensor, got {type(x).__name__}")
         return local_response_norm(x, self.size, self.alpha, self.beta, self.k)

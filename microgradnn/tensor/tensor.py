@@ -131,22 +131,27 @@ class Tensor:
 
     @property
     def shape(self) -> Tuple[int, ...]:
+        """The array's shape, e.g. (N, C, H, W)."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The array's dtype (float32 by default, float64 on request)."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions, ``len(shape)``."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements, the product of ``shape``."""
         return self.data.size
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor no op made (an input or a parameter)."""
         return self.backward_fn is None
 
     @property
@@ -158,12 +163,14 @@ class Tensor:
         return len(self.data)
 
     def item(self) -> float:
+        """The one element of a one-element tensor (a loss) as a Python float."""
         if self.data.size != 1:
             raise ValueError(f"item(): only a one-element tensor converts to a number, "
                              f"this one has shape {self.data.shape}")
         return float(self.data.reshape(()))
 
     def numpy(self) -> np.ndarray:
+        """The array itself (not a copy): ``data``."""
         return self.data
 
     def detach(self) -> "Tensor":
@@ -171,6 +178,7 @@ class Tensor:
         return wrap_array(self.data)
 
     def zero_grad(self) -> None:
+        """Forget the gradient: ``grad = None`` until the next ``backward()``."""
         self.grad = None
 
     def __repr__(self) -> str:

@@ -52,6 +52,7 @@ class NodeRecord:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a value no op made (a parameter, input, leaf or constant)."""
         return not self.operand_ids
 
 
