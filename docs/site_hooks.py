@@ -3,7 +3,8 @@
 At build time, so that nothing here can drift from the code:
 
 - the notebooks of ``examples/notebooks/`` become the pages ``notebooks/NAME.ipynb``
-  (rendered by mkdocs-jupyter with their stored outputs, never run);
+  (rendered by mkdocs-jupyter with their stored outputs, never run), each in the navigation
+  under its own first heading, so a new notebook needs no edit here;
 - ``api/microgradnn.md``, ``api/tensor.md`` and ``api/viz.md`` list every name of the
   module's ``__all__``, each rendered by mkdocstrings from its docstring;
 - ``cli.md`` walks the argparse parser of ``microgradnn.cli.build_parser`` (every command,
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
 import os
 import re
 from pathlib import Path
@@ -152,6 +154,27 @@ def cli_page() -> str:
         if sub.epilog:
             lines += ["", "```text", sub.epilog.strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def notebook_title(path: Path) -> str:
+    """The notebook's first Markdown heading, without its ``#``."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return path.stem
+
+
+def on_config(config):
+    """The navigation's "Notebooks" section: its index, then every notebook in name order."""
+    for section in config["nav"]:
+        if isinstance(section, dict) and "Notebooks" in section:
+            section["Notebooks"] = ["notebooks/index.md"] + [
+                {notebook_title(path): f"notebooks/{path.name}"}
+                for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+            return config
+    raise PluginError("mkdocs.yml's nav has no Notebooks section")
 
 
 @event_priority(100)  # before mkdocs-jupyter turns every .ipynb file into a page
