@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         folder = args.examples_out / example
         command = [sys.executable, str(ROOT / "examples" / f"{example}.py"), "--quick",
                    "--out", str(folder)]
-        print("$ " + " ".join(command[1:]), flush=True)
+        print(f"$ python examples/{example}.py --quick --out {folder}", flush=True)
         subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         for name in names:
             if (folder / name).is_file():
