@@ -196,7 +196,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
                           if p.suffix in PICTURE_SUFFIXES)
         missing = [p for p in pictures if f"({p})" not in markdown]
         if missing:
-            raise PluginError(f"gallery.md does not show these pictures of docs/: {', '.join(missing)}")
+            raise PluginError(f"docs/gallery.md does not show these pictures of docs/: "
+                              f"{', '.join(missing)} (add each with the call that made it)")
     return markdown
 
 

@@ -55,7 +55,8 @@ def test_the_gallery_shows_every_picture_of_docs():
     pictures = [p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*")
                 if p.suffix in (".png", ".svg", ".gif")]
     assert len(pictures) >= 20
-    assert [p for p in pictures if f"({p})" not in gallery] == []
+    missing = [p for p in pictures if f"({p})" not in gallery]
+    assert missing == [], f"add to docs/gallery.md, each with the call that made it: {missing}"
 
 
 def test_the_course_pictures_are_the_ones_its_script_makes():
