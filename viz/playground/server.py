@@ -96,6 +96,8 @@ class Request:
             value = json.loads(self.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise HttpError(400, f"the request body is not JSON: {error}") from None
+        except RecursionError:
+            raise HttpError(400, "the request body is JSON nested too deeply") from None
         if not isinstance(value, dict):
             raise HttpError(400, f"the request body must be a JSON object, got "
                                  f"{type(value).__name__}")

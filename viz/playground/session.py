@@ -1,0 +1,513 @@
+"""The MNIST playground's state: one model, one input digit, a mini-batch and an undo stack.
+
+Every number the page shows comes from here, computed by microgradnn: the explain page's
+JSON (``viz.explainer.explain_data``, float64 copies of the weights) and, read from it, the
+lecture's "nudges":
+
+- on the output layer, the change this example wants of each neuron, ``-∂C/∂a[L][j]`` (with
+  cross-entropy, of the weighted sums: ``-∂C/∂z[L][j] = y[j] - softmax(z[L])[j]``);
+- of a hidden neuron ``a[l][k]``, the sum over the next layer ``Σ_j w[l+1][j,k] δ[l+1][j]``,
+  term by term (``neuron_wish``);
+- of a weight, ``-∂C/∂w[l][j,k] = -a[l-1][k] δ[l][j]`` (``weight_wish``);
+
+each beside its mean over the mini-batch ("what all the examples want"). A step of gradient
+descent (``step``) and a nudge by hand (``nudge``) change the model's own weights; ``undo``
+puts back the weights before the last change. All of it under ``lock``, which the training
+job also holds for each of its steps.
+
+The input is always uint8 pixels (28, 28), as MNIST stores them: a drawing becomes one through
+``microgradnn.datasets.digit_image.mnist_style`` (the ink's bounding box scaled into 20x20,
+centred by its centre of mass), a test image is one already.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from microgradnn.datasets.digit_image import mnist_style
+from microgradnn.models import build_model, describe, input_mode_of, input_shape_of
+from microgradnn.tensor import Conv2d, Linear, Tensor, no_grad
+from microgradnn.training import input_tensor, loss_function, predict_logits
+
+from .inputs import check_grid, check_int, check_number
+
+__all__ = ["Session", "DEFAULT_SPEC", "DEFAULT_LOSS", "load_session"]
+
+DEFAULT_SPEC = {"model": "mlp", "hidden": [16, 16], "activation": "sigmoid", "seed": 0}
+DEFAULT_LOSS = "mse"  # the lectures' cost, C = Σ_j (a[L][j] - y[j])²
+BATCH = 32  # the mini-batch whose mean wishes are shown
+MAX_UNDO = 20
+MAX_DRAWING = 280  # side of the largest drawing accepted, in pixels
+MOVED = 8  # how many of the weights that moved most a step reports
+SIDE = 28
+
+
+class Session:
+    """The model and everything the page changes (see the module docstring)."""
+
+    def __init__(self, model: Any, spec: Optional[Dict[str, Any]], loss: str, title: str,
+                 data_root: Optional[str] = None, seed: int = 0) -> None:
+        from viz.explainer import check_model
+
+        loss_function(loss)  # a bad name fails now
+        self.model, self.layers = check_model(model)
+        self.model.eval()
+        self.spec, self.loss, self.title = spec, loss, title
+        self.data_root = data_root
+        self.lock = threading.RLock()
+        self.version = 0
+        self.rng = np.random.default_rng(seed)
+        self.pixels = np.zeros((SIDE, SIDE), np.uint8)
+        self.label: Optional[int] = None
+        self.image_name = "an empty drawing"
+        self.test_index: Optional[int] = None
+        self._data: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+        self.batch: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._undo: List[Tuple[str, Dict[str, np.ndarray]]] = []
+        self._cache: Tuple[int, Optional[Dict[str, Any]]] = (-1, None)
+        self._predictions: Tuple[int, Optional[np.ndarray]] = (-1, None)
+        self._nudge: Optional[Dict[str, Any]] = None
+        self.losses: List[float] = []  # each training step's loss (the page's curve)
+        self.accuracy: List[Dict[str, Any]] = []  # {"step", "accuracy"} per evaluation
+        self.shape, self.mode = tuple(input_shape_of(self.model)), input_mode_of(self.model)
+        self.weight_layers = [i for i, layer in enumerate(self.layers)
+                              if type(layer) in (Linear, Conv2d)]
+
+    # -- data -----------------------------------------------------------------------------------
+    def mnist(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
+        """MNIST's ``split`` from disk (never downloaded here); ValueError if missing."""
+        if split not in self._data:
+            from microgradnn.datasets.mnist import load_mnist
+
+            try:
+                self._data[split] = load_mnist(split, root=self.data_root, download=False,
+                                               progress=False)
+            except Exception as error:  # MnistUnavailableError, a corrupt file: one line
+                first = str(error).strip().splitlines()
+                raise ValueError(f"the MNIST {split} set is not available "
+                                 f"({first[0] if first else type(error).__name__}); set "
+                                 f"MICROGRADNN_DATA or pass --data") from None
+        return self._data[split]
+
+    def new_batch(self) -> None:
+        """A fresh random mini-batch of training images for the averaged wishes."""
+        images, labels = self.mnist("train")
+        index = np.sort(self.rng.choice(labels.size, size=BATCH, replace=False))
+        with self.lock:
+            self.batch = (images[index], labels[index].astype(np.int64))
+            self.changed()
+
+    def try_batch(self) -> None:
+        try:
+            self.new_batch()
+        except ValueError:
+            self.batch = None  # no MNIST on disk: the page says so
+
+    # -- the input --------------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Something the numbers depend on changed (input, label, weights, batch)."""
+        self.version += 1
+
+    def set_pixels(self, grid: Any) -> None:
+        """A 28x28 input of numbers in [0, 1] (white ink on black)."""
+        values = check_grid(grid, "pixels", (SIDE, SIDE), (SIDE, SIDE))
+        with self.lock:
+            self.pixels = np.rint(values * 255).astype(np.uint8)
+            self.image_name, self.test_index = "your 28x28 input", None
+            self.changed()
+
+    def set_drawing(self, grid: Any) -> None:
+        """A drawing (h, w) of numbers in [0, 1], ink 1 on 0, made into MNIST's 28x28."""
+        values = check_grid(grid, "drawing", (8, 8), (MAX_DRAWING, MAX_DRAWING))
+        if values.max() <= 0:
+            raise ValueError("the drawing is empty: draw a digit first")
+        pixels = mnist_style(values)
+        with self.lock:
+            self.pixels = pixels
+            self.image_name, self.test_index = "your drawing", None
+            self.changed()
+
+    def set_label(self, label: Any) -> None:
+        with self.lock:
+            self.label = None if label is None else check_int(label, "label", 0, 9)
+            self.changed()
+
+    def set_test(self, index: Any) -> None:
+        images, labels = self.mnist("test")
+        index = check_int(index, "index", 0, labels.size - 1)
+        with self.lock:
+            self.pixels, self.label = images[index].copy(), int(labels[index])
+            self.image_name, self.test_index = f"MNIST test image {index}", index
+            self.changed()
+
+    def next_misclassified(self) -> int:
+        """The index of the next test image (after the current one) the model gets wrong."""
+        images, labels = self.mnist("test")
+        with self.lock:
+            version, predicted = self._predictions
+            if version != self.weights_version() or predicted is None:
+                predicted = predict_logits(self.model, images).argmax(axis=1)
+                self._predictions = (self.weights_version(), predicted)
+            start = -1 if self.test_index is None else self.test_index
+        wrong = np.flatnonzero(predicted != labels)
+        if wrong.size == 0:
+            raise ValueError("the model classifies every test image correctly")
+        after = wrong[wrong > start]
+        index = int(after[0] if after.size else wrong[0])
+        self.set_test(index)
+        return index
+
+    def random_test(self) -> int:
+        _, labels = self.mnist("test")
+        index = int(self.rng.integers(labels.size))
+        self.set_test(index)
+        return index
+
+    def weights_version(self) -> int:
+        return getattr(self, "_weights_version", 0)
+
+    def weights_changed(self) -> None:
+        self._weights_version = self.weights_version() + 1
+        self.changed()
+
+    # -- the numbers -----------------------------------------------------------------------------
+    def explain(self) -> Dict[str, Any]:
+        """The explain page's numbers for the current input and weights (cached)."""
+        from viz.explainer import explain_data
+
+        with self.lock:
+            version, data = self._cache
+            if version == self.version and data is not None:
+                return data
+            data = explain_data(self.model, self.pixels, self.label, loss=self.loss,
+                                batch=self.batch, model_title=self.title,
+                                image_name=self.image_name,
+                                batch_name="random MNIST training images")
+            data["title"] = f"{data['model']} on {self.image_name}"
+            self._cache = (self.version, data)
+            return data
+
+    def entry(self, module_index: int) -> Dict[str, Any]:
+        """The explain data's entry of module ``module_index`` of the Sequential."""
+        for e in self.explain()["layers"]:
+            if e["name"] == str(module_index):
+                return e
+        raise ValueError(f"no layer {module_index} in the explain data")
+
+    def layer_module(self, l: Any) -> int:
+        """The Sequential's index of weight layer ``l`` (1-based, as in w[l][j,k])."""
+        l = check_int(l, "layer l", 1, len(self.weight_layers))
+        return self.weight_layers[l - 1]
+
+    def summary(self) -> Dict[str, Any]:
+        """What the page's own panels draw (the explain page gets ``explain()`` whole)."""
+        with self.lock:
+            data = self.explain()
+            out_entry = data["layers"][-1]
+            last_linear = self.entry(self.weight_layers[-1])
+            mse = self.loss == "mse"
+            wish_from = out_entry if mse else last_linear
+            batch = data.get("batch")
+            out = {
+                "version": self.version, "model": data["model"], "kind": data["kind"],
+                "loss_fn": self.loss, "image_name": self.image_name,
+                "test_index": self.test_index, "label": data["label"],
+                "label_given": data["label_given"], "prediction": data["prediction"],
+                "pixels": data["pixels"], "outputs": out_entry["activations"],
+                "output_symbol": "a[L][j]" if mse else "softmax(z[L])[j]",
+                "cost": data["loss"], "wish": -np.asarray(wish_from["grad"]),
+                "wish_symbol": "-∂C/∂a[L][j]" if mse else "-∂C/∂z[L][j]",
+                "batch": None if batch is None else {
+                    "size": batch["size"], "loss": batch["loss"],
+                    "accuracy": batch["accuracy"]},
+                "batch_wish": None if batch is None else -np.asarray(wish_from["batch_grad"]),
+                "L": len(self.weight_layers), "hidden": self._hidden(data),
+                "params": self.parameter_table(), "undo": len(self._undo),
+            }
+            return out
+
+    def _hidden(self, data: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Each hidden layer of an MLP: its activations a[l] and this example's wish."""
+        if data["kind"] != "mlp":
+            return []
+        out = []
+        for l, index in enumerate(self.weight_layers[:-1], start=1):
+            act = self.entry(index + 1)
+            out.append({"l": l, "n": len(act["activations"]), "a": act["activations"],
+                        "wish": -np.asarray(act["grad"]),
+                        "batch_wish": None if "batch_grad" not in act
+                        else -np.asarray(act["batch_grad"])})
+        return out
+
+    def parameter_table(self) -> List[Dict[str, Any]]:
+        """The weight layers a nudge can reach: l, module, shapes, and their symbols."""
+        table = []
+        for l, index in enumerate(self.weight_layers, start=1):
+            layer = self.layers[index]
+            conv = type(layer) is Conv2d
+            table.append({"l": l, "module": index, "type": type(layer).__name__,
+                          "weight": list(layer.weight.data.shape),
+                          "bias": None if layer.bias is None else list(layer.bias.data.shape),
+                          "symbol": "K" if conv else "w"})
+        return table
+
+    def weight_layer(self, l: Any) -> Tuple[int, Any, Dict[str, Any]]:
+        index = self.layer_module(l)
+        entry = self.entry(index)
+        if "weight" not in entry:
+            raise ValueError(f"layer {l}'s weights are not part of the explain data (a CNN's "
+                             f"fully connected layers are not drawn)")
+        return index, self.layers[index], entry
+
+    def neuron_wish(self, l: Any, k: Any) -> Dict[str, Any]:
+        """What this example (and the batch) wants of hidden neuron a[l][k], term by term:
+        ``∂C/∂a[l][k] = Σ_j w[l+1][j,k] δ[l+1][j]``, the wish is its negative."""
+        with self.lock:
+            if self.explain()["kind"] != "mlp":
+                raise ValueError("a hidden neuron's wish is written out for MLPs only")
+            l = check_int(l, "layer l", 1, len(self.weight_layers) - 1)
+            _, _, nxt = self.weight_layer(l + 1)
+            weights = np.asarray(nxt["weight"])
+            k = check_int(k, "neuron k", 0, weights.shape[1] - 1)
+            column = weights[:, k]
+            delta = np.asarray(nxt["grad"])
+            act = self.entry(self.weight_layers[l - 1] + 1)
+            out = {"l": l, "k": k, "a": float(act["activations"][k]),
+                   "terms": [{"j": j, "w": float(column[j]), "delta": float(delta[j]),
+                              "product": float(column[j] * delta[j])}
+                             for j in range(column.size)],
+                   "sum": float(column @ delta), "wish": -float(column @ delta),
+                   "grad": float(act["grad"][k])}
+            if "batch_grad" in nxt:
+                mean_delta = np.asarray(nxt["batch_grad"])
+                out["batch_terms"] = [float(v) for v in column * mean_delta]
+                out["batch_sum"] = float(column @ mean_delta)
+                out["batch_wish"] = -out["batch_sum"]
+            return out
+
+    def weight_wish(self, l: Any, j: Any, k: Any) -> Dict[str, Any]:
+        """``-∂C/∂w[l][j,k] = -a[l-1][k] δ[l][j]`` for this example and the batch's mean."""
+        with self.lock:
+            index, layer, entry = self.weight_layer(l)
+            if type(layer) is not Linear:
+                raise ValueError("a weight's wish is written out for fully connected layers")
+            weights = np.asarray(entry["weight"])
+            j = check_int(j, "neuron j", 0, weights.shape[0] - 1)
+            k = check_int(k, "input k", 0, weights.shape[1] - 1)
+            data = self.explain()
+            before = data["layers"][[e["name"] for e in data["layers"]].index(str(index)) - 1]
+            out = {"l": int(l), "j": j, "k": k, "w": float(weights[j, k]),
+                   "a_prev": float(np.ravel(before["activations"])[k]),
+                   "delta": float(entry["grad"][j]),
+                   "grad": float(entry["weight_grad"][j, k]),
+                   "wish": -float(entry["weight_grad"][j, k])}
+            if "batch_weight_grad" in entry:
+                out["batch_wish"] = -float(entry["batch_weight_grad"][j, k])
+            return out
+
+    # -- changing the weights --------------------------------------------------------------------
+    def push_undo(self, what: str) -> None:
+        with self.lock:
+            self._undo.append((what, self.model.state_dict()))
+            del self._undo[:-MAX_UNDO]
+
+    def undo(self) -> str:
+        with self.lock:
+            if not self._undo:
+                raise ValueError("nothing to undo")
+            what, state = self._undo.pop()
+            self.model.load_state_dict(state)
+            self._nudge = None
+            self.weights_changed()
+            return what
+
+    def costs(self) -> Dict[str, Optional[float]]:
+        data = self.explain()
+        batch = data.get("batch")
+        return {"example": float(data["loss"]),
+                "batch": None if batch is None else float(batch["loss"])}
+
+    def step(self, lr: Any, on: Any) -> Dict[str, Any]:
+        """One step of gradient descent, ``w ← w - η ∂C/∂w``, on this example's cost or on
+        the mini-batch's mean cost; returns C before and after and the weights that moved
+        most."""
+        from microgradnn.optim import SGD
+
+        lr = check_number(lr, "lr", 1e-6, 100.0)
+        if on not in ("example", "batch"):
+            raise ValueError(f"on must be 'example' or 'batch', got {str(on)[:40]!r}")
+        with self.lock:
+            if on == "batch" and self.batch is None:
+                raise ValueError("no mini-batch: the MNIST training set is not available")
+            before = self.costs()
+            label = self.explain()["label"]
+            images, labels = (self.pixels[None], np.array([label])) if on == "example" \
+                else self.batch
+            old = self.model.state_dict()
+            self.push_undo(f"a step on {'this example' if on == 'example' else 'the batch'}")
+            optimizer = SGD(list(self.model.parameters()), lr=lr)
+            optimizer.zero_grad()
+            logits = self.model(input_tensor(images, self.shape, self.mode))
+            loss_function(self.loss)(logits, labels).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            self.weights_changed()
+            after = self.costs()
+            return {"lr": lr, "on": on, "before": before, "after": after,
+                    "moved": self.moved(old, self.model.state_dict())}
+
+    def moved(self, old: Dict[str, np.ndarray], new: Dict[str, np.ndarray]) -> List[Dict[str, Any]]:
+        """The ``MOVED`` parameters whose values changed most, named as the lectures do."""
+        found: List[Tuple[float, str, Tuple[int, ...], float, float]] = []
+        for name, after in new.items():
+            before = old[name]
+            if before.dtype.kind != "f":
+                continue
+            delta = np.abs(after.astype(np.float64) - before).ravel()
+            for flat in np.argsort(delta)[-MOVED:]:
+                index = np.unravel_index(int(flat), after.shape)
+                found.append((float(delta[flat]), name, tuple(int(i) for i in index),
+                              float(before[index]), float(after[index])))
+        found.sort(key=lambda item: -item[0])
+        return [{"symbol": self.symbol(name, index), "name": name, "before": b, "after": a,
+                 "delta": a - b} for _, name, index, b, a in found[:MOVED] if a != b]
+
+    def symbol(self, name: str, index: Sequence[int]) -> str:
+        """``w[l][j,k]``, ``b[l][j]``, ``K[l][c,c'](r,q)`` for a parameter name and index."""
+        module, _, kind = name.partition(".")
+        if module.isdigit() and int(module) in self.weight_layers and kind in ("weight", "bias"):
+            l = self.weight_layers.index(int(module)) + 1
+            if kind == "bias":
+                return f"b[{l}][{index[0]}]"
+            if len(index) == 4:
+                return f"K[{l}][{index[0]},{index[1]}]({index[2]},{index[3]})"
+            return f"w[{l}][{index[0]},{index[1]}]"
+        return f"{name}[{','.join(map(str, index))}]"
+
+    def nudge(self, l: Any, kind: Any, index: Any, value: Any) -> Dict[str, Any]:
+        """Set one weight or bias to ``value``; C now beside the gradient's prediction
+        ``∂C/∂w · Δw`` made where the nudging of this parameter began."""
+        value = check_number(value, "value", -1e4, 1e4)
+        with self.lock:
+            module = self.layer_module(l)
+            layer = self.layers[module]
+            if kind not in ("weight", "bias") or getattr(layer, kind) is None:
+                raise ValueError(f"kind must be 'weight' or 'bias' of layer {l}, got "
+                                 f"{str(kind)[:40]!r}")
+            param = getattr(layer, kind)
+            if not isinstance(index, list) or len(index) != param.data.ndim:
+                raise ValueError(f"index must list {param.data.ndim} numbers for "
+                                 f"{kind} of shape {list(param.data.shape)}")
+            where = tuple(check_int(i, "index", 0, n - 1)
+                          for i, n in zip(index, param.data.shape))
+            key = (module, kind, where)
+            base = self._nudge
+            if base is None or base["key"] != key or base["version"] != self.version:
+                base = self._nudge_base(key, param, where)
+            param.data[where] = value
+            self.weights_changed()
+            cost = self.costs()["example"]
+            base["version"] = self.version
+            dw = float(param.data[where]) - base["w0"]
+            return {"symbol": self.symbol(f"{module}.{kind}", where), "w0": base["w0"],
+                    "w": float(param.data[where]), "dw": dw, "C0": base["C0"], "C": cost,
+                    "dC": cost - base["C0"], "grad": base["g0"], "predicted": base["g0"] * dw}
+
+    def _nudge_base(self, key: Tuple[Any, ...], param: Any, where: Tuple[int, ...]
+                    ) -> Dict[str, Any]:
+        module, kind, _ = key
+        grad = self._gradient(self.layers[module], kind)[where]
+        self.push_undo(f"the nudge of {self.symbol(f'{module}.{kind}', where)}")
+        self._nudge = {"key": key, "version": self.version, "w0": float(param.data[where]),
+                       "C0": self.costs()["example"], "g0": float(grad)}
+        return self._nudge
+
+    def _gradient(self, layer: Any, kind: str) -> np.ndarray:
+        """∂C/∂(weight or bias) of this example, float64, from the explain data."""
+        entry = self.entry(self.layers.index(layer))
+        key = "weight_grad" if kind == "weight" else "bias_grad"
+        if key not in entry:
+            raise ValueError("this layer's gradients are not part of the explain data")
+        return np.asarray(entry[key])
+
+    # -- live view while training ----------------------------------------------------------------
+    def live(self) -> Dict[str, Any]:
+        """The current digit's prediction and activations and the first layer's weights,
+        by a forward pass only (cheap enough to poll while training)."""
+        with self.lock:
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                with no_grad():
+                    h = input_tensor(self.pixels[None], self.shape, self.mode)
+                    activations = []
+                    for i, layer in enumerate(self.layers):
+                        h = layer(h)
+                        if i - 1 in self.weight_layers[:-1] and self._is_mlp():
+                            activations.append(np.asarray(h.data[0], np.float64))
+                    logits = np.asarray(h.data[0], np.float64)
+            finally:
+                self.model.train(was_training)
+            first = self.layers[self.weight_layers[0]].weight.data
+            images = first[:16].reshape(min(16, first.shape[0]), -1)
+        outputs = _outputs(logits, self.loss)
+        return {"outputs": outputs, "prediction": int(np.argmax(logits)),
+                "hidden": activations, "first_weights": images,
+                "first_shape": list(first.shape[1:])}
+
+    def _is_mlp(self) -> bool:
+        return all(type(self.layers[i]) is Linear for i in self.weight_layers)
+
+    # -- saving ------------------------------------------------------------------------------------
+    def save(self, path: str) -> str:
+        from microgradnn.checkpoint import save
+
+        if self.spec is None:
+            raise ValueError("this model was not built from a spec (a checkpoint or "
+                             "microgradnn.models.build_model), so it cannot be saved as a "
+                             "checkpoint")
+        with self.lock:
+            save(self.model, path, self.spec,
+                 extra={"loss": self.loss, "source": "microgradnn serve"})
+        return path
+
+
+def _outputs(logits: np.ndarray, loss: str) -> np.ndarray:
+    """The outputs the cost reads: sigmoid for the lectures' cost, softmax for cross-entropy."""
+    from microgradnn.tensor import sigmoid, softmax
+
+    z = Tensor(logits[None])
+    return (sigmoid(z) if loss == "mse" else softmax(z, axis=1)).data[0]
+
+
+def load_session(source: Any = None, loss: Optional[str] = None,
+                 data_root: Optional[str] = None) -> Session:
+    """A Session for a checkpoint path, a ``Checkpoint``, a model, or None (the untrained
+    784-16-16-10 sigmoid network with the lectures' cost)."""
+    from microgradnn.checkpoint import Checkpoint, load_checkpoint
+    from microgradnn.nn import MLP
+
+    if source is None:
+        model = build_model(DEFAULT_SPEC)
+        return Session(model, model.spec, loss or DEFAULT_LOSS,
+                       f"{describe(model.spec)}, untrained", data_root)
+    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+        source = load_checkpoint(source)
+    if isinstance(source, Checkpoint):
+        trained = source.extra.get("loss", "cross-entropy") \
+            if isinstance(source.extra, dict) else "cross-entropy"
+        try:
+            name = describe(source.spec)
+        except (ValueError, TypeError):
+            name = type(source.model).__name__
+        return Session(source.model, source.model.spec, loss or trained, name, data_root)
+    if isinstance(source, MLP):
+        from microgradnn.tensor import sequential_from_mlp
+
+        source = sequential_from_mlp(source, dtype=np.float32)
+    spec = getattr(source, "spec", None)
+    title = describe(spec) if spec is not None else type(source).__name__
+    return Session(source, spec, loss or "cross-entropy", title, data_root)
