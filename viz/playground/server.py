@@ -30,7 +30,8 @@ is one line of JSON, ``{"error": "..."}``, and the server keeps serving):
   ``localhost`` and this machine's name are accepted;
 - a POST must carry an ``Origin`` equal to ``http://`` + its Host (the page's own origin;
   403 otherwise) and a ``Content-Length`` of at most ``max_body`` bytes (1 MB by default;
-  411 without it, 413 above it: refused before anything is read);
+  411 without it, 413 above it: refused before anything is kept; a body of up to 4 MB is
+  read and dropped so that the client sees the 413, a larger one is not read at all);
 - a handler's ``HttpError`` becomes its status, a ``ValueError``/``TypeError`` a 400 with the
   error's first line (the library's messages name the problem and the value), anything else
   a 500 with one line (the traceback goes to stderr, not to the client).
@@ -67,6 +68,7 @@ __all__ = ["App", "Server", "Request", "Response", "HttpError", "json_response",
 MAX_BODY = 1 << 20  # bytes of a request body
 TOKEN_HEADER = "X-Microgradnn-Token"
 SOCKET_TIMEOUT = 10.0  # seconds a client may stay silent mid-request
+DRAIN_LIMIT = 4 << 20  # a refused body up to this size is read and dropped (see _drain)
 _WILDCARDS = ("0.0.0.0", "::", "")
 
 
@@ -263,9 +265,25 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(500, _error_body(f"internal error: {type(error).__name__}: "
                                                  f"{str(error).splitlines()[0] if str(error) else ''}"))
         try:
+            self._drain()
             self._send(response)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
+
+    def _drain(self) -> None:
+        """Read (and drop) a refused body of at most ``DRAIN_LIMIT`` bytes, so the client,
+        still sending, reads the 413 instead of a reset connection."""
+        left = getattr(self, "unread", 0)
+        if not 0 < left <= DRAIN_LIMIT:
+            return
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 1 << 16))
+                if not chunk:
+                    break
+                left -= len(chunk)
+        except (socket.timeout, OSError):  # a client that stops sending: answer anyway
+            pass
 
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
@@ -362,6 +380,7 @@ class Server:
         if length < 0:
             raise HttpError(400, f"Content-Length is negative: {length}")
         if length > self.max_body:
+            handler.unread = length  # type: ignore[attr-defined]
             raise HttpError(413, f"the request body is {length} bytes; at most "
                                  f"{self.max_body} are accepted")
         body = handler.rfile.read(length)

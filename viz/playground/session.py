@@ -112,11 +112,12 @@ class Session:
         self.version += 1
 
     def set_pixels(self, grid: Any) -> None:
-        """A 28x28 input of numbers in [0, 1] (white ink on black)."""
+        """A 28x28 input of numbers in [0, 1] (white ink on black); its label: the
+        prediction until ``set_label``."""
         values = check_grid(grid, "pixels", (SIDE, SIDE), (SIDE, SIDE))
         with self.lock:
             self.pixels = np.rint(values * 255).astype(np.uint8)
-            self.image_name, self.test_index = "your 28x28 input", None
+            self.image_name, self.test_index, self.label = "your 28x28 input", None, None
             self.changed()
 
     def set_drawing(self, grid: Any) -> None:
@@ -127,7 +128,7 @@ class Session:
         pixels = mnist_style(values)
         with self.lock:
             self.pixels = pixels
-            self.image_name, self.test_index = "your drawing", None
+            self.image_name, self.test_index, self.label = "your drawing", None, None
             self.changed()
 
     def set_label(self, label: Any) -> None:

@@ -69,10 +69,9 @@ def training_job(session: Session, settings: TrainingSettings) -> Any:
     """The job's function for ``JobRunner.start``: trains ``session.model`` in place."""
     images, labels = session.mnist("train")
     test_images, test_labels = session.mnist("test")
-    session.losses = []
-    session.accuracy = []
 
     def run(control: JobControl) -> None:
+        session.losses, session.accuracy = [], []  # a new curve (only once the job runs)
         model = session.model
         optimizer = settings.make_optimizer(list(model.parameters()))
         loss_fn = loss_function(session.loss)

@@ -105,6 +105,7 @@ canvas.addEventListener("pointerdown", (ev) => {
   ev.preventDefault();
   canvas.setPointerCapture(ev.pointerId);
   const p = point(ev); p.w = brushWidth(0);
+  if (P.state && P.state.test_index !== null) $("pg-label").value = "";  // a test image's label is not the drawing's
   P.current = [p];
   redraw();
 });
@@ -157,7 +158,9 @@ function sendDrawing(final) {
   const grid = drawingGrid();
   if (!grid) return;
   P.sending = true; P.lastSend = now;
-  run(api("POST", "/api/input", { drawing: grid }).then((d) => {
+  const body = { drawing: grid };
+  if ($("pg-label").value !== "") body.label = Number($("pg-label").value);
+  run(api("POST", "/api/input", body).then((d) => {
     render(d.state);
     if (final) refreshExplain();
   })).finally(() => {
@@ -174,6 +177,7 @@ function render(s) {
   $("pg-model").textContent = s.model + " · cost: " + (s.loss_fn === "mse"
     ? "C = Σ_j (a[L][j] - y[j])²" : "cross-entropy, C = -log softmax(z[L])[y]");
   $("pg-image-name").textContent = s.image_name + (s.label_given ? ", labelled " + s.label : ", label: its prediction");
+  $("pg-label").value = s.label_given ? String(s.label) : "";
   paintGrid($("pg-input"), s.pixels.flat(), 28, 28, (v) => [v, v, v]);
   const pred = $("pg-prediction");
   clear(pred).append("prediction: ", h("b", {}, String(s.prediction)), " (" + s.output_symbol + " = " + fmt(s.outputs[s.prediction]) + ")");
@@ -298,6 +302,8 @@ function fillLayers(s) {
   if (sel.options.length === s.params.length) return;
   clear(sel);
   for (const p of s.params) sel.append(h("option", { value: String(p.l) }, p.l + " (" + p.type + " " + p.weight.join("x") + ")"));
+  sel.value = String(s.params.length);  // the output layer: every weight there matters
+  $("pg-nudge-j").value = String(s.label);
 }
 function nudgeTarget() {
   const l = Number($("pg-nudge-l").value || 1), kind = $("pg-nudge-kind").value;
