@@ -1,0 +1,100 @@
+"""The playground page in headless chromium against a server on 127.0.0.1 at a free port: draw
+a "3" with mouse events and see the server's prediction on the page; take a step; train live."""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.request
+
+import numpy as np
+import pytest
+
+from viz.playground.launch import make_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def served():
+    server = make_server().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def app_page(browser, served):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    origin = f"http://127.0.0.1:{served.port}/"
+    page.on("request", lambda r: not r.url.startswith((origin, "data:", "blob:", "about:"))
+            and page.problems.append(f"network: {r.url}"))
+    page.goto(served.url)
+    page.wait_for_selector("#pg-outputs circle")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _state(server):
+    url = f"http://127.0.0.1:{server.port}/api/state?token={server.token}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())["state"]
+
+
+def _draw_three(page):
+    box = page.locator("#pg-canvas").bounding_box()
+    for cy in (0.3, 0.68):  # two arcs, open to the left
+        points = []
+        for i in range(25):
+            angle = -math.pi * 0.8 + i * (math.pi * 1.5) / 24
+            points.append((box["x"] + box["width"] * (0.48 + 0.2 * math.sin(angle + math.pi / 2)),
+                           box["y"] + box["height"] * (cy + 0.17 * math.sin(angle))))
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=2)
+        page.mouse.up()
+
+
+def test_draw_a_three_and_see_the_servers_prediction(app_page, served):
+    page = app_page
+    # Drawing with a finger must not scroll the page: the canvas takes the touch itself.
+    assert page.locator("#pg-canvas").evaluate("e => getComputedStyle(e).touchAction") == "none"
+    _draw_three(page)
+    page.wait_for_selector("#pg-image-name:has-text('your drawing')")
+    page.wait_for_timeout(500)  # the last stroke's update
+    state = _state(served)
+    assert state["image_name"] == "your drawing"
+    pixels = np.array(state["pixels"])
+    assert pixels.max() > 200 and (pixels > 50).sum() > 40  # ink reached the 28x28 input
+    rows = np.flatnonzero(pixels.max(axis=1) > 50)
+    assert rows[-1] - rows[0] + 1 == 20  # a tall digit fills the 20-pixel box
+    shown = page.locator("#pg-prediction b").inner_text()
+    assert shown == str(state["prediction"])
+    cost = page.locator("#pg-cost").inner_text()
+    assert f"{state['cost']:.4f}" in cost
+    assert page.problems == []
+
+
+def test_take_a_step_and_click_a_neuron(app_page, served):
+    page = app_page
+    _draw_three(page)
+    page.wait_for_selector("#pg-image-name:has-text('your drawing')")
+    page.locator(".pg-cell").nth(2).click()
+    page.wait_for_selector("#pg-wish table")
+    assert page.locator("#pg-wish tr").count() == 17  # a header and the 16 terms of layer 2
+    page.click("#pg-step-example")
+    page.wait_for_selector("#pg-step-result table")
+    text = page.locator("#pg-step-result").inner_text()
+    assert "this example" in text and "moved most" in text
+    assert _state(served)["undo"] == 1
+    page.click("#pg-undo")
+    page.wait_for_selector("#pg-step-result:has-text('undone')")
+    assert page.problems == []
