@@ -30,13 +30,14 @@ import tempfile
 import time
 from typing import Any, Dict, Iterator, Optional, Tuple
 
+import numpy as np
 from viz.explainer.jsonout import page_json
 from viz.explainer.page import page_html
 from viz.html import read_web_file
 
 from .jobs import JobBusy
 from .server import (App, HttpError, Request, Response, file_response, html_response,
-                     sse_response)
+                     json_response, sse_response)
 from .session import Session
 from .training_job import TrainingSettings, loss_curve, training_job
 
@@ -191,9 +192,14 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
 
 
 def training_status(app: App, session: Session) -> Dict[str, Any]:
+    """The job, the loss curve, the accuracies and the live digit, as plain JSON data
+    (written by ``json.dumps``: polled while training runs, so it must cost little)."""
     status = app.jobs.status()
+    live = {key: value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in session.live().items()}
+    live["hidden"] = [a.tolist() for a in live["hidden"]]
     return {"job": status, "curve": loss_curve(list(session.losses)),
-            "accuracy": list(session.accuracy), "live": session.live()}
+            "accuracy": list(session.accuracy), "live": live}
 
 
 def _training_routes(app: App, session: Session) -> None:
@@ -204,7 +210,7 @@ def _training_routes(app: App, session: Session) -> None:
             getattr(app.jobs, action)()
         except JobBusy as error:
             raise HttpError(409, str(error)) from None
-        return _json(training_status(app, session))
+        return json_response(training_status(app, session))
 
     @app.route("POST", "/api/train/start")
     def start(request: Request) -> Response:
@@ -214,14 +220,14 @@ def _training_routes(app: App, session: Session) -> None:
             app.jobs.start("training", job)
         except JobBusy as error:
             raise HttpError(409, str(error)) from None
-        return _json(training_status(app, session))
+        return json_response(training_status(app, session))
 
     for action in ("pause", "resume", "stop"):
         app.add("POST", f"/api/train/{action}", lambda request, a=action: control(a))
 
     @app.route("GET", "/api/train/status")
     def status(request: Request) -> Response:
-        return _json(training_status(app, session))
+        return json_response(training_status(app, session))
 
     @app.route("GET", "/api/train/events")
     def events(request: Request) -> Response:
@@ -240,16 +246,8 @@ def _events(app: App, session: Session) -> Iterator[Optional[Tuple[str, Any]]]:
             yield None
             continue
         version = status["version"]
-        full = training_status(app, session)
-        yield ("status", _plain(full))
+        yield ("status", training_status(app, session))
         time.sleep(EVENTS_INTERVAL)
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays and numbers as JSON-able lists and floats (NaN as None)."""
-    import json
-
-    return json.loads(page_json(value))
 
 
 def _saving_routes(app: App, session: Session, saver: _Saver) -> None:

@@ -79,7 +79,7 @@ def training_job(session: Session, settings: TrainingSettings) -> Any:
         n, size = labels.size, settings.batch_size
         steps = math.ceil(n / size)
         session.push_undo("the training")
-        done, last = 0, 0.0
+        done, last, elapsed = 0, 0.0, 0.0  # elapsed: seconds in steps, evaluations left out
         control.report(settings=settings.as_dict(), steps_per_epoch=steps,
                        epochs=settings.epochs, step=0, epoch=0)
         with session.lock:
@@ -89,6 +89,7 @@ def training_job(session: Session, settings: TrainingSettings) -> Any:
                 order = rng.permutation(n)
                 for step in range(steps):
                     control.checkpoint()
+                    started = time.perf_counter()
                     index = np.sort(order[step * size:(step + 1) * size])
                     with session.lock:
                         with np.errstate(over="ignore", invalid="ignore"):
@@ -106,13 +107,15 @@ def training_job(session: Session, settings: TrainingSettings) -> Any:
                             optimizer.step()
                         session.weights_changed()
                     session.losses.append(value)
+                    elapsed += time.perf_counter() - started
                     done += 1
                     if done % settings.eval_every == 0 or step == steps - 1:
                         _evaluate(session, test_images, test_labels, done)
                     now = time.monotonic()
                     if now - last >= REPORT_EVERY or step == steps - 1:
                         last = now
-                        control.report(step=done, epoch=epoch, loss=value)
+                        control.report(step=done, epoch=epoch, loss=value, seconds=elapsed,
+                                       steps_per_second=done / elapsed if elapsed else None)
         finally:
             with session.lock:
                 model.eval()

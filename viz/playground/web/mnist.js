@@ -380,7 +380,7 @@ function showTraining(d) {
   const j = d.job;
   const where = j.step !== undefined ? " · step " + j.step + " of " + (j.steps_per_epoch * j.epochs) + ", epoch " + j.epoch + " of " + j.epochs : "";
   const acc = d.accuracy.length ? " · test accuracy " + (100 * d.accuracy[d.accuracy.length - 1].accuracy).toFixed(2) + "%" : "";
-  $("pg-train-status").textContent = "training: " + j.state + where + (j.loss !== undefined ? " · loss " + fmt(j.loss) : "") + acc + (j.error ? " · " + j.error : "");
+  $("pg-train-status").textContent = "training: " + j.state + where + (j.loss !== undefined ? " · loss " + fmt(j.loss) : "") + (j.steps_per_second ? " · " + j.steps_per_second.toFixed(0) + " steps/s" : "") + acc + (j.error ? " · " + j.error : "");
   const active = ACTIVE.includes(j.state);
   $("pg-start").disabled = active; $("pg-pause").disabled = j.state !== "running";
   $("pg-resume").disabled = j.state !== "paused"; $("pg-stop").disabled = !active;
