@@ -436,7 +436,10 @@ function drawLive(live) {
 let explainTimer = null;
 function refreshExplain() {
   clearTimeout(explainTimer);
-  explainTimer = setTimeout(() => { $("pg-explain").src = withToken("/explain?v=" + (P.state ? P.state.version : 0)); }, 150);
+  explainTimer = setTimeout(() => {
+    $("pg-explain").src = withToken("/explain?v=" + (P.state ? P.state.version : 0));
+    if (!P.polling) api("GET", "/api/train/status").then(showTraining).catch((error) => showError(error.message));
+  }, 150);
 }
 $("pg-explain-refresh").addEventListener("click", refreshExplain);
 
