@@ -179,6 +179,21 @@ def test_stalled_client_does_not_block_others(server):
         stalled.close()
 
 
+def test_connections_past_the_limit_get_503_until_the_stalled_ones_time_out():
+    srv = Server(_app(), port=0, timeout=1.0, max_connections=3).start()
+    stalled = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(3)]
+    try:
+        time.sleep(0.2)
+        status, data = _request(srv, "GET", "/api/ping")
+        assert status == 503 and "too many connections" in _error(data)
+        time.sleep(1.5)  # the stalled connections time out and free their threads
+        _ok(srv)
+    finally:
+        for s in stalled:
+            s.close()
+        srv.stop()
+
+
 def test_server_sent_events(server):
     status, data = _request(server, "GET", "/api/events")
     assert status == 200

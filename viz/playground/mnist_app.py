@@ -92,18 +92,11 @@ class _Saver:
 
 
 def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
+    """The app (routes in the module docstring) over ``session``; ``save_path``: where the
+    checkpoint is saved (None: a temporary file, removed when the server stops)."""
     app = App()
     saver = _Saver(save_path)
     app.on_shutdown(saver.close)
-
-    def idle() -> None:
-        if app.jobs.running:
-            raise HttpError(409, "training is running: stop it before changing the weights "
-                                 "by hand")
-
-    def state(extra: Optional[Dict[str, Any]] = None) -> Response:
-        out = {"state": session.summary(), **(extra or {})}
-        return _json(out)
 
     @app.route("GET", "/")
     def index(request: Request) -> Response:
@@ -118,12 +111,24 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
 
     @app.route("GET", "/api/state")
     def get_state(request: Request) -> Response:
-        return state({"training": app.jobs.status()})
+        return _state(session, {"training": app.jobs.status()})
 
     @app.route("GET", "/api/explain")
     def get_explain(request: Request) -> Response:
         return _json(session.explain())
 
+    _input_routes(app, session)
+    _weight_routes(app, session)
+    _training_routes(app, session)
+    _saving_routes(app, session, saver)
+    return app
+
+
+def _state(session: Session, extra: Optional[Dict[str, Any]] = None) -> Response:
+    return _json({"state": session.summary(), **(extra or {})})
+
+
+def _input_routes(app: App, session: Session) -> None:
     @app.route("POST", "/api/input")
     def post_input(request: Request) -> Response:
         body = request.json()
@@ -146,17 +151,17 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
                 session.random_test()
             if "label" in body:
                 session.set_label(body["label"])
-            return state()
+            return _state(session)
 
     @app.route("POST", "/api/label")
     def post_label(request: Request) -> Response:
         session.set_label(request.json().get("label"))
-        return state()
+        return _state(session)
 
     @app.route("POST", "/api/batch")
     def post_batch(request: Request) -> Response:
         session.new_batch()
-        return state()
+        return _state(session)
 
     @app.route("GET", "/api/neuron")
     def get_neuron(request: Request) -> Response:
@@ -167,11 +172,19 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
         return _json(session.weight_wish(_query_int(request, "l"), _query_int(request, "j"),
                                          _query_int(request, "k")))
 
+
+def _weight_routes(app: App, session: Session) -> None:
+    """Step, nudge and undo: refused while a training job runs (or is paused)."""
+    def idle() -> None:
+        if app.jobs.running:
+            raise HttpError(409, "training is running: stop it before changing the weights "
+                                 "by hand")
+
     @app.route("POST", "/api/step")
     def post_step(request: Request) -> Response:
         idle()
         body = request.json()
-        return state({"step": session.step(body.get("lr"), body.get("on", "example"))})
+        return _state(session, {"step": session.step(body.get("lr"), body.get("on", "example"))})
 
     @app.route("POST", "/api/nudge")
     def post_nudge(request: Request) -> Response:
@@ -179,16 +192,12 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
         body = request.json()
         result = session.nudge(body.get("l"), body.get("kind", "weight"), body.get("index"),
                                body.get("value"))
-        return state({"nudge": result})
+        return _state(session, {"nudge": result})
 
     @app.route("POST", "/api/undo")
     def post_undo(request: Request) -> Response:
         idle()
-        return state({"undone": session.undo()})
-
-    _training_routes(app, session)
-    _saving_routes(app, session, saver)
-    return app
+        return _state(session, {"undone": session.undo()})
 
 
 def training_status(app: App, session: Session) -> Dict[str, Any]:

@@ -32,6 +32,8 @@ is one line of JSON, ``{"error": "..."}``, and the server keeps serving):
   403 otherwise) and a ``Content-Length`` of at most ``max_body`` bytes (1 MB by default;
   411 without it, 413 above it: refused before anything is kept; a body of up to 4 MB is
   read and dropped so that the client sees the 413, a larger one is not read at all);
+- at most ``max_connections`` (64) connections are served at once, each in its thread with a
+  socket timeout (10 s); one more gets a 503 at once;
 - a handler's ``HttpError`` becomes its status, a ``ValueError``/``TypeError`` a 400 with the
   error's first line (the library's messages name the problem and the value), anything else
   a 500 with one line (the traceback goes to stderr, not to the client).
@@ -68,6 +70,7 @@ __all__ = ["App", "Server", "Request", "Response", "HttpError", "json_response",
 MAX_BODY = 1 << 20  # bytes of a request body
 TOKEN_HEADER = "X-Microgradnn-Token"
 SOCKET_TIMEOUT = 10.0  # seconds a client may stay silent mid-request
+MAX_CONNECTIONS = 64  # connections served at once (one thread each)
 DRAIN_LIMIT = 4 << 20  # a refused body up to this size is read and dropped (see _drain)
 _WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -297,13 +300,42 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = False
     owner: "Server"
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, at most ``max_connections`` at once: past that a
+        connection gets a 503 at once (so stalled clients cannot take every thread)."""
+        if not self.owner.slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                body = _error_body("too many connections at once; try again")
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: "
+                                b"application/json\r\nContent-Length: "
+                                + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+                                + body)
+            except OSError:
+                pass
+            finally:
+                self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.owner.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.owner.slots.release()
+
 
 class Server:
     """``app`` served on ``host:port`` (port 0: a free one) behind the checks above."""
 
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, *,
                  token: Optional[str] = None, max_body: int = MAX_BODY,
-                 timeout: float = SOCKET_TIMEOUT, verbose: bool = False) -> None:
+                 timeout: float = SOCKET_TIMEOUT, max_connections: int = MAX_CONNECTIONS,
+                 verbose: bool = False) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"serve: port must be 0..65535, got {port!r}")
         self.app = app
@@ -311,6 +343,7 @@ class Server:
         self.max_body = max_body
         self.verbose = verbose
         self.stopping = threading.Event()
+        self.slots = threading.BoundedSemaphore(max_connections)
         handler = type("Handler", (_Handler,), {"timeout": timeout})
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("HTTPServer", (_HTTPServer,), {"address_family": family})
