@@ -245,7 +245,7 @@ def test_a_cnn_checkpoint_is_served(serve, tmp_path):
     np.testing.assert_allclose(state["outputs"], expected, atol=1e-6)
     step = client.json("POST", "/api/step", {"lr": 0.01, "on": "example"})["step"]
     assert step["after"]["example"] < step["before"]["example"]
-    assert any(m["symbol"].startswith("K[1]") or m["symbol"].startswith("w[") for m in step["moved"])
+    assert any(m["symbol"].startswith(("K[1]", "w[")) for m in step["moved"])
     status, raw = client.call("GET", "/explain")
     assert status == 200 and b"microgradnn-data" in raw
 

@@ -38,8 +38,10 @@ from viz.html import read_web_file
 from .jobs import JobBusy
 from .server import (App, HttpError, Request, Response, file_response, html_response,
                      json_response, sse_response)
+from .changes import nudge, step
 from .session import Session
 from .training_job import TrainingSettings, loss_curve, training_job
+from .wishes import neuron_wish, summary, weight_wish
 
 __all__ = ["mnist_app", "PAGE_CSP"]
 
@@ -125,7 +127,7 @@ def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
 
 
 def _state(session: Session, extra: Optional[Dict[str, Any]] = None) -> Response:
-    return _json({"state": session.summary(), **(extra or {})})
+    return _json({"state": summary(session), **(extra or {})})
 
 
 def _input_routes(app: App, session: Session) -> None:
@@ -165,12 +167,12 @@ def _input_routes(app: App, session: Session) -> None:
 
     @app.route("GET", "/api/neuron")
     def get_neuron(request: Request) -> Response:
-        return _json(session.neuron_wish(_query_int(request, "l"), _query_int(request, "k")))
+        return _json(neuron_wish(session, _query_int(request, "l"), _query_int(request, "k")))
 
     @app.route("GET", "/api/weight")
     def get_weight(request: Request) -> Response:
-        return _json(session.weight_wish(_query_int(request, "l"), _query_int(request, "j"),
-                                         _query_int(request, "k")))
+        return _json(weight_wish(session, _query_int(request, "l"), _query_int(request, "j"),
+                                 _query_int(request, "k")))
 
 
 def _weight_routes(app: App, session: Session) -> None:
@@ -184,14 +186,14 @@ def _weight_routes(app: App, session: Session) -> None:
     def post_step(request: Request) -> Response:
         idle()
         body = request.json()
-        return _state(session, {"step": session.step(body.get("lr"), body.get("on", "example"))})
+        return _state(session, {"step": step(session, body.get("lr"), body.get("on", "example"))})
 
     @app.route("POST", "/api/nudge")
     def post_nudge(request: Request) -> Response:
         idle()
         body = request.json()
-        result = session.nudge(body.get("l"), body.get("kind", "weight"), body.get("index"),
-                               body.get("value"))
+        result = nudge(session, body.get("l"), body.get("kind", "weight"), body.get("index"),
+                       body.get("value"))
         return _state(session, {"nudge": result})
 
     @app.route("POST", "/api/undo")

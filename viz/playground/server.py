@@ -265,8 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = Response(400, _error_body(str(error).split("\n")[0]))
         except Exception as error:  # a bug: one line to the client, the traceback to stderr
             traceback.print_exc()
+            first = str(error).splitlines()[0] if str(error) else ""
             response = Response(500, _error_body(f"internal error: {type(error).__name__}: "
-                                                 f"{str(error).splitlines()[0] if str(error) else ''}"))
+                                                 f"{first}"))
         try:
             self._drain()
             self._send(response)

@@ -1,19 +1,11 @@
 """The MNIST playground's state: one model, one input digit, a mini-batch and an undo stack.
 
-Every number the page shows comes from here, computed by microgradnn: the explain page's
-JSON (``viz.explainer.explain_data``, float64 copies of the weights) and, read from it, the
-lecture's "nudges":
-
-- on the output layer, the change this example wants of each neuron, ``-∂C/∂a[L][j]`` (with
-  cross-entropy, of the weighted sums: ``-∂C/∂z[L][j] = y[j] - softmax(z[L])[j]``);
-- of a hidden neuron ``a[l][k]``, the sum over the next layer ``Σ_j w[l+1][j,k] δ[l+1][j]``,
-  term by term (``neuron_wish``);
-- of a weight, ``-∂C/∂w[l][j,k] = -a[l-1][k] δ[l][j]`` (``weight_wish``);
-
-each beside its mean over the mini-batch ("what all the examples want"). A step of gradient
-descent (``step``) and a nudge by hand (``nudge``) change the model's own weights; ``undo``
-puts back the weights before the last change. All of it under ``lock``, which the training
-job also holds for each of its steps.
+Every number the page shows starts here, computed by microgradnn: the explain page's JSON
+(``explain``: ``viz.explainer.explain_data``, float64 copies of the weights, cached until
+the input or the weights change). ``wishes.py`` reads the lecture's nudges from it,
+``changes.py`` changes the weights by hand (a step, a nudge), ``undo`` puts back the weights
+before the last change. All of it under ``lock``, which the training job also holds for each
+of its steps.
 
 The input is always uint8 pixels (28, 28), as MNIST stores them: a drawing becomes one through
 ``microgradnn.datasets.digit_image.mnist_style`` (the ink's bounding box scaled into 20x20,
@@ -23,7 +15,7 @@ centred by its centre of mass), a test image is one already.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -32,7 +24,7 @@ from microgradnn.models import build_model, describe, input_mode_of, input_shape
 from microgradnn.tensor import Conv2d, Linear, Tensor, no_grad
 from microgradnn.training import input_tensor, loss_function, predict_logits
 
-from .inputs import check_grid, check_int, check_number
+from .inputs import check_grid, check_int
 
 __all__ = ["Session", "DEFAULT_SPEC", "DEFAULT_LOSS", "load_session"]
 
@@ -69,12 +61,16 @@ class Session:
         self._undo: List[Tuple[str, Dict[str, np.ndarray]]] = []
         self._cache: Tuple[int, Optional[Dict[str, Any]]] = (-1, None)
         self._predictions: Tuple[int, Optional[np.ndarray]] = (-1, None)
-        self._nudge: Optional[Dict[str, Any]] = None
+        self.nudge_base: Optional[Dict[str, Any]] = None
         self.losses: List[float] = []  # each training step's loss (the page's curve)
         self.accuracy: List[Dict[str, Any]] = []  # {"step", "accuracy"} per evaluation
         self.shape, self.mode = tuple(input_shape_of(self.model)), input_mode_of(self.model)
         self.weight_layers = [i for i, layer in enumerate(self.layers)
                               if type(layer) in (Linear, Conv2d)]
+        # Weights inside blocks (ResNet, GoogLeNet): l would not count them, so parameters
+        # are named by their path there instead of w[l][j,k].
+        self.nested = any("." in name for name, module in self.model.named_modules()
+                          if type(module) in (Linear, Conv2d))
 
     # -- data -----------------------------------------------------------------------------------
     def mnist(self, split: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -203,58 +199,6 @@ class Session:
         l = check_int(l, "layer l", 1, len(self.weight_layers))
         return self.weight_layers[l - 1]
 
-    def summary(self) -> Dict[str, Any]:
-        """What the page's own panels draw (the explain page gets ``explain()`` whole)."""
-        with self.lock:
-            data = self.explain()
-            out_entry = data["layers"][-1]
-            last_linear = self.entry(self.weight_layers[-1])
-            mse = self.loss == "mse"
-            wish_from = out_entry if mse else last_linear
-            batch = data.get("batch")
-            out = {
-                "version": self.version, "model": data["model"], "kind": data["kind"],
-                "loss_fn": self.loss, "image_name": self.image_name,
-                "test_index": self.test_index, "label": data["label"],
-                "label_given": data["label_given"], "prediction": data["prediction"],
-                "pixels": data["pixels"], "outputs": out_entry["activations"],
-                "output_symbol": "a[L][j]" if mse else "softmax(z[L])[j]",
-                "cost": data["loss"], "wish": -np.asarray(wish_from["grad"]),
-                "wish_symbol": "-∂C/∂a[L][j]" if mse else "-∂C/∂z[L][j]",
-                "batch": None if batch is None else {
-                    "size": batch["size"], "loss": batch["loss"],
-                    "accuracy": batch["accuracy"]},
-                "batch_wish": None if batch is None else -np.asarray(wish_from["batch_grad"]),
-                "L": len(self.weight_layers), "hidden": self._hidden(data),
-                "params": self.parameter_table(), "undo": len(self._undo),
-            }
-            return out
-
-    def _hidden(self, data: Dict[str, Any]) -> List[Dict[str, Any]]:
-        """Each hidden layer of an MLP: its activations a[l] and this example's wish."""
-        if data["kind"] != "mlp":
-            return []
-        out = []
-        for l, index in enumerate(self.weight_layers[:-1], start=1):
-            act = self.entry(index + 1)
-            out.append({"l": l, "n": len(act["activations"]), "a": act["activations"],
-                        "wish": -np.asarray(act["grad"]),
-                        "batch_wish": None if "batch_grad" not in act
-                        else -np.asarray(act["batch_grad"])})
-        return out
-
-    def parameter_table(self) -> List[Dict[str, Any]]:
-        """The weight layers a nudge can reach: l, module, shapes, and their symbols."""
-        table = []
-        for l, index in enumerate(self.weight_layers, start=1):
-            layer = self.layers[index]
-            conv = type(layer) is Conv2d
-            table.append({"l": l, "module": index, "type": type(layer).__name__,
-                          "weight": list(layer.weight.data.shape),
-                          "bias": None if layer.bias is None else list(layer.bias.data.shape),
-                          "symbol": "K" if conv else "w"})
-        return table
-
     def weight_layer(self, l: Any) -> Tuple[int, Any, Dict[str, Any]]:
         index = self.layer_module(l)
         entry = self.entry(index)
@@ -262,52 +206,6 @@ class Session:
             raise ValueError(f"layer {l}'s weights are not part of the explain data (a CNN's "
                              f"fully connected layers are not drawn)")
         return index, self.layers[index], entry
-
-    def neuron_wish(self, l: Any, k: Any) -> Dict[str, Any]:
-        """What this example (and the batch) wants of hidden neuron a[l][k], term by term:
-        ``∂C/∂a[l][k] = Σ_j w[l+1][j,k] δ[l+1][j]``, the wish is its negative."""
-        with self.lock:
-            if self.explain()["kind"] != "mlp":
-                raise ValueError("a hidden neuron's wish is written out for MLPs only")
-            l = check_int(l, "layer l", 1, len(self.weight_layers) - 1)
-            _, _, nxt = self.weight_layer(l + 1)
-            weights = np.asarray(nxt["weight"])
-            k = check_int(k, "neuron k", 0, weights.shape[1] - 1)
-            column = weights[:, k]
-            delta = np.asarray(nxt["grad"])
-            act = self.entry(self.weight_layers[l - 1] + 1)
-            out = {"l": l, "k": k, "a": float(act["activations"][k]),
-                   "terms": [{"j": j, "w": float(column[j]), "delta": float(delta[j]),
-                              "product": float(column[j] * delta[j])}
-                             for j in range(column.size)],
-                   "sum": float(column @ delta), "wish": -float(column @ delta),
-                   "grad": float(act["grad"][k])}
-            if "batch_grad" in nxt:
-                mean_delta = np.asarray(nxt["batch_grad"])
-                out["batch_terms"] = [float(v) for v in column * mean_delta]
-                out["batch_sum"] = float(column @ mean_delta)
-                out["batch_wish"] = -out["batch_sum"]
-            return out
-
-    def weight_wish(self, l: Any, j: Any, k: Any) -> Dict[str, Any]:
-        """``-∂C/∂w[l][j,k] = -a[l-1][k] δ[l][j]`` for this example and the batch's mean."""
-        with self.lock:
-            index, layer, entry = self.weight_layer(l)
-            if type(layer) is not Linear:
-                raise ValueError("a weight's wish is written out for fully connected layers")
-            weights = np.asarray(entry["weight"])
-            j = check_int(j, "neuron j", 0, weights.shape[0] - 1)
-            k = check_int(k, "input k", 0, weights.shape[1] - 1)
-            data = self.explain()
-            before = data["layers"][[e["name"] for e in data["layers"]].index(str(index)) - 1]
-            out = {"l": int(l), "j": j, "k": k, "w": float(weights[j, k]),
-                   "a_prev": float(np.ravel(before["activations"])[k]),
-                   "delta": float(entry["grad"][j]),
-                   "grad": float(entry["weight_grad"][j, k]),
-                   "wish": -float(entry["weight_grad"][j, k])}
-            if "batch_weight_grad" in entry:
-                out["batch_wish"] = -float(entry["batch_weight_grad"][j, k])
-            return out
 
     # -- changing the weights --------------------------------------------------------------------
     def push_undo(self, what: str) -> None:
@@ -321,7 +219,7 @@ class Session:
                 raise ValueError("nothing to undo")
             what, state = self._undo.pop()
             self.model.load_state_dict(state)
-            self._nudge = None
+            self.nudge_base = None
             self.weights_changed()
             return what
 
@@ -330,109 +228,6 @@ class Session:
         batch = data.get("batch")
         return {"example": float(data["loss"]),
                 "batch": None if batch is None else float(batch["loss"])}
-
-    def step(self, lr: Any, on: Any) -> Dict[str, Any]:
-        """One step of gradient descent, ``w ← w - η ∂C/∂w``, on this example's cost or on
-        the mini-batch's mean cost; returns C before and after and the weights that moved
-        most."""
-        from microgradnn.optim import SGD
-
-        lr = check_number(lr, "lr", 1e-6, 100.0)
-        if on not in ("example", "batch"):
-            raise ValueError(f"on must be 'example' or 'batch', got {str(on)[:40]!r}")
-        with self.lock:
-            if on == "batch" and self.batch is None:
-                raise ValueError("no mini-batch: the MNIST training set is not available")
-            before = self.costs()
-            label = self.explain()["label"]
-            images, labels = (self.pixels[None], np.array([label])) if on == "example" \
-                else self.batch
-            old = self.model.state_dict()
-            self.push_undo(f"a step on {'this example' if on == 'example' else 'the batch'}")
-            optimizer = SGD(list(self.model.parameters()), lr=lr)
-            optimizer.zero_grad()
-            logits = self.model(input_tensor(images, self.shape, self.mode))
-            loss_function(self.loss)(logits, labels).backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            self.weights_changed()
-            after = self.costs()
-            return {"lr": lr, "on": on, "before": before, "after": after,
-                    "moved": self.moved(old, self.model.state_dict())}
-
-    def moved(self, old: Dict[str, np.ndarray], new: Dict[str, np.ndarray]) -> List[Dict[str, Any]]:
-        """The ``MOVED`` parameters whose values changed most, named as the lectures do."""
-        found: List[Tuple[float, str, Tuple[int, ...], float, float]] = []
-        for name, after in new.items():
-            before = old[name]
-            if before.dtype.kind != "f":
-                continue
-            delta = np.abs(after.astype(np.float64) - before).ravel()
-            for flat in np.argsort(delta)[-MOVED:]:
-                index = np.unravel_index(int(flat), after.shape)
-                found.append((float(delta[flat]), name, tuple(int(i) for i in index),
-                              float(before[index]), float(after[index])))
-        found.sort(key=lambda item: -item[0])
-        return [{"symbol": self.symbol(name, index), "name": name, "before": b, "after": a,
-                 "delta": a - b} for _, name, index, b, a in found[:MOVED] if a != b]
-
-    def symbol(self, name: str, index: Sequence[int]) -> str:
-        """``w[l][j,k]``, ``b[l][j]``, ``K[l][c,c'](r,q)`` for a parameter name and index."""
-        module, _, kind = name.partition(".")
-        if module.isdigit() and int(module) in self.weight_layers and kind in ("weight", "bias"):
-            l = self.weight_layers.index(int(module)) + 1
-            if kind == "bias":
-                return f"b[{l}][{index[0]}]"
-            if len(index) == 4:
-                return f"K[{l}][{index[0]},{index[1]}]({index[2]},{index[3]})"
-            return f"w[{l}][{index[0]},{index[1]}]"
-        return f"{name}[{','.join(map(str, index))}]"
-
-    def nudge(self, l: Any, kind: Any, index: Any, value: Any) -> Dict[str, Any]:
-        """Set one weight or bias to ``value``; C now beside the gradient's prediction
-        ``∂C/∂w · Δw`` made where the nudging of this parameter began."""
-        value = check_number(value, "value", -1e4, 1e4)
-        with self.lock:
-            module = self.layer_module(l)
-            layer = self.layers[module]
-            if kind not in ("weight", "bias") or getattr(layer, kind) is None:
-                raise ValueError(f"kind must be 'weight' or 'bias' of layer {l}, got "
-                                 f"{str(kind)[:40]!r}")
-            param = getattr(layer, kind)
-            if not isinstance(index, list) or len(index) != param.data.ndim:
-                raise ValueError(f"index must list {param.data.ndim} numbers for "
-                                 f"{kind} of shape {list(param.data.shape)}")
-            where = tuple(check_int(i, "index", 0, n - 1)
-                          for i, n in zip(index, param.data.shape))
-            key = (module, kind, where)
-            base = self._nudge
-            if base is None or base["key"] != key or base["version"] != self.version:
-                base = self._nudge_base(key, param, where)
-            param.data[where] = value
-            self.weights_changed()
-            cost = self.costs()["example"]
-            base["version"] = self.version
-            dw = float(param.data[where]) - base["w0"]
-            return {"symbol": self.symbol(f"{module}.{kind}", where), "w0": base["w0"],
-                    "w": float(param.data[where]), "dw": dw, "C0": base["C0"], "C": cost,
-                    "dC": cost - base["C0"], "grad": base["g0"], "predicted": base["g0"] * dw}
-
-    def _nudge_base(self, key: Tuple[Any, ...], param: Any, where: Tuple[int, ...]
-                    ) -> Dict[str, Any]:
-        module, kind, _ = key
-        grad = self._gradient(self.layers[module], kind)[where]
-        self.push_undo(f"the nudge of {self.symbol(f'{module}.{kind}', where)}")
-        self._nudge = {"key": key, "version": self.version, "w0": float(param.data[where]),
-                       "C0": self.costs()["example"], "g0": float(grad)}
-        return self._nudge
-
-    def _gradient(self, layer: Any, kind: str) -> np.ndarray:
-        """∂C/∂(weight or bias) of this example, float64, from the explain data."""
-        entry = self.entry(self.layers.index(layer))
-        key = "weight_grad" if kind == "weight" else "bias_grad"
-        if key not in entry:
-            raise ValueError("this layer's gradients are not part of the explain data")
-        return np.asarray(entry[key])
 
     # -- live view while training ----------------------------------------------------------------
     def live(self) -> Dict[str, Any]:
