@@ -185,6 +185,15 @@ def test_numbers_equal_an_independent_numpy_pass(serve, tmp_path, hidden, activa
         np.testing.assert_allclose(wish["wish"], -ref["grads_a"][0][2], **close)
     weight = client.json("GET", "/api/weight?l=1&j=4&k=300")
     np.testing.assert_allclose(weight["wish"], -ref["weight_grads"][0][4, 300], **close)
+    batch = explain["batch"]
+    if batch is not None:  # the mini-batch's wish: the mean of its examples' own
+        refs = [_numpy_pass(arrays, np.array(p, np.float64), y, activation, loss)
+                for p, y in zip(batch["pixels"], batch["labels"])]
+        mean = np.mean([-r["dout"] if loss == "mse" else -r["deltas"][-1] for r in refs], 0)
+        np.testing.assert_allclose(state["batch_wish"], mean, **close)
+        np.testing.assert_allclose(weight["batch_wish"],
+                                   -np.mean([r["weight_grads"][0][4, 300] for r in refs]),
+                                   **close)
 
 
 def test_one_step_lowers_this_examples_cost_and_undo_restores(serve):
