@@ -4,6 +4,7 @@ downloaded checkpoint (1e-6), one step, a nudge by hand, training live, saving, 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -323,24 +324,31 @@ def test_temporary_checkpoint_is_removed_at_stop(tmp_path):
     assert not any(p.exists() for p in saver_dirs)
 
 
-def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
+@contextlib.contextmanager
+def _cli_serve(tmp_path, *args):
+    """``microgradnn serve --no-browser ARGS`` in tmp_path: yields (process, printed URL);
+    Ctrl-C (SIGINT) is sent when the block ends, and the process killed if it outlives it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
-    process = subprocess.Popen([sys.executable, "-m", "microgradnn", "serve", "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, cwd=tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "microgradnn", "serve", "--no-browser",
+                                *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, cwd=tmp_path)
     try:
         line = process.stdout.readline()
         assert line.startswith("microgradnn serve: open http://127.0.0.1:"), line
-        url = line.split()[3]
-        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
-            assert json.loads(response.read())["state"]["model"].startswith("MLP 784-16-16-10")
+        yield process, line.split()[3]
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
+        _, process.err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 0 and "stopped" in err
+
+
+def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
+    with _cli_serve(tmp_path) as (process, url):
+        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
+            assert json.loads(response.read())["state"]["model"].startswith("MLP 784-16-16-10")
+    assert process.returncode == 0 and "stopped" in process.err
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
@@ -391,13 +399,8 @@ def test_pick_a_test_image_the_next_misclassified_or_a_random_one(serve):
 @pytest.mark.mnist
 @pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
 def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OPENBLAS_NUM_THREADS="1")
     saved = tmp_path / "kept.npz"
-    process = subprocess.Popen([sys.executable, "-m", "microgradnn", "serve", "--no-browser",
-                                "--save", str(saved)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    try:
-        url = process.stdout.readline().split()[3]
+    with _cli_serve(tmp_path, "--save", str(saved)) as (process, url):
         base, token = url.split("/?token=")
 
         def post(path, body):
@@ -416,13 +419,7 @@ def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path
                 if json.loads(r.read())["curve"]["count"] > 20:
                     break
             time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0 and "stopped" in err, err
+    assert process.returncode == 0 and "stopped" in process.err, process.err
     assert saved.read_bytes() == before  # the last saved checkpoint, intact
     microgradnn.load(saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
