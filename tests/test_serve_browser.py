@@ -98,3 +98,39 @@ def test_take_a_step_and_click_a_neuron(app_page, served):
     page.click("#pg-undo")
     page.wait_for_selector("#pg-step-result:has-text('undone')")
     assert page.problems == []
+
+
+@pytest.fixture
+def phone_page(browser, served):
+    context = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True,
+                                  is_mobile=True)
+    page = context.new_page()
+    page.goto(served.url)
+    page.wait_for_selector("#pg-outputs circle")
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def test_drawing_with_a_finger_does_not_scroll_the_page(phone_page, served):
+    page = phone_page
+    page.locator("#pg-canvas").scroll_into_view_if_needed()
+    before = page.evaluate("window.scrollY")
+    box = page.locator("#pg-canvas").bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    x = box["x"] + box["width"] / 2
+    # Upwards, as a finger that scrolls a page down would move (the page can scroll down).
+    points = [(x, box["y"] + box["height"] * t) for t in np.linspace(0.85, 0.15, 15)]
+    cdp.send("Input.dispatchTouchEvent",
+             {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    for px, py in points[1:]:
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": "touchMove", "touchPoints": [{"x": px, "y": py}]})
+        page.wait_for_timeout(15)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_selector("#pg-image-name:has-text('your drawing')")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.scrollY") == before  # a vertical stroke, no scrolling
+    pixels = np.array(_state(served)["pixels"])
+    assert (pixels > 50).sum() > 20  # the finger's stroke became the input
