@@ -423,3 +423,15 @@ def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path
     assert saved.read_bytes() == before  # the last saved checkpoint, intact
     microgradnn.load(saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
+
+
+def test_the_page_may_talk_to_its_own_server_only(serve):
+    client = serve()
+    url = f"{client.base}/?token={client.server.token}"
+    with urllib.request.urlopen(url, timeout=60) as response:
+        policy = response.headers["Content-Security-Policy"]
+        page = response.read().decode()
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "unsafe-eval" not in policy
+    assert "/*PLAYGROUND_" not in page and 'id="pg-canvas"' in page

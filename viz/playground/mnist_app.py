@@ -37,18 +37,14 @@ from viz.html import read_web_file
 
 from .jobs import JobBusy
 from .server import (App, HttpError, Request, Response, file_response, html_response,
-                     json_response, sse_response)
+                     json_response, page_response, sse_response)
 from .changes import nudge, step
 from .session import Session
 from .training_job import TrainingSettings, loss_curve, training_job
 from .wishes import neuron_wish, summary, weight_wish
 
-__all__ = ["mnist_app", "PAGE_CSP"]
+__all__ = ["mnist_app"]
 
-# The page talks to its own server only; the explain page inside it is an offline page.
-PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-            "img-src data: blob:; connect-src 'self'; frame-src 'self'; base-uri 'none'; "
-            "form-action 'none'")
 EVENTS_INTERVAL = 0.25  # seconds between two events of the training stream, at least
 
 
@@ -93,18 +89,18 @@ class _Saver:
             self._tmp = None
 
 
-def mnist_app(session: Session, save_path: Optional[str] = None) -> App:
-    """The app (routes in the module docstring) over ``session``; ``save_path``: where the
+def mnist_app(session: Session, save_path: Optional[str] = None,
+              app: Optional[App] = None) -> App:
+    """The app (routes in the module docstring) over ``session``, registered in ``app`` (a
+    new ``App`` if None, or one that also serves another page); ``save_path``: where the
     checkpoint is saved (None: a temporary file, removed when the server stops)."""
-    app = App()
+    app = app if app is not None else App()
     saver = _Saver(save_path)
     app.on_shutdown(saver.close)
 
     @app.route("GET", "/")
     def index(request: Request) -> Response:
-        response = html_response(page())
-        response.headers["Content-Security-Policy"] = PAGE_CSP
-        return response
+        return page_response(page())
 
     @app.route("GET", "/explain")
     def explain_page(request: Request) -> Response:

@@ -38,7 +38,9 @@ is one line of JSON, ``{"error": "..."}``, and the server keeps serving):
   error's first line (the library's messages name the problem and the value), anything else
   a 500 with one line (the traceback goes to stderr, not to the client).
 
-Responses: ``json_response(obj)``, ``html_response(text)``, ``file_response(data, name)``
+Responses: ``json_response(obj)``, ``page_response(html)`` (an app's page, with ``PAGE_CSP``:
+its inline script may fetch from this server and nowhere else), ``html_response(text)``,
+``file_response(data, name)``
 (a download), ``Response(stream=iterator)`` for Server-Sent Events (``sse_response``), whose
 iterator should end when ``server.stopping`` is set. Responses carry ``Cache-Control:
 no-store``, ``Referrer-Policy: no-referrer`` (the token stays out of other sites' logs) and
@@ -65,12 +67,17 @@ from urllib.parse import parse_qs, urlsplit
 from .jobs import JobRunner
 
 __all__ = ["App", "Server", "Request", "Response", "HttpError", "json_response",
-           "html_response", "file_response", "sse_response", "MAX_BODY", "TOKEN_HEADER"]
+           "html_response", "page_response", "file_response", "sse_response", "MAX_BODY",
+           "TOKEN_HEADER", "PAGE_CSP"]
 
 MAX_BODY = 1 << 20  # bytes of a request body
 TOKEN_HEADER = "X-Microgradnn-Token"
 SOCKET_TIMEOUT = 10.0  # seconds a client may stay silent mid-request
 MAX_CONNECTIONS = 64  # connections served at once (one thread each)
+# An app's page: inline script and style, requests to this server only, images as data:/blob:.
+PAGE_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            "img-src data: blob:; connect-src 'self'; frame-src 'self'; base-uri 'none'; "
+            "form-action 'none'")
 DRAIN_LIMIT = 4 << 20  # a refused body up to this size is read and dropped (see _drain)
 _WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -133,6 +140,14 @@ def json_text_response(text: str, status: int = 200) -> Response:
 
 def html_response(text: str) -> Response:
     return Response(200, text.encode("utf-8"), "text/html; charset=utf-8")
+
+
+def page_response(text: str) -> Response:
+    """An app's own page: HTML whose inline script and style may talk to this server only
+    (``PAGE_CSP``), and show a page of this server in an iframe."""
+    response = html_response(text)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
 
 
 def file_response(data: bytes, filename: str, content_type: str) -> Response:
