@@ -200,10 +200,19 @@ def test_server_sent_events(server):
     assert data.decode().count("event: tick") == 3 and 'data: {"i":2}' in data.decode()
 
 
-def test_wildcard_host_accepts_ip_literals_only():
-    srv = Server(_app(), host="127.0.0.1", port=0)
-    srv.stop()
-    from viz.playground.server import warn_if_public
+def test_host_names_and_the_public_warning():
+    from viz.playground.server import _host_names, warn_if_public
+
+    assert _host_names("127.0.0.1", 80) == ("127.0.0.1:80", "localhost:80")
+    assert _host_names("::1", 80) == ("[::1]:80", "localhost:80")
+    srv = Server(_app(), host="0.0.0.0", port=0)
+    try:
+        assert srv.url.startswith("http://127.0.0.1:")
+        assert srv._host_ok(f"192.168.1.5:{srv.port}") and srv._host_ok(f"localhost:{srv.port}")
+        assert not srv._host_ok(f"evil.example:{srv.port}")
+        assert not srv._host_ok("192.168.1.5:1")
+    finally:
+        srv.stop()
     assert warn_if_public("0.0.0.0") and warn_if_public("127.0.0.1") is None
 
 

@@ -215,8 +215,13 @@ class App:
 
 
 def _host_names(host: str, port: int) -> Tuple[str, ...]:
-    """The Host header values that name the bound address (None: any IP literal too)."""
-    names = {host, "localhost", "127.0.0.1"} if host in ("127.0.0.1", "localhost") else {host}
+    """The Host header values that name the bound address (IPv6 literals in brackets)."""
+    if host in ("127.0.0.1", "localhost"):
+        names = {host, "localhost", "127.0.0.1"}
+    elif host == "::1":
+        names = {"[::1]", "localhost"}
+    else:
+        names = {f"[{host}]" if ":" in host else host}
     return tuple(sorted(f"{name}:{port}" for name in names))
 
 
