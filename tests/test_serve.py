@@ -365,64 +365,16 @@ def test_cli_serve_refuses_bad_options():
     assert len(missing.stderr.strip().splitlines()) == 1
 
 
-def test_public_host_prints_a_warning(capsys):
+def test_viz_serve_returns_the_url_and_stop_stops_it():
     from viz.playground.launch import serve, stop
 
-    url = serve(host="0.0.0.0")
-    try:
-        assert url.startswith("http://127.0.0.1:")
-        assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
-        with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
-            assert response.status == 200
-    finally:
-        stop()
-
-
-@pytest.mark.mnist
-@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
-def test_pick_a_test_image_the_next_misclassified_or_a_random_one(serve):
-    client = serve()
-    first = client.json("POST", "/api/input", {"test": 0})["state"]
-    assert (first["test_index"], first["label"], first["label_given"]) == (0, 7, True)
-    missed = client.json("POST", "/api/input", {"misclassified": True})["state"]
-    assert missed["test_index"] > 0 and missed["prediction"] != missed["label"]
-    after = client.json("POST", "/api/input", {"misclassified": True})["state"]
-    assert after["test_index"] > missed["test_index"]
-    picked = client.json("POST", "/api/input", {"random": True})["state"]
-    assert 0 <= picked["test_index"] < 10000
-    status, raw = client.call("POST", "/api/input", {"test": 10000})
-    assert status == 400 and "0..9999" in _error(raw)
-    status, raw = client.call("POST", "/api/input", {"test": 1, "random": True})
-    assert status == 400 and "exactly one" in _error(raw)
-
-
-@pytest.mark.mnist
-@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
-def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path):
-    saved = tmp_path / "kept.npz"
-    with _cli_serve(tmp_path, "--save", str(saved)) as (process, url):
-        base, token = url.split("/?token=")
-
-        def post(path, body):
-            req = urllib.request.Request(f"{base}{path}?token={token}",
-                                         data=json.dumps(body).encode(),
-                                         headers={"Origin": base})
-            with urllib.request.urlopen(req, timeout=60) as response:
-                return json.loads(response.read())
-
-        post("/api/save", {})
-        before = saved.read_bytes()
-        post("/api/train/start", {"epochs": 5, "lr": 0.1})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with urllib.request.urlopen(f"{base}/api/train/status?token={token}") as r:
-                if json.loads(r.read())["curve"]["count"] > 20:
-                    break
-            time.sleep(0.05)
-    assert process.returncode == 0 and "stopped" in process.err, process.err
-    assert saved.read_bytes() == before  # the last saved checkpoint, intact
-    microgradnn.load(saved)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
+    url = serve()
+    assert url.startswith("http://127.0.0.1:") and "token=" in url
+    with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
+        assert response.status == 200
+    stop()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=5)
 
 
 def test_the_page_may_talk_to_its_own_server_only(serve):

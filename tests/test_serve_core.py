@@ -205,7 +205,8 @@ def test_host_names_and_the_public_warning():
 
     assert _host_names("127.0.0.1", 80) == ("127.0.0.1:80", "localhost:80")
     assert _host_names("::1", 80) == ("[::1]:80", "localhost:80")
-    srv = Server(_app(), host="0.0.0.0", port=0)
+    srv = Server(_app(), host="127.0.0.1", port=0)  # tests listen on 127.0.0.1 only:
+    srv.host, srv.wildcard = "0.0.0.0", True  # the wildcard's Host rule, checked unbound
     try:
         assert srv.url.startswith("http://127.0.0.1:")
         assert srv._host_ok(f"192.168.1.5:{srv.port}") and srv._host_ok(f"localhost:{srv.port}")
