@@ -422,6 +422,7 @@ function drawLive(live) {
     for (const v of a) { const cell = h("span", { class: "pg-cell", title: fmt(v) }); cell.style.background = rgb(seq(v, 1)); row.append(cell); }
     el.append(row);
   }
+  if (live.hidden.length) el.append(h("p", { class: "pg-legend" }, "fill: this digit's activations a[l][k] with the current weights (white 0, dark blue 1)"));
   const box = clear($("pg-weights")), shape = live.first_shape;
   const side = shape.length === 1 ? Math.round(Math.sqrt(shape[0])) : shape[shape.length - 1];
   const rows = shape.length === 1 ? side : shape[shape.length - 2];
