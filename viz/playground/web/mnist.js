@@ -47,6 +47,12 @@ function mix(a, b, t) { return a.map((v, i) => Math.round(v + (b[i] - v) * t)); 
 function rgb(c) { return "rgb(" + c[0] + "," + c[1] + "," + c[2] + ")"; }
 function signed(v, m) { const t = m > 0 ? Math.max(-1, Math.min(1, v / m)) : 0; return t < 0 ? mix(MID, NEG, -t) : mix(MID, POS, t); }
 function seq(v, m) { return mix(LO, HI, m > 0 ? Math.max(0, Math.min(1, v / m)) : 0); }
+function actColor(values) {
+  // Activations: white 0 to dark blue at max(1, largest) (sigmoid, ReLU); purple-orange if
+  // some are negative (tanh).
+  const m = Math.max(1, maxAbs(values));
+  return values.some((v) => v < 0) ? (v) => rgb(signed(v, m)) : (v) => rgb(seq(v, m));
+}
 function maxAbs(a) { let m = 0; for (const v of a) if (v !== null && Math.abs(v) > m) m = Math.abs(v); return m; }
 function h(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -224,11 +230,11 @@ function drawHidden(s) {
   for (const layer of s.hidden) {
     const row = h("div", { class: "pg-layer" });
     row.append(h("span", { class: "pg-layer-name" }, "a[" + layer.l + "]"));
-    const m = maxAbs(layer.wish) || 1;
+    const m = maxAbs(layer.wish) || 1, color = actColor(layer.a);
     layer.a.forEach((a, k) => {
       const cell = h("button", { class: "pg-cell", type: "button", title: "a[" + layer.l + "][" + k + "] = " + fmt(a) + "; wish -∂C/∂a = " + fmt(layer.wish[k]),
                                  "aria-label": "neuron a[" + layer.l + "][" + k + "]" });
-      cell.style.background = rgb(seq(a, 1));
+      cell.style.background = color(a);
       cell.style.borderColor = rgb(signed(layer.wish[k], m));
       cell.style.borderWidth = "3px";
       if (P.neuron && P.neuron.l === layer.l && P.neuron.k === k) cell.classList.add("pg-selected");
@@ -237,7 +243,7 @@ function drawHidden(s) {
     });
     el.append(row);
   }
-  el.append(h("p", { class: "pg-legend" }, "fill: the activation a[l][k] (darker = larger); ring: this example's wish -∂C/∂a[l][k] (orange: up, purple: down)"));
+  el.append(h("p", { class: "pg-legend" }, "fill: the activation a[l][k] (white 0, dark blue 1 or the layer's largest; tanh: purple below 0, orange above); ring: this example's wish -∂C/∂a[l][k] (orange: up, purple: down)"));
 }
 function showNeuron(l, k) {
   run(api("GET", "/api/neuron?l=" + l + "&k=" + k).then((d) => {
@@ -419,10 +425,11 @@ function drawLive(live) {
   for (const [l, a] of live.hidden.entries()) {
     const row = h("div", { class: "pg-layer" });
     row.append(h("span", { class: "pg-layer-name" }, "a[" + (l + 1) + "]"));
-    for (const v of a) { const cell = h("span", { class: "pg-cell", title: fmt(v) }); cell.style.background = rgb(seq(v, 1)); row.append(cell); }
+    const color = actColor(a);
+    for (const v of a) { const cell = h("span", { class: "pg-cell", title: fmt(v) }); cell.style.background = color(v); row.append(cell); }
     el.append(row);
   }
-  if (live.hidden.length) el.append(h("p", { class: "pg-legend" }, "fill: this digit's activations a[l][k] with the current weights (white 0, dark blue 1)"));
+  if (live.hidden.length) el.append(h("p", { class: "pg-legend" }, "fill: this digit's activations a[l][k] with the current weights (white 0, dark blue 1 or the layer's largest; tanh: purple below 0, orange above)"));
   const box = clear($("pg-weights")), shape = live.first_shape;
   const side = shape.length === 1 ? Math.round(Math.sqrt(shape[0])) : shape[shape.length - 1];
   const rows = shape.length === 1 ? side : shape[shape.length - 2];
