@@ -40,13 +40,18 @@ is one line of JSON, ``{"error": "..."}``, and the server keeps serving):
 
 Responses: ``json_response(obj)``, ``page_response(html)`` (an app's page, with ``PAGE_CSP``:
 its inline script may fetch from this server and nowhere else), ``html_response(text)``,
-``file_response(data, name)``
-(a download), ``Response(stream=iterator)`` for Server-Sent Events (``sse_response``), whose
-iterator should end when ``server.stopping`` is set. Responses carry ``Cache-Control:
-no-store``, ``Referrer-Policy: no-referrer`` (the token stays out of other sites' logs) and
-``X-Content-Type-Options: nosniff``. ``App.on_shutdown(fn)`` registers what ``stop`` runs
-before closing (the job runner's stop is registered already: a running job ends after its
-current step).
+``file_response(data, name)`` (a download), ``sse_response(events)`` (Server-Sent Events from
+an iterator, which should end when ``server.stopping`` is set). Responses carry
+``Cache-Control: no-store``, ``Referrer-Policy: no-referrer`` (the token stays out of other
+sites' logs) and ``X-Content-Type-Options: nosniff``. A page reads the token from its own
+address and sends it with each request (``X-Microgradnn-Token``, or ``?token=`` where a
+header cannot be set: an ``<iframe src>``, an ``EventSource``, a download link).
+
+Background work: ``app.jobs`` (``jobs.JobRunner``) runs one job at a time,
+``app.jobs.start(name, run)`` with ``run(control)`` calling ``control.checkpoint()`` between
+steps and ``control.report(...)`` for progress (start/pause/resume/stop, polled or streamed).
+``App.on_shutdown(fn)`` registers what ``stop`` runs before closing; the job runner's stop is
+registered already, so a running job ends after its current step.
 """
 
 from __future__ import annotations
