@@ -387,3 +387,23 @@ def test_the_page_may_talk_to_its_own_server_only(serve):
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert "unsafe-eval" not in policy
     assert "/*PLAYGROUND_" not in page and 'id="pg-canvas"' in page
+
+
+def test_in_jupyter_viz_serve_also_shows_the_app_in_an_iframe(monkeypatch):
+    import types
+
+    from viz.playground.launch import serve, stop
+
+    shown = []
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: types.SimpleNamespace(config={"IPKernelApp": {}})
+    display = types.ModuleType("IPython.display")
+    display.IFrame = lambda src, width, height: ("iframe", src, width, height)
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    try:
+        url = serve()
+    finally:
+        stop()
+    assert shown == [("iframe", url, "100%", 900)]
