@@ -407,3 +407,19 @@ def test_in_jupyter_viz_serve_also_shows_the_app_in_an_iframe(monkeypatch):
     finally:
         stop()
     assert shown == [("iframe", url, "100%", 900)]
+
+
+def test_without_mnist_the_app_draws_and_training_says_why(serve, tmp_path, monkeypatch):
+    monkeypatch.delenv("MICROGRADNN_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cache either
+    client = serve(data=str(tmp_path))
+    state = client.state()
+    assert state["batch"] is None and state["batch_wish"] is None
+    assert state["image_name"] == "an empty drawing"
+    drawn = client.json("POST", "/api/input", {"pixels": _pixels().tolist()})["state"]
+    assert drawn["cost"] > 0
+    for path, body in (("/api/train/start", {}), ("/api/input", {"test": 3}),
+                       ("/api/step", {"lr": 0.1, "on": "batch"})):
+        status, raw = client.call("POST", path, body)
+        assert status == 400 and "not available" in _error(raw), raw
+    assert client.json("POST", "/api/step", {"lr": 0.1, "on": "example"})["step"]
