@@ -157,8 +157,11 @@ def _numpy_pass(arrays, pixels, label, activation, loss):
 @pytest.mark.parametrize("hidden, activation, loss", [
     ([16, 16], "sigmoid", "mse"), ([20], "relu", "cross-entropy"), ([8, 6, 5], "tanh", "mse")])
 def test_numbers_equal_an_independent_numpy_pass(serve, tmp_path, hidden, activation, loss):
-    model = build_model({"model": "mlp", "hidden": hidden, "activation": activation, "seed": 3})
-    client = serve(model, loss=loss)
+    spec = {"model": "mlp", "hidden": hidden, "activation": activation, "seed": 3}
+    path = tmp_path / "mlp.npz"  # served from a checkpoint, which says its cost
+    microgradnn.checkpoint.save(build_model(spec), path, spec, extra={"loss": loss})
+    client = serve(str(path))
+    assert client.state()["loss_fn"] == loss
     pixels = _pixels(1)
     state = client.json("POST", "/api/input", {"pixels": pixels.tolist(), "label": 3})["state"]
     status, raw = client.call("GET", "/api/checkpoint")
