@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import microgradnn
+from microgradnn.checkpoint import save as save_checkpoint
 from microgradnn.models import build_model
 from viz.playground.launch import make_server
 
@@ -159,7 +160,7 @@ def _numpy_pass(arrays, pixels, label, activation, loss):
 def test_numbers_equal_an_independent_numpy_pass(serve, tmp_path, hidden, activation, loss):
     spec = {"model": "mlp", "hidden": hidden, "activation": activation, "seed": 3}
     path = tmp_path / "mlp.npz"  # served from a checkpoint, which says its cost
-    microgradnn.checkpoint.save(build_model(spec), path, spec, extra={"loss": loss})
+    save_checkpoint(build_model(spec), path, spec, extra={"loss": loss})
     client = serve(str(path))
     assert client.state()["loss_fn"] == loss
     pixels = _pixels(1)
@@ -249,7 +250,7 @@ def test_a_cnn_checkpoint_is_served(serve, tmp_path):
     spec = {"model": "cnn", "channels": [4], "hidden": [16], "seed": 0}
     model = build_model(spec)
     path = tmp_path / "cnn.npz"
-    microgradnn.checkpoint.save(model, path, spec, extra={"loss": "cross-entropy"})
+    save_checkpoint(model, path, spec, extra={"loss": "cross-entropy"})
     client = serve(str(path))
     state = client.json("POST", "/api/input", {"pixels": _pixels(4).tolist(), "label": 1})["state"]
     assert state["kind"] == "cnn" and state["hidden"] == []
