@@ -254,12 +254,15 @@ function showNeuron(l, k) {
     for (const c of ["j", "w[" + (l + 1) + "][j," + k + "]", "δ[" + (l + 1) + "][j]", "product", "batch: w · mean δ"]) head.append(h("th", {}, c));
     t.append(head);
     d.terms.forEach((term, i) => {
-      const r = h("tr");
+      const r = h("tr", { class: "pg-pick", tabindex: "0", title: "nudge w[" + (l + 1) + "][" + term.j + "," + k + "] by hand" });
       r.append(h("td", {}, String(term.j)), h("td", {}, fmt(term.w)), h("td", {}, fmt(term.delta)), h("td", {}, fmt(term.product)),
                h("td", {}, d.batch_terms ? fmt(d.batch_terms[i]) : "n/a"));
+      const pick = () => pickWeight(l + 1, "weight", term.j, k);
+      r.addEventListener("click", pick);
+      r.addEventListener("keydown", (ev) => { if (ev.key === "Enter") pick(); });
       t.append(r);
     });
-    el.append(t);
+    el.append(t, h("p", { class: "pg-legend" }, "click a row to nudge that weight by hand (4.)"));
     el.append(h("div", { class: "pg-eq" }, "∂C/∂a[" + l + "][" + k + "] = Σ_j w[" + (l + 1) + "][j," + k + "] δ[" + (l + 1) + "][j] = " + fmt(d.sum) +
       "\nits wish, -∂C/∂a[" + l + "][" + k + "] = " + fmt(d.wish) + (d.wish >= 0 ? "  (up)" : "  (down)") +
       (d.batch_wish !== undefined ? "\naveraged over the mini-batch: " + fmt(d.batch_wish) : "")));
@@ -290,8 +293,18 @@ function step(on) {
     el.append(h("p", {}, "one step w ← w - η ∂C/∂w on " + (on === "example" ? "this example" : "the mini-batch's mean C") + ", η = " + fmt(r.lr)), t);
     const m = h("table", { class: "pg-table" });
     m.append(rowOf(["moved most", "before", "after", "Δ"], "th"));
-    for (const w of r.moved) m.append(rowOf([w.symbol, fmt(w.before), fmt(w.after), fmt(w.delta)]));
-    el.append(m);
+    for (const w of r.moved) {
+      const row = rowOf([w.symbol, fmt(w.before), fmt(w.after), fmt(w.delta)]);
+      const kind = w.name.endsWith(".bias") ? "bias" : "weight";
+      if (w.l !== null && (kind === "bias" || w.index.length === 2)) {
+        row.classList.add("pg-pick"); row.tabIndex = 0; row.title = "nudge " + w.symbol + " by hand";
+        const pick = () => pickWeight(w.l, kind, w.index[0], kind === "bias" ? 0 : w.index[1]);
+        row.addEventListener("click", pick);
+        row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") pick(); });
+      }
+      m.append(row);
+    }
+    el.append(m, h("p", { class: "pg-legend" }, "click a row to nudge that weight by hand"));
   }));
 }
 function rowOf(cells, tag) { const r = h("tr"); for (const c of cells) r.append(h(tag || "td", {}, c)); return r; }
@@ -318,6 +331,12 @@ function nudgeTarget() {
   let index = kind === "bias" ? [j] : [j, k];
   if (kind === "weight" && p.weight.length === 4) index = [j, k, 0, 0];
   return { l: l, kind: kind, index: index };
+}
+function pickWeight(l, kind, j, k) {
+  $("pg-nudge-l").value = String(l); $("pg-nudge-kind").value = kind;
+  $("pg-nudge-j").value = String(j); $("pg-nudge-k").value = String(k);
+  loadWeight();
+  $("pg-step-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 function loadWeight() {
   if (!P.state || !P.state.params.length) return;
