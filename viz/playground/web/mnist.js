@@ -186,7 +186,7 @@ function render(s) {
   $("pg-label").value = s.label_given ? String(s.label) : "";
   paintGrid($("pg-input"), s.pixels.flat(), 28, 28, (v) => [v, v, v]);
   const pred = $("pg-prediction");
-  clear(pred).append("prediction: ", h("b", {}, String(s.prediction)), " (" + s.output_symbol + " = " + fmt(s.outputs[s.prediction]) + ")");
+  clear(pred).append("prediction: ", h("b", {}, String(s.prediction)), " (" + s.output_symbol.replace("[j]", "[" + s.prediction + "]") + " = " + fmt(s.outputs[s.prediction]) + ")");
   const b = s.batch;
   $("pg-cost").textContent = "C of this example = " + fmt(s.cost) + (b ? "   ·   mean C of the mini-batch of " + b.size + " = " + fmt(b.loss) + " (accuracy " + (100 * b.accuracy).toFixed(1) + "%)" : "   ·   no mini-batch (MNIST not found)");
   drawOutputs(s);
