@@ -317,17 +317,19 @@ $("pg-new-batch").addEventListener("click", () => run(api("POST", "/api/batch", 
 
 // ---------------------------------------------------------------- nudge by hand
 function fillLayers(s) {
-  const sel = $("pg-nudge-l");
-  if (sel.options.length === s.params.length) return;
+  const sel = $("pg-nudge-l"), reach = s.params.filter((p) => p.explained);
+  if (sel.options.length === reach.length) return;
   clear(sel);
-  for (const p of s.params) sel.append(h("option", { value: String(p.l) }, p.l + " (" + p.type + " " + p.weight.join("x") + ")"));
-  sel.value = String(s.params.length);  // the output layer: every weight there matters
-  $("pg-nudge-j").value = String(s.label);
+  for (const p of reach) sel.append(h("option", { value: String(p.l) }, p.l + " (" + p.type + " " + p.weight.join("x") + ")"));
+  if (!reach.length) return;
+  const last = reach[reach.length - 1];
+  sel.value = String(last.l);  // the output layer, for an MLP: the label's weights
+  $("pg-nudge-j").value = String(last.l === s.L ? s.label : 0);
 }
 function nudgeTarget() {
   const l = Number($("pg-nudge-l").value || 1), kind = $("pg-nudge-kind").value;
   const j = Number($("pg-nudge-j").value), k = Number($("pg-nudge-k").value);
-  const p = P.state.params[l - 1];
+  const p = P.state.params.find((q) => q.l === l);
   let index = kind === "bias" ? [j] : [j, k];
   if (kind === "weight" && p.weight.length === 4) index = [j, k, 0, 0];
   return { l: l, kind: kind, index: index };
@@ -339,10 +341,10 @@ function pickWeight(l, kind, j, k) {
   $("pg-step-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 function loadWeight() {
-  if (!P.state || !P.state.params.length) return;
+  if (!P.state || !$("pg-nudge-l").options.length) return;
   const t = nudgeTarget();
   const el = clear($("pg-weight-wish"));
-  if (t.kind === "bias" || P.state.params[t.l - 1].weight.length !== 2) return;
+  if (t.kind === "bias" || P.state.params.find((q) => q.l === t.l).weight.length !== 2) return;
   run(api("GET", "/api/weight?l=" + t.l + "&j=" + t.index[0] + "&k=" + t.index[1]).then((d) => {
     const name = "w[" + d.l + "][" + d.j + "," + d.k + "]";
     el.textContent = name + " = " + fmt(d.w) + "\n-∂C/∂" + name + " = -a[" + (d.l - 1) + "][" + d.k + "] · δ[" + d.l + "][" + d.j + "] = -" +
