@@ -254,6 +254,9 @@ def test_a_cnn_checkpoint_is_served(serve, tmp_path):
     client = serve(str(path))
     state = client.json("POST", "/api/input", {"pixels": _pixels(4).tolist(), "label": 1})["state"]
     assert state["kind"] == "cnn" and state["hidden"] == []
+    # A nudge reaches the kernels, whose gradients the explain data holds, not the fc layers.
+    assert [(p["symbol"], p["explained"]) for p in state["params"]] == [
+        ("K", True), ("w", False), ("w", False)]
     from microgradnn.training import predict_proba
     expected = predict_proba(model, np.array(state["pixels"], np.uint8)[None])[0]
     np.testing.assert_allclose(state["outputs"], expected, atol=1e-6)
