@@ -277,6 +277,7 @@ def _wait(client, predicate, timeout=120.0):
     raise AssertionError(f"not reached in {timeout} s: {status['job']}")
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 @pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
 def test_training_live(serve, tmp_path):
@@ -351,6 +352,7 @@ def _cli_serve(tmp_path, *args):
             process.communicate()
 
 
+@pytest.mark.slow
 def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
     with _cli_serve(tmp_path) as (process, url):
         with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
