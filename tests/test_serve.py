@@ -432,3 +432,51 @@ def test_without_mnist_the_app_draws_and_training_says_why(serve, tmp_path, monk
         status, raw = client.call("POST", path, body)
         assert status == 400 and "not available" in _error(raw), raw
     assert client.json("POST", "/api/step", {"lr": 0.1, "on": "example"})["step"]
+
+
+@pytest.mark.mnist
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
+def test_pick_a_test_image_the_next_misclassified_or_a_random_one(serve):
+    client = serve()
+    first = client.json("POST", "/api/input", {"test": 0})["state"]
+    assert (first["test_index"], first["label"], first["label_given"]) == (0, 7, True)
+    missed = client.json("POST", "/api/input", {"misclassified": True})["state"]
+    assert missed["test_index"] > 0 and missed["prediction"] != missed["label"]
+    after = client.json("POST", "/api/input", {"misclassified": True})["state"]
+    assert after["test_index"] > missed["test_index"]
+    picked = client.json("POST", "/api/input", {"random": True})["state"]
+    assert 0 <= picked["test_index"] < 10000
+    status, raw = client.call("POST", "/api/input", {"test": 10000})
+    assert status == 400 and "0..9999" in _error(raw)
+    status, raw = client.call("POST", "/api/input", {"test": 1, "random": True})
+    assert status == 400 and "exactly one" in _error(raw)
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
+def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path):
+    saved = tmp_path / "kept.npz"
+    with _cli_serve(tmp_path, "--save", str(saved)) as (process, url):
+        base, token = url.split("/?token=")
+
+        def post(path, body):
+            req = urllib.request.Request(f"{base}{path}?token={token}",
+                                         data=json.dumps(body).encode(),
+                                         headers={"Origin": base})
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return json.loads(response.read())
+
+        post("/api/save", {})
+        before = saved.read_bytes()
+        post("/api/train/start", {"epochs": 5, "lr": 0.1})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{base}/api/train/status?token={token}") as r:
+                if json.loads(r.read())["curve"]["count"] > 20:
+                    break
+            time.sleep(0.05)
+    assert process.returncode == 0 and "stopped" in process.err, process.err
+    assert saved.read_bytes() == before  # the last saved checkpoint, intact
+    microgradnn.load(saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
