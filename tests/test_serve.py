@@ -310,7 +310,9 @@ def test_training_live(serve, tmp_path):
     saved_info = client.json("POST", "/api/save", {})
     assert saved_info["bytes"] == saved.stat().st_size
     loaded = microgradnn.load(saved)
-    status, raw = client.call("GET", "/api/checkpoint")  # the served weights, saved again
+    written = saved.stat().st_mtime_ns
+    status, raw = client.call("GET", "/api/checkpoint")  # the served weights, downloaded
+    assert saved.stat().st_mtime_ns == written  # a download does not rewrite --save's file
     with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
         np.testing.assert_array_equal(archive["param/0.weight"], loaded.state_dict()["0.weight"])
     status, raw = client.call("GET", "/api/train/events")
