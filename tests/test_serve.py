@@ -482,3 +482,17 @@ def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path
     assert saved.read_bytes() == before  # the last saved checkpoint, intact
     microgradnn.load(saved)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
+
+
+@pytest.mark.parametrize("family", ["lenet5", "resnet"])
+def test_a_cnn_family_is_served(serve, family):
+    client = serve(build_model({"model": family, "seed": 0}), loss="cross-entropy")
+    state = client.json("POST", "/api/input", {"pixels": _pixels(5).tolist(), "label": 2})["state"]
+    assert state["kind"] == "cnn" and len(state["outputs"]) == 10
+    np.testing.assert_allclose(sum(state["outputs"]), 1.0, atol=1e-6)
+    step = client.json("POST", "/api/step", {"lr": 0.01, "on": "example"})["step"]
+    assert step["after"]["example"] < step["before"]["example"]
+    if family == "resnet":  # weights inside residual blocks: named by their path, not w[l]
+        assert all(not m["symbol"].startswith(("w[", "K[", "b[")) for m in step["moved"])
+    status, raw = client.call("GET", "/explain")
+    assert status == 200 and b"microgradnn-data" in raw
