@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -496,3 +497,5 @@ def test_a_cnn_family_is_served(serve, family):
         assert all(not m["symbol"].startswith(("w[", "K[", "b[")) for m in step["moved"])
     status, raw = client.call("GET", "/explain")
     assert status == 200 and b"microgradnn-data" in raw
+    if shutil.which("dot"):  # the explain page's architecture diagram, as viz.explain's
+        assert b"arch_" in raw

@@ -33,7 +33,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 from viz.explainer.jsonout import page_json
-from viz.explainer.page import page_html
+from viz.explainer.page import architecture_svg, page_html
 from viz.html import read_web_file
 
 from .jobs import JobBusy
@@ -109,9 +109,16 @@ def mnist_app(session: Session, save_path: Optional[str] = None,
     def index(request: Request) -> Response:
         return page_response(page())
 
+    architecture: Dict[str, Optional[str]] = {}  # a CNN's diagram, drawn once
+
     @app.route("GET", "/explain")
     def explain_page(request: Request) -> Response:
-        data = session.explain()
+        data = dict(session.explain())
+        if data["kind"] == "cnn":  # as viz.explain's page: with the architecture diagram
+            if "svg" not in architecture:
+                architecture["svg"] = architecture_svg(session.model,
+                                                       data["layers"][0]["shape"])
+            data["architecture"] = architecture["svg"]
         return html_response(page_html(data, data["title"]))
 
     @app.route("GET", "/api/state")

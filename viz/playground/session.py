@@ -296,8 +296,9 @@ def load_session(source: Any = None, loss: Optional[str] = None,
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
         source = load_checkpoint(source)
     if isinstance(source, Checkpoint):
-        trained = source.extra.get("loss", "cross-entropy") \
-            if isinstance(source.extra, dict) else "cross-entropy"
+        from viz.explainer.page import checkpoint_loss
+
+        trained = checkpoint_loss(source)
         try:
             name = describe(source.spec)
         except (ValueError, TypeError):
