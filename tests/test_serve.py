@@ -311,6 +311,9 @@ def test_training_live(serve, tmp_path):
     saved_info = client.json("POST", "/api/save", {})
     assert saved_info["bytes"] == saved.stat().st_size
     loaded = microgradnn.load(saved)
+    from microgradnn.checkpoint import load_checkpoint
+    from viz.explainer.page import checkpoint_loss
+    assert checkpoint_loss(load_checkpoint(saved)) == "mse"  # the lectures' cost travels along
     written = saved.stat().st_mtime_ns
     status, raw = client.call("GET", "/api/checkpoint")  # the served weights, downloaded
     assert saved.stat().st_mtime_ns == written  # a download does not rewrite --save's file
