@@ -46,14 +46,18 @@ def _claim_expression(parser: argparse.ArgumentParser, args: argparse.Namespace,
     return extras
 
 
-def check_picture_output(output: str) -> None:
-    """Refuse an ``-o`` whose suffix names no picture format (before any work is done)."""
+def check_picture_output(output: str, flag: str = "-o") -> None:
+    """Refuse an ``-o`` whose suffix names no picture format, or that cannot be written
+    (a folder, a FIFO, a device, a missing folder), before any work is done."""
     from microgradnn.cli import CommandError
+    from microgradnn.fileio import check_writable_file
 
     suffix = os.path.splitext(output)[1].lower()
     if output != "-" and suffix not in TEXT_SUFFIXES + PICTURE_SUFFIXES:
         raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
                            f"{', '.join(PICTURE_SUFFIXES + TEXT_SUFFIXES)}, or '-' for DOT")
+    if output != "-":
+        check_writable_file(output, flag)
 
 
 def write_picture(picture: Any, output: str) -> None:

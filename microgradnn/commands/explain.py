@@ -91,9 +91,9 @@ def _batch(args: argparse.Namespace) -> Tuple[Optional[Tuple[Any, Any]], str]:
 def run_explain(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
 
-    output = Path(args.output)
-    if not output.resolve().parent.is_dir():
-        raise ValueError(f"-o {args.output}: folder {output.parent} does not exist")
+    from ..fileio import check_writable_file
+
+    output = check_writable_file(args.output, "-o")
     saved = load_checkpoint(args.checkpoint)
     if args.index is not None:
         image, true_label, image_name = _test_image(args)

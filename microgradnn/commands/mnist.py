@@ -218,6 +218,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.snapshots is not None and (not args.save or args.snapshots < 2):
         raise ValueError(f"--snapshots {args.snapshots} needs N >= 2 and --save FILE.npz "
                          f"(the snapshots are written beside it)")
+    if args.snapshots is not None:
+        from ..snapshots import snapshot_path
+
+        check_writable_file(snapshot_path(args.save), "--snapshots")
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
