@@ -8,7 +8,7 @@ import sys
 from typing import Any, List
 
 __all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS", "check_picture_output",
-           "write_picture"]
+           "write_picture", "load_digit_checkpoint"]
 
 TEXT_SUFFIXES = (".dot", ".gv")
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
@@ -76,3 +76,18 @@ def write_picture(picture: Any, output: str) -> None:
         except GraphvizNotFoundError as error:
             raise CommandError(str(error)) from None
     print(f"wrote {output}")
+
+
+def load_digit_checkpoint(path: str) -> Any:
+    """``load_checkpoint(path)``, refused in one line unless its model reads MNIST digits:
+    28x28 images in, 10 classes out (a hand-made spec may say otherwise)."""
+    from microgradnn.checkpoint import load_checkpoint
+    from microgradnn.models import SIDE, normalize_spec
+
+    saved = load_checkpoint(path)
+    spec = normalize_spec(saved.spec)
+    if spec.get("inputs", SIDE * SIDE) != SIDE * SIDE or spec["classes"] != 10:
+        raise ValueError(f"{path}: its model takes {spec.get('inputs', SIDE * SIDE)} inputs "
+                         f"and tells {spec['classes']} classes apart; an MNIST digit is "
+                         f"{SIDE * SIDE} pixels and one of 10 classes")
+    return saved

@@ -216,7 +216,7 @@ def run_descent(args: argparse.Namespace) -> int:
 
 
 def run_landscape(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..datasets.mnist import load_mnist
     from ..models import describe
     from ..snapshots import load_snapshots, snapshot_path
@@ -229,7 +229,7 @@ def run_landscape(args: argparse.Namespace) -> int:
         raise ValueError(f"--images must be a positive integer, got {args.images}")
     if args.span is not None and not (math.isfinite(args.span) and args.span > 0):
         raise ValueError(f"--span must be a positive number, got {args.span}")
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     snapshots_file: Optional[Path] = None
     if not args.random:
         if args.snapshots is not None:

@@ -89,12 +89,12 @@ def _batch(args: argparse.Namespace) -> Tuple[Optional[Tuple[Any, Any]], str]:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
 
     from ..fileio import check_writable_file
 
     output = check_writable_file(args.output, "-o")
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     if args.index is not None:
         image, true_label, image_name = _test_image(args)
         label: Optional[int] = true_label if args.label is None else args.label

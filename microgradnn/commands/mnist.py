@@ -279,11 +279,11 @@ def _confusion_table(confusion: np.ndarray) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..models import describe
     from ..training import evaluate
 
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     images, labels = _load_split("test", args, args.limit)
     accuracy, confusion = evaluate(saved.model, images, labels)
     print(f"{args.checkpoint}: {describe(saved.spec)}, {saved.model.num_parameters()} parameters")
@@ -299,14 +299,14 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe
     from ..training import predict_proba
 
     if args.noise == (args.image is not None):
         raise ValueError("give either an IMAGE or --noise (exactly one)")
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     if args.noise:
         image = np.random.default_rng(args.seed).integers(0, 256, (28, 28), dtype=np.uint8)
         source = f"uniform noise (seed {args.seed})"
