@@ -2,13 +2,15 @@
 
 Escaping of user strings into HTML-like labels, the one number format of the
 pictures, a colour-blind-safe diverging colour scale, and rendering with one clear
-error when the graphviz ``dot`` binary is missing.
+error when the graphviz ``dot`` binary is missing or fails.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
 from typing import Iterable, Optional, Tuple
 
 import graphviz
@@ -18,7 +20,8 @@ from microgradnn.fileio import write_atomic as _write_atomic
 
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
-    "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
+    "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "GraphvizFailedError", "Picture",
+    "render", "write_atomic",
     "MONO_FONT", "INSTALL_HINT",
 ]
 
@@ -152,14 +155,38 @@ class Picture(graphviz.Digraph):
         return _with_install_hint(super().render, *args, **kwargs)
 
 
+class GraphvizFailedError(OSError):
+    """The graphviz ``dot`` program ran and failed (an error exit, or killed by a signal,
+    e.g. out of memory); the message is one line with its status and first error line."""
+
+
+def _failure(error: subprocess.CalledProcessError) -> GraphvizFailedError:
+    status = error.returncode
+    if status < 0:
+        try:
+            how = f"was killed by signal {signal.Signals(-status).name}"
+        except ValueError:
+            how = f"was killed by signal {-status}"
+    else:
+        how = f"exited with status {status}"
+    stderr = error.stderr or b""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else str(stderr)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = f": {lines[0][:200]}" if lines else ""
+    return GraphvizFailedError(f"graphviz 'dot' {how} while laying out the picture{detail}")
+
+
 def _with_install_hint(call, *args, **kwargs):
-    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError``."""
+    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError`` and a
+    failing one as ``GraphvizFailedError`` (one line each)."""
     try:
         return call(*args, **kwargs)
     except graphviz.ExecutableNotFound as error:
         if isinstance(error, GraphvizNotFoundError):
             raise
         raise GraphvizNotFoundError() from error
+    except subprocess.CalledProcessError as error:
+        raise _failure(error) from None
 
 
 def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:
@@ -172,12 +199,7 @@ def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str
     if not fmt:
         raise ValueError(f"cannot tell the picture format of {path!r}: "
                          f"give a suffix like .svg or .png")
-    try:
-        data = graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound as error:
-        if isinstance(error, GraphvizNotFoundError):
-            raise
-        raise GraphvizNotFoundError() from error
+    data = _with_install_hint(graph.pipe, format=fmt)
     write_atomic(path, data)
     return path
 
