@@ -8,7 +8,7 @@ import sys
 from typing import Any, List
 
 __all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS", "check_picture_output",
-           "write_picture", "load_digit_checkpoint"]
+           "write_picture", "load_digit_checkpoint", "seed_value"]
 
 TEXT_SUFFIXES = (".dot", ".gv")
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
@@ -44,6 +44,18 @@ def _claim_expression(parser: argparse.ArgumentParser, args: argparse.Namespace,
     if args.expression is None and not extras:
         parser.error("the following arguments are required: EXPRESSION")
     return extras
+
+
+def seed_value(text: str) -> int:
+    """``--seed``'s type: an integer in 0..2**64-1 (what ``numpy.random.default_rng`` takes),
+    refused by argparse as "argument --seed: ..." otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:60]!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**64-1, got {text[:60]!r}")
+    return value
 
 
 def check_picture_output(output: str, flag: str = "-o") -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 if TYPE_CHECKING:  # numpy is imported by the handler: `microgradnn graph --help` skips it
     import numpy as np
 
+from . import seed_value
 from ..engine import format_number
 
 __all__ = ["register", "run_explain"]
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=_batch_size, default=32, metavar="N",
                         help="show the mean gradient of N random MNIST training images beside "
                              "this one (0: none; default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_value, default=0,
                         help="seed that picks the mini-batch (default: 0)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html",
                         help="the page to write")
