@@ -22,10 +22,11 @@ __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
     "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "GraphvizFailedError", "Picture",
     "render", "write_atomic",
-    "MONO_FONT", "INSTALL_HINT",
+    "MONO_FONT", "INSTALL_HINT", "MAX_LABEL", "readable_text",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
+MAX_LABEL = 1000  # characters of one user string shown in a picture
 
 # Ends of ColorBrewer's PuOr scale, which stays distinguishable under the common
 # colour-vision deficiencies: purple for negative values, orange for positive ones.
@@ -41,15 +42,28 @@ _HTML_ESCAPES = {
 }
 
 
+def readable_text(text: str, limit: int = MAX_LABEL) -> str:
+    """``text`` that every picture and page can hold: lone surrogates (text that is not
+    UTF-8, e.g. from undecodable bytes) become U+FFFD, and past ``limit`` characters it is
+    cut to end in "…"."""
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def escape_html(text: str) -> str:
     """Make any user string safe inside a graphviz HTML-like label.
 
     Markup characters become entities, newlines become ``<BR/>``, tabs spaces, and
     other control characters their visible Unicode "control pictures" (``␀``), since
-    graphviz rejects them. A non-empty string never escapes to an empty one.
+    graphviz rejects them; a lone surrogate (not UTF-8) becomes U+FFFD. Past
+    ``MAX_LABEL`` characters the text is cut and ends in "…" (dot fails on huge
+    labels). A non-empty string never escapes to an empty one.
     """
     out = []
-    for ch in str(text).replace("\r\n", "\n").replace("\r", "\n"):
+    for ch in readable_text(str(text).replace("\r\n", "\n").replace("\r", "\n")):
         if ch in _HTML_ESCAPES:
             out.append(_HTML_ESCAPES[ch])
         elif ch == "\n":
@@ -187,6 +201,9 @@ def _with_install_hint(call, *args, **kwargs):
         raise GraphvizNotFoundError() from error
     except subprocess.CalledProcessError as error:
         raise _failure(error) from None
+    except BrokenPipeError:
+        raise GraphvizFailedError("graphviz 'dot' stopped reading the picture before its end "
+                                  "(it failed on its input)") from None
 
 
 def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:
