@@ -359,7 +359,10 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
         if not np.all(np.isfinite(array)):
             raise CheckpointError(f"{path}: weight {name!r} holds NaN or inf")
     model = build_model(normalized)
-    state = _cast_and_check(state, model.state_dict(), path)
+    counts = integer_state_keys(normalized)
+    weights_dtype = model.parameters()[0].data.dtype
+    state = _cast_and_check(state, {name: np.dtype(np.int64) if name in counts else weights_dtype
+                                    for name in state}, path)
     _load_into(model, state, str(path))
     model.eval()
     return Checkpoint(model=model, spec=spec, extra=extra)
@@ -369,13 +372,13 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
 _NON_NEGATIVE = ("running_var", "num_batches_tracked")
 
 
-def _cast_and_check(state: Mapping[str, np.ndarray], own: Mapping[str, np.ndarray],
+def _cast_and_check(state: Mapping[str, np.ndarray], dtypes: Mapping[str, np.dtype],
                     path: Path) -> Dict[str, np.ndarray]:
-    """The stored arrays cast to the model's own dtypes, refused if the cast overflows
+    """The stored arrays cast to the model's own ``dtypes``, refused if the cast overflows
     (float64 1e300 is inf in float32) or a buffer leaves its domain (a negative variance)."""
     cast: Dict[str, np.ndarray] = {}
     for name, array in state.items():
-        dtype = own[name].dtype
+        dtype = dtypes[name]
         with np.errstate(over="ignore", invalid="ignore"):
             value = array.astype(dtype, copy=False)
         if dtype.kind == "f" and not np.all(np.isfinite(value)):

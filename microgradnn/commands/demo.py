@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise ValueError(f"--steps must be a positive integer, got {args.steps}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     written: List[str] = []
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -33,8 +33,8 @@ def run_export(args: argparse.Namespace) -> int:
     from ..models import input_mode_of, input_shape_of
 
     check_writable_file(args.torch, "--torch")
+    saved = load_checkpoint(args.checkpoint)  # refused before torch is even imported
     torch = require_torch()
-    saved = load_checkpoint(args.checkpoint)
     twin = to_torch(saved.model)
     try:
         source = torch_source(saved.model)
