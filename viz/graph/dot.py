@@ -192,7 +192,9 @@ def _failure(error: subprocess.CalledProcessError) -> GraphvizFailedError:
 
 def _with_install_hint(call, *args, **kwargs):
     """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError`` and a
-    failing one as ``GraphvizFailedError`` (one line each)."""
+    failing one as ``GraphvizFailedError`` (one line each, dot's own words in it: nothing
+    of dot's is printed on stderr besides)."""
+    kwargs.setdefault("quiet", True)
     try:
         return call(*args, **kwargs)
     except graphviz.ExecutableNotFound as error:
