@@ -27,7 +27,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AbstractSet, Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
+from typing import AbstractSet, Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
