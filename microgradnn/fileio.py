@@ -28,7 +28,7 @@ import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 __all__ = ["atomic_path", "write_atomic", "check_readable_file", "check_writable_file",
            "check_output_target", "remove_stale_temporaries"]
@@ -55,6 +55,24 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _mode(path: Path, failed: str) -> Optional[int]:
+    """``path``'s mode (symlinks followed), None if it does not exist; any other failure
+    is one ``OSError`` starting with ``failed``. Never opens the path."""
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise OSError(f"{failed}: {error.strerror or error}") from None
+
+
+def _not_a_file(mode: int, message: str) -> Exception:
+    """``message`` (with ``{kind}``: "a folder", "a FIFO (named pipe)", ...) as the error for
+    a path that is not a regular file: ``IsADirectoryError`` for a folder, else ``ValueError``."""
+    text = message.format(kind=_kind(mode))
+    return IsADirectoryError(text) if stat.S_ISDIR(mode) else ValueError(text)
+
+
 def check_readable_file(path: PathLike, what: str = "file") -> Path:
     """``path`` as a ``Path`` if it is an existing regular file (symlinks followed).
 
@@ -63,17 +81,13 @@ def check_readable_file(path: PathLike, what: str = "file") -> Path:
     path, so a FIFO cannot block.
     """
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} {path} does not exist") from None
-    except OSError as error:
-        raise OSError(f"{what} {path} cannot be read: {error.strerror or error}") from None
-    if stat.S_ISREG(mode):
-        return path
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{what} {path} is a folder, not a file")
-    raise ValueError(f"{what} {path} is {_kind(mode)}, not a regular file")
+    mode = _mode(path, f"{what} {path} cannot be read")
+    if mode is None:
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    if not stat.S_ISREG(mode):
+        raise _not_a_file(mode, f"{what} {path} is {{kind}}, not a " +
+                          ("file" if stat.S_ISDIR(mode) else "regular file"))
+    return path
 
 
 def check_output_target(path: PathLike, what: str = "cannot write") -> Path:
@@ -84,18 +98,12 @@ def check_output_target(path: PathLike, what: str = "cannot write") -> Path:
     a socket (never opened, so a FIFO cannot block and ``/dev/null`` is never replaced).
     """
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return path
-    except OSError as error:
-        raise OSError(f"{what} {str(path)!r}: {error.strerror or error}") from None
-    if stat.S_ISREG(mode):
-        return path
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{what} {str(path)!r}: it is a folder; give a file name")
-    raise ValueError(f"{what} {str(path)!r}: it is {_kind(mode)}, not a regular file; "
-                     f"nothing was written")
+    mode = _mode(path, f"{what} {str(path)!r}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise _not_a_file(mode, f"{what} {str(path)!r}: it is {{kind}}" + (
+            "; give a file name" if stat.S_ISDIR(mode) else
+            ", not a regular file; nothing was written"))
+    return path
 
 
 def check_writable_file(path: PathLike, what: str = "output") -> Path:
@@ -111,15 +119,10 @@ def check_writable_file(path: PathLike, what: str = "output") -> Path:
     if not folder.is_dir():
         reason = "does not exist" if not folder.exists() else "is not a folder"
         raise FileNotFoundError(f"{what} {path}: folder {folder} {reason}")
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as error:
-        raise OSError(f"{what} {path} cannot be written: {error.strerror or error}") from None
+    mode = _mode(path, f"{what} {path} cannot be written")
     if mode is not None and not stat.S_ISREG(mode):
-        raise IsADirectoryError(f"{what} {path} is {_kind(mode)}; give a file name") \
-            if stat.S_ISDIR(mode) else ValueError(f"{what} {path} is {_kind(mode)}, not a file")
+        raise _not_a_file(mode, f"{what} {path} is {{kind}}" + (
+            "; give a file name" if stat.S_ISDIR(mode) else ", not a file"))
     probe = _temporary_name(path)
     try:
         open(probe, "xb").close()
