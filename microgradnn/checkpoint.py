@@ -267,7 +267,7 @@ def _streamed_digest(archive: zipfile.ZipFile, entries: Mapping[str, _Entry]) ->
 def _hash_c_order(h: Any, array: np.ndarray) -> None:
     """Feed ``array``'s bytes in C order to ``h`` a slab of rows at a time, never a whole
     copy (a Fortran-ordered array is stored transposed)."""
-    rows = max(1, _CHUNK // max(1, array[0].nbytes))
+    rows = max(1, _CHUNK // max(1, array[:1].nbytes))
     for start in range(0, array.shape[0], rows):
         h.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
 
