@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import microgradnn
+from microgradnn.checkpoint import save as save_checkpoint
 from microgradnn.models import build_model
 from viz.playground.launch import make_server
 
@@ -157,8 +158,11 @@ def _numpy_pass(arrays, pixels, label, activation, loss):
 @pytest.mark.parametrize("hidden, activation, loss", [
     ([16, 16], "sigmoid", "mse"), ([20], "relu", "cross-entropy"), ([8, 6, 5], "tanh", "mse")])
 def test_numbers_equal_an_independent_numpy_pass(serve, tmp_path, hidden, activation, loss):
-    model = build_model({"model": "mlp", "hidden": hidden, "activation": activation, "seed": 3})
-    client = serve(model, loss=loss)
+    spec = {"model": "mlp", "hidden": hidden, "activation": activation, "seed": 3}
+    path = tmp_path / "mlp.npz"  # served from a checkpoint, which says its cost
+    save_checkpoint(build_model(spec), path, spec, extra={"loss": loss})
+    client = serve(str(path))
+    assert client.state()["loss_fn"] == loss
     pixels = _pixels(1)
     state = client.json("POST", "/api/input", {"pixels": pixels.tolist(), "label": 3})["state"]
     status, raw = client.call("GET", "/api/checkpoint")
@@ -246,7 +250,7 @@ def test_a_cnn_checkpoint_is_served(serve, tmp_path):
     spec = {"model": "cnn", "channels": [4], "hidden": [16], "seed": 0}
     model = build_model(spec)
     path = tmp_path / "cnn.npz"
-    microgradnn.checkpoint.save(model, path, spec, extra={"loss": "cross-entropy"})
+    save_checkpoint(model, path, spec, extra={"loss": "cross-entropy"})
     client = serve(str(path))
     state = client.json("POST", "/api/input", {"pixels": _pixels(4).tolist(), "label": 1})["state"]
     assert state["kind"] == "cnn" and state["hidden"] == []
@@ -387,3 +391,39 @@ def test_the_page_may_talk_to_its_own_server_only(serve):
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert "unsafe-eval" not in policy
     assert "/*PLAYGROUND_" not in page and 'id="pg-canvas"' in page
+
+
+def test_in_jupyter_viz_serve_also_shows_the_app_in_an_iframe(monkeypatch):
+    import types
+
+    from viz.playground.launch import serve, stop
+
+    shown = []
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: types.SimpleNamespace(config={"IPKernelApp": {}})
+    display = types.ModuleType("IPython.display")
+    display.IFrame = lambda src, width, height: ("iframe", src, width, height)
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    try:
+        url = serve()
+    finally:
+        stop()
+    assert shown == [("iframe", url, "100%", 900)]
+
+
+def test_without_mnist_the_app_draws_and_training_says_why(serve, tmp_path, monkeypatch):
+    monkeypatch.delenv("MICROGRADNN_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no cache either
+    client = serve(data=str(tmp_path))
+    state = client.state()
+    assert state["batch"] is None and state["batch_wish"] is None
+    assert state["image_name"] == "an empty drawing"
+    drawn = client.json("POST", "/api/input", {"pixels": _pixels().tolist()})["state"]
+    assert drawn["cost"] > 0
+    for path, body in (("/api/train/start", {}), ("/api/input", {"test": 3}),
+                       ("/api/step", {"lr": 0.1, "on": "batch"})):
+        status, raw = client.call("POST", path, body)
+        assert status == 400 and "not available" in _error(raw), raw
+    assert client.json("POST", "/api/step", {"lr": 0.1, "on": "example"})["step"]

@@ -83,13 +83,23 @@ def test_draw_a_three_and_see_the_servers_prediction(app_page, served):
     assert page.problems == []
 
 
-def test_take_a_step_and_click_a_neuron(app_page, served):
+def test_a_neuron_a_nudge_by_hand_a_step_and_undo(app_page, served):
     page = app_page
     _draw_three(page)
     page.wait_for_selector("#pg-image-name:has-text('your drawing')")
     page.locator(".pg-cell").nth(2).click()
     page.wait_for_selector("#pg-wish table")
     assert page.locator("#pg-wish tr").count() == 17  # a header and the 16 terms of layer 2
+    page.locator("#pg-wish tr.pg-pick").nth(5).click()  # w[2][5,2]: to the nudge panel
+    page.wait_for_selector("#pg-weight-wish:has-text('w[2][5,2] = ')")
+    page.fill("#pg-nudge-value", "0.75")
+    page.locator("#pg-nudge-value").dispatch_event("change")
+    page.wait_for_selector("#pg-nudge-result:has-text('the gradient predicted')")
+    nudged = page.locator("#pg-nudge-result").inner_text()
+    assert "w[2][5,2]" in nudged and "0.7500" in nudged
+    assert _state(served)["undo"] == 1  # the nudge can be undone
+    page.click("#pg-undo")
+    page.wait_for_selector("#pg-step-result:has-text('undone: the nudge of w[2][5,2]')")
     page.click("#pg-step-example")
     page.wait_for_selector("#pg-step-result table")
     text = page.locator("#pg-step-result").inner_text()

@@ -87,9 +87,11 @@ def run_serve(args: argparse.Namespace) -> int:
         import webbrowser
 
         try:
-            webbrowser.open(server.url)
+            opened = webbrowser.open(server.url)
         except webbrowser.Error:
-            print("microgradnn serve: could not open a browser; open the address above",
+            opened = False
+        if not opened:
+            print("microgradnn serve: no browser found here; open the address above",
                   file=sys.stderr)
     server.serve_forever()
     print("microgradnn serve: stopped", file=sys.stderr)

@@ -65,17 +65,24 @@ def moved(session: Session, old: Dict[str, np.ndarray],
             found.append((float(delta[flat]), name, tuple(int(i) for i in index),
                           float(before[index]), float(after[index])))
     found.sort(key=lambda item: -item[0])
-    return [{"symbol": symbol(session, name, index), "name": name, "before": b, "after": a,
-             "delta": a - b} for _, name, index, b, a in found[:MOVED] if a != b]
+    return [{"symbol": symbol(session, name, index), "name": name, "index": list(index),
+             "l": _layer_number(session, name), "before": b, "after": a, "delta": a - b}
+            for _, name, index, b, a in found[:MOVED] if a != b]
+
+
+def _layer_number(session: Session, name: str) -> Any:
+    """l of a top-level weight layer's parameter (what ``nudge`` takes), else None."""
+    module, _, kind = name.partition(".")
+    if module.isdigit() and int(module) in session.weight_layers and kind in ("weight", "bias"):
+        return session.weight_layers.index(int(module)) + 1
+    return None
 
 
 def symbol(session: Session, name: str, index: Sequence[int]) -> str:
     """``w[l][j,k]``, ``b[l][j]``, ``K[l][c,c'](r,q)`` for a parameter name and index."""
-    module, _, kind = name.partition(".")
-    if not session.nested and module.isdigit() and int(module) in session.weight_layers \
-            and kind in ("weight", "bias"):
-        l = session.weight_layers.index(int(module)) + 1
-        if kind == "bias":
+    l = _layer_number(session, name)
+    if not session.nested and l is not None:
+        if name.endswith(".bias"):
             return f"b[{l}][{index[0]}]"
         if len(index) == 4:
             return f"K[{l}][{index[0]},{index[1]}]({index[2]},{index[3]})"

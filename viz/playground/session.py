@@ -50,7 +50,8 @@ class Session:
         self.spec, self.loss, self.title = spec, loss, title
         self.data_root = data_root
         self.lock = threading.RLock()
-        self.version = 0
+        self.version = 0  # grows whenever the input, the label, the batch or the weights change
+        self.weights_version = 0  # grows whenever the weights change
         self.rng = np.random.default_rng(seed)
         self.pixels = np.zeros((SIDE, SIDE), np.uint8)
         self.label: Optional[int] = None
@@ -145,9 +146,9 @@ class Session:
         images, labels = self.mnist("test")
         with self.lock:
             version, predicted = self._predictions
-            if version != self.weights_version() or predicted is None:
+            if version != self.weights_version or predicted is None:
                 predicted = predict_logits(self.model, images).argmax(axis=1)
-                self._predictions = (self.weights_version(), predicted)
+                self._predictions = (self.weights_version, predicted)
             start = -1 if self.test_index is None else self.test_index
         wrong = np.flatnonzero(predicted != labels)
         if wrong.size == 0:
@@ -163,11 +164,8 @@ class Session:
         self.set_test(index)
         return index
 
-    def weights_version(self) -> int:
-        return getattr(self, "_weights_version", 0)
-
     def weights_changed(self) -> None:
-        self._weights_version = self.weights_version() + 1
+        self.weights_version += 1
         self.changed()
 
     # -- the numbers -----------------------------------------------------------------------------

@@ -68,7 +68,9 @@ def _hidden(session: Session, data: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def parameter_table(session: Session) -> List[Dict[str, Any]]:
-    """The weight layers a nudge can reach: l, module, shapes, and their symbols."""
+    """The weight layers: l, module, shapes, symbol, and whether a nudge can reach them
+    (``explained``: their gradients are in the explain data; a CNN's fully connected layers'
+    are not)."""
     table = []
     for l, index in enumerate(session.weight_layers, start=1):
         layer = session.layers[index]
@@ -76,7 +78,8 @@ def parameter_table(session: Session) -> List[Dict[str, Any]]:
         table.append({"l": l, "module": index, "type": type(layer).__name__,
                       "weight": list(layer.weight.data.shape),
                       "bias": None if layer.bias is None else list(layer.bias.data.shape),
-                      "symbol": "K" if conv else "w"})
+                      "symbol": "K" if conv else "w",
+                      "explained": "weight_grad" in session.entry(index)})
     return table
 
 

@@ -186,7 +186,7 @@ function render(s) {
   $("pg-label").value = s.label_given ? String(s.label) : "";
   paintGrid($("pg-input"), s.pixels.flat(), 28, 28, (v) => [v, v, v]);
   const pred = $("pg-prediction");
-  clear(pred).append("prediction: ", h("b", {}, String(s.prediction)), " (" + s.output_symbol + " = " + fmt(s.outputs[s.prediction]) + ")");
+  clear(pred).append("prediction: ", h("b", {}, String(s.prediction)), " (" + s.output_symbol.replace("[j]", "[" + s.prediction + "]") + " = " + fmt(s.outputs[s.prediction]) + ")");
   const b = s.batch;
   $("pg-cost").textContent = "C of this example = " + fmt(s.cost) + (b ? "   ·   mean C of the mini-batch of " + b.size + " = " + fmt(b.loss) + " (accuracy " + (100 * b.accuracy).toFixed(1) + "%)" : "   ·   no mini-batch (MNIST not found)");
   drawOutputs(s);
@@ -254,12 +254,15 @@ function showNeuron(l, k) {
     for (const c of ["j", "w[" + (l + 1) + "][j," + k + "]", "δ[" + (l + 1) + "][j]", "product", "batch: w · mean δ"]) head.append(h("th", {}, c));
     t.append(head);
     d.terms.forEach((term, i) => {
-      const r = h("tr");
+      const r = h("tr", { class: "pg-pick", tabindex: "0", title: "nudge w[" + (l + 1) + "][" + term.j + "," + k + "] by hand" });
       r.append(h("td", {}, String(term.j)), h("td", {}, fmt(term.w)), h("td", {}, fmt(term.delta)), h("td", {}, fmt(term.product)),
                h("td", {}, d.batch_terms ? fmt(d.batch_terms[i]) : "n/a"));
+      const pick = () => pickWeight(l + 1, "weight", term.j, k);
+      r.addEventListener("click", pick);
+      r.addEventListener("keydown", (ev) => { if (ev.key === "Enter") pick(); });
       t.append(r);
     });
-    el.append(t);
+    el.append(t, h("p", { class: "pg-legend" }, "click a row to nudge that weight by hand (4.)"));
     el.append(h("div", { class: "pg-eq" }, "∂C/∂a[" + l + "][" + k + "] = Σ_j w[" + (l + 1) + "][j," + k + "] δ[" + (l + 1) + "][j] = " + fmt(d.sum) +
       "\nits wish, -∂C/∂a[" + l + "][" + k + "] = " + fmt(d.wish) + (d.wish >= 0 ? "  (up)" : "  (down)") +
       (d.batch_wish !== undefined ? "\naveraged over the mini-batch: " + fmt(d.batch_wish) : "")));
@@ -290,8 +293,18 @@ function step(on) {
     el.append(h("p", {}, "one step w ← w - η ∂C/∂w on " + (on === "example" ? "this example" : "the mini-batch's mean C") + ", η = " + fmt(r.lr)), t);
     const m = h("table", { class: "pg-table" });
     m.append(rowOf(["moved most", "before", "after", "Δ"], "th"));
-    for (const w of r.moved) m.append(rowOf([w.symbol, fmt(w.before), fmt(w.after), fmt(w.delta)]));
-    el.append(m);
+    for (const w of r.moved) {
+      const row = rowOf([w.symbol, fmt(w.before), fmt(w.after), fmt(w.delta)]);
+      const kind = w.name.endsWith(".bias") ? "bias" : "weight";
+      if (w.l !== null && (kind === "bias" || w.index.length === 2)) {
+        row.classList.add("pg-pick"); row.tabIndex = 0; row.title = "nudge " + w.symbol + " by hand";
+        const pick = () => pickWeight(w.l, kind, w.index[0], kind === "bias" ? 0 : w.index[1]);
+        row.addEventListener("click", pick);
+        row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") pick(); });
+      }
+      m.append(row);
+    }
+    el.append(m, h("p", { class: "pg-legend" }, "click a row to nudge that weight by hand"));
   }));
 }
 function rowOf(cells, tag) { const r = h("tr"); for (const c of cells) r.append(h(tag || "td", {}, c)); return r; }
@@ -304,26 +317,34 @@ $("pg-new-batch").addEventListener("click", () => run(api("POST", "/api/batch", 
 
 // ---------------------------------------------------------------- nudge by hand
 function fillLayers(s) {
-  const sel = $("pg-nudge-l");
-  if (sel.options.length === s.params.length) return;
+  const sel = $("pg-nudge-l"), reach = s.params.filter((p) => p.explained);
+  if (sel.options.length === reach.length) return;
   clear(sel);
-  for (const p of s.params) sel.append(h("option", { value: String(p.l) }, p.l + " (" + p.type + " " + p.weight.join("x") + ")"));
-  sel.value = String(s.params.length);  // the output layer: every weight there matters
-  $("pg-nudge-j").value = String(s.label);
+  for (const p of reach) sel.append(h("option", { value: String(p.l) }, p.l + " (" + p.type + " " + p.weight.join("x") + ")"));
+  if (!reach.length) return;
+  const last = reach[reach.length - 1];
+  sel.value = String(last.l);  // the output layer, for an MLP: the label's weights
+  $("pg-nudge-j").value = String(last.l === s.L ? s.label : 0);
 }
 function nudgeTarget() {
   const l = Number($("pg-nudge-l").value || 1), kind = $("pg-nudge-kind").value;
   const j = Number($("pg-nudge-j").value), k = Number($("pg-nudge-k").value);
-  const p = P.state.params[l - 1];
+  const p = P.state.params.find((q) => q.l === l);
   let index = kind === "bias" ? [j] : [j, k];
   if (kind === "weight" && p.weight.length === 4) index = [j, k, 0, 0];
   return { l: l, kind: kind, index: index };
 }
+function pickWeight(l, kind, j, k) {
+  $("pg-nudge-l").value = String(l); $("pg-nudge-kind").value = kind;
+  $("pg-nudge-j").value = String(j); $("pg-nudge-k").value = String(k);
+  loadWeight();
+  $("pg-step-panel").scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
 function loadWeight() {
-  if (!P.state || !P.state.params.length) return;
+  if (!P.state || !$("pg-nudge-l").options.length) return;
   const t = nudgeTarget();
   const el = clear($("pg-weight-wish"));
-  if (t.kind === "bias" || P.state.params[t.l - 1].weight.length !== 2) return;
+  if (t.kind === "bias" || P.state.params.find((q) => q.l === t.l).weight.length !== 2) return;
   run(api("GET", "/api/weight?l=" + t.l + "&j=" + t.index[0] + "&k=" + t.index[1]).then((d) => {
     const name = "w[" + d.l + "][" + d.j + "," + d.k + "]";
     el.textContent = name + " = " + fmt(d.w) + "\n-∂C/∂" + name + " = -a[" + (d.l - 1) + "][" + d.k + "] · δ[" + d.l + "][" + d.j + "] = -" +
