@@ -307,3 +307,41 @@ def test_neuron_route_draws_the_graph(served):
     assert data["svg"].startswith("data:image/svg+xml;base64,")
     status, raw = client.request("GET", "/toy/stepper?point=2")
     assert status == 200 and b"mg-next" in raw
+
+
+def _cli(*args):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    return subprocess.Popen([sys.executable, "-m", "microgradnn", "serve", *args, "--no-browser"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_cli_serve_data_starts_the_2d_playground_and_stops_on_ctrl_c():
+    import signal
+    process = _cli("--data", "spiral", "--port", "0")
+    try:
+        line = process.stdout.readline()
+        url = line.split("open ")[1].split()[0]
+        parts = urlsplit(url)
+        token = parts.query.split("token=")[1]
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn.request("GET", "/toy/api/frame", headers={"X-Microgradnn-Token": token})
+        frame = json.loads(conn.getresponse().read())
+        assert frame["setup"].startswith("data=spiral") and frame["classes"] == 3
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--setup", "layers=99"), "1..16"),
+    (("--data", "circles", "some.npz"), "drop the checkpoint"),
+])
+def test_cli_serve_refuses_a_bad_setup_with_one_line(args, words):
+    process = _cli(*args)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
