@@ -345,3 +345,16 @@ def test_cli_serve_refuses_a_bad_setup_with_one_line(args, words):
     assert process.returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and words in lines[0]
+
+
+def test_a_diverging_step_is_undone_with_one_line():
+    session = ToySession(parse_setup("data=moons&layers=4&act=relu&lr=10&opt=sgd&cost=ce"))
+    params = session.mlp.parameters()
+    session.mlp.layers[0].neurons[0].w[0].data = 1e308
+    before = [p.data for p in params]
+    with pytest.raises(ValueError, match="diverged"):
+        for _ in range(20):
+            before = [p.data for p in params]
+            session.train_step()
+    assert [p.data for p in params] == before
+    json.dumps(session.frame(), allow_nan=False)

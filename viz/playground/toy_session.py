@@ -13,6 +13,7 @@ page draws: the curves, the decision surface, every neuron's output over the pla
 from __future__ import annotations
 
 import base64
+import math
 import threading
 from typing import Any, Dict, List, Optional
 
@@ -34,7 +35,8 @@ MAX_CURVE = 1000  # points per curve; past that every second one is dropped
 
 def _bytes(values: np.ndarray, lo: float, hi: float) -> str:
     """``values`` on the scale [lo, hi] as base64 bytes 0..255 (row 0 at the top)."""
-    scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    with np.errstate(all="ignore"):
+        scaled = np.nan_to_num(np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0))
     return base64.b64encode(np.round(scaled * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
@@ -135,10 +137,22 @@ class ToySession:
             if len(self.train_index) == 0:
                 raise ValueError("no training points: add some points or lower the test share")
             batch = self._next_batch()
-            cost = self.batch_cost(batch)
-            self.optimizer.zero_grad()
-            cost.backward()
-            self.optimizer.step()
+            params = self.optimizer.params
+            before = [p.data for p in params]
+            try:
+                cost = self.batch_cost(batch)
+                self.optimizer.zero_grad()
+                cost.backward()
+                self.optimizer.step()
+                finite = math.isfinite(cost.data + sum(p.data for p in params))
+            except (ValueError, OverflowError, ZeroDivisionError):
+                finite = False
+            if not finite:
+                for p, value in zip(params, before):
+                    p.data = value
+                raise ValueError(f"training diverged (the cost or a weight is no longer a "
+                                 f"finite number) at learning rate {self.setup.lr:g}: the "
+                                 f"step was undone; lower the learning rate or Reset")
             self.steps += 1
             if not self.order:
                 self.epoch += 1
@@ -149,12 +163,15 @@ class ToySession:
     def evaluate(self) -> Dict[str, Optional[float]]:
         """Train and test: mean cost and accuracy (None for an empty part)."""
         out: Dict[str, Optional[float]] = {}
-        last = layer_outputs(self.mlp, self.inputs(slice(None)))[-1] if len(self.X) else None
+        with np.errstate(all="ignore"):
+            last = layer_outputs(self.mlp, self.inputs(slice(None)))[-1] if len(self.X) else None
         for part, index in (("train", self.train_index), ("test", self.test_index)):
             if last is None or len(index) == 0:
                 out[f"{part}_loss"] = out[f"{part}_acc"] = None
                 continue
-            out[f"{part}_loss"] = float(costs(self.setup, last[index], self.y[index]).mean())
+            with np.errstate(all="ignore"):
+                loss = float(costs(self.setup, last[index], self.y[index]).mean())
+            out[f"{part}_loss"] = loss if math.isfinite(loss) else None
             out[f"{part}_acc"] = float((predictions(last[index]) == self.y[index]).mean())
         return out
 
@@ -173,8 +190,10 @@ class ToySession:
     def heat_maps(self) -> Dict[str, Any]:
         """The surface and every neuron's output over the plane, as the page draws them."""
         F = features(self.setup.feat, self.grid)
-        outs = layer_outputs(self.mlp, F)
-        shares = class_shares(self.setup, outs[-1])
+        with np.errstate(all="ignore"):  # huge weights: inf and NaN drawn at the scale's ends
+            outs = [np.nan_to_num(out, posinf=1e300, neginf=-1e300)
+                    for out in layer_outputs(self.mlp, F)]
+            shares = np.nan_to_num(class_shares(self.setup, outs[-1]))
         inputs = []
         for k, name in enumerate(self.setup.feat):
             lo, hi = float(F[:, k].min()), float(F[:, k].max())
