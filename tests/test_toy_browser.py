@@ -120,6 +120,16 @@ def test_add_and_remove_a_point_and_save(toy):
     path = re.search(r"saved (\S+\.npz)", page.inner_text("#tp-saved")).group(1)
     model = microgradnn.load(path)
     assert model.spec["inputs"] == 2 and model.spec["classes"] == 1
+    # a setup pasted into the address is checked by the server and taken
+    page.evaluate("location.hash = 'data=xor&layers=2&act=relu'")
+    page.wait_for_function("P.S.data === 'xor' && P.S.act === 'relu'")
+    page.wait_for_function("document.querySelectorAll('.tp-neuron[data-l=\"1\"]').length === 2")
+    page.evaluate("location.hash = 'data=xor&layers=99'")
+    page.wait_for_function("!document.getElementById('tp-error').hidden")
+    assert "1..16" in page.inner_text("#tp-error")
+    assert "layers=2&" in page.evaluate("location.hash")  # the address shows what runs
+    assert all("400" in p for p in page.problems)
+    page.problems.clear()
     page.click("#tp-code-button")
     page.wait_for_selector("#tp-code:not([hidden])")
     assert "from microgradnn.nn import MLP" in page.inner_text("#tp-code")

@@ -107,6 +107,9 @@ def test_neuron_numbers_equal_the_scalar_engine(text):
             assert [t["dw"] for t in shown["terms"]] == pytest.approx(
                 [w.grad for w in neuron.w], abs=1e-9)
             assert shown["db"] == pytest.approx(neuron.b.grad, abs=1e-9)
+            lr = session.setup.lr
+            assert [t["w_after"] for t in shown["terms"]] == pytest.approx(
+                [w.data - lr * w.grad for w in neuron.w], abs=1e-12)
 
 
 @pytest.mark.parametrize("text", SETUPS)
@@ -277,10 +280,12 @@ def test_checkpoint_loads_and_computes_the_same(served, tmp_path):
     assert status == 200 and raw[:2] == b"PK"
 
 
-def test_python_code_runs(served, tmp_path):
+@pytest.mark.parametrize("setup", ["data=moons&n=40&layers=3&reg=l2&rate=0.01&cost=ce",
+                                   "data=spiral&n=30&classes=3&drop=2&add=0:0:4&layers=3"
+                                   "&feat=x1,x2,sinx1&reg=l1&rate=0.001&cost=mse"])
+def test_python_code_runs(served, tmp_path, setup):
     server, client = served
-    client.request("POST", "/toy/api/setup",
-                   {"setup": "data=moons&n=40&layers=3&reg=l2&rate=0.01&cost=ce"})
+    assert client.request("POST", "/toy/api/setup", {"setup": setup})[0] == 200
     status, raw = client.request("GET", "/toy/api/code")
     assert status == 200
     code = raw.decode().replace("EPOCHS = 100", "EPOCHS = 2")

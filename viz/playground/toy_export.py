@@ -47,15 +47,19 @@ def save_checkpoint(session: ToySession, path: "os.PathLike[str] | str") -> str:
 
 def _data_lines(session: ToySession) -> str:
     s = session.setup
+    split = (f"test = np.mod((np.arange(len(X)) + 1) * 0.6180339887498949, 1.0) < "
+             f"{s.test!r}")
     if s.data == "none" or s.drop or s.add:
-        rows = ",\n    ".join(f"({x!r}, {v!r}, {c})" for (x, v), c in
-                              zip(session.X.tolist(), session.y.tolist()))
-        return (f"points = [\n    {rows},\n]\nX = np.array([p[:2] for p in points])\n"
-                f"y = np.array([p[2] for p in points])")
+        rows = ",\n    ".join(f"({x!r}, {v!r}, {c}, {t})" for (x, v), c, t in
+                              zip(session.X.tolist(), session.y.tolist(),
+                                  session.test.tolist()))
+        return (f"points = [  # x1, x2, class, test point?\n    {rows},\n]\n"
+                f"X = np.array([p[:2] for p in points])\ny = np.array([p[2] for p in points])\n"
+                f"test = [p[3] for p in points]")
     if s.data == "spiral":
         return (f"X, y = make_spiral({s.n}, classes={s.classes}, noise={s.noise!r}, "
-                f"seed={s.seed})")
-    return f"X, y = make_{s.data}({s.n}, noise={s.noise!r}, seed={s.seed})"
+                f"seed={s.seed})\n{split}")
+    return f"X, y = make_{s.data}({s.n}, noise={s.noise!r}, seed={s.seed})\n{split}"
 
 
 def _cost_lines(session: ToySession) -> str:
@@ -99,7 +103,6 @@ from microgradnn.nn import MLP
 from microgradnn.optim import SGD, Adam
 
 {_data_lines(session)}
-test = np.mod((np.arange(len(X)) + 1) * 0.6180339887498949, 1.0) < {s.test!r}
 
 
 def features(x1, x2):

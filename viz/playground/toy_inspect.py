@@ -96,12 +96,15 @@ def neuron_detail(session: ToySession, i: int, l: Any, j: Any, picture: bool = T
         outs, cost = _graph(session, i)
         a, neuron = outs[l][j], layer.neurons[j]
         z = _z(a)
+        lr = session.setup.lr
         terms = [{"name": f"w[{l}][{j},{k}]", "w": w.data, "dw": w.grad,
-                  "input": f"a[{l - 1}][{k}]", "a": x.data, "product": w.data * x.data}
+                  "w_after": w.data - lr * w.grad, "input": f"a[{l - 1}][{k}]", "a": x.data,
+                  "product": w.data * x.data}
                  for k, (w, x) in enumerate(zip(neuron.w, outs[l - 1]))]
         vector = layer_outputs(session.mlp, session.inputs([i]))[l - 1][0, j]
         out = {"point": i, "l": l, "j": j, "activation": layer.activation, "terms": terms,
-               "b": neuron.b.data, "db": neuron.b.grad, "z": z.data, "a": a.data,
+               "b": neuron.b.data, "db": neuron.b.grad,
+               "b_after": neuron.b.data - lr * neuron.b.grad, "lr": lr, "z": z.data, "a": a.data,
                "dz": z.grad, "da": a.grad, "cost": cost.data, "a_vectorized": float(vector),
                "label": int(session.y[i]), "x": session.X[i].tolist()}
         if picture:

@@ -354,7 +354,10 @@ async function openNeuron(l, j) {
     fmt(d.z) + act + "\nC = " + fmt(d.cost) + ";  ∂C/∂a[" + l + "][" + j + "] = " + fmt(d.da) +
     ";  δ = ∂C/∂z[" + l + "][" + j + "] = " + fmt(d.dz) + "\n∂C/∂w[" + l + "][" + j + ",k] = δ · a[" +
     (l - 1) + "][k] = " + d.terms.map((t) => fmt(t.dw)).join(", ") + ";  ∂C/∂b = δ = " +
-    fmt(d.db) + "\nheat map (vectorized path) at this point: " + fmt(d.a_vectorized);
+    fmt(d.db) + "\none step of this point alone, w − η ∂C/∂w with η = " + fmt(d.lr) + ": " +
+    d.terms.map((t) => t.name + " " + fmt(t.w) + " → " + fmt(t.w_after)).join(", ") + ", b " +
+    fmt(d.b) + " → " + fmt(d.b_after) +
+    "\nheat map (vectorized path) at this point: " + fmt(d.a_vectorized);
   $("tp-graph").src = d.svg;
   buildNudges(d);
   if (P.frame) drawNetwork(P.frame);
@@ -494,5 +497,13 @@ function init() {
     if (frame.training.state === "running") startPolling();
   })());
   window.addEventListener("resize", () => { if (P.frame) drawEdges(P.frame); });
+  window.addEventListener("hashchange", () => run((async () => {  // a setup pasted in the address
+    const text = decodeURIComponent(location.hash.slice(1));
+    if (text === setupText(P.S)) return;
+    const answer = await api("POST", "/toy/api/setup", { setup: text })
+      .catch((error) => { takeSetup(setupText(P.S)); throw error; });  // the address shows what runs
+    takeSetup(answer.setup);
+    await refresh();
+  })()));
 }
 init();
