@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -254,6 +255,9 @@ def test_a_cnn_checkpoint_is_served(serve, tmp_path):
     client = serve(str(path))
     state = client.json("POST", "/api/input", {"pixels": _pixels(4).tolist(), "label": 1})["state"]
     assert state["kind"] == "cnn" and state["hidden"] == []
+    # A nudge reaches the kernels, whose gradients the explain data holds, not the fc layers.
+    assert [(p["symbol"], p["explained"]) for p in state["params"]] == [
+        ("K", True), ("w", False), ("w", False)]
     from microgradnn.training import predict_proba
     expected = predict_proba(model, np.array(state["pixels"], np.uint8)[None])[0]
     np.testing.assert_allclose(state["outputs"], expected, atol=1e-6)
@@ -274,6 +278,7 @@ def _wait(client, predicate, timeout=120.0):
     raise AssertionError(f"not reached in {timeout} s: {status['job']}")
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 @pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
 def test_training_live(serve, tmp_path):
@@ -306,7 +311,12 @@ def test_training_live(serve, tmp_path):
     saved_info = client.json("POST", "/api/save", {})
     assert saved_info["bytes"] == saved.stat().st_size
     loaded = microgradnn.load(saved)
-    status, raw = client.call("GET", "/api/checkpoint")  # the served weights, saved again
+    from microgradnn.checkpoint import load_checkpoint
+    from viz.explainer.page import checkpoint_loss
+    assert checkpoint_loss(load_checkpoint(saved)) == "mse"  # the lectures' cost travels along
+    written = saved.stat().st_mtime_ns
+    status, raw = client.call("GET", "/api/checkpoint")  # the served weights, downloaded
+    assert saved.stat().st_mtime_ns == written  # a download does not rewrite --save's file
     with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
         np.testing.assert_array_equal(archive["param/0.weight"], loaded.state_dict()["0.weight"])
     status, raw = client.call("GET", "/api/train/events")
@@ -348,6 +358,7 @@ def _cli_serve(tmp_path, *args):
             process.communicate()
 
 
+@pytest.mark.slow
 def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
     with _cli_serve(tmp_path) as (process, url):
         with urllib.request.urlopen(url.replace("/?", "/api/state?"), timeout=60) as response:
@@ -427,3 +438,67 @@ def test_without_mnist_the_app_draws_and_training_says_why(serve, tmp_path, monk
         status, raw = client.call("POST", path, body)
         assert status == 400 and "not available" in _error(raw), raw
     assert client.json("POST", "/api/step", {"lr": 0.1, "on": "example"})["step"]
+
+
+@pytest.mark.mnist
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
+def test_pick_a_test_image_the_next_misclassified_or_a_random_one(serve):
+    client = serve()
+    first = client.json("POST", "/api/input", {"test": 0})["state"]
+    assert (first["test_index"], first["label"], first["label_given"]) == (0, 7, True)
+    missed = client.json("POST", "/api/input", {"misclassified": True})["state"]
+    assert missed["test_index"] > 0 and missed["prediction"] != missed["label"]
+    after = client.json("POST", "/api/input", {"misclassified": True})["state"]
+    assert after["test_index"] > missed["test_index"]
+    picked = client.json("POST", "/api/input", {"random": True})["state"]
+    assert 0 <= picked["test_index"] < 10000
+    status, raw = client.call("POST", "/api/input", {"test": 10000})
+    assert status == 400 and "0..9999" in _error(raw)
+    status, raw = client.call("POST", "/api/input", {"test": 1, "random": True})
+    assert status == 400 and "exactly one" in _error(raw)
+
+
+@pytest.mark.slow
+@pytest.mark.mnist
+@pytest.mark.skipif(not HAVE_MNIST, reason="MNIST files not found")
+def test_ctrl_c_stops_a_running_training_and_keeps_the_saved_checkpoint(tmp_path):
+    saved = tmp_path / "kept.npz"
+    with _cli_serve(tmp_path, "--save", str(saved)) as (process, url):
+        base, token = url.split("/?token=")
+
+        def post(path, body):
+            req = urllib.request.Request(f"{base}{path}?token={token}",
+                                         data=json.dumps(body).encode(),
+                                         headers={"Origin": base})
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return json.loads(response.read())
+
+        post("/api/save", {})
+        before = saved.read_bytes()
+        post("/api/train/start", {"epochs": 5, "lr": 0.1})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"{base}/api/train/status?token={token}") as r:
+                if json.loads(r.read())["curve"]["count"] > 20:
+                    break
+            time.sleep(0.05)
+    assert process.returncode == 0 and "stopped" in process.err, process.err
+    assert saved.read_bytes() == before  # the last saved checkpoint, intact
+    microgradnn.load(saved)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.npz"]  # no temporary files
+
+
+@pytest.mark.parametrize("family", ["lenet5", "resnet"])
+def test_a_cnn_family_is_served(serve, family):
+    client = serve(build_model({"model": family, "seed": 0}), loss="cross-entropy")
+    state = client.json("POST", "/api/input", {"pixels": _pixels(5).tolist(), "label": 2})["state"]
+    assert state["kind"] == "cnn" and len(state["outputs"]) == 10
+    np.testing.assert_allclose(sum(state["outputs"]), 1.0, atol=1e-6)
+    step = client.json("POST", "/api/step", {"lr": 0.01, "on": "example"})["step"]
+    assert step["after"]["example"] < step["before"]["example"]
+    if family == "resnet":  # weights inside residual blocks: named by their path, not w[l]
+        assert all(not m["symbol"].startswith(("w[", "K[", "b[")) for m in step["moved"])
+    status, raw = client.call("GET", "/explain")
+    assert status == 200 and b"microgradnn-data" in raw
+    if shutil.which("dot"):  # the explain page's architecture diagram, as viz.explain's
+        assert b"arch_" in raw

@@ -24,18 +24,25 @@ def served():
         server.stop()
 
 
-@pytest.fixture
-def app_page(browser, served):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, has_touch=True)
+def _open(browser, server, **context_options):
+    """A new context's page on the app, ready; ``page.problems`` collects console errors,
+    page errors and any request that leaves the server."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.problems = []
     page.on("console", lambda m: m.type in ("error", "warning") and page.problems.append(m.text))
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
-    origin = f"http://127.0.0.1:{served.port}/"
+    origin = f"http://127.0.0.1:{server.port}/"
     page.on("request", lambda r: not r.url.startswith((origin, "data:", "blob:", "about:"))
             and page.problems.append(f"network: {r.url}"))
-    page.goto(served.url)
+    page.goto(server.url)
     page.wait_for_selector("#pg-outputs circle")
+    return context, page
+
+
+@pytest.fixture
+def app_page(browser, served):
+    context, page = _open(browser, served, viewport={"width": 1400, "height": 1000})
     try:
         yield page
     finally:
@@ -112,11 +119,8 @@ def test_a_neuron_a_nudge_by_hand_a_step_and_undo(app_page, served):
 
 @pytest.fixture
 def phone_page(browser, served):
-    context = browser.new_context(viewport={"width": 390, "height": 700}, has_touch=True,
-                                  is_mobile=True)
-    page = context.new_page()
-    page.goto(served.url)
-    page.wait_for_selector("#pg-outputs circle")
+    context, page = _open(browser, served, viewport={"width": 390, "height": 700},
+                          has_touch=True, is_mobile=True)
     try:
         yield page
     finally:
@@ -144,3 +148,4 @@ def test_drawing_with_a_finger_does_not_scroll_the_page(phone_page, served):
     assert page.evaluate("window.scrollY") == before  # a vertical stroke, no scrolling
     pixels = np.array(_state(served)["pixels"])
     assert (pixels > 50).sum() > 20  # the finger's stroke became the input
+    assert page.problems == []

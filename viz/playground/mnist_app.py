@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 from viz.explainer.jsonout import page_json
-from viz.explainer.page import page_html
+from viz.explainer.page import architecture_svg, page_html
 from viz.html import read_web_file
 
 from .jobs import JobBusy
@@ -70,23 +71,29 @@ def page() -> str:
 
 
 class _Saver:
-    """Where the checkpoint goes: the path given, or a temporary folder removed at the end."""
+    """Where "save" writes: the path given, or a temporary folder removed at the end; a
+    download is written in that folder too and removed once read (a GET writes no file of
+    the user's)."""
 
     def __init__(self, path: Optional[str]) -> None:
         self.path = path
         self._tmp: Optional[tempfile.TemporaryDirectory] = None
+        self._lock = threading.Lock()
+
+    def temporary(self, name: str) -> str:
+        with self._lock:
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="microgradnn-serve-")
+            return os.path.join(self._tmp.name, name)
 
     def target(self) -> str:
-        if self.path is not None:
-            return self.path
-        if self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="microgradnn-serve-")
-        return os.path.join(self._tmp.name, "playground.npz")
+        return self.path if self.path is not None else self.temporary("playground.npz")
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        with self._lock:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+                self._tmp = None
 
 
 def mnist_app(session: Session, save_path: Optional[str] = None,
@@ -102,9 +109,16 @@ def mnist_app(session: Session, save_path: Optional[str] = None,
     def index(request: Request) -> Response:
         return page_response(page())
 
+    architecture: Dict[str, Optional[str]] = {}  # a CNN's diagram, drawn once
+
     @app.route("GET", "/explain")
     def explain_page(request: Request) -> Response:
-        data = session.explain()
+        data = dict(session.explain())
+        if data["kind"] == "cnn":  # as viz.explain's page: with the architecture diagram
+            if "svg" not in architecture:
+                architecture["svg"] = architecture_svg(session.model,
+                                                       data["layers"][0]["shape"])
+            data["architecture"] = architecture["svg"]
         return html_response(page_html(data, data["title"]))
 
     @app.route("GET", "/api/state")
@@ -266,7 +280,10 @@ def _saving_routes(app: App, session: Session, saver: _Saver) -> None:
 
     @app.route("GET", "/api/checkpoint")
     def download(request: Request) -> Response:
-        path = session.save(saver.target())
-        with open(path, "rb") as handle:
-            data = handle.read()
+        path = session.save(saver.temporary(f"download-{threading.get_ident()}.npz"))
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        finally:
+            os.unlink(path)
         return file_response(data, "playground.npz", "application/octet-stream")

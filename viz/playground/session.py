@@ -262,15 +262,24 @@ class Session:
 
     # -- saving ------------------------------------------------------------------------------------
     def save(self, path: str) -> str:
+        """The weights as a checkpoint at ``path`` (atomically), with the cost they were
+        trained with: in the metadata as ``fit`` writes it, and in the spec where the spec
+        has a place for it."""
         from microgradnn.checkpoint import save
+        from microgradnn.models import normalize_spec
 
         if self.spec is None:
             raise ValueError("this model was not built from a spec (a checkpoint or "
                              "microgradnn.models.build_model), so it cannot be saved as a "
                              "checkpoint")
+        spec = dict(self.spec)
+        try:
+            normalize_spec({**spec, "loss": self.loss})
+            spec["loss"] = self.loss
+        except (ValueError, TypeError):  # specs without a "loss" key
+            pass
         with self.lock:
-            save(self.model, path, self.spec,
-                 extra={"loss": self.loss, "source": "microgradnn serve"})
+            save(self.model, path, spec, extra={"loss": self.loss, "source": "microgradnn serve"})
         return path
 
 
@@ -296,8 +305,9 @@ def load_session(source: Any = None, loss: Optional[str] = None,
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
         source = load_checkpoint(source)
     if isinstance(source, Checkpoint):
-        trained = source.extra.get("loss", "cross-entropy") \
-            if isinstance(source.extra, dict) else "cross-entropy"
+        from viz.explainer.page import checkpoint_loss
+
+        trained = checkpoint_loss(source)
         try:
             name = describe(source.spec)
         except (ValueError, TypeError):
