@@ -10,7 +10,10 @@ frames over the run) and frames per second the client received. Goals: >= 20 ste
 >= 5 frames/s. Also: one frame's server time (``App.dispatch``, no socket), median of 50, and the
 steps per second of ``ToySession.train_step`` alone, for reference.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_toy_serve.py [--seconds 10] [--runs 3]
+``--browser`` adds the page itself in headless chromium (Play, then the frames it drew and the
+steps per second over the run, chromium's own drawing on the same two cores).
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_toy_serve.py [--seconds 10] [--runs 3] [--browser]
 """
 
 from __future__ import annotations
@@ -102,10 +105,43 @@ def one_run(seconds: float, interval: float) -> dict:
         server.stop()
 
 
+def browser_run(seconds: float) -> dict:
+    """The page itself in headless chromium: Play, then frames drawn and steps per second."""
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
+                or "/usr/bin/chromium")
+    server = make_toy_server(setup=SETUP).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1360, "height": 1000})
+            page.goto(server.url)
+            page.wait_for_selector(".tp-neuron[data-l='2']")
+            page.click("#tp-play")
+            page.wait_for_timeout(1000)
+            read = "() => [P.drawn, P.frame.steps, performance.now()]"
+            drawn0, steps0, t0 = page.evaluate(read)
+            page.wait_for_timeout(int(seconds * 1000))
+            drawn1, steps1, t1 = page.evaluate(read)
+            page.click("#tp-play")
+            browser.close()
+    finally:
+        server.stop()
+    took = (t1 - t0) / 1000
+    return {"frames_per_s": (drawn1 - drawn0) / took, "steps_per_s": (steps1 - steps0) / took}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--browser", action="store_true",
+                        help="also the page itself in headless chromium (needs playwright)")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -119,6 +155,11 @@ def main() -> None:
                   f"{r['frames_per_s']:.1f} frames/s ({r['maps']} heat maps of "
                   f"{r['grid']}x{r['grid']} each), one frame {r['frame_ms']:.1f} ms server time",
                   flush=True)
+    for run in range(args.runs if args.browser else 0):
+        r = browser_run(args.seconds)
+        print(f"the page in chromium, run {run + 1}: {r['steps_per_s']:.0f} steps/s, "
+              f"{r['frames_per_s']:.1f} frames drawn/s (surface, every heat map, edges, curves)",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ const FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"];
 const FEATURE_NAMES = ["x1", "x2", "x1²", "x2²", "x1·x2", "sin x1", "sin x2"];
 const CLASS_COLOURS = [[232, 113, 10], [25, 103, 210], [24, 128, 56], [161, 66, 244], [217, 48, 37]];
 const P = { S: {}, order: [], frame: null, point: null, neuron: null, busy: false,
-            timer: null, netKey: "", nudgeSeq: 0 };
+            timer: null, netKey: "", nudgeSeq: 0, drawn: 0 };
 
 function withToken(path) {
   return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
@@ -325,6 +325,7 @@ async function refresh() {
   drawNetwork(frame);
   drawSurface(frame);
   drawNumbers(frame);
+  P.drawn += 1;  // frames drawn (read by benchmarks/bench_toy_serve.py --browser)
   return frame;
 }
 async function poll() {
