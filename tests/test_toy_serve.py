@@ -80,6 +80,15 @@ def test_setup_round_trip(text):
     assert parse_setup("#" + format_setup(setup)) == setup
 
 
+def test_points_round_trip_through_the_address():
+    from viz.playground.toy_setup import rounded_point, with_points
+    points = [rounded_point(x, y, c) for x, y, c in
+              [(1e-7, -0.00004, 1), (-2.5, 2.5, 0), (0.123456, -1.99999, 4), (-1e-9, 0.0, 2)]]
+    setup = with_points(parse_setup("data=none&n=0"), points, ())
+    assert parse_setup(format_setup(setup)) == setup
+    assert setup.add[0] == (0.0, -0.0, 1) and setup.add[2] == (0.1235, -2.0, 4)
+
+
 @pytest.mark.parametrize("text", SETUPS)
 def test_neuron_numbers_equal_the_scalar_engine(text):
     session = ToySession(parse_setup(text))

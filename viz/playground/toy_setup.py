@@ -223,7 +223,7 @@ def format_setup(setup: Setup) -> str:
     for key in ORDER:
         value = getattr(setup, key)
         if key == "add":
-            text = ",".join(f"{x:.4g}:{y:.4g}:{c}" for x, y, c in value)
+            text = ",".join(f"{_coordinate(x)}:{_coordinate(y)}:{c}" for x, y, c in value)
         elif isinstance(value, tuple):
             text = ",".join(str(v) for v in value)
         else:
@@ -232,9 +232,15 @@ def format_setup(setup: Setup) -> str:
     return "&".join(parts)
 
 
+def _coordinate(v: float) -> str:
+    """A coordinate as the address writes it: at most 4 decimals, no exponent."""
+    text = f"{v:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def rounded_point(x: float, y: float, c: int) -> Tuple[float, float, int]:
-    """A point as the URL keeps it (4 significant digits), checked."""
-    x, y = float(f"{x:.4g}"), float(f"{y:.4g}")
+    """A point as the address keeps it (4 decimals), checked."""
+    x, y = float(_coordinate(x)), float(_coordinate(y))
     return _check_point(x, y, c, "point")
 
 
