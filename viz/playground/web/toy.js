@@ -99,10 +99,16 @@ function decode(b64) {
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
-function paintMap(canvas, b64, n) {
-  const bytes = decode(b64), ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
+function sequential(byte) {  // 0: white (the scale's low end, 0), 255: blue
+  const t = byte / 255, hi = [25, 103, 210];
+  return [255 + (hi[0] - 255) * t, 255 + (hi[1] - 255) * t, 255 + (hi[2] - 255) * t];
+}
+function paintMap(canvas, map, n) {
+  // a scale from 0 up (sigmoid, ReLU, x1²) white to blue; one through 0 orange-white-blue
+  const colour = map.lo >= 0 ? sequential : diverging;
+  const bytes = decode(map.map), ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
   for (let i = 0; i < bytes.length; i++) {
-    const c = diverging(bytes[i]);
+    const c = colour(bytes[i]);
     img.data.set([c[0], c[1], c[2], 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);
@@ -178,10 +184,10 @@ function drawNetwork(frame) {
   const key = frame.sizes.join("-") + "|" + P.S.feat;
   if (key !== P.netKey) { buildNetwork(frame); P.netKey = key; }
   const n = frame.maps.grid;
-  inputBoxes().forEach((box, k) => paintMap(box.querySelector("canvas"), frame.maps.inputs[k].map, n));
+  inputBoxes().forEach((box, k) => paintMap(box.querySelector("canvas"), frame.maps.inputs[k], n));
   frame.maps.layers.forEach((layer, i) => layer.maps.forEach((m, j) => {
     const box = neuronBox(i + 1, j);
-    paintMap(box.querySelector("canvas"), m, n);
+    paintMap(box.querySelector("canvas"), { map: m, lo: layer.lo }, n);
     box.classList.toggle("tp-selected", !!P.neuron && P.neuron[0] === i + 1 && P.neuron[1] === j);
     const back = frame.backward;
     box.querySelector(".tp-delta").textContent = back ? "δ " + fmt(back.layers[i].dz[j]) : "";
@@ -189,8 +195,9 @@ function drawNetwork(frame) {
   drawEdges(frame);
   const legend = frame.maps.layers.map((layer, i) => "layer " + (i + 1) + " (" + layer.activation +
     "): " + fmt(layer.lo) + " … " + fmt(layer.hi)).join(" · ");
-  $("tp-net-legend").textContent = "each box: the neuron's output over the plane, orange = low " +
-    "end, white = middle, blue = high end of its scale; " + legend + ". Edges: " +
+  $("tp-net-legend").textContent = "each box: the neuron's output over the plane on its " +
+    "layer's scale: from below 0, orange = low end, white = middle, blue = high end; from 0 " +
+    "up, white = 0, blue = high end; " + legend + ". Edges: " +
     (frame.backward ? "the chosen point's −∂C/∂w (blue: the step raises w, orange: lowers it; " +
      "width ∝ |∂C/∂w|; hover for w before and after one step)" :
      "the weights (blue > 0, orange < 0, width ∝ |w|)") + "; δ = ∂C/∂z of the chosen point.";
