@@ -372,3 +372,35 @@ def test_a_diverging_step_is_undone_with_one_line():
             session.train_step()
     assert [p.data for p in params] == before
     json.dumps(session.frame(), allow_nan=False)
+
+
+def test_the_pages_neuron_numbers_over_http_equal_a_scalar_mlp_of_the_pages_weights(served):
+    """What the page receives (frame weights, neuron numbers) against a scalar MLP built
+    from those weights alone: the page's numbers are the scalar engine's to 1e-9."""
+    server, client = served
+    setup = "data=spiral&classes=3&layers=5,4&act=sigmoid&feat=x1,x2,x2sq&cost=mse"
+    assert client.request("POST", "/toy/api/setup", {"setup": setup})[0] == 200
+    for _ in range(4):
+        assert client.request("POST", "/toy/api/step", {})[0] == 200
+    frame = json.loads(client.request("GET", "/toy/api/frame?point=11")[1])
+    mlp = MLP(3, [5, 4, 3], activation="sigmoid", output_activation="sigmoid", seed=99)
+    mlp.load_state_dict({f"layers.{i}.{key}": np.array(layer[short])
+                         for i, layer in enumerate(frame["net"])
+                         for key, short in (("weight", "w"), ("bias", "b"))})
+    x1, x2 = frame["points"]["x1"][11], frame["points"]["x2"][11]
+    label = frame["points"]["c"][11]
+    outs = forward_point(mlp, [x1, x2, x2 * x2])
+    cost = sum((a - (1.0 if j == label else 0.0)) ** 2 for j, a in enumerate(outs[-1]))
+    cost.backward()
+    assert frame["backward"]["cost"] == pytest.approx(cost.data, abs=1e-9)
+    for l, j in [(1, 0), (1, 4), (2, 3), (3, 2)]:
+        status, raw = client.request("GET", f"/toy/api/neuron?point=11&l={l}&j={j}")
+        shown = json.loads(raw)
+        a = outs[l][j]
+        assert shown["a"] == pytest.approx(a.data, abs=1e-9)
+        assert shown["da"] == pytest.approx(a.grad, abs=1e-9)
+        assert shown["dz"] == pytest.approx(a.operands[0].grad, abs=1e-9)
+        assert [t["dw"] for t in shown["terms"]] == pytest.approx(
+            [w.grad for w in mlp.layers[l - 1].neurons[j].w], abs=1e-9)
+        assert frame["backward"]["layers"][l - 1]["dz"][j] == pytest.approx(
+            a.operands[0].grad, abs=1e-9)
