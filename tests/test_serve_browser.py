@@ -100,7 +100,7 @@ def test_a_neuron_a_nudge_by_hand_a_step_and_undo(app_page, served):
     page.locator("#pg-wish tr.pg-pick").nth(5).click()  # w[2][5,2]: to the nudge panel
     page.wait_for_selector("#pg-weight-wish:has-text('w[2][5,2] = ')")
     page.fill("#pg-nudge-value", "0.75")
-    page.locator("#pg-nudge-value").dispatch_event("change")
+    page.press("#pg-nudge-value", "Enter")  # commits the value: its change event, once
     page.wait_for_selector("#pg-nudge-result:has-text('the gradient predicted')")
     nudged = page.locator("#pg-nudge-result").inner_text()
     assert "w[2][5,2]" in nudged and "0.7500" in nudged
