@@ -134,3 +134,12 @@ def test_add_and_remove_a_point_and_save(toy):
     page.wait_for_selector("#tp-code:not([hidden])")
     assert "from microgradnn.nn import MLP" in page.inner_text("#tp-code")
     assert not page.problems
+
+
+def test_a_shared_address_opens_its_setup(toy):
+    server, page, _ = toy
+    page.goto(server.url + "#data=spiral&classes=4&layers=3,2&act=sigmoid&feat=x1,x2,x1x2")
+    page.wait_for_function("P.S.data === 'spiral' && P.frame && P.frame.classes === 4")
+    page.wait_for_function("document.querySelectorAll('.tp-neuron[data-l]').length === 3 + 2 + 4")
+    assert page.evaluate("P.frame.sizes") == [3, 3, 2, 4]
+    assert not page.problems
