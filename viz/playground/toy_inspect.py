@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 from microgradnn.engine import Value
+from viz.graph.grouping import op_kind
 
 from .inputs import check_int, check_number
 from .toy_model import forward_point, layer_outputs, point_cost
@@ -51,7 +52,7 @@ def _graph(session: ToySession, i: int) -> Tuple[List[Tuple[Value, ...]], Value]
 
 def _z(a: Value) -> Value:
     """The weighted sum under a neuron's output (the output itself for a linear one)."""
-    return a.operands[0] if a.op in ("tanh", "sigmoid", "relu") else a
+    return a.operands[0] if op_kind(a.op) == "activation" else a
 
 
 def backward_pass(session: ToySession, i: int) -> Dict[str, Any]:
