@@ -29,7 +29,7 @@ from typing import Any, Dict, Optional
 from viz.html import read_web_file
 
 from .jobs import JobBusy, JobControl
-from .mnist_app import _Saver
+from .saving import Saver
 from .server import (App, HttpError, Request, Response, Server, file_response,
                      html_response, json_response, page_response)
 from .toy_export import python_code, save_checkpoint
@@ -150,7 +150,7 @@ def _inspect_routes(app: App, session: ToySession) -> None:
         return html_response(point_stepper(session, i))
 
 
-def _export_routes(app: App, session: ToySession, saver: _Saver) -> None:
+def _export_routes(app: App, session: ToySession, saver: Saver) -> None:
     @app.route("POST", "/toy/api/save")
     def save(request: Request) -> Response:
         path = save_checkpoint(session, saver.target())
@@ -172,7 +172,7 @@ def toy_app(session: ToySession, save_path: Optional[str] = None, app: Optional[
     """The app (routes in the module docstring) over ``session``; ``root``: also serve the
     page at ``/``; ``save_path``: where "save" writes (None: a temporary file)."""
     app = app if app is not None else App()
-    saver = _Saver(save_path)
+    saver = Saver(save_path)
     app.on_shutdown(saver.close)
 
     def index(request: Request) -> Response:
