@@ -37,6 +37,16 @@ class Optimizer:
         for p in self.params:
             p.zero_grad()
 
+    def _scratch(self, k: int, i: int, like: np.ndarray) -> np.ndarray:
+        """Temporary array ``k`` of parameter ``i``, shaped and typed like ``like``: made
+        once and reused, so that a step writes its intermediate results (``out=``) instead
+        of allocating them; same numbers as the expressions written out."""
+        slots = self.__dict__.setdefault("_scratch_arrays", {})
+        tmp = slots.get((k, i))
+        if tmp is None or tmp.shape != like.shape or tmp.dtype != like.dtype:
+            tmp = slots[(k, i)] = np.empty_like(like)
+        return tmp
+
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -72,33 +82,13 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
-        if not (momentum or decay):
-            # Plain SGD, the common case: one fused update per array, no branches.
-            for p in self.params:
-                g = p.grad
-                if g is not None:
-                    p.data -= lr * g
-            self.step_count += 1
-            return
         keep = 1.0 - self.dampening
         nesterov = self.nesterov
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
-            if isinstance(p.data, np.ndarray):
-                if decay:
-                    g = g + decay * p.data
-                if momentum:
-                    v = self.velocity[i]
-                    if v is None:
-                        v = self.velocity[i] = np.array(g, dtype=p.data.dtype)
-                    else:
-                        v *= momentum
-                        v += g if keep == 1.0 else keep * g
-                    g = g + momentum * v if nesterov else v
-                p.data -= lr * g
-            else:
+            if not isinstance(g, np.ndarray):
                 if decay:
                     g = g + decay * p.data
                 if momentum:
@@ -106,6 +96,28 @@ class SGD(Optimizer):
                     v = self.velocity[i] = g if v is None else momentum * v + keep * g
                     g = g + momentum * v if nesterov else v
                 p.data -= lr * g
+                continue
+            tmp = self._scratch(0, i, g)
+            if decay:
+                g = g + decay * p.data
+            if momentum:
+                v = self.velocity[i]
+                if v is None:
+                    v = self.velocity[i] = np.array(g, dtype=p.data.dtype)
+                else:
+                    v *= momentum
+                    if keep == 1.0:
+                        v += g
+                    else:
+                        np.multiply(g, keep, out=tmp)
+                        v += tmp
+                if nesterov:  # g + momentum * v
+                    np.multiply(v, momentum, out=tmp)
+                    g = np.add(g, tmp, out=tmp)
+                else:
+                    g = v
+            np.multiply(g, lr, out=tmp)  # lr * g
+            p.data -= tmp
         self.step_count += 1
 
 
@@ -152,17 +164,28 @@ class Adam(Optimizer):
                     self.m[i] = np.zeros_like(p.data)
                     self.v[i] = np.zeros_like(p.data)
                 m, v = self.m[i], self.v[i]
-                if w1 < 0.5:
-                    m += w1 * (g - m)
-                else:
+                t1, t2 = self._scratch(0, i, g), self._scratch(1, i, g)
+                if w1 < 0.5:  # m += w1 * (g - m)
+                    np.subtract(g, m, out=t1)
+                    t1 *= w1
+                else:  # m = b1 * m + w1 * g
                     m *= b1
-                    m += w1 * g
+                    np.multiply(g, w1, out=t1)
+                m += t1
                 v *= b2
-                v += (1.0 - b2) * (g * g)
+                np.multiply(g, g, out=t1)  # v += (1 - b2) * g * g
+                t1 *= 1.0 - b2
+                v += t1
                 if self.amsgrad:
                     v = self.v_max[i] = v.copy() if self.v_max[i] is None \
                         else np.maximum(self.v_max[i], v, out=self.v_max[i])
-                p.data -= step_size * m / (np.sqrt(v) / v_correction + eps)
+                # p -= step_size * m / (sqrt(v) / v_correction + eps)
+                np.multiply(m, step_size, out=t1)
+                np.sqrt(v, out=t2)
+                t2 /= v_correction
+                t2 += eps
+                t1 /= t2
+                p.data -= t1
             else:
                 m = self.m[i] or 0.0
                 m = self.m[i] = m + w1 * (g - m) if w1 < 0.5 else g - (g - m) * b1
