@@ -235,8 +235,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
         extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
-        on_step: Optional[Callable[[int], None]] = None, workers: int = 1
-        ) -> List[Dict[str, Any]]:
+        on_step: Optional[Callable[[int], None]] = None, workers: int = 1,
+        replay: bool = True) -> List[Dict[str, Any]]:
     """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
 
     ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
@@ -259,6 +259,11 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
     normalization over the whole batch; the CNN families' epochs 1.17-2.0x faster on two cores,
     as measured in benchmarks/RESULTS.md).
+
+    ``replay`` (default True) trains with ``microgradnn.tensor.replay.ReplayStep``: each
+    batch shape's first step runs eagerly and is recorded, the next ones replay it as
+    plain numpy calls into fixed buffers, with the same numbers; ``replay=False`` builds
+    the graph at every step. With ``workers > 1`` the split step runs eagerly.
     """
     from . import checkpoint as ckpt
 
@@ -269,6 +274,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
+    if not isinstance(replay, bool):
+        raise ValueError(f"fit: replay must be True or False, got {replay!r}")
     if not (isinstance(augment, (int, np.integer)) and 0 <= augment <= 8):
         raise ValueError(f"fit: augment must be a whole number of pixels in 0..8, got {augment!r}")
     if not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
@@ -313,6 +320,10 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         from .parallel import DataParallelStep
         parallel = DataParallelStep(model, loss_fn, workers,
                                     prepare=lambda batch: input_tensor(batch, shape, mode))
+    elif replay:  # the same (loss, outputs) protocol, recorded once per batch shape
+        from .tensor.replay import ReplayStep
+        parallel = ReplayStep(model, loss_fn,
+                              prepare=lambda batch: input_tensor(batch, shape, mode))
     try:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()

@@ -74,18 +74,26 @@ class ReplayRefused(ValueError):
 class _Island:
     """A step with no kernel: run eagerly at every replay between two fixed buffers."""
 
-    def __init__(self, fn: Callable[[Any], Any], x: Slot, out: Tensor,
-                 params: List[Tensor]) -> None:
-        self.fn, self.x, self.params = fn, x, params
-        self.out = Slot(np.empty_like(out.data),
-                        np.empty_like(out.data) if out.requires_grad else None)
+    def __init__(self, x: Slot) -> None:
+        self.x = x
+        self.fns: List[Callable[[Any], Any]] = []  # consecutive steps, run as one
+        self.params: List[Tensor] = []
+        self.out = x
         self._input: Optional[Tensor] = None
         self._output: Optional[Tensor] = None
 
+    def add(self, fn: Callable[[Any], Any], out: Tensor, params: List[Tensor]) -> None:
+        """Take in the next step, which made ``out``; the island's output is now its."""
+        self.fns.append(fn)
+        self.params += [p for p in params if all(p is not q for q in self.params)]
+        self.out = Slot(np.empty_like(out.data),
+                        np.empty_like(out.data) if out.requires_grad else None)
+
     def forward(self) -> None:
-        t = wrap_array(self.x.data)
+        t = y = wrap_array(self.x.data)
         t.requires_grad = self.x.grad is not None
-        y = self.fn(t)
+        for fn in self.fns:
+            y = fn(y)
         np.copyto(self.out.data, y.data)
         self._input, self._output = t, y
 
@@ -100,8 +108,8 @@ class _Island:
             np.copyto(self.x.grad, t.grad)
 
     def __repr__(self) -> str:
-        name = getattr(self.fn, "__name__", None) or type(self.fn).__name__
-        return f"island (eager) {name}: {self.x.data.shape} -> {self.out.data.shape}"
+        names = ", ".join(_step_name(fn) for fn in self.fns)
+        return f"island [{names}] {self.x.data.shape} -> {self.out.data.shape}"
 
 
 class _LossIsland:
@@ -213,6 +221,7 @@ class _Recorder:
         self.plan = _Plan(steps)
         self.kernel_params: Dict[int, Tensor] = {}
         self.island_params: Dict[int, Tensor] = {}
+        self.island: Optional[_Island] = None  # the last one, which a next island step joins
 
     def build(self, x: Tensor, trace: List[Tuple[Any, Tensor, Any]], loss: Tensor,
               loss_fn: Any) -> _Plan:
@@ -246,11 +255,15 @@ class _Recorder:
             if not isinstance(out, Tensor):
                 raise ReplayRefused(f"replay: step {step!r} returned a "
                                     f"{type(out).__name__}, not a Tensor")
-            island = _Island(step, slot, out, _island_params(out, cur))
-            for p in island.params:
+            island = self.island
+            if island is None or island.out is not slot:  # else the step joins the last one
+                island = self.island = _Island(slot)
+                plan.forward.append((island.forward, ()))
+                plan.backward.append([(island.backward, ())])
+            params = _island_params(out, cur)
+            island.add(step, out, params)
+            for p in params:
                 self.island_params.setdefault(id(p), p)
-            plan.forward.append((island.forward, ()))
-            plan.backward.append([(island.backward, ())])
             return island.out
         if isinstance(step, Dropout):
             plan.watch.append(step)
@@ -383,8 +396,19 @@ class ReplayStep:
         return value, outputs, plan
 
 
+def _step_name(fn: Any) -> str:
+    """``Conv2d.forward_relu`` for a bound method (or a partial of one), else the class."""
+    fn = getattr(fn, "func", fn)
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        return f"{type(owner).__name__}.{fn.__name__}"
+    return type(fn).__name__
+
+
 def _entry_text(entry: Entry) -> str:
     fn, args = entry
+    if isinstance(getattr(fn, "__self__", None), _Island):
+        return f"{fn.__name__} of the {fn.__self__!r} (eager)"
     name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "?")
     shown = [str(a.shape) if isinstance(a, np.ndarray) else type(a).__name__
              if hasattr(a, "training") else repr(a) for a in args]
