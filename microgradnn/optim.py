@@ -41,10 +41,13 @@ class Optimizer:
         """Temporary array ``k`` of parameter ``i``, shaped and typed like ``like``: made
         once and reused, so that a step writes its intermediate results (``out=``) instead
         of allocating them; same numbers as the expressions written out."""
-        slots = self.__dict__.setdefault("_scratch_arrays", {})
-        tmp = slots.get((k, i))
+        slots = self.__dict__.get("_scratch_arrays")
+        if slots is None:
+            slots = self.__dict__["_scratch_arrays"] = ([None] * len(self.params),
+                                                        [None] * len(self.params))
+        tmp = slots[k][i]
         if tmp is None or tmp.shape != like.shape or tmp.dtype != like.dtype:
-            tmp = slots[(k, i)] = np.empty_like(like)
+            tmp = slots[k][i] = np.empty_like(like)
         return tmp
 
     def step(self) -> None:  # pragma: no cover - abstract

@@ -321,9 +321,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         parallel = DataParallelStep(model, loss_fn, workers,
                                     prepare=lambda batch: input_tensor(batch, shape, mode))
     elif replay:  # the same (loss, outputs) protocol, recorded once per batch shape
-        from .tensor.replay import ReplayStep
-        parallel = ReplayStep(model, loss_fn,
-                              prepare=lambda batch: input_tensor(batch, shape, mode))
+        from .tensor.replay import ReplayStep, ScaledImages
+        parallel = ReplayStep(model, loss_fn, prepare=ScaledImages(shape, *_scaling(mode)))
     try:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()

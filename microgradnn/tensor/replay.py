@@ -54,15 +54,16 @@ path: a replayed step leaves no graph behind.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from .layers import Dropout, Sequential
 from .replay_ops import KERNELS, LOSSES, Built, Entry, Slot
-from .tensor import Tensor, wrap_array
+from .tensor import Tensor, from_uint8, wrap_array
 
-__all__ = ["replay", "ReplayStep", "ReplayRefused", "MAX_PLANS"]
+__all__ = ["replay", "ReplayStep", "ReplayRefused", "ScaledImages", "MAX_PLANS"]
 
 MAX_PLANS = 4  # plans kept per step (shapes x modes); the oldest goes first
 
@@ -182,8 +183,8 @@ class _Plan:
                 return False
         return not self.watch or self.watched() == self.mode
 
-    def run(self, X: np.ndarray, t: np.ndarray) -> float:
-        np.copyto(self.x.data, X)
+    def run(self, t: np.ndarray) -> float:
+        """The step, once the input is in ``x.data``; ``t`` the checked targets."""
         self.loss.t = t
         for p in self.zero:
             p.grad = None
@@ -292,6 +293,30 @@ class _Recorder:
         self.plan.zero = others
 
 
+class ScaledImages:
+    """``prepare`` for uint8 images: ``images * scale - offset`` as float32 (N, *shape), the
+    numbers of ``from_uint8``, written by a replayed step straight into its input buffer."""
+
+    def __init__(self, shape: Tuple[int, ...], scale: float, offset: float = 0.0) -> None:
+        from_uint8(np.zeros(1, np.uint8), scale, offset)  # refuses a bad scale or offset
+        self.shape, self.scale, self.offset = tuple(shape), scale, offset
+        self._scale, self._offset = np.float32(scale), np.float32(offset)
+
+    def __call__(self, images: np.ndarray) -> Tensor:
+        return from_uint8(images, self.scale, self.offset, (len(images),) + self.shape)
+
+    def shape_of(self, images: Any) -> Tuple[int, ...]:
+        shape = (len(images),) + self.shape if isinstance(images, np.ndarray) else ()
+        if not shape or images.dtype.type is not np.uint8 or images.size != math.prod(shape):
+            return ()  # not a plan's input: the eager conversion names the problem
+        return shape
+
+    def into(self, images: np.ndarray, out: np.ndarray) -> None:
+        np.multiply(images.reshape(out.shape), self._scale, out=out)
+        if self.offset:
+            out -= self._offset
+
+
 class ReplayStep:
     """``step(x, y) -> (loss, outputs)``: one training step, recorded once per input shape
     and replayed after (module docstring).
@@ -317,19 +342,30 @@ class ReplayStep:
         self.recorded = 0  # how many plans were recorded (a test and a benchmark read it)
 
     def __call__(self, x: Any, y: Any) -> Tuple[float, np.ndarray]:
-        if self.prepare is not None:
-            x = self.prepare(x)
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        X = x.data
-        key = (X.shape, X.dtype.str, np.shape(y), getattr(self.model, "training", None))
+        prepare, images = self.prepare, None
+        if isinstance(prepare, ScaledImages):
+            images = x
+            key = (prepare.shape_of(x), "<f4", _shape(y), getattr(self.model, "training", None))
+        else:
+            if prepare is not None:
+                x = prepare(x)
+            if not isinstance(x, Tensor):
+                x = Tensor(x)
+            key = (x.data.shape, x.data.dtype.str, _shape(y), getattr(self.model, "training", None))
         plan = self.plans.get(key)
         if plan is None or not plan.valid(self.model):
+            if images is not None:
+                x = prepare(images)
             if self.refused is not None:
                 return self._eager(x, y)[:2]
             value, outputs, plan = self._record(x, y, key)
             return value, outputs
-        value = plan.run(X, plan.loss.check(y))
+        t = plan.loss.check(y)
+        if images is not None:
+            prepare.into(images, plan.x.data)
+        else:
+            np.copyto(plan.x.data, x.data)
+        value = plan.run(t)
         if self.optimizer is not None:
             self.optimizer.step()
         return value, plan.outputs
@@ -394,6 +430,10 @@ class ReplayStep:
         self.plans[key] = plan
         self.recorded += 1
         return value, outputs, plan
+
+
+def _shape(y: Any) -> Tuple[int, ...]:
+    return y.shape if type(y) is np.ndarray else np.shape(y)
 
 
 def _step_name(fn: Any) -> str:
