@@ -322,7 +322,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
                                     prepare=lambda batch: input_tensor(batch, shape, mode))
     elif replay:  # the same (loss, outputs) protocol, recorded once per batch shape
         from .tensor.replay import ReplayStep, ScaledImages
-        parallel = ReplayStep(model, loss_fn, prepare=ScaledImages(shape, *_scaling(mode)))
+        parallel = ReplayStep(model, loss_fn, optimizer, ScaledImages(shape, *_scaling(mode)),
+                              update=False)  # optimizer.step() below, after the loss's check
     try:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()

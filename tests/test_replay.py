@@ -179,6 +179,10 @@ def test_replayed_step_builds_no_graph_and_reuses_its_buffers():
     # replayed steps write into the same gradient arrays: the plan's, with no new nodes
     assert all(g is h for g, h in zip(grads[1], grads[2]))
     assert not any(g is h for g, h in zip(grads[0], grads[1]))
+    # ... views of the optimizer's one packed buffer (Optimizer.pack), as the weights are
+    flat = grads[2][0].base
+    assert flat is not None and all(g.base is flat for g in grads[2])
+    assert all(p.data.base is model.parameters()[0].data.base for p in model.parameters())
     text = step.describe()
     assert "matmul((8, 784), (784, 16), (8, 16))" in text and "SGD.step()" in text
 

@@ -199,14 +199,14 @@ class _Plan:
         return self.loss.value
 
 
-def _builds(node: Any, step: Any, x: Slot, cur: Tensor) -> Optional[Built]:
+def _builds(node: Any, step: Any, x: Slot, cur: Tensor, grad_of: Any) -> Optional[Built]:
     """The kernel's entries for the node ``step`` made from ``cur``, or None (an island)."""
     if not isinstance(node, Tensor) or node.backward_fn not in KERNELS:
         return None
     operands = node.operands
     if not operands or operands[0] is not cur or not all(p.is_parameter for p in operands[1:]):
         return None
-    return KERNELS[node.backward_fn](node, step, x)
+    return KERNELS[node.backward_fn](node, step, x, grad_of)
 
 
 def _param_names(model: Any) -> Dict[int, str]:
@@ -219,6 +219,10 @@ class _Recorder:
 
     def __init__(self, model: Any, steps: Tuple[Any, ...], optimizer: Any) -> None:
         self.model, self.optimizer = model, optimizer
+        # the optimizer's packed gradient buffers, one per parameter (Optimizer.pack)
+        packed = getattr(optimizer, "pack", lambda: None)()
+        self.packed = {} if packed is None else {
+            id(p): g for p, g in zip(optimizer.params, packed)}
         self.plan = _Plan(steps)
         self.kernel_params: Dict[int, Tensor] = {}
         self.island_params: Dict[int, Tensor] = {}
@@ -251,7 +255,7 @@ class _Recorder:
             if isinstance(step, Dropout):
                 plan.watch.append(step)
             return slot
-        built = _builds(out, step, slot, cur)
+        built = _builds(out, step, slot, cur, self.grad_of)
         if built is None:
             if not isinstance(out, Tensor):
                 raise ReplayRefused(f"replay: step {step!r} returned a "
@@ -276,6 +280,10 @@ class _Recorder:
         plan.forward.extend(built.forward)
         plan.backward.append(built.backward)
         return built.out
+
+    def grad_of(self, p: Tensor) -> np.ndarray:
+        g = self.packed.get(id(p))
+        return np.empty_like(p.data) if g is None else g
 
     def _refuse_tied(self, p: Tensor) -> None:
         name = _param_names(self.model).get(id(p), repr(p))
@@ -324,19 +332,22 @@ class ReplayStep:
     ``x`` is a ``Tensor`` or a float array (N, ...), or whatever ``prepare`` turns into a
     Tensor (``fit`` passes uint8 images); ``y`` the int targets (N,). Each call sets every
     parameter's ``grad`` to this batch's gradient (no accumulation: ``zero_grad`` is part
-    of the step) and, when ``optimizer`` is given, calls ``optimizer.step()``. ``loss`` is
+    of the step) and, when ``optimizer`` is given, calls ``optimizer.step()`` (with
+    ``update=False`` the caller does, as ``fit`` after its divergence check; the plan still
+    writes the gradients into the optimizer's packed buffers, ``Optimizer.pack``). ``loss`` is
     the batch's loss as a float, ``outputs`` the model's output array, overwritten by the
     next call. The same protocol as ``microgradnn.parallel.DataParallelStep``.
     """
 
     def __init__(self, model: Any, loss_fn: Callable[[Any, Any], Any], optimizer: Any = None,
-                 prepare: Optional[Callable[[Any], Tensor]] = None) -> None:
+                 prepare: Optional[Callable[[Any], Tensor]] = None, update: bool = True) -> None:
         if not callable(model) or not callable(loss_fn):
             raise TypeError("replay: model and loss_fn must be callable")
         if optimizer is not None and not callable(getattr(optimizer, "step", None)):
             raise TypeError(f"replay: optimizer must have a step() method, got "
                             f"{type(optimizer).__name__}")
         self.model, self.loss_fn, self.optimizer, self.prepare = model, loss_fn, optimizer, prepare
+        self.update = update and optimizer is not None
         self.plans: Dict[Tuple[Any, ...], _Plan] = {}
         self.refused: Optional[str] = None  # why the eager step runs instead, once refused
         self.recorded = 0  # how many plans were recorded (a test and a benchmark read it)
@@ -366,7 +377,7 @@ class ReplayStep:
         else:
             np.copyto(plan.x.data, x.data)
         value = plan.run(t)
-        if self.optimizer is not None:
+        if self.update:
             self.optimizer.step()
         return value, plan.outputs
 
@@ -383,7 +394,7 @@ class ReplayStep:
         lines += [f"  {_entry_text(e)}" for e in plan.forward]
         lines += [f"  {plan.loss.op} -> loss", "backward:", f"  {plan.loss.op} backward"]
         lines += [f"  {_entry_text(e)}" for e in plan.flat_backward]
-        if self.optimizer is not None:
+        if self.update:
             lines.append(f"update: {type(self.optimizer).__name__}.step()")
         return "\n".join(lines)
 
@@ -407,7 +418,7 @@ class ReplayStep:
         if self.optimizer is not None:
             self.optimizer.zero_grad()
         loss.backward()
-        if self.optimizer is not None:
+        if self.update:
             self.optimizer.step()
         return value, outputs, trace, loss
 

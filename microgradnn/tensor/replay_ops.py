@@ -10,7 +10,8 @@ shapes) and returns
 - the backward entries, reading the output's gradient buffer and writing the input's (only
   when the input needs one, as ``x.requires_grad`` decides in the eager op) and each
   parameter's;
-- the parameters with their gradient buffers.
+- the parameters with their gradient buffers (``grad_of(p)``: the optimizer's packed
+  buffer, ``Optimizer.pack``, when it has one).
 
 The entries repeat the eager op's numpy calls, in the same order and the same dtypes (a
 Python ``0.5`` is a float32 ``0.5`` to a float32 array in both), with ``out=`` where eager
@@ -65,18 +66,22 @@ def _maximum_into(out: np.ndarray) -> Callable[..., Any]:
 
 # ---- linear, linear+relu ----
 
-def _linear_backward(g: np.ndarray, x: Slot, node: Tensor) -> Tuple[List[Entry], List[Any]]:
+GradOf = Callable[[Tensor], np.ndarray]  # a parameter -> the buffer for its gradient
+
+
+def _linear_backward(g: np.ndarray, x: Slot, node: Tensor,
+                     grad_of: GradOf) -> Tuple[List[Entry], List[Any]]:
     """``_linear_back``'s calls: gx = g @ W, gW = g.T @ x, gb = ones @ g (``column_sums``)."""
     weight = node.operands[1]
     entries: List[Entry] = []
     if x.grad is not None:
         entries.append((np.matmul, (g, weight.data, x.grad)))
-    gw = np.empty_like(weight.data)
+    gw = grad_of(weight)
     entries.append((np.matmul, (g.T, x.data, gw)))
     params = [(weight, gw)]
     if len(node.operands) == 3:
         bias = node.operands[2]
-        gb = np.empty_like(bias.data)
+        gb = grad_of(bias)
         entries.append((np.matmul, (np.ones(g.shape[0], dtype=g.dtype), g, gb)))
         params.append((bias, gb))
     return entries, params
@@ -90,15 +95,15 @@ def _linear_forward(x: Slot, node: Tensor, out: Slot) -> List[Entry]:
     return entries
 
 
-def _linear(node: Tensor, step: Any, x: Slot) -> Optional[Built]:
+def _linear(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Optional[Built]:
     if x.data.ndim != 2:
         return None  # (N, *, in) inputs: the eager op folds the axes; left to an island
     out = _slot_like(node)
-    backward, params = _linear_backward(out.grad, x, node)
+    backward, params = _linear_backward(out.grad, x, node, grad_of)
     return Built(out, _linear_forward(x, node, out), backward, params)
 
 
-def _linear_relu(node: Tensor, step: Any, x: Slot) -> Optional[Built]:
+def _linear_relu(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Optional[Built]:
     if x.data.ndim != 2:
         return None
     out = _slot_like(node)
@@ -108,13 +113,13 @@ def _linear_relu(node: Tensor, step: Any, x: Slot) -> Optional[Built]:
     mask = np.empty(z.shape, dtype=bool)
     g = out.grad  # g * (out > 0), in place: the gradient buffer is this op's alone
     backward: List[Entry] = [(np.greater, (z, 0, mask)), (np.multiply, (g, mask, g))]
-    rest, params = _linear_backward(g, x, node)
+    rest, params = _linear_backward(g, x, node, grad_of)
     return Built(out, forward, backward + rest, params)
 
 
 # ---- elementwise activations ----
 
-def _sigmoid(node: Tensor, step: Any, x: Slot) -> Built:
+def _sigmoid(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Built:
     out = _slot_like(node)
     s = out.data
     forward: List[Entry] = [(np.multiply, (x.data, 0.5, s)), (np.tanh, (s, s)),
@@ -127,7 +132,7 @@ def _sigmoid(node: Tensor, step: Any, x: Slot) -> Built:
     return Built(out, forward, backward, [])
 
 
-def _tanh(node: Tensor, step: Any, x: Slot) -> Built:
+def _tanh(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Built:
     out = _slot_like(node)
     t = out.data
     backward: List[Entry] = []
@@ -138,7 +143,7 @@ def _tanh(node: Tensor, step: Any, x: Slot) -> Built:
     return Built(out, [(np.tanh, (x.data, t))], backward, [])
 
 
-def _relu(node: Tensor, step: Any, x: Slot) -> Built:
+def _relu(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Built:
     out = _slot_like(node)
     r = out.data
     forward: List[Entry] = [(_maximum_into(r), (x.data, r.dtype.type(0)))]
@@ -151,7 +156,7 @@ def _relu(node: Tensor, step: Any, x: Slot) -> Built:
 
 # ---- reshape (Flatten) and dropout ----
 
-def _reshape(node: Tensor, step: Any, x: Slot) -> Built:
+def _reshape(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Built:
     """No calls at all: the output and its gradient are views of the input's buffers."""
     shape = node.data.shape
     grad = None if x.grad is None else x.grad.reshape(shape)
@@ -165,7 +170,7 @@ def _draw_mask(layer: Dropout, draws: np.ndarray, keep: np.ndarray, mask: np.nda
     np.multiply(keep, mask.dtype.type(1.0 / (1.0 - layer.p)), out=mask)
 
 
-def _dropout(node: Tensor, step: Any, x: Slot) -> Optional[Built]:
+def _dropout(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Optional[Built]:
     if type(step) is not Dropout:
         return None  # a dropout inside some other layer: its p and generator are unknown
     out = _slot_like(node)
@@ -180,7 +185,7 @@ def _dropout(node: Tensor, step: Any, x: Slot) -> Optional[Built]:
     return Built(out, forward, backward, [])
 
 
-Builder = Callable[[Tensor, Any, Slot], Optional[Built]]
+Builder = Callable[[Tensor, Any, Slot, GradOf], Optional[Built]]
 
 # The op's backward function -> its builder; a builder's ``None`` leaves the op to an island.
 KERNELS: Dict[Any, Builder] = {

@@ -1,0 +1,216 @@
+"""The replayed training step: MNIST epochs, eager vs replayed vs PyTorch vs JAX (jax.jit, CPU).
+
+    MICROGRADNN_DATA=/work/shared/mnist python benchmarks/bench_replay.py --repeats 3
+
+Each peer trains in its own worker process (``bench_tensor.py``'s ``Peer``, ``serve`` and
+``interleaved``: the peers take turns every 100 steps after the same pause, and an epoch's
+time is the sum over chunks of the fastest of ``--repeats`` attempts), on the same batches
+from the same weights, doing the same work per step: gather the uint8 batch and scale it,
+forward, softmax cross-entropy, backward, optimizer step.
+
+* ``eager``: ``microgradnn.tensor`` building its graph at every step (``tensor_peers.mg_epoch``);
+* ``replay``: ``step = microgradnn.tensor.replay(net, cross_entropy, opt, prepare=ScaledImages(...))``,
+  then ``step(images[idx], labels[idx])`` per batch;
+* ``pt``: PyTorch with ``--torch-threads`` threads (default 2, as ``bench_tensor.py``);
+* ``jax``: one ``jax.jit`` function per step (``jax_peers``).
+
+Cases: the MLPs 784-16-16-10 at batch 32 and 784-128-64-10 at batch 64 (SGD, lr 0.1, one
+epoch; all four peers; the goals are replay / JAX <= 1.0 and <= 0.9), then replay against
+eager alone for the README's CNN (``tensor_peers.mg_cnn``, Adam, one epoch) and the first
+``--family-steps`` steps of each CNN family (Adam, batch 64): no slower than eager. The
+replayed and eager losses must agree exactly (the plan repeats the eager numpy calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+if "--worker" in sys.argv and "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
+    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--blas-threads") + 1]
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_tensor import Peer, interleaved, peer_env, serve  # noqa: E402
+from tensor_peers import (SCALE, batches, init_weights, mg_cnn, mg_epoch, mg_mlp,  # noqa: E402
+                          torch_cnn, torch_epoch, torch_mlp)
+
+from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
+from microgradnn.families import FAMILIES  # noqa: E402
+from microgradnn.models import build_model  # noqa: E402
+from microgradnn.optim import SGD, Adam  # noqa: E402
+from microgradnn.tensor import cross_entropy, replay  # noqa: E402
+from microgradnn.tensor.replay import ScaledImages  # noqa: E402
+
+MLP_CASES = [((784, 16, 16, 10), 32, 1.0), ((784, 128, 64, 10), 64, 0.9)]  # sizes, batch, goal
+PEERS = ("eager", "replay", "pt", "jax")
+
+
+def replay_epoch(step: Any, images: np.ndarray, labels: np.ndarray,
+                 order: Sequence[np.ndarray]) -> float:
+    """``mg_epoch`` with the replayed step (which zeroes, backpropagates and updates)."""
+    loss = 0.0
+    for idx in order:
+        loss, _ = step(images[idx], labels[idx])
+    return loss
+
+
+class Worker:
+    """One peer's process: the data, and the network it trains."""
+
+    def __init__(self, peer: str, torch_threads: int) -> None:
+        self.peer = peer
+        images, labels = load_mnist("train", progress=False)
+        self.images, self.labels = images, labels.astype(np.int64)
+        self.lib: Any = None
+        if peer == "pt":
+            import torch
+            torch.set_num_threads(torch_threads)
+            self.lib = torch
+        elif peer == "jax":
+            import jax
+            jax.config.update("jax_platforms", "cpu")
+            self.lib = jax
+        self.batch = 32
+        self.orders: Dict[Any, List[np.ndarray]] = {}
+        self.run: Any = None
+
+    def info(self) -> Dict[str, Any]:
+        out = {"numpy": np.__version__,
+               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "one per core")}
+        if self.lib is not None:
+            out[self.peer] = self.lib.__version__
+        return out
+
+    def _microgradnn(self, net: Any, opt: Any, shape: Sequence[int]) -> None:
+        if self.peer == "eager":
+            self.run = lambda part: mg_epoch(net, opt, self.images, self.labels, part, shape)
+        else:
+            step = replay(net, cross_entropy, opt, prepare=ScaledImages(shape[1:], SCALE))
+            self.run = lambda part: replay_epoch(step, self.images, self.labels, part)
+
+    def setup(self, kind: str, batch: int, sizes: Sequence[int] = (), act: str = "relu",
+              lr: float = 0.1) -> Dict[str, Any]:
+        self.batch = batch
+        images, labels, lib = self.images, self.labels, self.lib
+        if kind == "mlp":
+            weights, shape = init_weights(sizes, 0), (-1, 784)
+            if self.peer in ("eager", "replay"):
+                net = mg_mlp(sizes, weights, act)
+                self._microgradnn(net, SGD(net.parameters(), lr=lr), shape)
+            elif self.peer == "pt":
+                tnet = torch_mlp(lib, sizes, weights, act)
+                topt = lib.optim.SGD(tnet.parameters(), lr=lr)
+                self.run = lambda part: torch_epoch(lib, tnet, topt, images, labels, part, shape)
+            else:
+                from jax_peers import jax_epoch, jax_mlp
+                model = [jax_mlp(lib, weights, act, lr)]
+                self.run = lambda part: jax_epoch(model, images, labels, part, shape)
+            return {}
+        net = mg_cnn() if kind == "cnn" else build_model({"model": kind})
+        if self.peer == "pt":
+            tnet = torch_cnn(lib, net.state_dict())
+            topt = lib.optim.Adam(tnet.parameters(), lr=1e-3)
+            self.run = lambda part: torch_epoch(lib, tnet, topt, images, labels, part,
+                                                (-1, 1, 28, 28))
+        else:
+            self._microgradnn(net, Adam(net.parameters(), lr=1e-3), (-1, 1, 28, 28))
+        return {}
+
+    def chunk(self, repeat: int, start: int, stop: int) -> Dict[str, float]:
+        key = (repeat, self.batch)
+        if key not in self.orders:
+            self.orders = {key: batches(len(self.images), self.batch, repeat)}
+        part = self.orders[key][start:stop]
+        t0 = time.perf_counter()
+        loss = self.run(part)
+        return {"seconds": time.perf_counter() - t0, "loss": loss}
+
+
+class ReplayPeer(Peer):
+    """``bench_tensor.Peer`` talking to this script's worker."""
+
+    def __init__(self, peer: str, blas_threads: int, torch_threads: int) -> None:  # noqa: D107
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
+               "--torch-threads", str(torch_threads), "--blas-threads",
+               str(1 if peer == "pt" else blas_threads)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=peer_env(peer, "default"))
+        self.info = self._reply()
+
+
+def _line(name: str, res: Dict[str, Any], goal: Optional[float]) -> str:
+    t = {k: v[0] for k, v in res.items()}
+    parts = [f"{k} {t[k]:6.3f} s" for k in PEERS if k in t]
+    ratios = [f"replay/eager {t['replay'] / t['eager']:.3f}"]
+    if "jax" in t:
+        ratios.append(f"replay/jax {t['replay'] / t['jax']:.3f} (goal <= {goal})")
+    if "pt" in t:
+        ratios.append(f"replay/pt {t['replay'] / t['pt']:.3f}")
+    same = res["replay"][1] == res["eager"][1]
+    return (f"{name:>22}: {'  '.join(parts)} | {'  '.join(ratios)} | last loss replay "
+            f"{res['replay'][1]:.6f} {'==' if same else '!='} eager {res['eager'][1]:.6f}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="attempts per chunk (min kept)")
+    parser.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--blas-threads", type=int, default=1,
+                        help="OpenBLAS threads of the microgradnn workers (default 1)")
+    parser.add_argument("--family-steps", type=int, default=100,
+                        help="steps timed per CNN family (0: skip the families)")
+    parser.add_argument("--skip-cnn", action="store_true", help="MLPs only")
+    parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return serve(Worker(args.worker, args.torch_threads), ("setup", "chunk"))
+    try:
+        n = len(load_mnist("train", progress=False)[1])
+    except MnistUnavailableError as err:
+        print(f"bench_replay: {err}", file=sys.stderr)
+        return 2
+    peers = {name: ReplayPeer(name, args.blas_threads, args.torch_threads) for name in PEERS}
+    try:
+        print(f"MNIST train: {n} images; numpy {peers['eager'].info['numpy']}, OpenBLAS threads "
+              f"{peers['eager'].info['openblas_threads']}; torch {peers['pt'].info['pt']} "
+              f"({args.torch_threads} threads); jax {peers['jax'].info['jax']} (CPU); "
+              f"{os.cpu_count()} cores; activation {args.activation}; best of {args.repeats} "
+              f"interleaved attempts per 100-step chunk; load average "
+              f"{os.getloadavg()[0]:.2f}", flush=True)
+        cases = [("mlp", sizes, batch, goal, n) for sizes, batch, goal in MLP_CASES]
+        if not args.skip_cnn:
+            cases.append(("cnn", (), 64, None, n))
+            if args.family_steps > 0:
+                cases += [(kind, (), 64, None, 64 * args.family_steps) for kind in FAMILIES]
+        bar = tqdm(total=len(cases), desc="cases", unit="case", file=sys.stderr)
+        for kind, sizes, batch, goal, count in cases:
+            names = PEERS if kind == "mlp" else ("eager", "replay")
+            for name in names:
+                peers[name].ask("setup", kind=kind, batch=batch, sizes=list(sizes),
+                                act=args.activation)
+            res = interleaved(args.repeats, count, batch, {k: peers[k] for k in names},
+                              tqdm(disable=True))
+            label = ("MLP " + "-".join(map(str, sizes)) if kind == "mlp" else
+                     "README CNN" if kind == "cnn" else f"{kind} {args.family_steps} steps")
+            bar.write(_line(f"{label} b{batch}", res, goal))
+            bar.update()
+        bar.close()
+    finally:
+        for peer in peers.values():
+            peer.close()
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
