@@ -128,6 +128,9 @@ class _LossIsland:
     def check(self, t: Any) -> Any:
         return t  # the loss checks its targets itself
 
+    def place(self, t: Any) -> None:
+        self.t = t
+
     def forward(self) -> None:
         self._input = wrap_array(self.x.data)
         self._input.requires_grad = self.x.grad is not None
@@ -185,7 +188,7 @@ class _Plan:
 
     def run(self, t: np.ndarray) -> float:
         """The step, once the input is in ``x.data``; ``t`` the checked targets."""
-        self.loss.t = t
+        self.loss.place(t)
         for p in self.zero:
             p.grad = None
         for p, _, g in self.grads:

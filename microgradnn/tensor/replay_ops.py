@@ -216,8 +216,11 @@ class SlotLoss:
     def __init__(self, node: Tensor, x: Slot) -> None:
         self.x = x
         self.scale = node.ctx[-1]
-        n = x.data.shape[0]
+        n, c = x.data.shape
         self.rows = np.arange(n)
+        # the targets' places in the flattened (N, C) buffers: row * C + t, set per step
+        self.row_starts = self.rows * c
+        self.picks = np.empty(n, dtype=np.intp)
         # the seed 1 of backward() times the reduction's scale, as the eager op computes it
         self.seed = np.ones((), dtype=x.data.dtype)
         self.t: Any = None
@@ -226,6 +229,11 @@ class SlotLoss:
     def check(self, t: Any) -> np.ndarray:
         n, c = self.x.data.shape
         return functional._check_targets(t, n, c, self.op)
+
+    def place(self, t: np.ndarray) -> None:
+        """Take this step's targets: ``x[rows, t]`` is ``x.reshape(-1)[picks]``."""
+        self.t = t
+        np.add(self.row_starts, t, out=self.picks, casting="unsafe")
 
 
 class _CrossEntropy(SlotLoss):
@@ -238,6 +246,8 @@ class _CrossEntropy(SlotLoss):
         self.z, self.e = np.empty_like(X), np.empty_like(X)
         self.s, self.logs = np.empty_like(self.m), np.empty_like(self.m)
         self.factor = self.seed * self.scale
+        self.z_flat = self.z.reshape(-1)
+        self.g_flat = None if x.grad is None else x.grad.reshape(-1)
 
     def forward(self) -> None:
         X, z, s = self.x.data, self.z, self.s
@@ -246,13 +256,13 @@ class _CrossEntropy(SlotLoss):
         np.exp(z, out=self.e)
         _sum(self.e, 1, None, s, True)
         np.log(s, out=self.logs)
-        total = _sum(self.logs, axis=None) - _sum(z[self.rows, self.t])
-        self.value = float(np.asarray(total * self.scale, dtype=X.dtype))
+        total = _sum(self.logs, axis=None) - _sum(self.z_flat.take(self.picks))
+        self.value = float(total * self.scale)  # a number of X's dtype, as the eager loss
 
     def backward(self) -> None:
         g = self.x.grad
         np.divide(self.e, self.s, out=g)
-        g[self.rows, self.t] -= 1.0
+        self.g_flat[self.picks] -= 1.0
         g *= self.factor
 
 
@@ -264,6 +274,7 @@ class _SigmoidMse(SlotLoss):
         X = x.data
         self.a, self.diff, self.tmp = np.empty_like(X), np.empty_like(X), np.empty_like(X)
         self.factor = self.seed * (2.0 * self.scale)
+        self.diff_flat = self.diff.reshape(-1)
 
     def forward(self) -> None:
         a, diff = self.a, self.diff
@@ -272,7 +283,7 @@ class _SigmoidMse(SlotLoss):
         a *= 0.5
         a += 0.5
         np.copyto(diff, a)
-        diff[self.rows, self.t] -= 1.0
+        self.diff_flat[self.picks] -= 1.0
         self.value = float(np.asarray(np.vdot(diff, diff) * self.scale, dtype=a.dtype))
 
     def backward(self) -> None:
