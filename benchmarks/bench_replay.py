@@ -9,10 +9,11 @@ from the same weights, doing the same work per step: gather the uint8 batch and 
 forward, softmax cross-entropy, backward, optimizer step.
 
 * ``eager``: ``microgradnn.tensor`` building its graph at every step (``tensor_peers.mg_epoch``);
-* ``replay``: ``step = microgradnn.tensor.replay(net, cross_entropy, opt, prepare=ScaledImages(...))``,
-  then ``step(images[idx], labels[idx])`` per batch;
+* ``replay``: ``step = replay(net, cross_entropy, opt, prepare=ScaledImages(...))``
+  (``microgradnn.tensor.replay``), then ``step(images[idx], labels[idx])`` per batch;
 * ``pt``: PyTorch with ``--torch-threads`` threads (default 2, as ``bench_tensor.py``);
-* ``jax``: one ``jax.jit`` function per step (``jax_peers``).
+* ``jax``: one ``jax.jit`` function per step (``jax_peers``), with JAX's own threads
+  (``XLA_FLAGS`` in the environment reaches its worker).
 
 Cases: the MLPs 784-16-16-10 at batch 32 and 784-128-64-10 at batch 64 (SGD, lr 0.1, one
 epoch; all four peers; the goals are replay / JAX <= 1.0 and <= 0.9), then replay against
