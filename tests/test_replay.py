@@ -288,3 +288,26 @@ def test_optimizer_updates_in_place_give_the_written_out_numbers():
             v = b2 * v + (1 - b2) * (g * g)
             ref -= 0.01 / (1 - b1 ** t) * m / (np.sqrt(v) / math.sqrt(1 - b2 ** t) + 1e-8)
             assert np.array_equal(p.data, ref)
+
+
+@pytest.mark.mnist
+def test_train_command_replays_by_default_and_no_replay_gives_the_same_weights(tmp_path):
+    import os
+    from pathlib import Path
+
+    from microgradnn import checkpoint
+    from microgradnn.cli import main
+
+    data = os.environ.get("MICROGRADNN_DATA")
+    if not data or not Path(data, "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("set MICROGRADNN_DATA to the folder with the MNIST files")
+    args = ["train", "mnist", "--hidden", "16,16", "--optimizer", "sgd", "--momentum", "0.9",
+            "--epochs", "1", "--batch-size", "64", "--limit", "300", "--quiet"]
+    saved = []
+    for extra in ([], ["--no-replay"]):
+        path = tmp_path / f"m{len(saved)}.npz"
+        assert main(args + extra + ["--save", str(path)]) == 0
+        saved.append(checkpoint.load_checkpoint(path))
+    a, b = (s.model.state_dict() for s in saved)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert saved[0].extra["history"][-1]["train_loss"] == saved[1].extra["history"][-1]["train_loss"]
