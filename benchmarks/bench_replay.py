@@ -1,6 +1,7 @@
 """The replayed training step: MNIST epochs, eager vs replayed vs PyTorch vs JAX (jax.jit, CPU).
 
     MICROGRADNN_DATA=/work/shared/mnist python benchmarks/bench_replay.py --repeats 3
+    MICROGRADNN_DATA=/work/shared/mnist python benchmarks/bench_replay.py --threads 1
 
 Each peer trains in its own worker process (``bench_tensor.py``'s ``Peer``, ``serve`` and
 ``interleaved``: the peers take turns every 100 steps after the same pause, and an epoch's
@@ -136,15 +137,25 @@ class Worker:
         return {"seconds": time.perf_counter() - t0, "loss": loss}
 
 
+# XLA's CPU client on one thread (``--threads 1``), as OpenBLAS and PyTorch are then
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
 class ReplayPeer(Peer):
     """``bench_tensor.Peer`` talking to this script's worker."""
 
-    def __init__(self, peer: str, blas_threads: int, torch_threads: int) -> None:  # noqa: D107
+    def __init__(self, peer: str, threads: Optional[int], torch_threads: int) -> None:  # noqa: D107
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
-               "--torch-threads", str(torch_threads), "--blas-threads",
-               str(1 if peer == "pt" else blas_threads)]
+               "--torch-threads", str(threads or torch_threads)]
+        if peer == "pt":  # numpy only scales the batches there
+            cmd += ["--blas-threads", "1"]
+        elif threads:
+            cmd += ["--blas-threads", str(threads)]
+        env = peer_env(peer, "default")
+        if peer == "jax" and threads == 1:
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + XLA_ONE_THREAD).strip()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     env=peer_env(peer, "default"))
+                                     env=env)
         self.info = self._reply()
 
 
@@ -165,12 +176,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="attempts per chunk (min kept)")
     parser.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads of every peer: OpenBLAS's, PyTorch's and, for 1, XLA's "
+                             "(default: each as it comes, OpenBLAS one per core, PyTorch "
+                             "--torch-threads, JAX its own pool)")
     parser.add_argument("--torch-threads", type=int, default=2)
-    parser.add_argument("--blas-threads", type=int, default=1,
-                        help="OpenBLAS threads of the microgradnn workers (default 1)")
+    parser.add_argument("--blas-threads", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--family-steps", type=int, default=100,
                         help="steps timed per CNN family (0: skip the families)")
     parser.add_argument("--skip-cnn", action="store_true", help="MLPs only")
+    parser.add_argument("--skip-mlp", action="store_true", help="the CNNs only")
     parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -180,15 +195,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except MnistUnavailableError as err:
         print(f"bench_replay: {err}", file=sys.stderr)
         return 2
-    peers = {name: ReplayPeer(name, args.blas_threads, args.torch_threads) for name in PEERS}
+    names = PEERS if not args.skip_mlp else ("eager", "replay")
+    peers = {name: ReplayPeer(name, args.threads, args.torch_threads) for name in names}
     try:
+        peer_text = "" if args.skip_mlp else (
+            f"torch {peers['pt'].info['pt']} ({args.threads or args.torch_threads} threads); "
+            f"jax {peers['jax'].info['jax']} (CPU, "
+            f"{'one thread' if args.threads == 1 else 'its own threads'}); ")
         print(f"MNIST train: {n} images; numpy {peers['eager'].info['numpy']}, OpenBLAS threads "
-              f"{peers['eager'].info['openblas_threads']}; torch {peers['pt'].info['pt']} "
-              f"({args.torch_threads} threads); jax {peers['jax'].info['jax']} (CPU); "
+              f"{peers['eager'].info['openblas_threads']}; {peer_text}"
               f"{os.cpu_count()} cores; activation {args.activation}; best of {args.repeats} "
               f"interleaved attempts per 100-step chunk; load average "
               f"{os.getloadavg()[0]:.2f}", flush=True)
-        cases = [("mlp", sizes, batch, goal, n) for sizes, batch, goal in MLP_CASES]
+        cases = [] if args.skip_mlp else [("mlp", sizes, batch, goal, n)
+                                          for sizes, batch, goal in MLP_CASES]
         if not args.skip_cnn:
             cases.append(("cnn", (), 64, None, n))
             if args.family_steps > 0:
