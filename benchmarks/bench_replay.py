@@ -29,7 +29,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from typing import Any, Dict, List, Optional, Sequence
 
 if "--worker" in sys.argv and "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
@@ -41,9 +40,10 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from bench_families import Worker as FamilyWorker  # noqa: E402
 from bench_tensor import Peer, interleaved, peer_env, serve  # noqa: E402
-from tensor_peers import (SCALE, batches, init_weights, mg_cnn, mg_epoch, mg_mlp,  # noqa: E402
-                          torch_cnn, torch_epoch, torch_mlp)
+from tensor_peers import (SCALE, init_weights, mg_cnn, mg_epoch, mg_mlp, torch_cnn,  # noqa: E402
+                          torch_epoch, torch_mlp)
 
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.families import FAMILIES  # noqa: E402
@@ -65,8 +65,9 @@ def replay_epoch(step: Any, images: np.ndarray, labels: np.ndarray,
     return loss
 
 
-class Worker:
-    """One peer's process: the data, and the network it trains."""
+class Worker(FamilyWorker):
+    """One peer's process: the data, and the network it trains (``chunk`` times a part of
+    an epoch, as in ``bench_families.py``)."""
 
     def __init__(self, peer: str, torch_threads: int) -> None:
         self.peer = peer
@@ -126,15 +127,6 @@ class Worker:
         else:
             self._microgradnn(net, Adam(net.parameters(), lr=1e-3), (-1, 1, 28, 28))
         return {}
-
-    def chunk(self, repeat: int, start: int, stop: int) -> Dict[str, float]:
-        key = (repeat, self.batch)
-        if key not in self.orders:
-            self.orders = {key: batches(len(self.images), self.batch, repeat)}
-        part = self.orders[key][start:stop]
-        t0 = time.perf_counter()
-        loss = self.run(part)
-        return {"seconds": time.perf_counter() - t0, "loss": loss}
 
 
 # XLA's CPU client on one thread (``--threads 1``), as OpenBLAS and PyTorch are then

@@ -1,6 +1,8 @@
 """Where a training step's time goes, eager and replayed (cProfile, and each plan entry alone).
 
     MICROGRADNN_DATA=/work/shared/mnist OPENBLAS_NUM_THREADS=1 python benchmarks/profile_replay.py
+    OPENBLAS_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false \
+        intra_op_parallelism_threads=1" python benchmarks/profile_replay.py --gemm
 
 For the MLP 784-16-16-10 at batch 32 (SGD, lr 0.1; ``--wide``: 784-128-64-10 at batch 64):
 
@@ -9,7 +11,8 @@ For the MLP 784-16-16-10 at batch 32 (SGD, lr 0.1; ``--wide``: 784-128-64-10 at 
    show, except the reductions);
 2. the replayed step taken apart: each entry of its plan, the loss, ``optimizer.step()``,
    the targets' check and the input's conversion run alone ``--repeat`` times, CPU time
-   (``time.process_time``, steadier than wall time on a loaded machine), microseconds each.
+   (``time.process_time``, steadier than wall time on a loaded machine), microseconds each;
+3. ``--gemm``: the wide MLP's two large matrix products alone, numpy's against ``jax.jit``'s.
 """
 
 from __future__ import annotations
@@ -48,12 +51,37 @@ def cpu_us(fn: Callable[[], Any], repeat: int) -> float:
     return best / repeat * 1e6
 
 
+def gemms(repeat: int) -> None:
+    """The wide MLP's two large products, numpy (OpenBLAS) against jax.jit (XLA), CPU time."""
+    rng = np.random.default_rng(0)
+    x, w, g = (rng.random(shape, dtype=np.float32) for shape in ((64, 784), (128, 784), (64, 128)))
+    print("784-128-64-10 at batch 64, its two large products (CPU us per call):")
+    print(f"{cpu_us(lambda: x @ w.T, repeat):8.1f}  numpy x @ W.T (64x784 @ 784x128)")
+    print(f"{cpu_us(lambda: g.T @ x, repeat):8.1f}  numpy g.T @ x (128x64 @ 64x784)")
+    try:
+        import jax
+    except ImportError:
+        print("(jax is not installed: pip install microgradnn[bench])")
+        return
+    jx, jw, jg = (jax.numpy.asarray(a) for a in (x, w, g))
+    forward, weight_grad = jax.jit(lambda a, b: a @ b.T), jax.jit(lambda a, b: a.T @ b)
+    for name, f, a, b in (("x @ W.T", forward, jx, jw), ("g.T @ x", weight_grad, jg, jx)):
+        f(a, b).block_until_ready()
+        us = cpu_us(lambda f=f, a=a, b=b: f(a, b).block_until_ready(), repeat)
+        print(f"{us:8.1f}  jax.jit {name}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--wide", action="store_true", help="784-128-64-10 at batch 64")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument("--gemm", action="store_true",
+                        help="only the wide MLP's two large products, numpy against jax.jit")
     args = parser.parse_args()
+    if args.gemm:
+        gemms(max(args.repeat // 10, 10))
+        return 0
     sizes, batch = ((784, 128, 64, 10), 64) if args.wide else ((784, 16, 16, 10), 32)
     images, labels = load_mnist("train", progress=False)
     labels = labels.astype(np.int64)

@@ -19,9 +19,12 @@ cross-entropy and the lectures' sigmoid MSE), and the node gives the rest: its o
 the step's input and the parameters, its shape the buffers'. Such a step becomes the eager
 op's own numpy calls into fixed buffers (bit for bit the eager numbers). Any other step
 (a convolution, batch norm, a residual block, an unknown loss) becomes an *island*: it runs
-eagerly between two fixed buffers, its small graph and backward included, so the plan
-replays every model and is never slower than eager, while the layers whose time is Python
-overhead (the small matrices of an MLP) run as plain numpy calls.
+eagerly between two fixed buffers, its small graph and backward included (consecutive such
+steps run as one island). So every model can be replayed, a CNN's convolutions as eagerly
+as before, while the layers whose time is Python overhead (the small matrices of an MLP, a
+CNN's head) run as plain numpy calls. The optimizer is asked to ``pack()`` its parameters
+into one buffer (``microgradnn.optim``): the plan writes the gradients there and
+``optimizer.step()`` updates every weight with one numpy call per formula.
 
 Why not a second forward function for every op, captured as the ops run? It would mean
 rewriting each of the ~30 ops as a forward/backward pair taking ``out=`` buffers, and the
@@ -38,7 +41,7 @@ State the plan respects, by name:
   ``num_batches_tracked`` are updated as eager does;
 - the optimizer's state (SGD's velocity, Adam's moments and step count, the learning rate
   ``fit`` decays) is the optimizer's own: the plan calls ``optimizer.step()``, whose
-  updates write into arrays kept between steps;
+  updates write into arrays kept between steps (its packed buffers while they hold);
 - ``train()``/``eval()``: a plan is kept per mode; a dropout layer switched on its own
   records again;
 - weights loaded since (``load_state_dict`` gives parameters new arrays) or a changed
