@@ -29,6 +29,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from typing import Any, Dict, List, Optional, Sequence
 
 if "--worker" in sys.argv and "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
@@ -69,8 +70,8 @@ class Worker(FamilyWorker):
     """One peer's process: the data, and the network it trains (``chunk`` times a part of
     an epoch, as in ``bench_families.py``)."""
 
-    def __init__(self, peer: str, torch_threads: int) -> None:
-        self.peer = peer
+    def __init__(self, peer: str, torch_threads: int, cpu_clock: bool = False) -> None:
+        self.peer, self.cpu_clock = peer, cpu_clock
         images, labels = load_mnist("train", progress=False)
         self.images, self.labels = images, labels.astype(np.int64)
         self.lib: Any = None
@@ -128,6 +129,13 @@ class Worker(FamilyWorker):
             self._microgradnn(net, Adam(net.parameters(), lr=1e-3), (-1, 1, 28, 28))
         return {}
 
+    def chunk(self, repeat: int, start: int, stop: int) -> Dict[str, float]:
+        started = time.process_time()
+        out = super().chunk(repeat, start, stop)
+        if self.cpu_clock:  # every thread of the process: JAX's dispatch thread too
+            out["seconds"] = time.process_time() - started
+        return out
+
 
 # XLA's CPU client on one thread (``--threads 1``), as OpenBLAS and PyTorch are then
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -136,9 +144,11 @@ XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 class ReplayPeer(Peer):
     """``bench_tensor.Peer`` talking to this script's worker."""
 
-    def __init__(self, peer: str, threads: Optional[int], torch_threads: int) -> None:  # noqa: D107
+    def __init__(self, peer: str, threads: Optional[int], torch_threads: int,  # noqa: D107
+                 cpu_clock: bool = False) -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
-               "--torch-threads", str(threads or torch_threads)]
+               "--torch-threads", str(threads or torch_threads)] + (
+                   ["--cpu-clock"] if cpu_clock else [])
         if peer == "pt":  # numpy only scales the batches there
             cmd += ["--blas-threads", "1"]
         elif threads:
@@ -178,17 +188,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="steps timed per CNN family (0: skip the families)")
     parser.add_argument("--skip-cnn", action="store_true", help="MLPs only")
     parser.add_argument("--skip-mlp", action="store_true", help="the CNNs only")
+    parser.add_argument("--cpu-clock", action="store_true",
+                        help="time each chunk by its worker's CPU time (all its threads) instead "
+                             "of wall time: steadier on a loaded machine, and fair to JAX, which "
+                             "computes on a thread of its own beside Python's")
     parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return serve(Worker(args.worker, args.torch_threads), ("setup", "chunk"))
+        return serve(Worker(args.worker, args.torch_threads, args.cpu_clock), ("setup", "chunk"))
     try:
         n = len(load_mnist("train", progress=False)[1])
     except MnistUnavailableError as err:
         print(f"bench_replay: {err}", file=sys.stderr)
         return 2
     names = PEERS if not args.skip_mlp else ("eager", "replay")
-    peers = {name: ReplayPeer(name, args.threads, args.torch_threads) for name in names}
+    peers = {name: ReplayPeer(name, args.threads, args.torch_threads, args.cpu_clock)
+             for name in names}
     try:
         peer_text = "" if args.skip_mlp else (
             f"torch {peers['pt'].info['pt']} ({args.threads or args.torch_threads} threads); "
@@ -197,7 +212,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"MNIST train: {n} images; numpy {peers['eager'].info['numpy']}, OpenBLAS threads "
               f"{peers['eager'].info['openblas_threads']}; {peer_text}"
               f"{os.cpu_count()} cores; activation {args.activation}; best of {args.repeats} "
-              f"interleaved attempts per 100-step chunk; load average "
+              f"interleaved attempts per 100-step chunk; "
+              f"{'CPU' if args.cpu_clock else 'wall'} time; load average "
               f"{os.getloadavg()[0]:.2f}", flush=True)
         cases = [] if args.skip_mlp else [("mlp", sizes, batch, goal, n)
                                           for sizes, batch, goal in MLP_CASES]
