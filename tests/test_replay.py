@@ -131,6 +131,13 @@ FAMILY_SPECS = [
 ]
 
 
+def test_standardized_inputs_replayed_equal_eager():
+    # fit scales uint8 pixels straight into the plan's input buffer (ScaledImages): with an
+    # offset too, the numbers of from_uint8
+    _fit_both(lambda: models.build_model({"model": "mlp", "hidden": [16], "input": "standard"}),
+              lambda m: SGD(m.parameters(), lr=0.1))
+
+
 @pytest.mark.parametrize("spec", FAMILY_SPECS, ids=[s["model"] for s in FAMILY_SPECS])
 def test_every_family_replayed_equals_eager(spec):
     _fit_both(lambda: models.build_model(dict(spec, seed=1)),
