@@ -1,5 +1,5 @@
 """The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict | descent |
-landscape | explain | export |
+landscape | explain | export | serve |
 architecture``.
 
 Each sub-command lives in its own module under ``microgradnn.commands`` and
@@ -18,7 +18,8 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export", "architecture")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export", "architecture",
+                   "serve")
 
 
 class CommandError(Exception):
@@ -62,6 +63,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"microgradnn {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # Ctrl-C: one line (fit's names the epoch and step)
+        said = f": {error.args[0]}" if error.args else ""
+        print(f"microgradnn {args.command}: interrupted{said}", file=sys.stderr)
+        return 130
     except (MemoryError, RecursionError) as error:  # a size check is missing somewhere: still one line
         what = "out of memory" if isinstance(error, MemoryError) else "input nested too deeply"
         print(f"microgradnn {args.command}: error: {what} ({type(error).__name__})",

@@ -109,6 +109,7 @@ def test_float64_and_tanh_replayed_equals_eager():
     _, _, step = _step_both(build, lambda m: SGD(m.parameters(), lr=0.3),
                             _batches((12,), [5, 5, 5, 3, 5]), sigmoid_mse_loss, np.float64)
     assert step.recorded == 2  # one plan per batch shape
+    assert "tanh(" in step.describe() and "island" not in step.describe()
 
 
 def test_readme_cnn_replayed_equals_eager():
@@ -227,6 +228,7 @@ def test_a_new_shape_records_again_and_old_plans_are_dropped():
     for x, y in _batches((784,), sizes + sizes[-2:]):
         step(x.astype(np.float32), y)
     assert step.recorded == len(sizes) and len(step.plans) == MAX_PLANS
+    assert "tanh(" in step.describe() and "island" not in step.describe()  # the sigmoids
 
 
 def test_tied_weights_are_refused_by_name_and_trained_eagerly():
@@ -318,3 +320,17 @@ def test_train_command_replays_by_default_and_no_replay_gives_the_same_weights(t
     a, b = (s.model.state_dict() for s in saved)
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert saved[0].extra["history"][-1]["train_loss"] == saved[1].extra["history"][-1]["train_loss"]
+
+
+def test_forward_hooks_see_every_step():
+    model = _mlp("relu")
+    step = replay(model, cross_entropy, SGD(model.parameters(), lr=0.1))
+    seen = []
+    batches = _batches((784,), [4, 4, 4, 4])
+    step(batches[0][0].astype(np.float32), batches[0][1])
+    handle = model[0].register_forward_hook(lambda m, args, out: seen.append(out.data.shape))
+    for x, y in batches[1:3]:
+        step(x.astype(np.float32), y)
+    handle.remove()
+    step(batches[3][0].astype(np.float32), batches[3][1])
+    assert seen == [(4, 16), (4, 16)] and step.recorded == 1

@@ -45,7 +45,9 @@ State the plan respects, by name:
 - ``train()``/``eval()``: a plan is kept per mode; a dropout layer switched on its own
   records again;
 - weights loaded since (``load_state_dict`` gives parameters new arrays) or a changed
-  ``Sequential`` record again.
+  ``Sequential`` record again;
+- forward hooks (``register_forward_hook``) on the model or on one of its layers: that step
+  runs eagerly, as ``model(x)``, so that every hook sees its output.
 
 Refused, by name, with the eager step used instead (``refused`` says why): a parameter
 used by two steps (tied weights) or an input that requires a gradient. ``fit`` uses a
@@ -360,6 +362,8 @@ class ReplayStep:
 
     def __call__(self, x: Any, y: Any) -> Tuple[float, np.ndarray]:
         prepare, images = self.prepare, None
+        if self.refused is not None or _hooked(self.model):
+            return self._eager(x if prepare is None else prepare(x), y)[:2]
         if isinstance(prepare, ScaledImages):
             images = x
             key = (prepare.shape_of(x), "<f4", _shape(y), getattr(self.model, "training", None))
@@ -373,8 +377,6 @@ class ReplayStep:
         if plan is None or not plan.valid(self.model):
             if images is not None:
                 x = prepare(images)
-            if self.refused is not None:
-                return self._eager(x, y)[:2]
             value, outputs, plan = self._record(x, y, key)
             return value, outputs
         t = plan.loss.check(y)
@@ -447,6 +449,15 @@ class ReplayStep:
         self.plans[key] = plan
         self.recorded += 1
         return value, outputs, plan
+
+
+def _hooked(model: Any) -> bool:
+    """Whether the model or a layer the plan would call has forward hooks (``Module``):
+    they see the output of every forward call, which a replayed step does not make."""
+    if getattr(model, "_forward_hooks", None):
+        return True
+    return isinstance(model, Sequential) and any(
+        m._forward_hooks for m in model._modules.values() if m is not None)
 
 
 def _shape(y: Any) -> Tuple[int, ...]:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..activations import ACTIVATIONS
 from . import functional, ops, shape_ops
 from .layers import Dropout
 from .tensor import Tensor
@@ -185,15 +186,23 @@ def _dropout(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Optional[Buil
     return Built(out, forward, backward, [])
 
 
+def _activation(node: Tensor, step: Any, x: Slot, grad_of: GradOf) -> Optional[Built]:
+    """One of ``microgradnn.activations`` (the op's name says which), if the plan knows it."""
+    build = _ACTIVATIONS.get(node.op)
+    if build is None or node.ctx[0] is not ACTIVATIONS[node.op].derivative:
+        return None
+    return build(node, step, x, grad_of)
+
+
+_ACTIVATIONS = {"sigmoid": _sigmoid, "tanh": _tanh, "relu": _relu}
+
 Builder = Callable[[Tensor, Any, Slot, GradOf], Optional[Built]]
 
 # The op's backward function -> its builder; a builder's ``None`` leaves the op to an island.
 KERNELS: Dict[Any, Builder] = {
     functional._linear_back: _linear,
     functional._linear_relu_back: _linear_relu,
-    ops._sigmoid_back: _sigmoid,
-    ops._tanh_back: _tanh,
-    ops._relu_back: _relu,
+    ops._activation_back: _activation,
     shape_ops._reshape_back: _reshape,
     functional._dropout_back: _dropout,
 }
