@@ -46,6 +46,7 @@ from bench_tensor import Peer, interleaved, peer_env, serve  # noqa: E402
 from tensor_peers import (SCALE, init_weights, mg_cnn, mg_epoch, mg_mlp, torch_cnn,  # noqa: E402
                           torch_epoch, torch_mlp)
 
+from microgradnn import malloc  # noqa: E402
 from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist  # noqa: E402
 from microgradnn.families import FAMILIES  # noqa: E402
 from microgradnn.models import build_model  # noqa: E402
@@ -195,6 +196,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        if args.worker != "pt":
+            malloc.tune()  # as fit does (PyTorch's worker runs as PyTorch does alone)
         return serve(Worker(args.worker, args.torch_threads, args.cpu_clock), ("setup", "chunk"))
     try:
         n = len(load_mnist("train", progress=False)[1])
