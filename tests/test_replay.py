@@ -319,7 +319,8 @@ def test_train_command_replays_by_default_and_no_replay_gives_the_same_weights(t
         saved.append(checkpoint.load_checkpoint(path))
     a, b = (s.model.state_dict() for s in saved)
     assert all(np.array_equal(a[k], b[k]) for k in a)
-    assert saved[0].extra["history"][-1]["train_loss"] == saved[1].extra["history"][-1]["train_loss"]
+    histories = [s.extra["history"][-1]["train_loss"] for s in saved]
+    assert histories[0] == histories[1]
 
 
 def test_forward_hooks_see_every_step():
