@@ -67,7 +67,8 @@ def page() -> str:
     """The playground page with its style and script inlined."""
     html = read_web_file(__package__, "mnist.html")
     return (html.replace("/*PLAYGROUND_CSS*/", read_web_file(__package__, "mnist.css"), 1)
-            .replace("/*PLAYGROUND_JS*/", read_web_file(__package__, "mnist.js"), 1))
+            .replace("/*PLAYGROUND_JS*/", read_web_file(__package__, "client.js")
+                     + read_web_file(__package__, "mnist.js"), 1))
 
 
 def mnist_app(session: Session, save_path: Optional[str] = None,

@@ -46,7 +46,8 @@ def toy_page() -> str:
     """The page with its style and script inlined."""
     html = read_web_file(__package__, "toy.html")
     return (html.replace("/*TOY_CSS*/", read_web_file(__package__, "toy.css"), 1)
-            .replace("/*TOY_JS*/", read_web_file(__package__, "toy.js"), 1))
+            .replace("/*TOY_JS*/", read_web_file(__package__, "client.js")
+                     + read_web_file(__package__, "toy.js"), 1))
 
 
 def _query_int(request: Request, name: str) -> int:

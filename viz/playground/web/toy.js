@@ -1,43 +1,13 @@
-"use strict";
 // The 2-D playground page. Every number shown comes from the server (microgradnn's scalar
 // engine and its vectorized path, in Python); this script draws them and sends the
 // learner's choices. The setup lives in the address after '#', checked by the server.
 
-const $ = (id) => document.getElementById(id);
-const SVGNS = "http://www.w3.org/2000/svg";
-const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"];
 const FEATURE_NAMES = ["x1", "x2", "x1²", "x2²", "x1·x2", "sin x1", "sin x2"];
 const CLASS_COLOURS = [[232, 113, 10], [25, 103, 210], [24, 128, 56], [161, 66, 244], [217, 48, 37]];
 const P = { S: {}, order: [], frame: null, point: null, neuron: null, busy: false,
             timer: null, netKey: "", nudgeSeq: 0, drawn: 0 };
 
-function withToken(path) {
-  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
-}
-function showError(message) {
-  $("tp-error").textContent = message || "";
-  $("tp-error").hidden = !message;
-}
-async function api(method, path, body) {
-  const options = { method: method, headers: { "X-Microgradnn-Token": TOKEN } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(withToken(path), options);
-  const data = await response.json().catch(() => ({ error: "the server sent no JSON" }));
-  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
-  showError("");
-  return data;
-}
-function run(promise) { return promise.catch((error) => showError(error.message)); }
-function fmt(x) {
-  if (x === null || x === undefined) return "–";
-  const m = Math.abs(x);
-  if (m !== 0 && (m >= 1e5 || m < 1e-4)) return x.toExponential(3);
-  return x.toFixed(4);
-}
 function par(x) { return x < 0 ? "(" + fmt(x) + ")" : fmt(x); }
 function h(tag, attrs, text) {
   const e = document.createElement(tag);
