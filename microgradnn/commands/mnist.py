@@ -113,19 +113,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "(default: %(default)s)")
     train.add_argument("--epochs", type=_positive_int, default=10,
                        help="passes over the training images (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="images averaged into each gradient step (default: %(default)s)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="images averaged into each gradient step (default: the family's "
+                            "recipe for a CNN family, else 32)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                        help="sgd: gradient descent (with --momentum); adam: per-weight adaptive "
-                            "steps (default: %(default)s)")
+                            "steps (default: the family's recipe for a CNN family, else sgd)")
     train.add_argument("--lr", type=_finite_float, default=None,
-                       help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
+                       help="learning rate (default: the family's recipe for a CNN family "
+                            "trained with its recipe's optimizer, else 0.1 for sgd, 0.001 for "
+                            "adam)")
     train.add_argument("--momentum", type=_finite_float, default=0.0, help="sgd momentum (default: 0)")
     train.add_argument("--weight-decay", type=_finite_float, default=0.0, help="L2 term (default: 0)")
-    train.add_argument("--lr-decay", type=_finite_float, default=1.0,
-                       help="multiply the learning rate by this after each epoch (default: 1)")
-    train.add_argument("--augment", type=int, default=0,
-                       help="shift training images by up to this many pixels (default: 0)")
+    train.add_argument("--lr-decay", type=_finite_float, default=None,
+                       help="multiply the learning rate by this after each epoch (default: the "
+                            "family's recipe for a CNN family, else 1)")
+    train.add_argument("--augment", type=int, default=None,
+                       help="shift training images by up to this many pixels (default: the "
+                            "family's recipe for a CNN family, else 0)")
     train.add_argument("--workers", type=_worker_count, default=1,
                        help="processes sharing each batch (default: 1); 2 on a two-core machine "
                             "trained the CNN families 1.17-2.0x faster")
@@ -195,6 +200,35 @@ def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     return normalize_spec(spec)
 
 
+# The flags a recipe fills (``families.RECIPES``) and their values without one.
+_RECIPE_FLAGS = {"optimizer": "sgd", "lr_decay": 1.0, "batch_size": 32, "augment": 0}
+
+
+def _apply_recipe(args: argparse.Namespace) -> str:
+    """Fill the training flags the command left out: from the family's recipe
+    (``families.RECIPES``) for a CNN family, else from the plain defaults; return the
+    header's words saying which. Flags given on the command line are kept."""
+    from ..families import RECIPES
+
+    recipe = RECIPES.get(args.model)
+    given = [flag for flag in (*_RECIPE_FLAGS, "lr") if getattr(args, flag) is not None]
+    if recipe is None:
+        for flag, value in _RECIPE_FLAGS.items():
+            if getattr(args, flag) is None:
+                setattr(args, flag, value)
+        return "no recipe, plain defaults" + (" for the flags not given" if given else "")
+    for flag in _RECIPE_FLAGS:
+        if getattr(args, flag) is None:
+            setattr(args, flag, recipe[flag])
+    if args.lr is None and args.optimizer == recipe["optimizer"]:
+        args.lr = recipe["lr"]
+    name = f"recipe families.RECIPES[{args.model!r}]"
+    if not given:
+        return name
+    flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+    return f"{name} for the flags not given ({flags} given)"
+
+
 def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
     from ..optim import SGD, Adam
 
@@ -219,6 +253,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--snapshots {args.snapshots} needs N >= 2 and --save FILE.npz "
                          f"(the snapshots are written beside it)")
     spec = _spec_from_args(args)
+    recipe = _apply_recipe(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
     train_data = _load_split("train", args, args.limit)
@@ -227,7 +262,8 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.loss} loss, "
           f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, "
           f"seed {args.seed}{f', {args.workers} worker processes' if args.workers > 1 else ''}; "
-          f"{len(train_data[1])} training and {len(test_data[1])} test images")
+          f"{len(train_data[1])} training and {len(test_data[1])} test images; "
+          f"lr decay {args.lr_decay:g}, augment {args.augment}: {recipe}")
     started = time.perf_counter()
     history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
                   val_data=test_data, spec=spec, checkpoint=args.save,
