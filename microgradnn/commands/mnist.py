@@ -186,7 +186,7 @@ def _load_split(split: str, args: argparse.Namespace, limit: Optional[int]
 def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     from ..models import normalize_spec
 
-    spec: Dict[str, Any] = {"model": args.model, "seed": args.seed}
+    spec: Dict[str, Any] = {"model": args.model, "seed": args.seed, "loss": args.loss}
     given = {"hidden": args.hidden, "activation": args.activation, "input": args.input,
              "channels": args.channels, "kernel": args.kernel, "dropout": args.dropout,
              "width": args.width, "blocks": args.blocks}
@@ -334,7 +334,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe
-    from ..training import predict_proba
+    from ..costs import cost_of
+    from ..training import predict_logits
 
     if args.noise == (args.image is not None):
         raise ValueError("give either an IMAGE or --noise (exactly one)")
@@ -345,14 +346,23 @@ def run_predict(args: argparse.Namespace) -> int:
     else:
         image = load_digit_image(args.image)
         source = str(args.image)
-    probs = predict_proba(saved.model, image[None])[0]
-    print(f"{source} -> {describe(saved.spec)}")
+    cost = cost_of(saved)
+    outputs = cost.outputs(predict_logits(saved.model, image[None]))[0]
+    print(f"{source} -> {describe(saved.spec)}, trained with {cost.title} ({cost.formula})")
     if args.ascii:
         print(ascii_digit(image))
-    for rank, digit in enumerate(np.argsort(-probs, kind="stable")[:3], start=1):
-        print(f"  {rank}. digit {digit}  probability {format_number(float(probs[digit]))}")
-    if args.noise:
+    for rank, digit in enumerate(np.argsort(-outputs, kind="stable")[:3], start=1):
+        value = format_number(float(outputs[digit]))
+        shown = (f"probability {value} ({outputs[digit]:.2%})" if cost.softmax
+                 else f"output activation a[L][{digit}] = {value}")
+        print(f"  {rank}. digit {digit}  {shown}")
+    if args.noise and cost.softmax:
         print(f"  (noise is no digit, yet the answer is one of the ten digits, here with "
-              f"probability {format_number(float(probs.max()))}: softmax always sums to 1 and the "
-              f"network was never taught to say 'none of these')")
+              f"probability {format_number(float(outputs.max()))}: softmax always sums to 1 and "
+              f"the network was never taught to say 'none of these')")
+    elif args.noise:
+        print(f"  (noise is no digit, yet the largest of the ten sigmoid outputs, "
+              f"{format_number(float(outputs.max()))}, still names one: each a[L][j] is "
+              f"between 0 and 1 on its own, and the network was never taught to keep them "
+              f"all low for 'none of these')")
     return 0
