@@ -23,7 +23,8 @@ from microgradnn.training import to_input
 
 from .page import Stepper, stepper
 
-__all__ = ["DigitBackward", "digit_backward", "step_digit", "digit_title"]
+__all__ = ["DigitBackward", "digit_backward", "step_digit", "digit_stepper", "digit_title",
+           "output_text"]
 
 
 @dataclass
@@ -99,8 +100,22 @@ def step_digit(model: Any, image: Any, label: int, *, image_name: str = "this im
     pass of ``C``, the model's cost (``microgradnn.costs``), one neuron per step.
     """
     run = digit_backward(model, image, label)
-    shown = title if title is not None else digit_title(run, image_name)
-    page = stepper(run.loss, title=shown, parameters=run.mlp, level="neuron", height=height,
+    return digit_stepper(run, title if title is not None else digit_title(run, image_name),
+                         height)
+
+
+def digit_stepper(run: DigitBackward, title: str, height: int = 720) -> Stepper:
+    """The neuron-level stepper page of a ``digit_backward`` run; ``.backward`` is the run."""
+    page = stepper(run.loss, title=title, parameters=run.mlp, level="neuron", height=height,
                    output_names=[str(d) for d in range(len(run.outputs))])
     page.backward = run  # what was stepped: the scalar network, C and its gradients
     return page
+
+
+def output_text(run: DigitBackward) -> str:
+    """The ten outputs as the cost reads them: percentages for softmax, else ``a[L][j]``."""
+    numbers = np.array([v.data for v in run.outputs])
+    if run.cost.softmax:
+        shown = run.cost.outputs(numbers)
+        return "softmax(z[L]): " + ", ".join(f"{d}: {p:.2%}" for d, p in enumerate(shown))
+    return "a[L]: " + ", ".join(f"{d}: {format_number(v)}" for d, v in enumerate(numbers))
