@@ -143,3 +143,17 @@ def test_the_stepper_the_bridge_and_the_tensor_path_agree_to_1e_9(loss):
     from microgradnn.engine import format_number
     assert get_cost(loss).formula in page.title
     assert f"C = {format_number(c)}" in page.title
+
+
+def test_predict_shows_percentages_only_for_softmax_outputs(tmp_path, capsys):
+    from microgradnn.cli import main
+    for loss in ("mse", "cross-entropy"):
+        model = build_model({"model": "mlp", "hidden": [4], "loss": loss})
+        path = save(model, tmp_path / f"{loss}.npz", model.spec)
+        assert main(["predict", str(path), "--noise"]) == 0
+        out = capsys.readouterr().out
+        assert get_cost(loss).formula in out
+        if loss == "mse":
+            assert "%" not in out and "softmax" not in out and out.count("a[L][") == 3
+        else:
+            assert out.count("%  probability") == 3 and "softmax always sums to 1" in out

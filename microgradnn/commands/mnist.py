@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from ..costs import COST_NAMES
 from ..engine import format_number
 from ..models import MODEL_KINDS
 
@@ -107,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
                        help="pixel scaling: p/255 (unit, default) or standardized")
-    train.add_argument("--loss", choices=["cross-entropy", "mse"], default="cross-entropy",
+    train.add_argument("--loss", choices=COST_NAMES, default="cross-entropy",
                        help="cost: softmax cross-entropy, or mse, the lectures' sum of squared "
                             "differences between sigmoid outputs and the one-hot target "
                             "(default: %(default)s)")
@@ -353,7 +354,7 @@ def run_predict(args: argparse.Namespace) -> int:
         print(ascii_digit(image))
     for rank, digit in enumerate(np.argsort(-outputs, kind="stable")[:3], start=1):
         value = format_number(float(outputs[digit]))
-        shown = (f"probability {value} ({outputs[digit]:.2%})" if cost.softmax
+        shown = (f"{outputs[digit]:6.2%}  probability {value}" if cost.softmax
                  else f"output activation a[L][{digit}] = {value}")
         print(f"  {rank}. digit {digit}  {shown}")
     if args.noise and cost.softmax:
