@@ -154,6 +154,7 @@ def test_predict_shows_percentages_only_for_softmax_outputs(tmp_path, capsys):
         out = capsys.readouterr().out
         assert get_cost(loss).formula in out
         if loss == "mse":
-            assert "%" not in out and "softmax" not in out and out.count("a[L][") == 3
+            assert "%" not in out and "softmax" not in out
+            assert out.count("output activation a[L][") == 3
         else:
             assert out.count("%  probability") == 3 and "softmax always sums to 1" in out
