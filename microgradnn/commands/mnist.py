@@ -137,7 +137,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "trained the CNN families 1.17-2.0x faster")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
-    train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
+    train.add_argument("-o", "--save", "--output", dest="save", metavar="FILE.npz",
+                       help="the checkpoint written, rewritten after each epoch (--save is "
+                            "the same)")
     train.add_argument("--history", metavar="FILE", help="per-epoch history, .csv or .json")
     train.add_argument("--snapshots", type=_positive_int, default=None, metavar="N",
                        help="also keep N copies of the weights spread over training (start and "
