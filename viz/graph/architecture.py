@@ -54,6 +54,7 @@ class _Layer:
     shape: Tuple[int, ...]
     params: int
     acts: List[str] = field(default_factory=list)
+    notation: str = ""  # what the node computes in the lectures' names (``_name_layers``)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class _Residual:
     params: int
     repeat: int = 1
     block: Optional[BasicBlock] = None
+    notation: str = ""
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Inception:
     widths: List[int]
     shape: Tuple[int, ...]
     params: int
+    notation: str = ""
 
 
 def _count(module: Module) -> int:
@@ -174,6 +177,57 @@ def _fold(items: List[Any]) -> List[Any]:
     return out
 
 
+_OPS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "mean",
+        "LocalResponseNorm": "LRN", "ReLU": "ReLU", "Sigmoid": "σ", "Tanh": "tanh"}
+
+
+def _name_layers(items: List[Any]) -> None:
+    """Write each top-level item's ``notation`` as NOTATION.md names it: ``l`` counts the
+    layers holding weights (convolutions, fully connected layers, residual and inception
+    blocks) from 1; ``z[l]`` is a weighted layer's output, ``ẑ[l]`` batch norm's, and the
+    last map of layer l, the one layer l+1 reads, is ``a[l]``; the logits are ``z[L]``."""
+    l, previous, last_of = 0, "a[0]", {}  # previous: the map made so far
+    for i, item in enumerate(items):
+        if isinstance(item, _Residual):
+            first, l = l + 1, l + item.repeat
+            k = "k" if item.repeat > 1 else str(l)
+            shortcut = f"P(a[{k}-1])" if item.shortcut else f"a[{k}-1]"
+            previous = f"ReLU(F(a[{k}-1]) + {shortcut})".replace(f"[{l}-1]", f"[{l - 1}]")
+            item.notation = previous + (f", k = {first}..{l}" if item.repeat > 1 else "")
+        elif isinstance(item, _Inception):
+            l += 1
+            item.notation = previous = "[a_1x1 ; a_3x3 ; a_5x5 ; a_pool]"
+        elif item.params and item.kind in ("conv", "fc"):
+            l += 1
+            weights = f"K[{l}] ⋆" if item.title.startswith("Conv2d") else f"W[{l}]"
+            symbols = [f"z[{l}] = {weights} a[{l - 1}] + b[{l}]"]
+            previous = f"z[{l}]"
+            for act in item.acts:
+                previous = f"{_OPS.get(act, act)}({previous})"
+                symbols.append(previous)
+            item.notation = " → ".join(symbols)
+        elif item.kind == "norm" and item.title.startswith("BatchNorm"):
+            previous = f"ẑ[{l}]"
+            for act in item.acts:
+                previous = f"{_OPS.get(act, act)}({previous})"
+            item.notation = previous if not item.acts else f"ẑ[{l}] → {previous}"
+        elif item.kind != "reshape" or item.acts or item.title in _OPS:
+            for op in [item.title.split()[0]] + item.acts:
+                previous = f"{_OPS.get(op, op)}({previous})"
+            item.notation = previous
+        else:
+            continue  # flatten, dropout: the same map, renamed by nothing
+        last_of[l] = i
+    for l_, i in last_of.items():  # the map each layer hands on is a[l]; the logits z[L]
+        item = items[i]
+        if i == max(last_of.values()) and getattr(item, "kind", "") == "fc" and not item.acts:
+            item.notation = item.notation.replace(f"z[{l_}] =", f"z[L] = z[{l_}] =", 1)
+        elif l_:
+            head, _, tail = item.notation.rpartition(" → ")
+            name = "a[k]" if getattr(item, "repeat", 1) > 1 else f"a[{l_}]"
+            item.notation = (head + " → " if head else "") + f"{name} = {tail}"
+
+
 def _shape_text(shape: Tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
 
@@ -185,6 +239,8 @@ def _params_text(n: int) -> str:
 def _label(layer: _Layer, compact: bool = False) -> str:
     title = " + ".join([layer.title] + layer.acts)
     rows = [f"<B>{escape_html(title)}</B>"]
+    if layer.notation:
+        rows.append(f'<FONT COLOR="#333333">{escape_html(layer.notation)}</FONT>')
     if layer.detail and not compact:
         rows.append(escape_html(layer.detail))
     elif layer.detail:
@@ -239,7 +295,7 @@ class _Drawer:
 
     def residual(self, item: _Residual, source: str) -> str:
         folded = f" ×{item.repeat} (identical blocks folded)" if item.repeat > 1 else ""
-        with self.block(f"residual block{folded}", "y = ReLU(F(x) + shortcut(x))", item.params,
+        with self.block(f"residual block{folded}", item.notation, item.params,
                         source) as (c, entry):
             end = self.column(c, item.body, entry, compact=True)
             add = self.new_id("add")
@@ -258,7 +314,7 @@ class _Drawer:
         return add
 
     def inception(self, item: _Inception, source: str) -> str:
-        with self.block("inception module", "4 parallel branches, joined along the channels",
+        with self.block("inception module", f"4 parallel branches, {item.notation}",
                         item.params, source) as (c, entry):
             heads: List[str] = []
             ends = [self.column(c, branch, entry, compact=True, heads=heads)
@@ -289,6 +345,10 @@ def _legend() -> str:
                 '<TD ALIGN="LEFT">skip connection (shortcut) of a residual block</TD></TR>')
     rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">each node: output '
                 'shape (channels×height×width, batch left out) · trainable parameters'
+                '</FONT></TD></TR>')
+    rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">names: layer l holds '
+                'weights (K[l] kernels or W[l], b[l]); z[l] before the activation, ẑ[l] after '
+                'batch norm, a[l] the map layer l+1 reads, ⋆ slide, multiply, add'
                 '</FONT></TD></TR>')
     return ('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
             + "".join(rows) + "</TABLE>>")
@@ -329,6 +389,7 @@ def draw_architecture(model: Module, input_shape: Sequence[int] = (1, 1, 28, 28)
         model.train(was_training)
     if fold:
         items = _fold(items)
+    _name_layers(items)
     if title is None:
         spec = getattr(model, "spec", None)
         if spec is not None:

@@ -24,6 +24,7 @@ from microgradnn.engine import OPS, WEIGHTED_SUM
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
                   max_abs, scale_legend, sequential_colour, text_colour)
 from .grouping import group_order, groups, layer_of
+from .notation import group_title
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -37,6 +38,7 @@ class _Unit:
     kind: str  # "group", "node" or "bucket"
     title: str
     members: List[NodeRecord] = field(default_factory=list)
+    shown: str = ""  # the box's title in the lectures' notation ("" -> ``title``)
 
 
 def collapsed_budget(max_layout: int) -> int:
@@ -133,7 +135,7 @@ def _added_parameters(t: Trace) -> Set[str]:
 
 def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
                 grad_scale: float, sum_scale: float, biases: Set[str]) -> str:
-    rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.title)}</B></TD></TR>']
+    rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.shown or unit.title)}</B></TD></TR>']
     grads = show_grads and has_grads
     if unit.kind == "node":
         node = unit.members[0]
@@ -184,6 +186,8 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
                 name = f"{n.op or n.role}"
             kind = "bucket" if key[0] == "chain" else key[0]
             unit = units[key] = _Unit(f"u{len(units)}", kind, name)
+            if key[0] == "group" and t.modules is not None:
+                unit.shown = group_title(t, name, level)
         unit.members.append(n)
 
     links: Dict[Tuple[Hashable, Hashable], List[float]] = {}

@@ -158,7 +158,7 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
             for ki in range(mlp.nin):
                 c.node(f"x{ki}", id=f"x{ki}",
                        label=(f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0">'
-                              f"<TR><TD>x{ki}</TD></TR></TABLE>>"))
+                              f"<TR><TD>x[{ki}]</TD></TR></TABLE>>"))
                 column.append(f"x{ki}")
         _chain(c, column)
     for li, layer in enumerate(layers):
