@@ -244,6 +244,7 @@ def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..costs import get_cost
     from ..models import build_model, describe
     from ..training import evaluate, fit
 
@@ -262,7 +263,9 @@ def run_train(args: argparse.Namespace) -> int:
     train_data = _load_split("train", args, args.limit)
     test_data = _load_split("test", args, args.limit)
     recorder = _snapshot_recorder(args, model, len(train_data[1]))
-    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.loss} loss, "
+    cost = get_cost(args.loss)
+    print(f"{describe(spec)}: {model.num_parameters()} parameters; cost {cost.title} "
+          f"({cost.formula}, the mean of C over each batch), "
           f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, "
           f"seed {args.seed}{f', {args.workers} worker processes' if args.workers > 1 else ''}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images; "
