@@ -6,6 +6,9 @@ vectorized path, a checkpoint's spec, the bridge to the scalar MLP and the neuro
 stepper of one digit agree to 1e-9 in float64, with the output sigmoid in place.
 """
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -158,3 +161,35 @@ def test_predict_shows_percentages_only_for_softmax_outputs(tmp_path, capsys):
             assert out.count("output activation a[L][") == 3
         else:
             assert out.count("%  probability") == 3 and "softmax always sums to 1" in out
+
+
+MNIST_DIR = os.environ.get("MICROGRADNN_DATA", "")
+
+
+@pytest.mark.mnist
+@pytest.mark.skipif(not (MNIST_DIR and Path(MNIST_DIR, "t10k-labels-idx1-ubyte.gz").exists()),
+                    reason="MNIST files not found: set MICROGRADNN_DATA")
+@pytest.mark.parametrize("loss", ["mse", "cross-entropy"])
+def test_a_short_run_of_the_readme_recipe_agrees_on_a_test_image(loss, tmp_path):
+    """The README's explain recipe (784-16-16-10 sigmoid, Adam 0.003, batch 32), one epoch on
+    the first 3,000 training images, saved and loaded: test image 7 stepped by the scalar
+    engine equals the float64 vectorized path to 1e-9, C and every gradient."""
+    viz = pytest.importorskip("viz")
+    from microgradnn.datasets import load_mnist
+    from microgradnn.optim import Adam
+    train_x, train_y = load_mnist("train", progress=False)
+    test_x, test_y = load_mnist("test", progress=False)
+    model = build_model({"model": "mlp", "hidden": [16, 16], "activation": "sigmoid",
+                         "loss": loss})
+    fit(model, Adam(model.parameters(), lr=0.003), (train_x[:3000], train_y[:3000]), epochs=1,
+        batch_size=32, progress=False, checkpoint=tmp_path / "m.npz")
+    saved = load_checkpoint(tmp_path / "m.npz")
+    label = int(test_y[7])
+    run = viz.step_digit(saved, test_x[7], label).backward
+    assert run.cost.name == loss
+    c, grads = _float64_reference(saved.model, test_x[7], label)
+    assert abs(run.loss.data - c) < 1e-9
+    for layer, (gw, gb) in zip(run.mlp.layers, grads):
+        np.testing.assert_allclose([[w.grad for w in n.w] for n in layer.neurons], gw,
+                                   rtol=0, atol=1e-9)
+        np.testing.assert_allclose([n.b.grad for n in layer.neurons], gb, rtol=0, atol=1e-9)
