@@ -151,7 +151,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                      "(default: $MICROGRADNN_DATA, then the cache)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=run_train)
+    _register_eval_predict(subparsers)
 
+
+def _register_eval_predict(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser(
         "eval", help="test accuracy and confusion matrix of a checkpoint",
         description="Evaluate a checkpoint on the MNIST test set.")
