@@ -146,12 +146,14 @@ def _digit(args: argparse.Namespace) -> Tuple[Any, int, str]:
 
 def _run_checkpoint(args: argparse.Namespace, pages: List[str], gifs: List[str]) -> int:
     from microgradnn.checkpoint import load_checkpoint
+    from microgradnn.cli import CommandError
     from microgradnn.engine import format_number
 
     saved = load_checkpoint(args.expression)
     image, label, name = _digit(args)
 
     from viz.steps.digit import digit_backward, digit_stepper, digit_title, output_text
+    from viz.graph.dot import GraphvizNotFoundError
     from viz.steps.level_animation import save_level_animation
 
     run = digit_backward(saved, image, label)
@@ -160,16 +162,19 @@ def _run_checkpoint(args: argparse.Namespace, pages: List[str], gifs: List[str])
         print(f"{name} (label {label}) through {run.name}")
         print(f"outputs {output_text(run)}")
         print(f"C = {format_number(run.loss.data)}  ({run.cost.describe()})")
-    if pages:
-        page = digit_stepper(run, title)
-        for path in pages:
-            page.save(path)
+    try:
+        if pages:
+            page = digit_stepper(run, title)
+            for path in pages:
+                page.save(path)
+                print(f"wrote {path}")
+        for path in gifs:
+            save_level_animation(run.loss, path, run.mlp, title=title, rankdir=args.rankdir,
+                                 output_names=[str(d) for d in range(len(run.outputs))],
+                                 progress=not args.quiet)
             print(f"wrote {path}")
-    for path in gifs:
-        save_level_animation(run.loss, path, run.mlp, title=title, rankdir=args.rankdir,
-                             output_names=[str(d) for d in range(len(run.outputs))],
-                             progress=not args.quiet)
-        print(f"wrote {path}")
+    except GraphvizNotFoundError as error:
+        raise CommandError(str(error)) from None
     return 0
 
 
