@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "MNIST image through a trained MLP checkpoint, neuron by neuron, under the "
                     "cost it was trained with. " + ALLOWED_EXPRESSIONS)
     add_expression_arguments(parser)
+    for action in parser._actions:  # the one positional takes a checkpoint too
+        if action.dest == "expression":
+            action.metavar = "EXPRESSION|CHECKPOINT"
+            action.help = ('an expression, e.g. "tanh(x*w + b)" or "-x*w", or a checkpoint '
+                           'FILE.npz written by microgradnn train (an MLP)')
     parser.usage = ("%(prog)s (EXPRESSION [--set NAME=VALUE ...] | CHECKPOINT.npz (--index N | "
                     "--image PNG --label D)) [-o FILE.html|FILE.gif ...] [options]")
     parser.add_argument("-o", "--output", dest="outputs", action="append", default=[],
