@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            'FILE.npz written by microgradnn train (an MLP)')
     parser.usage = ("%(prog)s (EXPRESSION [--set NAME=VALUE ...] | CHECKPOINT.npz (--index N | "
                     "--image PNG --label D)) [-o FILE.html|FILE.gif ...] [options]")
-    parser.add_argument("-o", "--output", dest="outputs", action="append", default=[],
+    parser.add_argument("-o", "--output", dest="output", action="append", default=[],
                         metavar="FILE", help="write the interactive stepper (.html) or an "
                                              "animated GIF (.gif); may be given twice")
     parser.add_argument("--html", metavar="FILE", help="the same as -o FILE.html")
@@ -78,7 +78,7 @@ def _outputs(args: argparse.Namespace) -> Tuple[List[str], List[str]]:
     from microgradnn.cli import CommandError
 
     pages, gifs = [], []
-    given = [("-o", path) for path in args.outputs]
+    given = [("-o", path) for path in args.output]
     given += [("--html", args.html)] if args.html else []
     given += [("--gif", args.gif)] if args.gif else []
     for option, path in given:
