@@ -171,7 +171,8 @@ def draw_network(mlp: MLP, *, rankdir: str = "LR", edge_value: str = "weight",
             column = [header]
             for ni, neuron in enumerate(layer.neurons):
                 fill = sequential_colour(sums[li][ni], sum_scale) if has_grads else ""
-                name = f"a[{li + 1}][{ni}]"
+                linear = neuron.activation == "linear"  # its output is its weighted sum
+                name = f"{'z' if linear else 'a'}[{li + 1}][{ni}]"
                 if output_names is not None and li == len(layers) - 1:
                     name += f' <FONT POINT-SIZE="12">“{escape_html(output_names[ni])}”</FONT>'
                 rows = [f'<TR><TD COLSPAN="2"><B>{name}</B></TD></TR>',

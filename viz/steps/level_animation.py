@@ -24,8 +24,8 @@ __all__ = ["save_level_animation"]
 
 _FILL = "#fdb863"  # the step's box: the stepper page's highlight colour
 _MAX_CAPTION_LINES = 6
-LEGEND = ("Orange: this step's box. Each box: data = its activation a[l][j], grad = dC/da[l][j] "
-          "summed so far ('?' until the pass reaches it).")
+LEGEND = ("Orange: this step's box. Each box: data = its output a[l][j] (z[l][j] without an "
+          "activation), grad = dC/d of it, summed so far ('?' until the pass reaches it).")
 
 
 def _caption(title: str, step: LevelStep, total: int) -> str:
