@@ -4,7 +4,7 @@ Each node shows the layer (an activation joins the layer before it), its output 
 (C×H×W, without the batch) and its parameter count; the fill says what kind of layer
 it is (see the legend). The two non-sequential blocks are drawn as what they are:
 
-- a residual block (``BasicBlock``) is a box holding F(x) as a column, its shortcut
+- a residual block (``BasicBlock``) is a box holding F(a[l-1]) as a column, its shortcut
   (identity, or the 1x1 projection where the shape changes) drawn beside F as a dashed
   edge around it, both meeting at the "+" node; identical consecutive blocks fold into
   one box marked "×n" (``fold=True``);
@@ -302,15 +302,16 @@ class _Drawer:
             c.node(add, label=f"<<B>+</B> then ReLU<BR/>"
                               f'<FONT POINT-SIZE="9">→ {_shape_text(item.shape)}</FONT>>',
                    shape="ellipse", style="filled", fillcolor=LAYER_COLOURS["join"][0])
-            self.g.edge(end, add, label=" F(x)", fontsize="9")
+            self.g.edge(end, add, label=" F(a[l-1])", fontsize="9")
             if item.shortcut:
                 last = self.column(c, item.shortcut, entry, compact=True, style="dashed",
                                    color="#d95f02")
                 self.g.edge(last, add, style="dashed", color="#d95f02", penwidth="1.6",
-                            label=" 1×1 projection", fontsize="9", fontcolor="#d95f02")
+                            label=" 1×1 projection P(a[l-1])", fontsize="9",
+                            fontcolor="#d95f02")
             else:
                 self.g.edge(entry, add, style="dashed", color="#d95f02", penwidth="1.6",
-                            label=" identity x", fontsize="9", fontcolor="#d95f02")
+                            label=" identity a[l-1]", fontsize="9", fontcolor="#d95f02")
         return add
 
     def inception(self, item: _Inception, source: str) -> str:
@@ -346,10 +347,11 @@ def _legend() -> str:
     rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">each node: output '
                 'shape (channels×height×width, batch left out) · trainable parameters'
                 '</FONT></TD></TR>')
-    rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">names: layer l holds '
-                'weights (K[l] kernels or W[l], b[l]); z[l] before the activation, ẑ[l] after '
-                'batch norm, a[l] the map layer l+1 reads, ⋆ slide, multiply, add'
-                '</FONT></TD></TR>')
+    for text in ("names: layer l holds weights (kernels K[l] or W[l], biases b[l]);",
+                 "z[l] before the activation, ẑ[l] after batch norm, a[l] the map layer l+1 "
+                 "reads;", "⋆ slide, multiply, add; F the block's own path, P its projection"):
+        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">{escape_html(text)}'
+                    '</FONT></TD></TR>')
     return ('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
             + "".join(rows) + "</TABLE>>")
 
