@@ -101,7 +101,7 @@ def test_cli_modules_import_viz_only_inside_their_handlers(module):
 def test_import_viz_does_not_load_matplotlib():
     assert _loaded_after("import viz") == {"viz": True, "matplotlib": False, "graphviz": False}
     # every public name, and every part, can be imported without matplotlib
-    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.steps, viz.plots, viz.explainer")
+    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.steps, viz.plots, viz.explainer, viz.playground")
     assert loaded["viz"] and loaded["graphviz"]
     assert not loaded["matplotlib"]
 
@@ -146,7 +146,8 @@ TIERS: Dict[str, int] = {
     "microgradnn.engine": 0, "microgradnn.autodiff": 0, "microgradnn.module": 0,
     "microgradnn.nn": 0, "microgradnn.losses": 0, "microgradnn.optim": 0,
     "microgradnn.gradcheck": 0, "microgradnn.activations": 0, "microgradnn.expression": 0,
-    "microgradnn.metrics": 0, "microgradnn.fileio": 0, "microgradnn.malloc": 0,
+    "microgradnn.metrics": 0, "microgradnn.fileio": 0, "microgradnn.ziparchive": 0,
+    "microgradnn.malloc": 0,
     "microgradnn.blas": 0, "microgradnn.toy_training": 0, "microgradnn.datasets": 0,
     # 1, the vectorized path, and the costs (each defined once, on both paths)
     "microgradnn.tensor": 1, "microgradnn.costs": 1,

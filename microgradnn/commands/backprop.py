@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _outputs(args: argparse.Namespace) -> Tuple[List[str], List[str]]:
     """The stepper pages and the animations asked for, each checked by its suffix."""
     from microgradnn.cli import CommandError
+    from microgradnn.fileio import check_writable_file
 
     pages, gifs = [], []
     given = [("-o", path) for path in args.output]
@@ -92,10 +93,8 @@ def _outputs(args: argparse.Namespace) -> Tuple[List[str], List[str]]:
                 option, STEPPER_SUFFIXES + ANIMATION_SUFFIXES)
             raise CommandError(f"{option} expects a file ending in {' or '.join(wanted)} "
                                f"(the extension chooses the format), got {path!r}")
-    for path in pages + gifs:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise CommandError(f"cannot write {path!r}: folder {folder} does not exist")
+    for option, path in given:
+        check_writable_file(path, option)
     return pages, gifs
 
 
@@ -188,6 +187,8 @@ def _run_expression(args: argparse.Namespace, pages: List[str], gifs: List[str])
     from microgradnn.cli import CommandError
     from microgradnn.expression import parse_assignments, parse_expression
 
+    if args.frames and os.path.exists(args.frames) and not os.path.isdir(args.frames):
+        raise CommandError(f"--frames {args.frames} exists and is not a folder")
     variables = parse_assignments(args.assignments)
     root = parse_expression(args.expression, variables)
 
