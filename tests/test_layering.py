@@ -109,7 +109,7 @@ def test_import_viz_does_not_load_matplotlib():
 def test_every_public_name_of_viz_is_there():
     import viz
 
-    assert len(viz.__all__) == len(set(viz.__all__)) == 39
+    assert len(viz.__all__) == len(set(viz.__all__)) == 40
     for name in viz.__all__:
         assert getattr(viz, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
