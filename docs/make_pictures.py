@@ -109,10 +109,8 @@ def stepper(out: Path, quick: bool) -> List[Path]:
 
 def mnist_pictures(out: Path, quick: bool) -> List[Path]:
     from microgradnn.datasets.mnist import MnistUnavailableError, load_mnist
-    from microgradnn.losses import cross_entropy
     from microgradnn.models import build_model
     from microgradnn.optim import SGD
-    from microgradnn.tensor import mlp_from_sequential
     from microgradnn.training import fit
 
     try:
@@ -134,20 +132,15 @@ def mnist_pictures(out: Path, quick: bool) -> List[Path]:
                                           f"784-16-16-10 sigmoid, {trained_on}")
     viz.save_figure(figure, weights_path)
 
-    # The same weights in the scalar engine: one test digit's loss, backpropagated.
-    scalar = mlp_from_sequential(model)
+    # The README's promise: that network, one test digit, stepped one neuron at a time
+    # (the same weights in the scalar engine, the model's own cost backpropagated).
     digit, label = test_images[0], int(test_labels[0])
-    pixels = (digit.reshape(-1) / 255.0).tolist()
-    loss = cross_entropy(scalar(pixels), label)
-    loss.backward()
-    # The README's promise: that network, one test digit, stepped one neuron at a time.
+    page = viz.step_digit(model, digit, label, image_name=f"One test digit (a {label})")
+    scalar = page.backward.mlp
     stepper_path = out / "mnist_stepper.png"
     with tempfile.TemporaryDirectory() as folder:
         page_path = Path(folder) / "mnist.html"
-        viz.save_stepper(loss, str(page_path), parameters=scalar,
-                         output_names=[str(d) for d in range(10)],
-                         title=f"One test digit (a {label}) through the trained 784-16-16-10 MLP, "
-                               f"one neuron per step")
+        page.save(str(page_path))
         # step 1 is the seed, 2 the cost, 3..12 layer 3, 13..28 layer 2, 29..44 layer 1
         png = photograph(page_path, MNIST_STEP - 1, width=1280, height=900)
     write_atomic(stepper_path, png)

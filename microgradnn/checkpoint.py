@@ -358,6 +358,11 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
                               f"{actual[:12]}...): the file was modified or corrupted after it "
                               f"was saved")
     extra = _decode_json(_small(archive, entries, "extra"), "extra", path)
+    if isinstance(spec, dict) and "loss" not in spec:
+        # Saved before the spec held its cost: the one fit recorded in extra, else
+        # cross-entropy (what fit trained with unless told otherwise).
+        spec = {**spec, "loss": _recorded_loss(extra)}
+        normalized = {**normalized, "loss": spec["loss"]}
     state = {name: _read(archive, entry) for name, entry in params.items()}
     for name, array in state.items():
         if not np.all(np.isfinite(array)):
@@ -370,6 +375,14 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     _load_into(model, state, str(path))
     model.eval()
     return Checkpoint(model=model, spec=spec, extra=extra)
+
+
+def _recorded_loss(extra: Any) -> str:
+    """The cost an older checkpoint's metadata names, if it is one we know."""
+    from .costs import COST_NAMES, DEFAULT_COST
+
+    loss = extra.get("loss") if isinstance(extra, dict) else None
+    return loss if isinstance(loss, str) and loss in COST_NAMES else DEFAULT_COST
 
 
 # Buffers with a domain of their own: BatchNorm's running variance and batch count.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from typing import List, Optional
 
@@ -22,15 +23,40 @@ COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "
                    "serve")
 
 
+# import name -> what pip installs, for the one-line message of a missing optional package
+_PIP_NAMES = {"torch": "torch==2.13.0", "PIL": "pillow", "matplotlib": "matplotlib",
+              "graphviz": "graphviz"}
+
+
 class CommandError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+# A word that starts with "-" and reads as numbers is a value, not an option:
+# ``--start -1.5,1.8``, ``--lr -1``, ``--set x=-2`` (argparse alone only takes ``-1.5``).
+_NEGATIVE_NUMBERS = re.compile(r"^-(\d|\.\d)[\d.,eE+-]*$")
+
+
 class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line naming the argument and the value, as every other error."""
+    """Usage errors as one line naming the argument and the value, as every other error;
+    negative numbers (also lists of them, ``-1.5,1.8``) are accepted as option values."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBERS
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _missing_package(error: ImportError) -> str:
+    """One line for an import that failed: the package and how to install it."""
+    name = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError) and name:
+        top = name.split(".")[0]
+        return (f"this needs the optional package {top!r}, which is not installed "
+                f"(pip install {_PIP_NAMES.get(top, top)})")
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +88,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CommandError, ValueError, TypeError, KeyError, FileNotFoundError, OSError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"microgradnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # an optional dependency (torch, PIL, graphviz) is missing
+        print(f"microgradnn {args.command}: error: {_missing_package(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:  # Ctrl-C: one line (fit's names the epoch and step)
         said = f": {error.args[0]}" if error.args else ""

@@ -1,8 +1,12 @@
-"""Losses on scalar ``Value``s, each a mean over the samples given.
+"""Losses on scalar ``Value``s, built from engine ops so every step can be drawn and stepped.
 
-The array versions (``microgradnn.tensor.cross_entropy`` and friends) are fused
-ops of the vectorized path; these are built from engine ops so every step of them
-can be drawn and stepped through.
+PyTorch's names keep PyTorch's meaning: ``mse_loss`` is the mean of the squared
+differences (``reduction="sum"`` adds them), ``cross_entropy`` the mean over the samples.
+The lectures' cost has a name of its own, ``quadratic_cost``: for one example
+``C = Σ_j (a[L][j] - y[j])²``, summed over the outputs, and the mean of ``C`` for a batch
+(``microgradnn.costs`` lists the costs every view uses). The array versions
+(``microgradnn.tensor.cross_entropy``, ``quadratic_cost`` and friends) are fused ops of the
+vectorized path with the same numbers.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from typing import Iterable, Sequence, Union
 
 from .engine import Value
 
-__all__ = ["mse_loss", "hinge_loss", "cross_entropy", "binary_cross_entropy", "l2_penalty"]
+__all__ = ["mse_loss", "quadratic_cost", "hinge_loss", "cross_entropy", "binary_cross_entropy",
+           "l2_penalty", "REDUCTIONS"]
 
 Scalar = Union[Value, float]
+REDUCTIONS = ("mean", "sum")
 _NO_SHIFT = 30.0  # |largest logit| up to which cross_entropy needs no shift: exp(30) ~ 1e13
 
 
@@ -47,12 +53,57 @@ def _target(t: Scalar, j: int) -> Value:
     return t if isinstance(t, Value) else Value(float(t), label=f"y[{j}]")
 
 
-def mse_loss(predictions: Sequence[Scalar], targets: Sequence[float]) -> Value:
-    """Mean of ``(prediction - target)**2``: the "cost" of the classic explanation
-    (times the number of outputs if you sum instead of average)."""
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def mse_loss(predictions: Sequence[Scalar], targets: Sequence[float],
+             reduction: str = "mean") -> Value:
+    """``(1/n) Σ_i (predictions[i] - targets[i])²``, PyTorch's ``mse_loss``: the mean over
+    every number given; ``reduction="sum"`` leaves out the ``1/n``. For the lectures' cost
+    (summed over one example's outputs, averaged over examples) use ``quadratic_cost``."""
+    _check_reduction("mse_loss", reduction)
     _check_lengths("mse_loss", predictions, targets)
     total = _total((p - _target(t, j)) ** 2 for j, (p, t) in enumerate(zip(predictions, targets)))
-    return _mean(total, len(predictions))
+    return _mean(total, len(predictions)) if reduction == "mean" else total
+
+
+def _one_hot(target: object, size: int, name: str) -> Sequence[float]:
+    """A class index as the one-hot vector ``y`` of ``size`` numbers; a vector as it is."""
+    if _is_class_index(target):
+        if not 0 <= target < size:
+            raise ValueError(f"{name}: target {target!r} is not a class index in [0, {size})")
+        return [1.0 if j == target else 0.0 for j in range(size)]
+    if not isinstance(target, Sequence):
+        raise ValueError(f"{name}: the target is a class index or one number per output, "
+                         f"got {type(target).__name__}")
+    return target
+
+
+def quadratic_cost(outputs: Union[Sequence[Scalar], Sequence[Sequence[Scalar]]],
+                   targets: object) -> Value:
+    """The lectures' cost: ``C = Σ_j (a[L][j] - y[j])²`` for one example, the mean of ``C``
+    over a batch.
+
+    ``outputs`` are one example's output activations ``a[L]`` (after the output sigmoid)
+    and ``targets`` its class index (``y`` is then one-hot, ``y[j] = 1`` for the label) or
+    its ``y`` as numbers; for a batch, one list of outputs per example and one target each.
+    Summed over the outputs, unlike ``mse_loss``, which divides by their number too.
+    The vectorized twin is ``microgradnn.tensor.quadratic_cost``.
+    """
+    if _one_sample(outputs):
+        outputs, targets = [outputs], [targets]
+    elif _is_class_index(targets) or not isinstance(targets, Sequence):
+        raise ValueError(f"quadratic_cost: {len(outputs)} examples' outputs need one target "
+                         f"each, got {targets!r}")
+    _check_lengths("quadratic_cost", outputs, targets)
+    per_example = []
+    for a, target in zip(outputs, targets):
+        y = _one_hot(target, len(a), "quadratic_cost")
+        _check_lengths("quadratic_cost", a, y)
+        per_example.append(_total((p - _target(t, j)) ** 2 for j, (p, t) in enumerate(zip(a, y))))
+    return _mean(_total(per_example), len(outputs))
 
 
 def hinge_loss(scores: Sequence[Value], labels: Sequence[float]) -> Value:

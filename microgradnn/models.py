@@ -17,7 +17,9 @@ rebuild exactly the same layers. Two families:
   ``{"model": "googlenet", "width": 8}``, ``{"model": "resnet", "channels": [8, 16, 32],
   "blocks": 1}``.
 
-Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
+Common keys: ``loss``, the cost the model is trained with and judged by ("cross-entropy",
+the default, or "mse", the lectures' cost: ``microgradnn.costs``; ``cost_of(model)`` reads
+it), ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights drawn from
 ``numpy.random.default_rng(seed)``), ``inputs`` (784 = 28*28), ``classes`` (10), and
 ``input``: how uint8 pixels become numbers, "unit" (p / 255, in [0, 1]) or "standard"
 ((p / 255 - 0.1307) / 0.3081, MNIST's mean and standard deviation: zero-centred inputs
@@ -42,6 +44,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from .costs import COST_NAMES, DEFAULT_COST
 from .families import FAMILIES, FAMILY_DEFAULTS, Layer, build_family, describe_family, layer_plan
 from .module import Module
 from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
@@ -64,10 +67,10 @@ MAX_ACTIVATIONS = 32 * SIDE * SIDE
 MAX_MULTIPLY_ADDS = 10_000_000
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,
-            "classes": 10, "input": "unit"},
+            "classes": 10, "input": "unit", "loss": DEFAULT_COST},
     "cnn": {"channels": [32, 64], "kernel": 3, "hidden": [128], "activation": "relu",
-            "dropout": 0.0, "seed": 0, "classes": 10, "input": "unit"},
-    **{kind: {**defaults, "seed": 0, "classes": 10, "input": "unit"}
+            "dropout": 0.0, "seed": 0, "classes": 10, "input": "unit", "loss": DEFAULT_COST},
+    **{kind: {**defaults, "seed": 0, "classes": 10, "input": "unit", "loss": DEFAULT_COST}
        for kind, defaults in FAMILY_DEFAULTS.items()},
 }
 MODEL_KINDS = tuple(_DEFAULTS)
@@ -117,6 +120,9 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
                                 or out["activation"] not in ACTIVATIONS):
         raise ValueError(f"model spec: activation must be one of {sorted(ACTIVATIONS)}, "
                          f"got {_shown(out['activation'])}")
+    if not isinstance(out["loss"], str) or out["loss"] not in COST_NAMES:
+        raise ValueError(f"model spec: loss must be one of {list(COST_NAMES)}, "
+                         f"got {_shown(out['loss'])}")
     if not isinstance(out["input"], str) or out["input"] not in INPUT_MODES:
         raise ValueError(f"model spec: input must be one of {list(INPUT_MODES)}, "
                          f"got {_shown(out['input'])}")

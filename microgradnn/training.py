@@ -42,7 +42,8 @@ from .fileio import write_atomic
 from .malloc import tune as tune_malloc
 from .metrics import accuracy, confusion_matrix
 from .models import input_mode_of, input_shape_of
-from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad, sigmoid_mse_loss
+from .costs import COSTS, DEFAULT_COST
+from .tensor import Tensor, from_uint8, log_softmax, no_grad
 from .tensor.tensor import wrap_array
 
 __all__ = ["fit", "evaluate", "predict_proba", "to_input", "input_tensor", "shift_batch",
@@ -64,10 +65,10 @@ def _finite_or_none(value: Any) -> Any:
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of p / 255 over the training images
 
-# The costs ``fit`` can train with, by the name checkpoints record (``extra["loss"]``):
+# The costs ``fit`` can train with, by the name the model's spec records (``spec["loss"]``):
 # softmax cross-entropy, or the lectures' sum of squared differences between the sigmoid
-# outputs and the one-hot target (``sigmoid_mse_loss``).
-LOSSES = {"cross-entropy": cross_entropy, "mse": sigmoid_mse_loss}
+# outputs and the one-hot target (``sigmoid_mse_loss``); defined once in ``costs``.
+LOSSES = {name: cost.tensor for name, cost in COSTS.items()}
 
 
 def loss_function(name: str) -> Any:
@@ -254,14 +255,15 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
-        extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
+        extra: Optional[Mapping[str, Any]] = None, loss: Optional[str] = None,
         on_step: Optional[Callable[[int], None]] = None, workers: int = 1,
         replay: bool = True) -> List[Dict[str, Any]]:
     """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
 
-    ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
-    "mse" (the lectures' sum of squared differences against the one-hot target, sigmoid
-    outputs); checkpoints record it in their metadata as ``extra["loss"]``.
+    ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax) or "mse" (the
+    lectures' sum of squared differences against the one-hot target, sigmoid outputs);
+    by default the spec's ``"loss"``, else cross-entropy. The model's spec (and so its
+    checkpoint) records the cost it was trained with as ``spec["loss"]``.
 
     Each epoch shuffles with a generator seeded by ``seed``, runs minibatches of
     ``batch_size`` (the last may be smaller), optionally shifts images by up to
@@ -295,10 +297,12 @@ def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
              val_data: Optional[Data], spec: Optional[Mapping[str, Any]],
              checkpoint: Optional[PathLike], history_path: Optional[PathLike],
              lr_decay: float, augment: int, progress: bool, extra: Optional[Mapping[str, Any]],
-             loss: str, on_step: Optional[Callable[[int], None]], workers: int,
+             loss: Optional[str], on_step: Optional[Callable[[int], None]], workers: int,
              replay: bool = True) -> _Plan:
     """``fit``'s arguments checked, each refused in one line naming it and its value."""
     images, labels = _check_data(data, "fit data")
+    given = dict(spec) if spec is not None else getattr(model, "spec", None)
+    loss = loss if loss is not None else (given or {}).get("loss", DEFAULT_COST)
     loss_function(loss)
     val = None if val_data is None else _check_data(val_data, "fit val_data")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("workers", workers)):
@@ -310,7 +314,9 @@ def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
         raise ValueError(f"fit: augment must be a whole number of pixels in 0..8, got {augment!r}")
     if not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
         raise ValueError(f"fit: lr_decay must be in (0, 1], got {lr_decay!r}")
-    spec = dict(spec) if spec is not None else getattr(model, "spec", None)
+    spec = None if given is None else {**given, "loss": loss}
+    if getattr(model, "spec", None) is not None:
+        model.spec = {**model.spec, "loss": loss}  # the model's cost travels with it
     if checkpoint is not None and spec is None:
         raise ValueError("fit: saving a checkpoint needs the model's spec (pass spec=...)")
     mode = input_mode_of(model)

@@ -28,9 +28,9 @@ def page_data(path: Path) -> dict:
 
 @pytest.fixture
 def mse_checkpoint(tmp_path):
-    model = build_model({"model": "mlp", "hidden": [16, 16], "seed": 0})
+    model = build_model({"model": "mlp", "hidden": [16, 16], "seed": 0, "loss": "mse"})
     path = tmp_path / "mlp.npz"
-    checkpoint.save(model, path, model.spec, extra={"loss": "mse"})
+    checkpoint.save(model, path, model.spec, extra={"loss": "mse"})  # as fit saves it
     return path
 
 

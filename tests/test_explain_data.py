@@ -204,8 +204,8 @@ def test_no_label_means_the_prediction():
 
 
 def test_checkpoint_and_scalar_mlp_are_accepted():
-    model = build_model({"model": "mlp", "hidden": [6], "seed": 0})
-    saved = Checkpoint(model=model, spec=model.spec, extra={"loss": "mse"})
+    model = build_model({"model": "mlp", "hidden": [6], "seed": 0, "loss": "mse"})
+    saved = Checkpoint(model=model, spec=model.spec, extra={"loss": "mse"})  # spec and fit's
     page = explain(saved, digit(), 2)
     assert page.data["loss_fn"] == "mse" and page.data["model"] == "MLP 784-6-10 (sigmoid)"
     assert page.title == "MLP 784-6-10 (sigmoid) on an image"

@@ -120,7 +120,8 @@ def test_cli_train_mse_writes_it_into_the_checkpoint(tmp_path, monkeypatch, caps
     path = tmp_path / "m.npz"
     assert cli.main(["train", "mnist", "--loss", "mse", "--hidden", "8", "--epochs", "1",
                      "--quiet", "--save", str(path)]) == 0
-    assert "mse loss" in capsys.readouterr().out
+    assert "cost the lectures' cost (C = Σ_j (a[L][j] - y[j])²" in capsys.readouterr().out
     assert checkpoint.load_checkpoint(path).extra["loss"] == "mse"
+    assert checkpoint.load_checkpoint(path).spec["loss"] == "mse"
     with pytest.raises(SystemExit):
         cli.main(["train", "mnist", "--loss", "l1"])

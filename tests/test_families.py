@@ -380,7 +380,7 @@ def test_draw_architecture_shows_each_family_idea():
     assert sources["googlenet"].count("<B>concat</B>") == 3
     assert "global average pool" in sources["resnet"]
     resnet = sources["resnet"]
-    assert "1×1 projection" in resnet and "identity x" in resnet
+    assert "1×1 projection" in resnet and "identity a[l-1]" in resnet
     assert "×2 (identical blocks folded)" in resnet  # blocks=2: stage 1's two blocks fold
     unfolded = viz.draw_architecture(build_model({"model": "resnet", **SMALL["resnet"]}),
                                      fold=False).source

@@ -223,11 +223,12 @@ def test_group_neuron_and_layer_put_nodes_in_clusters():
     out = sum(mlp([Value(1.0, label="x0"), Value(-2.0, label="x1")]))
     out.backward()
     by_neuron = draw_graph(out, group="neuron", parameters=mlp).source
+    # clusters are titled in the lectures' notation: layers.0.neurons.1 is a[1][1]
     assert [name for _, name in _clusters(by_neuron)] == [
-        "layers.0", "layers.0.neurons.0", "layers.0.neurons.1", "layers.0.neurons.2",
-        "layers.1", "layers.1.neurons.0", "layers.1.neurons.1"]
+        "layer 1", "a&#91;1&#93;&#91;0&#93;", "a&#91;1&#93;&#91;1&#93;", "a&#91;1&#93;&#91;2&#93;",
+        "layer 2", "a&#91;2&#93;&#91;0&#93;", "a&#91;2&#93;&#91;1&#93;"]
     by_layer = draw_graph(out, group="layer", parameters=mlp).source
-    assert [name for _, name in _clusters(by_layer)] == ["layers.0", "layers.1"]
+    assert [name for _, name in _clusters(by_layer)] == ["layer 1", "layer 2"]
     # Every parameter sits inside a cluster; the inputs stay outside.
     outside = by_layer.split("\tsubgraph")[0] + by_layer.rsplit("\t}\n", 1)[-1]
     # parameters are named as in the lectures, from the model: w[1][0,0] is layers.0.neurons.0.w.0
@@ -235,7 +236,7 @@ def test_group_neuron_and_layer_put_nodes_in_clusters():
     assert "x0</B>" in outside and w100 not in outside
     assert w100 in by_layer and "layers.0.neurons.0.w.0" not in by_layer
     # The whole neuron's computation is in its cluster: w*x, the + chain and the relu.
-    cluster = by_neuron.split("label=<<B>layers.0.neurons.1</B>>")[1].split("\t\t}")[0]
+    cluster = by_neuron.split("label=<<B>a&#91;1&#93;&#91;1&#93;</B>>")[1].split("\t\t}")[0]
     assert cluster.count("_op [") == 2 * 2 + 1
     assert "<relu>" in cluster
 
@@ -248,12 +249,13 @@ def test_groups_come_from_the_model_never_from_labels():
     out = mlp([Value(1.0, label="x0"), impostor])
     out.backward()
     by_layer = draw_graph(out, group="layer", parameters=mlp).source
-    assert [name for _, name in _clusters(by_layer)] == ["layers.0", "layers.1"]
+    assert [name for _, name in _clusters(by_layer)] == ["layer 1", "layer 2"]
     outside = by_layer.split("\tsubgraph")[0]
     assert "layers.0.neurons.0.w.0</B>" in outside  # the impostor stays ungrouped
     groups_by_neuron = draw_graph(out, group="neuron", parameters=mlp).source
     assert [name for _, name in _clusters(groups_by_neuron)] == [
-        "layers.0", "layers.0.neurons.0", "layers.0.neurons.1", "layers.1", "layers.1.neurons.0"]
+        "layer 1", "a&#91;1&#93;&#91;0&#93;", "a&#91;1&#93;&#91;1&#93;", "layer 2",
+        "a&#91;2&#93;&#91;0&#93;"]
 
 
 def test_grouping_needs_the_model():
@@ -268,7 +270,7 @@ def test_grouping_needs_the_model():
 def test_a_single_neuron_is_its_own_group():
     out, model = unfused_neuron(True)
     source = draw_graph(out, group="neuron", parameters=model).source
-    assert [name for _, name in _clusters(source)] == ["Neuron"]
+    assert [name for _, name in _clusters(source)] == ["a&#91;1&#93;&#91;0&#93;"]
 
 
 def test_bad_parameters_get_one_clear_error():

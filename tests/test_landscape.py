@@ -16,7 +16,7 @@ from microgradnn.cli import main
 from microgradnn.models import build_model
 from microgradnn.optim import SGD
 from microgradnn.snapshots import WeightSnapshots, load_snapshots, snapshot_path
-from microgradnn.tensor import Tensor, cross_entropy, no_grad
+from microgradnn.tensor import Tensor, cross_entropy, no_grad, sigmoid_mse_loss
 from microgradnn.training import fit, to_input
 from viz.plots.landscape import Landscape, TrainingPath, random_directions
 
@@ -160,7 +160,7 @@ def test_pictures_carry_their_legends():
     land = viz.loss_landscape(model, *digits(30), span=path.span, steps=5, directions=path)
     fig = viz.plot_landscape(land)
     contour, bar = fig.axes[0], fig.axes[1]
-    assert bar.get_ylabel() == "cost (mean cross-entropy on 30 images)"
+    assert bar.get_ylabel() == "cost: mean of C (cross-entropy) on 30 images"
     texts = [t.get_text() for t in contour.get_legend().get_texts()]
     assert texts[0] == f"trained weights: cost {land.center_cost:.4f}"
     assert texts[1].startswith("training path: 12 snapshots")
@@ -270,3 +270,23 @@ def test_a_snapshots_file_too_big_to_hold_is_refused_before_reading(tmp_path, mo
         load_snapshots(path)
     with pytest.raises(FileNotFoundError, match="snapshots file .* does not exist"):
         load_snapshots(tmp_path / "missing.npz")
+
+
+def test_the_landscape_draws_the_models_own_cost_unless_told_otherwise(tmp_path, capsys):
+    spec = {"model": "mlp", "hidden": [8], "seed": 0, "loss": "mse"}
+    model = build_model(spec)
+    images, labels = digits(40)
+    with no_grad():
+        logits = model(Tensor(to_input(images, (784,)))).data.astype(np.float64)
+    lectures = float(sigmoid_mse_loss(Tensor(logits), labels).item())
+    land = viz.loss_landscape(model, images, labels, span=0.5, steps=3)
+    assert land.cost == "mse" and land.center_cost == pytest.approx(lectures, rel=1e-12)
+    assert "C = Σ_j (a[L][j] - y[j])²" in land.title
+    other = viz.loss_landscape(model, images, labels, span=0.5, steps=3, loss="cross-entropy")
+    assert other.center_cost == pytest.approx(model_cost(model, images, labels), rel=1e-12)
+    checkpoint = save(model, tmp_path / "mse.npz", spec)
+    for flags, formula in (([], "C = Σ_j (a[L][j] - y[j])²"),
+                           (["--loss", "cross-entropy"], "C = -log softmax(z[L])[y]")):
+        assert main(["landscape", str(checkpoint), "-o", str(tmp_path / "l.png"), "--images",
+                     "20", "--steps", "3", "--random", *flags]) == 0
+        assert formula in capsys.readouterr().out

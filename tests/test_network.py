@@ -143,8 +143,8 @@ def test_neurons_are_named_as_in_the_lectures_and_outputs_by_class():
     mlp = MLP(4, [3, 10], seed=0)
     source = draw_network(mlp, output_names=[str(d) for d in range(10)]).source
     assert "a[1][2]" in source.split("n0_2 [")[1].split("\n")[0]
-    for d in range(10):
-        assert f"a[2][{d}]" in source and f"“{d}”" in source.split(f"n1_{d} [")[1].split("\n")[0]
+    for d in range(10):  # linear outputs: the weighted sums z[L][j] themselves
+        assert f"z[2][{d}]" in source and f"“{d}”" in source.split(f"n1_{d} [")[1].split("\n")[0]
     assert "layer 1" in source and "edge width" in source and "edge colour" in source
     with pytest.raises(ValueError, match="3 names for 10 output neurons"):
         draw_network(mlp, output_names=["a", "b", "c"])

@@ -45,7 +45,8 @@ def test_one_step_per_neuron_with_the_engines_numbers():
     assert len(neurons) == 7 and [u.kind for u in level.units].count("cost") == 1
     assert [s.kind for s in level.steps] == ["seed"] + ["backward"] * 8
     assert level.steps[1].name == "C"  # the cost first, then the neurons, last layer first
-    assert [s.name for s in level.steps[2:5]] == ["a[2][2]", "a[2][1]", "a[2][0]"]
+    # linear output neurons end in their weighted sum: z[2][j], as NOTATION names logits
+    assert [s.name for s in level.steps[2:5]] == ["z[2][2]", "z[2][1]", "z[2][0]"]
     for step in level.steps[2:]:
         l, j = map(int, re.findall(r"\d+", step.name))
         z = value[f"z[{l}][{j}]"]

@@ -25,7 +25,7 @@ _PARTS: Dict[str, str] = {
                      "LargeGraphWarning", "GraphvizNotFoundError", "draw_network"], "graph"),
     "draw_architecture": "graph.architecture",
     **dict.fromkeys(["backprop_steps", "Step", "Term", "format_walkthrough", "save_stepper",
-                     "save_animation", "stepper", "Stepper"], "steps"),
+                     "save_animation", "stepper", "Stepper", "step_digit"], "steps"),
     **dict.fromkeys(["save_figure", "plot_history", "plot_decision_boundary", "mlp_predict_fn",
                      "confusion_matrix", "plot_confusion_matrix", "plot_weight_images",
                      "plot_conv_filters", "plot_feature_maps", "plot_misclassified",
@@ -70,4 +70,4 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from .plots.descent import descent_path, plot_descent, save_descent_animation
     from .plots.landscape import loss_landscape, plot_landscape, training_path
     from .steps import (Step, Stepper, Term, backprop_steps, format_walkthrough,
-                        save_animation, save_stepper, stepper)
+                        save_animation, save_stepper, step_digit, stepper)

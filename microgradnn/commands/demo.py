@@ -34,7 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "pictures (decision boundary, training curve, the graph and backprop stepper "
                     "of one sample's loss, the network), then train the classic 784-16-16-10 "
                     "network on MNIST for one epoch if the files are on this machine.")
-    parser.add_argument("--out", default="microgradnn_out", help="folder for the pictures (default: %(default)s)")
+    parser.add_argument("-o", "--out", "--output", dest="out", default="microgradnn_out",
+                        metavar="DIR", help="folder the pictures are written into (a folder: "
+                                            "the demo writes several files; default: "
+                                            "%(default)s)")
     parser.add_argument("--steps", type=int, default=100, help="training steps on moons (default: %(default)s)")
     parser.add_argument("--seed", type=seed_value, default=0, help="seed for data and weights (default: %(default)s)")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST part")

@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, List, Optional
 
+from ..costs import COST_NAMES, cost_of
 from . import seed_value
 from ..engine import Value, format_number
 from ..fileio import check_writable_file
@@ -100,6 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     landscape.add_argument("--show", choices=("contour", "surface", "both"), default="both",
                            help="contours, the 3-D surface or both (default: %(default)s)")
     landscape.add_argument("--data", metavar="DIR", help="folder with the MNIST files")
+    landscape.add_argument("--loss", choices=COST_NAMES, default=None,
+                           help="the cost drawn: mse (the lectures' cost) or cross-entropy "
+                                "(default: the one the checkpoint was trained with)")
     landscape.set_defaults(handler=run_landscape)
 
 
@@ -251,6 +255,7 @@ def run_landscape(args: argparse.Namespace) -> int:
                          f"reaches span times each direction, whose length is the weights' "
                          f"own; past that the weights overflow), got {args.span:g}")
     saved = load_digit_checkpoint(args.checkpoint)
+    cost = cost_of(args.loss if args.loss is not None else saved)
     snapshots_file: Optional[Path] = None
     if not args.random:
         if args.snapshots is not None:
@@ -266,20 +271,22 @@ def run_landscape(args: argparse.Namespace) -> int:
         path = viz.training_path(load_snapshots(snapshots_file), saved.model)
         span = args.span if args.span is not None else path.span
         land = viz.loss_landscape(saved.model, images, labels, span=span, steps=args.steps,
-                                  directions=path, progress=True)
+                                  directions=path, progress=True, loss=cost.name)
         how = (f"the plane of the training path's two main directions ({snapshots_file}: "
                f"{len(path.coords)} snapshots; they hold {path.explained[0]:.1%} and "
                f"{path.explained[1]:.1%} of its variance)")
     else:
         land = viz.loss_landscape(saved.model, images, labels,
                                   span=args.span if args.span is not None else 1.0,
-                                  steps=args.steps, seed=args.seed, progress=True)
+                                  steps=args.steps, seed=args.seed, progress=True,
+                                  loss=cost.name)
         how = f"two random filter-normalised directions (seed {args.seed})"
     from viz.plots.common import save_figure
 
     save_figure(viz.plot_landscape(land, show=args.show), output)
     print(f"{describe(saved.spec)}: cost {format_number(land.center_cost)} at the trained "
-          f"weights on {land.images} test images")
+          f"weights, the mean of C over {land.images} test images ({cost.title}: "
+          f"{cost.formula})")
     print(f"{args.steps}x{args.steps} grid on {how}: cost from "
           f"{format_number(float(land.costs.min()))} to {format_number(float(land.costs.max()))}")
     print(f"wrote {output}")

@@ -1,4 +1,4 @@
-"""``microgradnn export CHECKPOINT --torch model.pt``: continue in PyTorch.
+"""``microgradnn export CHECKPOINT -o model.pt``: continue in PyTorch (``--torch`` also works).
 
 Writes the model's PyTorch ``state_dict`` (parameters and buffers, as torch tensors) with
 ``torch.save``, atomically, and prints the three lines of PyTorch that build the same
@@ -18,11 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export", help="write a checkpoint's weights as a PyTorch state_dict",
         description="Export a microgradnn checkpoint to PyTorch: the state_dict goes to "
-                    "--torch FILE, and the PyTorch code that loads it is printed. "
+                    "-o FILE.pt, and the PyTorch code that loads it is printed. "
                     "Needs torch (pip install torch==2.13.0).")
     parser.add_argument("checkpoint", help="a .npz written by microgradnn train ... --save")
-    parser.add_argument("--torch", required=True, metavar="FILE",
-                        help="where to write the state_dict (e.g. model.pt)")
+    parser.add_argument("-o", "--output", "--torch", dest="torch", required=True,
+                        metavar="FILE.pt", help="where to write the PyTorch state_dict "
+                                                "(.pt or .pth; --torch is the same)")
     parser.set_defaults(handler=run_export)
 
 
@@ -32,7 +33,12 @@ def run_export(args: argparse.Namespace) -> int:
     from ..interop import require_torch, to_torch, torch_source
     from ..models import input_mode_of, input_shape_of
 
-    check_writable_file(args.torch, "--torch")
+    from microgradnn.cli import CommandError
+
+    if not str(args.torch).lower().endswith((".pt", ".pth")):
+        raise CommandError(f"-o expects a file ending in .pt or .pth (a PyTorch state_dict), "
+                           f"got {args.torch!r}")
+    check_writable_file(args.torch, "-o")
     saved = load_checkpoint(args.checkpoint)  # refused before torch is even imported
     torch = require_torch()
     twin = to_torch(saved.model)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from ..costs import COST_NAMES
 from . import seed_value
 from ..engine import format_number
 from ..models import MODEL_KINDS
@@ -108,25 +109,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="hidden activation (default: sigmoid for mlp, relu for cnn)")
     train.add_argument("--input", choices=["unit", "standard"], default=None,
                        help="pixel scaling: p/255 (unit, default) or standardized")
-    train.add_argument("--loss", choices=["cross-entropy", "mse"], default="cross-entropy",
+    train.add_argument("--loss", choices=COST_NAMES, default="cross-entropy",
                        help="cost: softmax cross-entropy, or mse, the lectures' sum of squared "
                             "differences between sigmoid outputs and the one-hot target "
                             "(default: %(default)s)")
     train.add_argument("--epochs", type=_positive_int, default=10,
                        help="passes over the training images (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="images averaged into each gradient step (default: %(default)s)")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="images averaged into each gradient step (default: the family's "
+                            "recipe for a CNN family, else 32)")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                        help="sgd: gradient descent (with --momentum); adam: per-weight adaptive "
-                            "steps (default: %(default)s)")
+                            "steps (default: the family's recipe for a CNN family, else sgd)")
     train.add_argument("--lr", type=_finite_float, default=None,
-                       help="learning rate (default: 0.1 for sgd, 0.001 for adam)")
+                       help="learning rate (default: the family's recipe for a CNN family "
+                            "trained with its recipe's optimizer, else 0.1 for sgd, 0.001 for "
+                            "adam)")
     train.add_argument("--momentum", type=_finite_float, default=0.0, help="sgd momentum (default: 0)")
     train.add_argument("--weight-decay", type=_finite_float, default=0.0, help="L2 term (default: 0)")
-    train.add_argument("--lr-decay", type=_finite_float, default=1.0,
-                       help="multiply the learning rate by this after each epoch (default: 1)")
-    train.add_argument("--augment", type=int, default=0,
-                       help="shift training images by up to this many pixels (default: 0)")
+    train.add_argument("--lr-decay", type=_finite_float, default=None,
+                       help="multiply the learning rate by this after each epoch (default: the "
+                            "family's recipe for a CNN family, else 1)")
+    train.add_argument("--augment", type=int, default=None,
+                       help="shift training images by up to this many pixels (default: the "
+                            "family's recipe for a CNN family, else 0)")
     train.add_argument("--workers", type=_worker_count, default=1,
                        help="processes sharing each batch (default: 1); 2 uses both cores of a "
                             "two-core machine (speed-ups in benchmarks/RESULTS.md)")
@@ -136,7 +142,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "microgradnn.tensor.replay; --workers 2 steps eagerly anyway)")
     train.add_argument("--seed", type=seed_value, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
-    train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
+    train.add_argument("-o", "--save", "--output", dest="save", metavar="FILE.npz",
+                       help="the checkpoint written, rewritten after each epoch (--save is "
+                            "the same)")
     train.add_argument("--history", metavar="FILE", help="per-epoch history, .csv or .json")
     train.add_argument("--snapshots", type=_positive_int, default=None, metavar="N",
                        help="also keep N copies of the weights spread over training (start and "
@@ -148,7 +156,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                      "(default: $MICROGRADNN_DATA, then the cache)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=run_train)
+    _register_eval_predict(subparsers)
 
+
+def _register_eval_predict(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser(
         "eval", help="test accuracy and confusion matrix of a checkpoint",
         description="Evaluate a checkpoint on the MNIST test set.")
@@ -186,7 +197,7 @@ def _load_split(split: str, args: argparse.Namespace, limit: Optional[int]
 def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     from ..models import normalize_spec
 
-    spec: Dict[str, Any] = {"model": args.model, "seed": args.seed}
+    spec: Dict[str, Any] = {"model": args.model, "seed": args.seed, "loss": args.loss}
     given = {"hidden": args.hidden, "activation": args.activation, "input": args.input,
              "channels": args.channels, "kernel": args.kernel, "dropout": args.dropout,
              "width": args.width, "blocks": args.blocks}
@@ -198,6 +209,35 @@ def _spec_from_args(args: argparse.Namespace) -> Dict[str, Any]:
                              f"{', '.join(users)})")
     spec.update({key: value for key, value in given.items() if value is not None})
     return normalize_spec(spec)
+
+
+# The flags a recipe fills (``families.RECIPES``) and their values without one.
+_RECIPE_FLAGS = {"optimizer": "sgd", "lr_decay": 1.0, "batch_size": 32, "augment": 0}
+
+
+def _apply_recipe(args: argparse.Namespace) -> str:
+    """Fill the training flags the command left out: from the family's recipe
+    (``families.RECIPES``) for a CNN family, else from the plain defaults; return the
+    header's words saying which. Flags given on the command line are kept."""
+    from ..families import RECIPES
+
+    recipe = RECIPES.get(args.model)
+    given = [flag for flag in (*_RECIPE_FLAGS, "lr") if getattr(args, flag) is not None]
+    if recipe is None:
+        for flag, value in _RECIPE_FLAGS.items():
+            if getattr(args, flag) is None:
+                setattr(args, flag, value)
+        return "no recipe, plain defaults" + (" for the flags not given" if given else "")
+    for flag in _RECIPE_FLAGS:
+        if getattr(args, flag) is None:
+            setattr(args, flag, recipe[flag])
+    if args.lr is None and args.optimizer == recipe["optimizer"]:
+        args.lr = recipe["lr"]
+    name = f"recipe families.RECIPES[{args.model!r}]"
+    if not given:
+        return name
+    flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+    return f"{name} for the flags not given ({flags} given)"
 
 
 def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
@@ -213,6 +253,7 @@ def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..cli import CommandError
+    from ..costs import get_cost
     from ..models import build_model, describe
     from ..training import TrainingStopped, evaluate, fit
 
@@ -229,15 +270,19 @@ def run_train(args: argparse.Namespace) -> int:
 
         check_writable_file(snapshot_path(args.save), "--snapshots")
     spec = _spec_from_args(args)
+    recipe = _apply_recipe(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
     train_data = _load_split("train", args, args.limit)
     test_data = _load_split("test", args, args.limit)
     recorder = _snapshot_recorder(args, model, len(train_data[1]))
-    print(f"{describe(spec)}: {model.num_parameters()} parameters; {args.loss} loss, "
+    cost = get_cost(args.loss)
+    print(f"{describe(spec)}: {model.num_parameters()} parameters; cost {cost.title} "
+          f"({cost.formula}, the mean of C over each batch), "
           f"{args.optimizer} lr {optimizer.lr:g}, batch {args.batch_size}, {args.epochs} epochs, "
           f"seed {args.seed}{f', {args.workers} worker processes' if args.workers > 1 else ''}; "
-          f"{len(train_data[1])} training and {len(test_data[1])} test images")
+          f"{len(train_data[1])} training and {len(test_data[1])} test images; "
+          f"lr decay {args.lr_decay:g}, augment {args.augment}: {recipe}")
     started = time.perf_counter()
     try:
         history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
@@ -313,7 +358,8 @@ def run_predict(args: argparse.Namespace) -> int:
     from . import load_digit_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe
-    from ..training import predict_proba
+    from ..costs import cost_of
+    from ..training import predict_logits
 
     if args.noise == (args.image is not None):
         raise ValueError("give either an IMAGE or --noise (exactly one)")
@@ -324,14 +370,23 @@ def run_predict(args: argparse.Namespace) -> int:
     else:
         image = load_digit_image(args.image)
         source = str(args.image)
-    probs = predict_proba(saved.model, image[None])[0]
-    print(f"{source} -> {describe(saved.spec)}")
+    cost = cost_of(saved)
+    outputs = cost.outputs(predict_logits(saved.model, image[None]))[0]
+    print(f"{source} -> {describe(saved.spec)}, trained with {cost.title} ({cost.formula})")
     if args.ascii:
         print(ascii_digit(image))
-    for rank, digit in enumerate(np.argsort(-probs, kind="stable")[:3], start=1):
-        print(f"  {rank}. digit {digit}  probability {format_number(float(probs[digit]))}")
-    if args.noise:
+    for rank, digit in enumerate(np.argsort(-outputs, kind="stable")[:3], start=1):
+        value = format_number(float(outputs[digit]))
+        shown = (f"{outputs[digit]:6.2%}  probability {value}" if cost.softmax
+                 else f"output activation a[L][{digit}] = {value}")
+        print(f"  {rank}. digit {digit}  {shown}")
+    if args.noise and cost.softmax:
         print(f"  (noise is no digit, yet the answer is one of the ten digits, here with "
-              f"probability {format_number(float(probs.max()))}: softmax always sums to 1 and the "
-              f"network was never taught to say 'none of these')")
+              f"probability {format_number(float(outputs.max()))}: softmax always sums to 1 and "
+              f"the network was never taught to say 'none of these')")
+    elif args.noise:
+        print(f"  (noise is no digit, yet the largest of the ten sigmoid outputs, "
+              f"{format_number(float(outputs.max()))}, still names one: each a[L][j] is "
+              f"between 0 and 1 on its own, and the network was never taught to keep them "
+              f"all low for 'none of these')")
     return 0

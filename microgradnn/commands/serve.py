@@ -47,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="print the address but do not open a browser")
     parser.add_argument("--loss", choices=("mse", "cross-entropy"),
                         help="the cost (default: the checkpoint's)")
-    parser.add_argument("--save", metavar="OUT.npz",
-                        help="where 'Save checkpoint' writes (default: a temporary file, "
+    parser.add_argument("-o", "--save", dest="save", metavar="OUT.npz",
+                        help="where 'Save checkpoint' writes (-o as every command; default: a "
+                             "temporary file, "
                              "removed at exit; 'Download' gives it to the browser)")
     parser.add_argument("--data", metavar="DIR|SET",
                         help="moons, circles, spiral or xor: the 2-D playground on that data "

@@ -8,8 +8,8 @@
 
 from . import ops as _ops  # noqa: F401  (attaches the operators to Tensor)
 from .conv import avg_pool2d, conv2d, max_pool2d
-from .functional import (cross_entropy, dropout, linear, log_softmax, mse_loss, sigmoid_mse_loss,
-                         softmax)
+from .functional import (cross_entropy, dropout, linear, log_softmax, mse_loss, quadratic_cost,
+                         sigmoid_mse_loss, softmax)
 from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                      Sigmoid, Tanh)
 from .ops import exp, log, relu, sigmoid, tanh
@@ -25,7 +25,8 @@ from .replay import ReplayRefused, ReplayStep, replay
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "from_uint8",
            "exp", "log", "tanh", "sigmoid", "relu",
-           "linear", "cross_entropy", "mse_loss", "sigmoid_mse_loss", "softmax", "log_softmax",
+           "linear", "cross_entropy", "mse_loss", "sigmoid_mse_loss", "quadratic_cost",
+           "softmax", "log_softmax",
            "dropout",
            "conv2d", "max_pool2d", "avg_pool2d",
            "Linear", "ReLU", "Sigmoid", "Tanh", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",

@@ -59,11 +59,29 @@ def _activation_after(seq: Sequential, j: int) -> Tuple[str, int]:
     return "linear", j + 1
 
 
-def mlp_from_sequential(seq: Sequential, seed: Optional[int] = None) -> MLP:
+def _output_activation(seq: Sequential, last: str, given: Optional[str]) -> str:
+    """The scalar MLP's last activation: ``given``, else the Sequential's own last one, else
+    the one its cost puts on the outputs (``microgradnn.costs``: an "mse" model's sigmoid,
+    which the vectorized path keeps inside its loss ``sigmoid_mse_loss``)."""
+    if given is not None:
+        return given
+    if last != "linear":
+        return last
+    from ..costs import cost_of  # the costs module imports this package
+
+    return cost_of(seq).output_activation
+
+
+def mlp_from_sequential(seq: Sequential, seed: Optional[int] = None,
+                        output_activation: Optional[str] = None) -> MLP:
     """A scalar ``MLP`` computing the same function as ``seq`` (Linear [activation] ...).
 
     All hidden layers must share one activation (the MLP has a single ``activation``);
-    the last one becomes ``output_activation``.
+    the last one becomes ``output_activation``. A model trained with the lectures' cost
+    (``seq.spec["loss"] == "mse"``) ends in a ``Linear`` whose sigmoid lives in the loss:
+    its scalar MLP gets that sigmoid back as ``output_activation``, so its outputs are
+    ``a[L] = σ(z[L])`` and ``microgradnn.losses.quadratic_cost`` of them is the model's
+    cost. ``output_activation`` given ("linear" for the bare ``z[L]``) overrides that.
     """
     if not isinstance(seq, Sequential) or len(seq) == 0:
         raise TypeError(f"mlp_from_sequential: expected a non-empty Sequential, got {seq!r}")
@@ -89,7 +107,8 @@ def mlp_from_sequential(seq: Sequential, seed: Optional[int] = None) -> MLP:
                          f"a scalar MLP has one hidden activation")
     activation = hidden.pop() if hidden else "relu"
     mlp = MLP(linears[0][1].in_features, [layer.out_features for _, layer in linears],
-              activation=activation, output_activation=activations[-1], seed=seed)
+              activation=activation, seed=seed,
+              output_activation=_output_activation(seq, activations[-1], output_activation))
     source = seq.state_dict()
     state = {}
     for i, (j, _) in enumerate(linears):

@@ -15,7 +15,7 @@ from ..activations import sigmoid_array
 from .tensor import Tensor, as_tensor, column_sums, make_node
 
 __all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
-           "dropout", "check_input", "sigmoid_mse_loss", "shifted_exp"]
+           "dropout", "check_input", "sigmoid_mse_loss", "shifted_exp", "quadratic_cost"]
 
 # The ufunc reductions themselves: ``arr.sum()`` adds a Python wrapper call per use.
 _sum = np.add.reduce
@@ -228,6 +228,47 @@ def mse_loss(pred: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return make_node(out, (pred, target), _mse_back, (diff, scale), "mse_loss")
 
 
+def _quadratic_back(g, ctx, ops):
+    diff, scale = ctx
+    return (diff * (g * (2.0 * scale)),)
+
+
+def _targets_like(targets: Any, X: np.ndarray, op: str) -> np.ndarray:
+    """``y`` of shape (N, C): class indices (N,) become one-hot rows, an array is checked."""
+    n, c = X.shape
+    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if t.ndim == 1:
+        y = np.zeros_like(X)
+        y[np.arange(n), _check_targets(t, n, c, op)] = 1.0
+        return y
+    if t.shape != X.shape:
+        raise ValueError(f"{op}: outputs of shape {X.shape} need targets of shape ({n},) "
+                         f"(class indices) or {X.shape}, got {t.shape}")
+    return t.astype(X.dtype, copy=False)
+
+
+def quadratic_cost(outputs: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
+    """The lectures' cost: ``C = Σ_j (a[L][j] - y[j])²`` per example, the mean of ``C``.
+
+    outputs (N, C) are the output activations ``a[L]``; targets int (N,) the classes (``y``
+    is one-hot) or ``y`` itself, (N, C). "mean" (default) averages ``C`` over the N
+    examples, "sum" adds them; never divided by C (``mse_loss`` would be, as PyTorch's).
+    The scalar twin is ``microgradnn.losses.quadratic_cost``.
+    """
+    if not isinstance(outputs, Tensor):
+        outputs = Tensor(outputs)
+    X = outputs.data
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"quadratic_cost: outputs must have shape (N, C) with N > 0, "
+                         f"got {X.shape}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"quadratic_cost: reduction must be 'mean' or 'sum', got {reduction!r}")
+    diff = X - _targets_like(targets, X, "quadratic_cost")
+    scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
+    out = np.asarray(np.vdot(diff, diff) * scale, dtype=X.dtype)
+    return make_node(out, (outputs,), _quadratic_back, (diff, scale), "quadratic_cost")
+
+
 def _sigmoid_mse_back(g, ctx, ops):
     a, diff, scale = ctx
     # dC/dz = 2 (a - y) * a (1 - a), times the reduction's scale
@@ -235,7 +276,8 @@ def _sigmoid_mse_back(g, ctx, ops):
 
 
 def sigmoid_mse_loss(logits: Tensor, targets: Any, reduction: str = "mean") -> Tensor:
-    """The lectures' cost: ``C = sum_j (sigmoid(z_j) - y_j)**2`` with ``y`` one-hot.
+    """The lectures' cost on the logits: ``quadratic_cost(sigmoid(z[L]), targets)`` in one node,
+    ``C = Σ_j (σ(z[L][j]) - y[j])²`` with ``y`` one-hot.
 
     logits (N, C) are the output layer's weighted sums ``z[L]``, targets int (N,) the
     digits; ``a[L] = sigmoid(z[L])`` are the outputs compared with the one-hot ``y``.

@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any, Dict, Optional, Tuple, Union
 
+from microgradnn.costs import cost_of
 from microgradnn.fileio import write_atomic
 
 from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
@@ -60,11 +61,9 @@ def page_html(data: Dict[str, Any], title: str) -> str:
 
 
 def checkpoint_loss(saved: Any) -> str:
-    """The cost a checkpoint's model was trained with: its spec's "loss" where the spec
-    records one, else the metadata ``fit`` writes (``extra["loss"]``), else cross-entropy."""
-    spec = saved.spec if isinstance(getattr(saved, "spec", None), dict) else {}
-    extra = saved.extra if isinstance(getattr(saved, "extra", None), dict) else {}
-    return str(spec.get("loss") or extra.get("loss") or "cross-entropy")
+    """The name of the cost a checkpoint's model was trained with (``costs.cost_of``: its
+    spec's "loss", which loading fills in from ``fit``'s metadata for older files)."""
+    return cost_of(saved).name
 
 
 def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:

@@ -4,7 +4,7 @@ Each node shows the layer (an activation joins the layer before it), its output 
 (C×H×W, without the batch) and its parameter count; the fill says what kind of layer
 it is (see the legend). The two non-sequential blocks are drawn as what they are:
 
-- a residual block (``BasicBlock``) is a box holding F(x) as a column, its shortcut
+- a residual block (``BasicBlock``) is a box holding F(a[l-1]) as a column, its shortcut
   (identity, or the 1x1 projection where the shape changes) drawn beside F as a dashed
   edge around it, both meeting at the "+" node; identical consecutive blocks fold into
   one box marked "×n" (``fold=True``);
@@ -55,6 +55,7 @@ class _Layer:
     shape: Tuple[int, ...]
     params: int
     acts: List[str] = field(default_factory=list)
+    notation: str = ""  # what the node computes in the lectures' names (``_name_layers``)
     index: Optional[int] = None  # position in the top-level Sequential: the node's SVG id
 
 
@@ -66,6 +67,7 @@ class _Residual:
     params: int
     repeat: int = 1
     block: Optional[BasicBlock] = None
+    notation: str = ""
     index: Optional[int] = None
 
 
@@ -75,6 +77,7 @@ class _Inception:
     widths: List[int]
     shape: Tuple[int, ...]
     params: int
+    notation: str = ""
     index: Optional[int] = None
 
 
@@ -184,6 +187,57 @@ def _fold(items: List[Any]) -> List[Any]:
     return out
 
 
+_OPS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "AdaptiveAvgPool2d": "mean",
+        "LocalResponseNorm": "LRN", "ReLU": "ReLU", "Sigmoid": "σ", "Tanh": "tanh"}
+
+
+def _name_layers(items: List[Any]) -> None:
+    """Write each top-level item's ``notation`` as NOTATION.md names it: ``l`` counts the
+    layers holding weights (convolutions, fully connected layers, residual and inception
+    blocks) from 1; ``z[l]`` is a weighted layer's output, ``ẑ[l]`` batch norm's, and the
+    last map of layer l, the one layer l+1 reads, is ``a[l]``; the logits are ``z[L]``."""
+    l, previous, last_of = 0, "a[0]", {}  # previous: the map made so far
+    for i, item in enumerate(items):
+        if isinstance(item, _Residual):
+            first, l = l + 1, l + item.repeat
+            k = "k" if item.repeat > 1 else str(l)
+            shortcut = f"P(a[{k}-1])" if item.shortcut else f"a[{k}-1]"
+            previous = f"ReLU(F(a[{k}-1]) + {shortcut})".replace(f"[{l}-1]", f"[{l - 1}]")
+            item.notation = previous + (f", k = {first}..{l}" if item.repeat > 1 else "")
+        elif isinstance(item, _Inception):
+            l += 1
+            item.notation = previous = "[a_1x1 ; a_3x3 ; a_5x5 ; a_pool]"
+        elif item.params and item.kind in ("conv", "fc"):
+            l += 1
+            weights = f"K[{l}] ⋆" if item.title.startswith("Conv2d") else f"W[{l}]"
+            symbols = [f"z[{l}] = {weights} a[{l - 1}] + b[{l}]"]
+            previous = f"z[{l}]"
+            for act in item.acts:
+                previous = f"{_OPS.get(act, act)}({previous})"
+                symbols.append(previous)
+            item.notation = " → ".join(symbols)
+        elif item.kind == "norm" and item.title.startswith("BatchNorm"):
+            previous = f"ẑ[{l}]"
+            for act in item.acts:
+                previous = f"{_OPS.get(act, act)}({previous})"
+            item.notation = previous if not item.acts else f"ẑ[{l}] → {previous}"
+        elif item.kind != "reshape" or item.acts or item.title in _OPS:
+            for op in [item.title.split()[0]] + item.acts:
+                previous = f"{_OPS.get(op, op)}({previous})"
+            item.notation = previous
+        else:
+            continue  # flatten, dropout: the same map, renamed by nothing
+        last_of[l] = i
+    for l_, i in last_of.items():  # the map each layer hands on is a[l]; the logits z[L]
+        item = items[i]
+        if i == max(last_of.values()) and getattr(item, "kind", "") == "fc" and not item.acts:
+            item.notation = item.notation.replace(f"z[{l_}] =", f"z[L] = z[{l_}] =", 1)
+        elif l_:
+            head, _, tail = item.notation.rpartition(" → ")
+            name = "a[k]" if getattr(item, "repeat", 1) > 1 else f"a[{l_}]"
+            item.notation = (head + " → " if head else "") + f"{name} = {tail}"
+
+
 def _shape_text(shape: Tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
 
@@ -195,6 +249,8 @@ def _params_text(n: int) -> str:
 def _label(layer: _Layer, compact: bool = False) -> str:
     title = " + ".join([layer.title] + layer.acts)
     rows = [f"<B>{escape_html(title)}</B>"]
+    if layer.notation:
+        rows.append(f'<FONT COLOR="#333333">{escape_html(layer.notation)}</FONT>')
     if layer.detail and not compact:
         rows.append(escape_html(layer.detail))
     elif layer.detail:
@@ -253,26 +309,27 @@ class _Drawer:
 
     def residual(self, item: _Residual, source: str) -> str:
         folded = f" ×{item.repeat} (identical blocks folded)" if item.repeat > 1 else ""
-        with self.block(f"residual block{folded}", "y = ReLU(F(x) + shortcut(x))", item.params,
+        with self.block(f"residual block{folded}", item.notation, item.params,
                         source, item.index) as (c, entry):
             end = self.column(c, item.body, entry, compact=True)
             add = self.new_id("add")
             c.node(add, label=f"<<B>+</B> then ReLU<BR/>"
                               f'<FONT POINT-SIZE="9">→ {_shape_text(item.shape)}</FONT>>',
                    shape="ellipse", style="filled", fillcolor=LAYER_COLOURS["join"][0])
-            self.g.edge(end, add, label=" F(x)", fontsize="9")
+            self.g.edge(end, add, label=" F(a[l-1])", fontsize="9")
             if item.shortcut:
                 last = self.column(c, item.shortcut, entry, compact=True, style="dashed",
                                    color="#d95f02")
                 self.g.edge(last, add, style="dashed", color="#d95f02", penwidth="1.6",
-                            label=" 1×1 projection", fontsize="9", fontcolor="#d95f02")
+                            label=" 1×1 projection P(a[l-1])", fontsize="9",
+                            fontcolor="#d95f02")
             else:
                 self.g.edge(entry, add, style="dashed", color="#d95f02", penwidth="1.6",
-                            label=" identity x", fontsize="9", fontcolor="#d95f02")
+                            label=" identity a[l-1]", fontsize="9", fontcolor="#d95f02")
         return add
 
     def inception(self, item: _Inception, source: str) -> str:
-        with self.block("inception module", "4 parallel branches, joined along the channels",
+        with self.block("inception module", f"4 parallel branches, {item.notation}",
                         item.params, source, item.index) as (c, entry):
             heads: List[str] = []
             ends = [self.column(c, branch, entry, compact=True, heads=heads)
@@ -304,6 +361,11 @@ def _legend() -> str:
     rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">each node: output '
                 'shape (channels×height×width, batch left out) · trainable parameters'
                 '</FONT></TD></TR>')
+    for text in ("names: layer l holds weights (kernels K[l] or W[l], biases b[l]);",
+                 "z[l] before the activation, ẑ[l] after batch norm, a[l] the map layer l+1 "
+                 "reads;", "⋆ slide, multiply, add; F the block's own path, P its projection"):
+        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="9">{escape_html(text)}'
+                    '</FONT></TD></TR>')
     return ('<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
             + "".join(rows) + "</TABLE>>")
 
@@ -343,6 +405,7 @@ def draw_architecture(model: Module, input_shape: Sequence[int] = (1, 1, 28, 28)
         model.train(was_training)
     if fold:
         items = _fold(items)
+    _name_layers(items)
     if title is None:
         spec = getattr(model, "spec", None)
         if spec is not None:

@@ -25,6 +25,7 @@ from microgradnn.engine import OPS, WEIGHTED_SUM
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
                   max_abs, scale_legend, sequential_colour, text_colour)
 from .grouping import group_order, groups, layer_of, op_kind
+from .notation import group_title
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -38,6 +39,7 @@ class _Unit:
     kind: str  # "group", "node" or "bucket"
     title: str
     members: List[NodeRecord] = field(default_factory=list)
+    shown: str = ""  # the box's title in the lectures' notation ("" -> ``title``)
 
 
 def collapsed_budget(max_layout: int) -> int:
@@ -135,7 +137,7 @@ def _added_parameters(t: Trace) -> Set[str]:
 
 def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
                 grad_scale: float, sum_scale: float, biases: Set[str]) -> str:
-    rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.title)}</B></TD></TR>']
+    rows = [f'<TR><TD COLSPAN="2"><B>{escape_html(unit.shown or unit.title)}</B></TD></TR>']
     grads = show_grads and has_grads
     if unit.kind == "node":
         node = unit.members[0]
@@ -174,7 +176,7 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     caption (the legend), the boxes in layer columns, and the links."""
     shown = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
     keys, level, merge = _assign(t, shown, level, collapsed_budget(max_layout))
-    units = _units(shown, keys)
+    units = _units(t, shown, keys, level)
     links = _links(t, keys)
     grad_scale, sum_scale = _scales(t, units, links, keys)
 
@@ -193,8 +195,10 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     return g
 
 
-def _units(shown: List[NodeRecord], keys: Dict[str, Hashable]) -> Dict[Hashable, _Unit]:
-    """One box per key: a neuron or layer group, a lone node, a chain or an op bucket."""
+def _units(t: Trace, shown: List[NodeRecord], keys: Dict[str, Hashable],
+           level: str) -> Dict[Hashable, _Unit]:
+    """One box per key: a neuron or layer group (titled in the notation: ``a[l][j]``,
+    ``layer l``), a lone node, a chain or an op bucket."""
     units: Dict[Hashable, _Unit] = {}
     for n in shown:
         key = keys[n.id]
@@ -210,6 +214,8 @@ def _units(shown: List[NodeRecord], keys: Dict[str, Hashable]) -> Dict[Hashable,
                 name = f"{n.op or n.role}"
             kind = "bucket" if key[0] == "chain" else key[0]
             unit = units[key] = _Unit(f"u{len(units)}", kind, name)
+            if key[0] == "group" and t.modules is not None:
+                unit.shown = group_title(t, name, level)
         unit.members.append(n)
     return units
 

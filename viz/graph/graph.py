@@ -24,7 +24,7 @@ from .collapse import draw_collapsed
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, max_abs,
                   scale_legend, text_colour)
 from .grouping import GROUP_LEVELS, group_order, groups, layer_of
-from .notation import lecture_names
+from .notation import group_title, lecture_names
 from .layout_cost import DEFAULT_MAX_LAYOUT, layout_cost
 from .trace import EdgeRecord, NodeRecord, Parameters, Trace, trace
 
@@ -228,7 +228,8 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
     group_of = groups(t, group) if group else {}
     keys = sorted({group_of[n.id] for n in visible if n.id in group_of},
                   key=lambda key: group_order(t, key))
-    clusters = {key: _cluster(f"cluster_{i}", key) for i, key in enumerate(keys)}
+    clusters = {key: _cluster(f"cluster_{i}", group_title(t, key, group or ""))
+                for i, key in enumerate(keys)}
     lecture = lecture_names(t)
     for node in visible:
         target = clusters[group_of[node.id]] if node.id in group_of else g
@@ -248,7 +249,8 @@ def _draw_full(t: Trace, visible: List[NodeRecord], *, rankdir: str, group: Opti
                 layers[key] = clusters[key]
                 continue
             if layer not in layers:
-                layers[layer] = _cluster(f"cluster_layer_{len(layers)}", layer)
+                layers[layer] = _cluster(f"cluster_layer_{len(layers)}",
+                                         group_title(t, layer, "layer"))
             layers[layer].subgraph(clusters[key])
         clusters = layers
     for cluster in clusters.values():

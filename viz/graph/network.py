@@ -194,7 +194,7 @@ def _input_column(g: Any, nin: int, collapsed: bool) -> None:
             for ki in range(nin):
                 c.node(f"x{ki}", id=f"x{ki}",
                        label=(f'<<TABLE BORDER="1" STYLE="rounded" CELLBORDER="0">'
-                              f"<TR><TD>x{ki}</TD></TR></TABLE>>"))
+                              f"<TR><TD>x[{ki}]</TD></TR></TABLE>>"))
                 column.append(f"x{ki}")
         _chain(c, column)
 
@@ -210,7 +210,8 @@ def _layer_column(g: Any, li: int, layer: Any, sums: Sequence[float],
                                          f"{escape_html(layer.activation)}>"))
         column = [header]
         for ni, neuron in enumerate(layer.neurons):
-            name = f"a[{li + 1}][{ni}]"
+            linear = neuron.activation == "linear"  # its output is its weighted sum: z
+            name = f"{'z' if linear else 'a'}[{li + 1}][{ni}]"
             if output_names is not None:
                 name += f' <FONT POINT-SIZE="12">“{escape_html(output_names[ni])}”</FONT>'
             rows = [f'<TR><TD COLSPAN="2"><B>{name}</B></TD></TR>',

@@ -23,12 +23,25 @@ from typing import Dict, List, Optional, Tuple
 from .grouping import neuron_groups, op_kind
 from .trace import Trace
 
-__all__ = ["lecture_names", "neuron_index", "neuron_outputs", "parameter_places", "cost_name"]
+__all__ = ["lecture_names", "neuron_index", "neuron_outputs", "parameter_places", "cost_name",
+           "group_title"]
 
 
 def cost_name(t: Trace) -> str:
     """What an unlabelled output is called: ``C`` (the cost) for a model's graph, else ``L``."""
     return "C" if t.modules is not None else "L"
+
+
+def group_title(t: Trace, path: str, level: str) -> str:
+    """A neuron's or a layer's module path as a picture titles it: ``a[l][j]`` (the neuron's
+    output) or ``layer l``, read from the model (the path itself without one)."""
+    if t.modules is None:
+        return path
+    tree = t.modules
+    if path == tree.root_name and path not in tree.order:  # the model is one neuron
+        path = ""
+    l, j = neuron_index(t, path)
+    return f"a[{l}][{j}]" if level == "neuron" else f"layer {j + 1}"
 
 
 def _siblings(t: Trace, path: str) -> List[str]:

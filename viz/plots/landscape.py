@@ -76,6 +76,7 @@ class Landscape:
     title: str = ""
     axis_labels: Tuple[str, str] = ("α (direction 1)", "β (direction 2)")
     extra: Dict[str, Any] = field(default_factory=dict)
+    cost: str = "cross-entropy"  # the name of the cost in ``microgradnn.costs``
 
 
 # ----------------------------------------------------------------- directions
@@ -261,10 +262,10 @@ class _Evaluator:
     """
 
     def __init__(self, model: Any, named: List[Tuple[str, Any]], pair: Tuple[Direction, Direction],
-                 x: np.ndarray, y: np.ndarray) -> None:
+                 x: np.ndarray, y: np.ndarray, loss: Any) -> None:
         from microgradnn.tensor import Linear, Sequential, Tensor
 
-        self.model, self.y = model, y
+        self.model, self.y, self.loss = model, y, loss
         self.params = [p for _, p in named]
         self.originals = [p.data for p in self.params]
         self.d1 = [pair[0][n].astype(p.data.dtype) for n, p in named]
@@ -282,7 +283,7 @@ class _Evaluator:
             self.products = [x @ self.originals[w].T, x @ self.d1[w].T, x @ self.d2[w].T]
 
     def cost(self, a: float, b: float) -> float:
-        from microgradnn.tensor import Tensor, cross_entropy
+        from microgradnn.tensor import Tensor
 
         for p, w, u, v in zip(self.params, self.originals, self.d1, self.d2):
             t = w.dtype.type
@@ -301,7 +302,7 @@ class _Evaluator:
                 out = module(out)
             logits = out.data
         with np.errstate(over="ignore", invalid="ignore"):
-            return float(cross_entropy(Tensor(logits.astype(np.float64)), self.y).item())
+            return float(self.loss(Tensor(logits.astype(np.float64)), self.y).item())
 
     def restore(self) -> None:
         for p, data in zip(self.params, self.originals):
@@ -309,10 +310,13 @@ class _Evaluator:
 
 
 def loss_landscape(model: Any, images: Any, labels: Any,
-                   span: Union[float, Tuple[float, float]] = 1.0, steps: int = 41, directions: Any = None, *, seed: int = 0,
-                   progress: bool = False) -> Landscape:
-    """The mean cross-entropy of ``model`` on ``(images, labels)`` over a (steps, steps)
-    grid of the plane θ + α d₁ + β d₂, α and β in [-span, span] (a pair: one span each).
+                   span: Union[float, Tuple[float, float]] = 1.0, steps: int = 41,
+                   directions: Any = None, *, seed: int = 0, progress: bool = False,
+                   loss: Optional[str] = None) -> Landscape:
+    """The cost of ``model`` on ``(images, labels)``, the mean of C over the images, on a
+    (steps, steps) grid of the plane θ + α d₁ + β d₂, α and β in [-span, span] (a pair:
+    one span each). The cost is the model's own (``microgradnn.costs.cost_of``: the one
+    its checkpoint records) unless ``loss`` names another ("mse" or "cross-entropy").
 
     ``images``: uint8 as ``load_mnist`` returns them (scaled as the model expects), or
     floats already scaled, (n, 784) or (n, 28, 28) for an MLP. ``directions``: None for
@@ -322,9 +326,11 @@ def loss_landscape(model: Any, images: Any, labels: Any,
     restored afterwards. ``steps`` must be odd so that the centre is θ itself:
     ``center_cost`` is the model's cost on these images.
     """
+    from microgradnn.costs import cost_of
     from microgradnn.models import describe
     from microgradnn.tensor import no_grad
 
+    cost = cost_of(loss if loss is not None else model)
     named = _parameters(model)
     alphas, betas = _grid(span, steps)
     x, y = _inputs(model, images, labels)
@@ -339,7 +345,7 @@ def loss_landscape(model: Any, images: Any, labels: Any,
         labels_xy = ((f"α along PC1 ({path.explained[0]:.1%} of the path's variance)",
                       f"β along PC2 ({path.explained[1]:.1%} of the path's variance)")
                      if path else ("α (direction 1)", "β (direction 2)"))
-    evaluator = _Evaluator(model, named, pair, x, y)
+    evaluator = _Evaluator(model, named, pair, x, y, cost.tensor)
     costs = np.empty((betas.size, alphas.size))
     was_training = getattr(model, "training", False)
     from tqdm import tqdm
@@ -360,8 +366,9 @@ def loss_landscape(model: Any, images: Any, labels: Any,
     mid = alphas.size // 2
     return Landscape(alphas, betas, costs, float(costs[betas.size // 2, mid]), pair, kind,
                      int(x.shape[0]), path, path_costs,
-                     f"{name}: cost on {x.shape[0]} images around the trained weights",
-                     labels_xy)
+                     f"{name}: cost on {x.shape[0]} images around the trained weights\n"
+                     f"{cost.title}, {cost.formula}; the mean of C over the images",
+                     labels_xy, cost=cost.name)
 
 
 # ----------------------------------------------------------------- the picture
@@ -398,6 +405,12 @@ def plot_landscape(landscape: Landscape, show: str = "both", *,
     return fig
 
 
+def _cost_title(landscape: Landscape) -> str:
+    from microgradnn.costs import get_cost
+
+    return get_cost(landscape.cost).title
+
+
 def _path_label(landscape: Landscape) -> str:
     path = landscape.path
     assert path is not None and landscape.path_costs is not None
@@ -415,7 +428,7 @@ def _contour(fig: Any, ax: Any, landscape: Landscape, A: np.ndarray, B: np.ndarr
     filled = ax.contourf(A, B, Z, levels=levels, cmap="viridis")
     ax.contour(A, B, Z, levels=levels, colors="k", linewidths=0.3, alpha=0.35)
     bar = fig.colorbar(filled, ax=ax, shrink=0.9)
-    bar.set_label(f"cost (mean cross-entropy on {landscape.images} images)")
+    bar.set_label(f"cost: mean of C ({_cost_title(landscape)}) on {landscape.images} images")
     handles = [Line2D([], [], marker="*", markersize=13, color="white", markeredgecolor="black",
                       linestyle="none",
                       label=f"trained weights: cost {format_number(landscape.center_cost)}")]

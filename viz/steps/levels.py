@@ -148,8 +148,9 @@ class _Boxes:
                  cost_name: str) -> None:
         neuron_unit: Dict[str, Unit] = {}
         for key in sorted(outputs, key=lambda k: outputs[k][:2]):
-            l, j, out_id, _ = outputs[key]
-            neuron_unit[key] = Unit(f"u{len(neuron_unit) + 1}", "neuron", f"a[{l}][{j}]",
+            l, j, out_id, z_id = outputs[key]
+            letter = "z" if out_id == z_id else "a"  # no activation: the neuron ends in z
+            neuron_unit[key] = Unit(f"u{len(neuron_unit) + 1}", "neuron", f"{letter}[{l}][{j}]",
                                     format_value(tr.by_id[out_id].data), l, j)
         inside = {node_id: neuron_unit[key].id for node_id, key in group.items()}
         consumers: Dict[str, List[str]] = {}
@@ -258,8 +259,9 @@ def _cost_step(index: int, unit: Unit, scalar: Sequence[Step], unit_of: Dict[str
         rows.append(LevelRow(u, f"d{cost_name}/d{by_id[u].name}", "", "", "", "", "",
                              format_value(term.grad_after)))
     layer = by_id[outputs[0]].layer if outputs else 0
+    letter = by_id[outputs[0]].name[0] if outputs else "a"  # z[L] when the outputs are linear
     text = (f"backward through the {len(scalar)} nodes of {cost_name}:\n"
-            f"d{cost_name}/da[{layer}][:] = "
+            f"d{cost_name}/d{letter}[{layer}][:] = "
             f"{format_vector(values, lambda k: by_id[outputs[k]].name)}")
     return LevelStep(index, "backward", unit.id, cost_name, text, tuple(rows), edges,
                      tuple(s.index for s in scalar), "")
