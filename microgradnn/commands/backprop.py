@@ -37,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hide-constants", action="store_true",
                         help="leave unnamed numbers such as the 1 in x + 1 out of the pictures")
     parser.add_argument("--quiet", action="store_true", help="do not print the steps")
+    parser.add_argument("--practice", action="store_true",
+                        help="make the HTML page a quiz: you type each local derivative and "
+                             "gradient, the page checks them against the engine's")
+    parser.add_argument("--random", type=int, metavar="SEED",
+                        help="practise on a random expression drawn from SEED (instead of "
+                             "EXPRESSION and --set)")
+    parser.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="medium",
+                        help="how deep the random expression is and which ops it uses "
+                             "(default: medium)")
     parser.set_defaults(handler=run)
 
 
@@ -48,6 +57,20 @@ def _check_suffix(path: str, suffixes: tuple, option: str) -> None:
                            f"got {path!r}")
 
 
+def _random_exercise(args: argparse.Namespace) -> tuple:
+    """(expression, NAME=VALUE words) drawn from ``--random SEED`` at ``--difficulty``."""
+    from microgradnn.cli import CommandError
+    from microgradnn.exercises import DIFFICULTIES, random_expression
+
+    if args.expression is not None or args.assignments:
+        raise CommandError("--random draws its own expression: leave out EXPRESSION and --set")
+    depth, ops = DIFFICULTIES[args.difficulty]
+    exercise = random_expression(args.random, depth, ops)
+    print(f"exercise {args.random} ({args.difficulty}): {exercise.expression} with "
+          f"{' '.join(exercise.assignments)}")
+    return exercise.expression, exercise.assignments
+
+
 def run(args: argparse.Namespace) -> int:
     """Parse the expression, print the walk-through, and write the requested pictures."""
     from microgradnn.cli import CommandError
@@ -57,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         _check_suffix(args.html, (".html", ".htm"), "--html")
     if args.gif:
         _check_suffix(args.gif, (".gif",), "--gif")
+    if args.practice and not args.html:
+        raise CommandError("--practice makes the HTML page a quiz: give the page's name "
+                           "with --html FILE")
+    if args.random is not None:
+        args.expression, args.assignments = _random_exercise(args)
     variables = parse_assignments(args.assignments)
     root = parse_expression(args.expression, variables)
 
@@ -80,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
     options = dict(forward=args.forward, rankdir=args.rankdir, hide_constants=args.hide_constants)
     try:
         if args.html:
-            viz.save_stepper(root, args.html, title=f"Backpropagation through {args.expression}",
-                             **options)
+            what = "Backpropagation quiz" if args.practice else "Backpropagation"
+            viz.save_stepper(root, args.html, title=f"{what} through {args.expression}",
+                             practice=args.practice, **options)
             print(f"wrote {args.html}")
         if args.gif or args.frames:
             written = save_animation(root, args.gif, frames_dir=args.frames, **options)
