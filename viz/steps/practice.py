@@ -31,7 +31,7 @@ from microgradnn.engine import CALL_PRECEDENCE, op_info
 from ..graph.dot import format_value
 from .backprop import Step, Term, _d, _factor, _wrap
 
-__all__ = ["practice_data", "rule_text", "right_tolerance", "CLOSE_RELATIVE",
+__all__ = ["practice_data", "judge_settings", "rule_text", "right_tolerance", "CLOSE_RELATIVE",
            "CLOSE_ABSOLUTE", "TRIES"]
 
 CLOSE_RELATIVE = 0.05  # "close": within 5% of the answer ...
@@ -115,5 +115,10 @@ def practice_data(steps: Sequence[Step], title: Optional[str] = None) -> Dict[st
     total = sum(q[key]["value"] is not None for qs in questions.values() for q in qs
                 for key in ("local", "after"))
     return {"questions": questions, "count": total, "title": title or "",
-            "judge": {"closeRelative": CLOSE_RELATIVE, "closeAbsolute": CLOSE_ABSOLUTE,
-                      "tries": TRIES}}
+            "judge": judge_settings()}
+
+
+def judge_settings() -> Dict[str, Any]:
+    """The thresholds a practice page judges with (the stepper's quiz, the explain page's
+    exercises): "close" within ``CLOSE_RELATIVE`` or ``CLOSE_ABSOLUTE``, ``TRIES`` tries."""
+    return {"closeRelative": CLOSE_RELATIVE, "closeAbsolute": CLOSE_ABSOLUTE, "tries": TRIES}
