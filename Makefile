@@ -94,6 +94,11 @@ mnist-results: $(VENV)/.installed
 explain-screenshots: $(VENV)/.installed-test system-deps
 	OPENBLAS_NUM_THREADS=1 $(VPY) docs/explain_screenshots.py
 
+# The README's picture of a quiz step (the stepper with practice=True; needs chromium).
+.PHONY: practice-screenshot
+practice-screenshot: $(VENV)/.installed-test system-deps
+	$(VPY) docs/practice_screenshot.py
+
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(VENV)/.installed
 	@for f in examples/[0-9][0-9]_*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done

@@ -107,11 +107,14 @@
       }
       var cells = rows[t] ? rows[t].cells : [];
       if (cells.length > 5) {
-        if (localOpen) { cells[1].textContent = "?"; cells[3].textContent = "?"; }
+        if (localOpen) cells[1].textContent = "?";
+        if (localOpen || afterOpen) cells[3].textContent = "?";
         if (afterOpen) cells[5].textContent = "?";
       }
     });
     el("mg-caption").textContent = questions[s].map(function (q) { return q.line; }).join("\n");
+    // the last step's phase says every gradient is computed: not until it is answered
+    el("mg-phase").textContent = el("mg-phase").textContent.replace(/\. Done: .*$/, ": your turn.");
   }
 
   function hintFor(q, field) {
@@ -221,6 +224,7 @@
       api.go(api.frame());  // show the step's numbers now
       el("mg-next").focus({preventScroll: true});
     } else {
+      api.go(api.frame());  // show what is answered so far
       var open = el("mg-quiz-questions").querySelector("input:not([disabled])");
       if (open) open.focus({preventScroll: true});
     }
