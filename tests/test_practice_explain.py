@@ -143,3 +143,27 @@ def test_answer_the_four_exercises(tmp_path, open_page, loss):
     assert page.text_content("#mx-pr-score") == \
         "All done. Score: 12 of 13 right (10 at the first try), 1 shown."
     assert page.problems == []
+
+
+@pytest.mark.browser
+def test_a_cnn_page_asks_delta_L_only(tmp_path, open_page):
+    from microgradnn.tensor import Conv2d, Flatten, Linear, ReLU, Sequential
+
+    rng = np.random.default_rng(5)
+    model = Sequential(Conv2d(1, 3, 3, padding=1, rng=rng), ReLU(), Flatten(),
+                       Linear(3 * 28 * 28, 10, rng=rng))
+    page_obj = explain(model, digit(2), 8, practice=True)
+    path = tmp_path / "cnn.html"
+    page_obj.save(path)
+    data = page_data(page_obj.html)
+    page = open_page(path, READY)
+    assert "only δ[L] is asked" in page.text_content("#mx-practice")
+    delta = np.array(data["layers"][-1]["activations"]) - np.array(data["target"])
+    np.testing.assert_allclose(delta, data["layers"][-2]["grad"], atol=1e-7)
+    for i, value in enumerate(delta):
+        type_in(page, 0, i, f"{value:.4f}")
+    page.click("#mx-pr-0 .mx-pr-check")
+    assert card(page, 1).count() == 0
+    assert page.text_content("#mx-pr-score") == \
+        "All done. Score: 10 of 10 right (10 at the first try), 0 shown."
+    assert page.problems == []

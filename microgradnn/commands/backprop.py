@@ -43,9 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--random", type=int, metavar="SEED",
                         help="practise on a random expression drawn from SEED (instead of "
                              "EXPRESSION and --set)")
-    parser.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="medium",
-                        help="how deep the random expression is and which ops it uses "
-                             "(default: medium)")
+    parser.add_argument("--difficulty", choices=("easy", "medium", "hard"),
+                        help="how deep the random expression is and which ops it uses, with "
+                             "--random (default: medium)")
     parser.set_defaults(handler=run)
 
 
@@ -64,9 +64,10 @@ def _random_exercise(args: argparse.Namespace) -> tuple:
 
     if args.expression is not None or args.assignments:
         raise CommandError("--random draws its own expression: leave out EXPRESSION and --set")
-    depth, ops = DIFFICULTIES[args.difficulty]
+    difficulty = args.difficulty or "medium"
+    depth, ops = DIFFICULTIES[difficulty]
     exercise = random_expression(args.random, depth, ops)
-    print(f"exercise {args.random} ({args.difficulty}): {exercise.expression} with "
+    print(f"exercise {args.random} ({difficulty}): {exercise.expression} with "
           f"{' '.join(exercise.assignments)}")
     return exercise.expression, exercise.assignments
 
@@ -85,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
                            "with --html FILE")
     if args.random is not None:
         args.expression, args.assignments = _random_exercise(args)
+    elif args.difficulty:
+        raise CommandError("--difficulty sets how hard a --random expression is: give "
+                           "--random SEED too")
     variables = parse_assignments(args.assignments)
     root = parse_expression(args.expression, variables)
 

@@ -239,7 +239,8 @@
     panel.id = "mg-quiz";
     panel.setAttribute("aria-live", "polite");
     panel.appendChild(make("div", "mg-quiz-head", "Your turn: type each local derivative and " +
-      "the gradient it leaves, then Check (Enter). Next unlocks once a step is answered."));
+      "the gradient it leaves, then Check (Enter; Esc leaves the box for the arrow keys). " +
+      "Next unlocks once a step is answered."));
     var list = make("div", "");
     list.id = "mg-quiz-questions";
     panel.appendChild(list);
