@@ -60,7 +60,7 @@ def page_html(data: Dict[str, Any], title: str, practice: bool = False) -> str:
 
         data = {**data, "practice": {"judge": judge_settings()}}
         css += read_web_file(__package__, "practice.css")
-        js += read_web_file(__package__, "practice.js")
+        js += read_web_file("viz", "judge.js") + read_web_file(__package__, "practice.js")
     values = {"<!--EXPLAIN_TITLE-->": html.escape(title), "/*EXPLAIN_CSS*/": css,
               "/*EXPLAIN_DATA*/": page_json(data), "/*EXPLAIN_JS*/": js}
     # One pass over the template: text put in for one placeholder is never searched again.

@@ -16,4 +16,4 @@ PAGE_JS = read_web_file(__package__, "page.js")
 # The quiz (``save_stepper(..., practice=True)``): added to the page only then, before
 # PAGE_JS, which hands it its hooks (``window.mgPractice``).
 PRACTICE_CSS = read_web_file(__package__, "practice.css")
-PRACTICE_JS = read_web_file(__package__, "practice.js")
+PRACTICE_JS = read_web_file("viz", "judge.js") + read_web_file(__package__, "practice.js")

@@ -27,17 +27,8 @@
     if (m >= 1e6 || (m > 0 && m < 1e-4)) return 0.5 * Math.pow(10, Number(x.toExponential(4).split("e")[1]) - 4);
     return 0.5e-4;
   }
-  function verdict(typed, x) {
-    const d = Math.abs(typed - x);
-    if (d <= rightTolerance(x) * (1 + 1e-9) + 1e-12) return "right";
-    if (d <= Math.max(J.closeRelative * Math.abs(x), J.closeAbsolute)) return "close";
-    return "wrong";
-  }
-  function parse(text) {
-    const t = text.trim().replace(/\u2212/g, "-");
-    if (t === "") return null;
-    return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) ? Number(t) : NaN;
-  }
+  const parse = window.mgJudge.parse;  // viz/web/judge.js, placed before this script
+  const verdict = (typed, x) => window.mgJudge.verdict(typed, x, rightTolerance(x), J);
   function argmaxAbs(a) {
     let best = 0;
     a.forEach((v, i) => { if (Math.abs(v) > Math.abs(a[best])) best = i; });

@@ -42,18 +42,9 @@
     return open.length ? open[0] + 1 : api.data.steps.length;
   }
 
-  // "right" within half a unit of the shown digits, "close" within the relative or
-  // absolute threshold, else "wrong". Comparison only: the answer is the engine's.
+  var parse = window.mgJudge.parse;  // viz/web/judge.js, placed before this script
   function verdict(typed, answer) {
-    var d = Math.abs(typed - answer.value);
-    if (d <= answer.right * (1 + 1e-9) + 1e-12) return "right";
-    if (d <= Math.max(judge.closeRelative * Math.abs(answer.value), judge.closeAbsolute)) return "close";
-    return "wrong";
-  }
-  function parse(text) {
-    var t = text.trim().replace(/\u2212/g, "-");
-    if (t === "") return null;
-    return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) ? Number(t) : NaN;
+    return window.mgJudge.verdict(typed, answer.value, answer.right, judge);
   }
 
   function score() {
