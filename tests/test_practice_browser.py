@@ -152,3 +152,17 @@ def test_the_page_accepts_the_engines_numbers_only(tmp_path, open_page):
     assert verdict(page, 1, "after").text_content() == "right"
     assert format_value(second.grad_after) == "4.0000"
     assert page.problems == []
+
+
+def test_hostile_labels_stay_text(tmp_path, open_page):
+    hostile = "</script><script>alert(1)</script><img src=x onerror=alert(2)>"
+    x, w = Value(2.0, label=hostile), Value(-1.0, label="w")
+    y = x * w
+    y.label = "y"
+    page = quiz(tmp_path, open_page, y)
+    page.keyboard.press("ArrowRight")
+    assert hostile in page.text_content("#mg-quiz-questions")
+    assert page.locator("#mg-quiz img").count() == 0
+    answer(page, 0, "local", "9")
+    assert "d(a*b)/da = b" in hint(page, 0, "local").text_content()
+    assert page.problems == []
