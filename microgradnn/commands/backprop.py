@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
         _check_suffix(args.html, (".html", ".htm"), "--html")
     if args.gif:
         _check_suffix(args.gif, (".gif",), "--gif")
-    if args.practice and not args.html:
-        raise CommandError("--practice makes the HTML page a quiz: give the page's name "
-                           "with --html FILE")
+    if args.practice and not (getattr(args, "output", None) or getattr(args, "html", None)):
+        raise CommandError("--practice makes the HTML page a quiz: give the page's file name "
+                           "(quiz.html)")
     if args.random is not None:
         args.expression, args.assignments = _random_exercise(args)
     elif args.difficulty:
