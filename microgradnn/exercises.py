@@ -40,6 +40,7 @@ _NAMES = ("x", "w", "b", "u", "v", "c", "k", "y")
 _VALUES = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 _BINARY = {"+": 1, "-": 1, "*": 2, "/": 2}  # op -> precedence
 _ATOM = 9  # a name, a call or a parenthesized expression
+_CONSTANT = 10  # a number: binds like a name
 _ATTEMPTS = 200
 
 
@@ -93,7 +94,7 @@ class _Builder:
         free = [n for n in _NAMES if n not in self.values]
         if not free or rng.random() < 0.12:
             value = float(rng.choice((2, 3, 0.5)))
-            return f"{value:g}", value, _ATOM
+            return f"{value:g}", value, _CONSTANT
         name = free[0]
         self.values[name] = rng.choice(_VALUES)
         return name, self.values[name], _ATOM
@@ -115,8 +116,8 @@ class _Builder:
 def _binary(op: str, left: Tuple[str, float, int], right: Tuple[str, float, int]
             ) -> Tuple[str, float, int]:
     p = _BINARY[op]
-    if _is_number(left[0]) and _is_number(right[0]):
-        raise _Redraw  # 2*3: nothing to differentiate
+    if left[2] == right[2] == _CONSTANT or (left[0] == right[0] and op in ("-", "/")):
+        raise _Redraw  # 2*3 or x - x: nothing to differentiate
     a = left[0] if left[2] >= p else f"({left[0]})"
     b = right[0] if right[2] > p or (right[2] == p and op in ("+", "*")) else f"({right[0]})"
     x, y = left[1], right[1]
@@ -129,8 +130,10 @@ def _binary(op: str, left: Tuple[str, float, int], right: Tuple[str, float, int]
 
 def _unary(op: str, inner: Tuple[str, float, int]) -> Tuple[str, float, int]:
     text, x, level = inner
+    if level == _CONSTANT:
+        raise _Redraw  # tanh(2): nothing to differentiate
     if op == "**2":
-        return (text if level == _ATOM else f"({text})") + "**2", x * x, 4
+        return (text if level >= _ATOM else f"({text})") + "**2", x * x, 4
     if op == "log" and x < 0.25:
         raise _Redraw
     if op == "exp" and abs(x) > 3:
@@ -140,14 +143,6 @@ def _unary(op: str, inner: Tuple[str, float, int]) -> Tuple[str, float, int]:
     value = {"tanh": math.tanh, "exp": math.exp, "log": math.log,
              "sigmoid": lambda v: 1 / (1 + math.exp(-v)), "relu": lambda v: max(v, 0.0)}[op](x)
     return f"{op}({text})", value, _ATOM
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 class _Redraw(Exception):

@@ -3,7 +3,6 @@ fails, naming the entry, on a planted transpose and a planted missing factor."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
+from test_notebooks import run as notebooks_run  # noqa: E402  (examples/notebooks/run.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "examples" / "notebooks"
@@ -20,13 +20,6 @@ SOLUTIONS = FOLDER / "solutions" / "05_backprop_by_hand.py"
 MARK = "# exercise: "
 
 pytestmark = pytest.mark.slow
-
-
-def _run_module():
-    spec = importlib.util.spec_from_file_location("notebooks_run", FOLDER / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def sections(text: str) -> dict:
@@ -52,7 +45,7 @@ def solved(text: str):
 def run(nb, tmp_path):
     path = tmp_path / "05.ipynb"
     nbformat.write(nb, str(path))
-    executed = _run_module().execute(path)
+    executed = notebooks_run.execute(path)
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o["output_type"] == "error"]
     return "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
