@@ -166,3 +166,23 @@ def test_hostile_labels_stay_text(tmp_path, open_page):
     answer(page, 0, "local", "9")
     assert "d(a*b)/da = b" in hint(page, 0, "local").text_content()
     assert page.problems == []
+
+
+def test_with_the_forward_pass_no_local_derivative_shows_early(tmp_path, open_page):
+    """In the stepper the forward pass writes every local derivative on its edge; in the
+    quiz each stays "?" until its question is answered."""
+    o = neuron()
+    steps = backprop_steps(o, forward=True)
+    path = tmp_path / "forward.html"
+    save_stepper(o, str(path), forward=True, practice=True)
+    page = open_page(path, ready="#mg-quiz")
+    forward = sum(1 for s in steps if s.kind == "forward")
+    for _ in range(forward):  # the page opens on step 1: end on the seed
+        page.keyboard.press("ArrowRight")
+    assert page.text_content("#mg-counter") == f"{forward + 1} / {len(steps)}"
+    locals_shown = page.eval_on_selector_all("g.edge text.mg-local",
+                                             "ts => ts.map(t => t.textContent)")
+    assert locals_shown and all(t.endswith("?") for t in locals_shown)
+    page.keyboard.press("End")  # clamped to the first step to answer
+    assert page.text_content("#mg-counter") == f"{forward + 2} / {len(steps)}"
+    assert page.problems == []
