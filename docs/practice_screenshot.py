@@ -51,7 +51,8 @@ def photograph(page_path: Path, width: int = 1100, height: int = 860) -> bytes:
             times = steps[3]  # x*w: dx right, dw's local derivative wrong (x, not w)
             x_term, w_term = times.terms
             page.fill("input[data-term='0'][data-field='local']", format_value(x_term.local_grad))
-            page.fill("input[data-term='1'][data-field='local']", format_value(w_term.local_grad * -1.5))
+            wrong = format_value(w_term.local_grad * -1.5)  # w's value where x's belongs
+            page.fill("input[data-term='1'][data-field='local']", wrong)
             page.click("#mg-quiz-check")
             return page.screenshot(full_page=False)
         finally:

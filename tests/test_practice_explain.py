@@ -124,7 +124,8 @@ def test_answer_the_four_exercises(tmp_path, open_page, loss):
     type_in(page, 1, 0, repr(float(n["delta_j"]) * 1.02))
     page.click("#mx-pr-1 .mx-pr-check")
     assert said(page, 1, 0).startswith("close")
-    type_in(page, 1, 0, f"{n['delta_j']:.4f}" if abs(n["delta_j"]) >= 1e-4 else repr(float(n["delta_j"])))
+    delta_j = float(n["delta_j"])
+    type_in(page, 1, 0, f"{delta_j:.4f}" if abs(delta_j) >= 1e-4 else repr(delta_j))
     page.click("#mx-pr-1 .mx-pr-check")
     assert said(page, 1, 0) == "right"
     # 3. ∂C/∂w[l][j,k]: three wrong tries, then the page's number is shown

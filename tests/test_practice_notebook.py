@@ -80,7 +80,8 @@ def test_with_the_solutions_every_check_passes(tmp_path):
     ("dW2, db2 = delta2.T @ a1,", "∂C/∂W[2]", set()),
     # a missing factor: σ'(z[3]) left out of δ[3]; everything below it is wrong as well
     ("delta3 = dC_da3 * a3 * (1 - a3)", "δ[3]",
-     {"δ[2]", "δ[1]", "∂C/∂W[3]", "∂C/∂b[3]", "∂C/∂W[2]", "∂C/∂b[2]", "∂C/∂W[1]", "∂C/∂b[1]"}),
+     {"δ[2]", "δ[1]", "∂C/∂W[3]", "∂C/∂b[3]", "∂C/∂W[2]", "∂C/∂b[2]", "∂C/∂W[1]",
+      "∂C/∂b[1]"}),
 ])
 def test_a_planted_mistake_is_wrong_and_the_entry_named(tmp_path, planted, name, wrong_too):
     text = SOLUTIONS.read_text(encoding="utf-8")
@@ -90,5 +91,6 @@ def test_a_planted_mistake_is_wrong_and_the_entry_named(tmp_path, planted, name,
     said = run(solved(text.replace(planted, mistake)), tmp_path)
     found = verdicts(said)
     assert {k for k, v in found.items() if v == "wrong"} == {name} | wrong_too
-    line = next(line for line in said.splitlines() if line.startswith("wrong") and name + ":" in line)
+    line = next(line for line in said.splitlines()
+                if line.startswith("wrong") and name + ":" in line)
     assert re.search(r"at \[\d+, \d+\] yours is \S+, the reference \S+", line), line

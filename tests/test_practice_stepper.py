@@ -125,7 +125,8 @@ def test_cli_practice_and_random(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["backprop", "x*w", "--set", "x=1", "w=2", "--practice"], "--practice makes the HTML page a quiz"),
+    (["backprop", "x*w", "--set", "x=1", "w=2", "--practice"],
+     "--practice makes the HTML page a quiz"),
     (["backprop", "x*w", "--random", "3"], "--random draws its own expression"),
     (["backprop", "x*w", "--set", "x=1", "w=2", "--difficulty", "hard"], "give --random SEED"),
 ])

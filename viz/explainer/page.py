@@ -98,8 +98,8 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
     prediction). ``loss``: "cross-entropy" or "mse" (default: the checkpoint's, else
     cross-entropy). ``batch``: ``(images uint8 (n, 28, 28), labels)`` whose mean gradient
     the page shows beside this example's. ``practice=True`` adds exercises: the learner
-    computes ``δ[L]``, one entry of ``δ[l]``, one ``∂C/∂w[l][j,k]`` and one ``∂C/∂b[l][j]``
-    from the numbers shown, checked against the page's own. Any other layer is refused with a
+    computes ``δ[L]``, one entry of ``δ[l]``, one ``∂C/∂w[l][j,k]`` and one
+    ``∂C/∂b[l][j]`` from the numbers shown, checked against the page's own. Any other layer is refused with a
     ``UnsupportedModelError`` naming it.
     """
     net, loss_name, name = _unpack(model, loss)
