@@ -68,8 +68,15 @@ def test_the_stored_notebook_leaves_every_exercise_empty():
     assert "0 of 12 gradients right" in said
 
 
-def test_with_the_solutions_every_check_passes(tmp_path):
+@pytest.mark.parametrize("mnist", [True, False], ids=["as-set", "without-mnist"])
+def test_with_the_solutions_every_check_passes(tmp_path, monkeypatch, mnist):
+    if not mnist:  # a synthetic batch instead
+        (tmp_path / "empty").mkdir()
+        monkeypatch.setenv("MICROGRADNN_DATA", str(tmp_path / "empty"))
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     text = run(solved(SOLUTIONS.read_text(encoding="utf-8")), tmp_path)
+    if not mnist:
+        assert "a synthetic batch" in text
     found = verdicts(text)
     assert len(found) == 12 and set(found.values()) <= {"exact", "approximate"}, found
     assert "12 of 12 gradients right" in text
