@@ -186,3 +186,49 @@ def test_with_the_forward_pass_no_local_derivative_shows_early(tmp_path, open_pa
     page.keyboard.press("End")  # clamped to the first step to answer
     assert page.text_content("#mg-counter") == f"{forward + 2} / {len(steps)}"
     assert page.problems == []
+
+
+def test_the_neuron_level_asks_each_neurons_sigma_prime_and_delta(tmp_path, open_page):
+    """A checkpoint's digit is stepped one neuron at a time: there the quiz asks σ'(z[l][j])
+    and δ[l][j] of each neuron, the engine's numbers from its recorded backward pass."""
+    import random
+
+    from microgradnn import losses
+    from microgradnn.nn import MLP
+    from viz.graph.trace import trace
+    from viz.steps.backprop import steps_from_trace
+    from viz.steps.levels import neuron_steps
+
+    model = MLP(5, [4, 3], activation="sigmoid", seed=0)
+    rng = random.Random(0)
+    loss = losses.cross_entropy(model([rng.uniform(-1, 1) for _ in range(5)]), 1)
+    tr = trace(loss, model)
+    steps = steps_from_trace(tr)
+    level = neuron_steps(tr, steps)
+    path = tmp_path / "neurons.html"
+    save_stepper(loss, str(path), parameters=model, level="neuron", practice=True)
+    page = open_page(path, ready="#mg-quiz")
+    assert page.locator(".mg-clickable").count() == 0  # no box opens its scalar steps
+    # the cost's step and the output neurons (no activation under cross-entropy) ask
+    # nothing; the first hidden neuron asks its σ'(z) and δ
+    first = next(s for s in level.steps if s.kind == "backward" and s.name.startswith("a[1]"))
+    for _ in range(first.index):
+        page.keyboard.press("ArrowRight")
+    assert page.text_content("#mg-counter") == f"{first.index + 1} / {len(level.steps)}"
+    act = next(steps[i] for i in first.scalar if steps[i].op == "sigmoid")
+    term = act.terms[0]
+    assert term.operand_name == first.name.replace("a[", "z[")
+    assert field(page, 0, "local").count() == 1 and field(page, 1, "local").count() == 0
+    cells = page.eval_on_selector_all("#mg-terms-body tr", "rs => rs.map(r => r.cells[5].textContent)")
+    assert cells and all(c == "?" for c in cells)  # δ and what it passes back: hidden
+    answer(page, 0, "local", "0.9")
+    assert "d(sigmoid(a))/da = sigmoid(a)*(1 - sigmoid(a))" in hint(page, 0, "local").text_content()
+    answer(page, 0, "local", repr(term.local_grad))
+    field(page, 0, "after").fill(repr(term.grad_after))  # δ: the engine's
+    page.click("#mg-quiz-check")
+    assert verdict(page, 0, "local").text_content() == "right"
+    assert verdict(page, 0, "after").text_content() == "right"
+    assert format_value(term.grad_after) in page.text_content("#mg-caption")
+    page.keyboard.press("ArrowRight")
+    assert page.text_content("#mg-counter") == f"{first.index + 2} / {len(level.steps)}"
+    assert page.problems == []

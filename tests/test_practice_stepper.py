@@ -76,7 +76,7 @@ def test_the_quiz_is_on_the_page_only_when_asked():
     assert "practice" not in page_data(plain) and practice_js not in plain
     assert practice_js in quiz and read_web_file("viz.steps", "practice.css") in quiz
     assert page_data(quiz)["practice"]["count"] == 4
-    with pytest.raises(ValueError, match="practice=True quizzes every node"):
+    with pytest.raises(ValueError, match="needs the model"):  # as without practice
         stepper_html(y, practice=True, level="neuron")
 
 
@@ -134,3 +134,36 @@ def test_cli_refuses_in_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_neuron_level_asks_the_engines_sigma_prime_and_delta():
+    import random
+
+    from microgradnn import losses
+    from microgradnn.nn import MLP
+    from viz.graph.notation import neuron_outputs
+    from viz.graph.trace import trace
+    from viz.steps.backprop import steps_from_trace
+    from viz.steps.levels import neuron_steps
+    from viz.steps.practice import level_practice_data
+
+    model = MLP(4, [3, 3, 2], activation="tanh", seed=1)
+    rng = random.Random(1)
+    loss = losses.mse_loss(model([rng.uniform(-1, 1) for _ in range(4)]), [0.0, 1.0])
+    tr = trace(loss, model)
+    steps = steps_from_trace(tr)
+    level = neuron_steps(tr, steps)
+    data = level_practice_data(tr, level, steps)
+    model.zero_grad()
+    loss.backward()
+    by_name = {}
+    for l, j, out_id, z_id in neuron_outputs(tr).values():
+        out, z = tr.by_id[out_id].value, tr.by_id[z_id].value
+        if out is not z:
+            by_name[f"δ[{l}][{j}] = dC/dz[{l}][{j}]"] = (out.local_grads[0], z.grad)
+    asked = [q for qs in data["questions"].values() for q in qs]
+    assert len(asked) == len(by_name) == 6  # the hidden neurons (tanh); the outputs are linear
+    for q in asked:
+        local, delta = by_name[q["afterLabel"]]
+        assert q["local"]["value"] == local and q["after"]["value"] == delta
+        assert q["rule"] == "d(tanh(a))/da = 1 - tanh(a)²"

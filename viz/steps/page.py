@@ -102,11 +102,7 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
         raise TypeError(f"stepper: expected a Value, got {type(root).__name__}")
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
-    if practice and level == "neuron":
-        raise ValueError("practice=True quizzes every node: use level='node' (or 'auto')")
     tr = trace(root, parameters)
-    if practice:
-        level = "node"
     if level == "auto":
         dot_nodes = len(tr.nodes) + sum(1 for n in tr.nodes if not n.is_leaf)
         level = "neuron" if dot_nodes > max_nodes and tr.modules is not None and not forward \
@@ -116,7 +112,8 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
 
         steps = steps_from_trace(tr)
         return level_stepper_html(tr, steps, title if title is not None else
-                                  "Backpropagation, one neuron at a time", rankdir, output_names)
+                                  "Backpropagation, one neuron at a time", rankdir, output_names,
+                                  practice)
     steps = steps_from_trace(tr, forward=forward)
     title = title if title is not None else _default_title(practice)
     names = node_names(tr)
@@ -220,7 +217,8 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     ``practice=True`` makes the page a quiz (``viz.steps.practice``): each backward step
     hides its local derivatives and results until the learner types them; the page says
     right, close or wrong against the engine's numbers, hints at the op's rule, shows the
-    answer after three tries and the score at the end (always the node level).
+    answer after three tries and the score at the end. On the neuron level each neuron's
+    step asks its ``σ'(z[l][j])`` and ``δ[l][j]``.
     The file needs no network and no server: open it from disk in any browser.
     """
     return stepper(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,

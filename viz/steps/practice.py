@@ -29,10 +29,13 @@ from typing import Any, Dict, List, Optional, Sequence
 from microgradnn.engine import CALL_PRECEDENCE, op_info
 
 from ..graph.dot import format_value
-from .backprop import Step, Term, _d, _factor, _wrap
+from ..graph.notation import neuron_outputs
+from ..graph.trace import Trace
+from .backprop import Step, Term, _d, _factor, _wrap, root_name_of
+from .levels import NeuronLevel
 
-__all__ = ["practice_data", "judge_settings", "rule_text", "right_tolerance", "CLOSE_RELATIVE",
-           "CLOSE_ABSOLUTE", "TRIES"]
+__all__ = ["practice_data", "level_practice_data", "judge_settings", "rule_text",
+           "right_tolerance", "CLOSE_RELATIVE", "CLOSE_ABSOLUTE", "TRIES"]
 
 CLOSE_RELATIVE = 0.05  # "close": within 5% of the answer ...
 CLOSE_ABSOLUTE = 0.005  # ... or within this much of it (answers near 0)
@@ -116,6 +119,51 @@ def practice_data(steps: Sequence[Step], title: Optional[str] = None) -> Dict[st
                 for key in ("local", "after"))
     return {"questions": questions, "count": total, "title": title or "",
             "judge": judge_settings()}
+
+
+def level_practice_data(tr: Trace, level: NeuronLevel, steps: Sequence[Step],
+                        title: Optional[str] = None) -> Dict[str, Any]:
+    """The quiz of a neuron-level page (``viz.steps.levels``): each neuron's step asks its
+    ``σ'(z[l][j])`` (the activation's local derivative) and its error ``δ[l][j]``.
+
+    Both are the engine's numbers: the term of the neuron's activation node in the recorded
+    backward pass (``local_grad`` and ``grad_after``). A neuron with no activation asks
+    nothing. The question is the step's first table row, as the page draws it.
+    """
+    places = {(l, j): (out_id, z_id) for l, j, out_id, z_id in neuron_outputs(tr).values()}
+    by_unit = {u.id: u for u in level.units}
+    cost = root_name_of(tr)
+    questions: Dict[str, List[Dict[str, Any]]] = {}
+    for step in level.steps:
+        unit = by_unit[step.unit]
+        if step.kind != "backward" or unit.kind != "neuron":
+            continue
+        out_id, z_id = places[(unit.layer, unit.index)]
+        act = next((steps[i] for i in step.scalar
+                    if steps[i].node_id == out_id and out_id != z_id and steps[i].terms), None)
+        if act is None:
+            continue
+        questions[str(step.index)] = [_neuron_question(act, unit.layer, unit.index, cost)]
+    total = sum(q[key]["value"] is not None for qs in questions.values() for q in qs
+                for key in ("local", "after"))
+    return {"questions": questions, "count": total, "title": title or "",
+            "judge": judge_settings()}
+
+
+def _neuron_question(act: Step, l: int, j: int, cost: str) -> Dict[str, Any]:
+    term = act.terms[0]
+    delta = f"δ[{l}][{j}]"
+    local = _d(act.node_name, term.operand_name)  # da[l][j]/dz[l][j], σ'(z[l][j])
+    upstream = f"{_d(cost, act.node_name)} * σ'(z[{l}][{j}])"
+    return {
+        "operand": "", "edge": "",
+        "localLabel": f"σ'(z[{l}][{j}]) = {local}",
+        "afterLabel": f"{delta} = {_d(cost, term.operand_name)}",
+        "local": _answer(term.local_grad), "after": _answer(term.grad_after),
+        "rule": rule_text(act.op, 0, 1), "here": f"{local} = {term.local_text}",
+        "chain": f"{delta} = {upstream} = {_factor(term.upstream)} * σ'(z[{l}][{j}])",
+        "line": f"{delta} = {upstream} = {_factor(term.upstream)} * ? = ?",
+    }
 
 
 def judge_settings() -> Dict[str, Any]:

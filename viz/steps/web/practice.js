@@ -83,10 +83,13 @@
     });
     var s = k - 1;
     if (!questions[s] || stepDone(s)) return;
+    // Every row of the step's table and every gradient it sets: a row with a question
+    // opens as it is answered; the others (a neuron's rows below its δ) with the step.
     var rows = el("mg-terms-body").rows;
-    questions[s].forEach(function (q, t) {
-      var localOpen = !isDone(s, t, "local"), afterOpen = !isDone(s, t, "after");
-      var ev = api.edgeView[q.edge], v = api.view[q.operand];
+    (api.data.steps[s].terms || []).forEach(function (term, t) {
+      var q = questions[s][t];
+      var localOpen = !!q && !isDone(s, t, "local"), afterOpen = q ? !isDone(s, t, "after") : true;
+      var ev = api.edgeView[term.edge], v = api.view[term.operand];
       if (ev && (localOpen || afterOpen)) {
         for (var i = 0; i < ev.contrib.length; i++) {
           ev.contrib[i].textContent = (ev.contrib[i].getAttribute("data-prefix") || "") + "?";
