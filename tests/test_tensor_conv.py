@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -13,10 +14,19 @@ from microgradnn.optim import Adam
 from microgradnn.tensor import (AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential,
                                 Tensor, avg_pool2d, conv2d, cross_entropy, max_pool2d)
 from microgradnn.tensor import conv as conv_module
+from microgradnn.tensor import reference
 from microgradnn.tensor.conv import conv2d_relu
+from microgradnn.tensor.forcing import forced
 from microgradnn.tensor.gradcheck import tensor_gradcheck
 
 RNG = np.random.default_rng(42)
+
+@pytest.fixture
+def force():
+    """``force(chunk_bytes=1, ...)``: ``forcing.forced`` for the rest of the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **names: stack.enter_context(forced(**names))
+
 
 CONV_GRID = [(k, s, p) for k, s, p in itertools.product([1, 2, 3, 4], [1, 2, 3], [0, 1, 2])]
 
@@ -108,11 +118,11 @@ def test_max_pool_ties_send_gradient_to_one_element_like_torch():
 @pytest.mark.parametrize("chunk_bytes", [1, 1 << 30])
 @pytest.mark.parametrize("k,s,p", [((3, 3), 1, 1), ((3, 2), (2, 1), (1, 0)), ((2, 3), 2, 0),
                                    ((3, 3), 2, 1), ((5, 3), (1, 2), (2, 1))])
-def test_separable_max_pool_keeps_torchs_winner_among_many_ties(monkeypatch, chunk_bytes, k, s,
+def test_separable_max_pool_keeps_torchs_winner_among_many_ties(force, chunk_bytes, k, s,
                                                                  p):
     # windows of more than 4 pixels pool rows then columns; values from {0, 1, 2} make ties
     # in almost every window, where the gradient must reach the same element as in torch
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    force(chunk_bytes=chunk_bytes)
     x = RNG.integers(0, 3, (3, 2, 9, 8)).astype(np.float64)
     compare_with_torch(lambda x: max_pool2d(x, k, s, p), lambda x: TF.max_pool2d(x, k, s, p),
                        [x])
@@ -197,9 +207,9 @@ def test_1x1_conv_matches_torch(n, c, o, h, w, s, p):
 
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
 @pytest.mark.parametrize("k,p", [(3, 1), (2, 0), (5, 2), (3, 0), (1, 1), (4, 2)])
-def test_stride1_conv_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, p):
+def test_stride1_conv_in_chunks_matches_torch(force, chunk_bytes, k, p):
     # chunk_bytes=1: one sample per chunk; 3000: a few samples and a shorter last chunk.
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    force(chunk_bytes=chunk_bytes)
     x = RNG.standard_normal((5, 3, 7, 6))
     w = RNG.standard_normal((4, 3, k, k + 1 if k < 5 else k))  # rectangular kernels too
     b = RNG.standard_normal(4)
@@ -216,12 +226,12 @@ def test_stride1_conv_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, p):
                                    ((3, 3), (2, 3), (0, 2)), ((5, 5), (2, 2), (2, 2)),
                                    ((2, 3), (1, 2), (1, 1))])
 @pytest.mark.parametrize("c", [1, 3])
-def test_strided_conv_over_phase_planes_in_chunks_matches_torch(monkeypatch, chunk_bytes, k, s,
+def test_strided_conv_over_phase_planes_in_chunks_matches_torch(force, chunk_bytes, k, s,
                                                                  p, c):
     # Windows that overlap (kernel > stride along an axis) go over phase planes: rectangular
     # kernels and strides (phases no kernel offset reads), odd sizes whose last rows no
     # window reads, one input channel (columns for the weight gradient) or several.
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+    force(chunk_bytes=chunk_bytes)
     x = RNG.standard_normal((5, c, 9, 8))
     w = RNG.standard_normal((4, c) + k)
     b = RNG.standard_normal(4)
@@ -298,8 +308,8 @@ CONV_POOL_GRID = [((3, 1, 1), (2, None)), ((3, 1, 0), (3, 2)), ((2, 2, 1), (2, 1
 
 @pytest.mark.parametrize("chunk_bytes", [1, 5000, 1 << 30])
 @pytest.mark.parametrize("conv,pool", CONV_POOL_GRID)
-def test_conv_relu_pool_matches_torch(monkeypatch, chunk_bytes, conv, pool):
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
+def test_conv_relu_pool_matches_torch(force, chunk_bytes, conv, pool):
+    force(chunk_bytes=chunk_bytes)
     (k, s, p), (pk, ps) = conv, pool
     x = RNG.standard_normal((5, 3, 9, 10))
     w = RNG.standard_normal((4, 3, k, k))
@@ -383,14 +393,12 @@ def test_empty_batch_goes_through_every_path():
 @pytest.mark.parametrize("chunk_bytes", [1, 3000, 1 << 30])
 @pytest.mark.parametrize("k,c,o,fused", [(3, 4, 4, "relu"), (3, 5, 3, "relu_pool"),
                                          (5, 6, 3, "none"), (3, 4, 4, "relu_pool")])
-def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(monkeypatch,
-                                                                         chunk_bytes, k, c, o,
-                                                                         fused):
+def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(force, chunk_bytes, k,
+                                                                         c, o, fused):
     # "same" padding and no more output than input channels (per 3x3: o <= c; 5x5: o <= c/2):
     # the input gradient is the convolution of the padded output gradient with the flipped
     # kernel, read in place from the buffer it is scattered into
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
-    conv_module._SCRATCH.arrays = {}
+    chosen = force(chunk_bytes=chunk_bytes)
     x = RNG.standard_normal((5, c, 7, 6))
     w = RNG.standard_normal((o, c, k, k))
     b = RNG.standard_normal(o)
@@ -403,27 +411,18 @@ def test_same_padded_input_gradient_by_the_flipped_kernel_matches_torch(monkeypa
               "relu_pool": lambda x, w, b: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b, padding=p)),
                                                          2)}
     compare_with_torch(ours[fused], theirs[fused], [x, w, b])
-    assert any(key[0] == "grad columns" for key in conv_module._SCRATCH.arrays)  # that path ran
+    assert ("input_grad", "flipped_kernel") in chosen  # the geometry chose that path
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 20000, 1 << 30])
 @pytest.mark.parametrize("c,o,fused,bias", [(3, 2, "relu_pool", True), (2, 5, "relu", True),
                                             (4, 4, "none", False), (3, 3, "relu_pool", False)])
-def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk_bytes, c, o,
+def test_weight_gradient_by_shifted_input_views_matches_torch(force, chunk_bytes, c, o,
                                                               fused, bias):
     # a wide layout with several input channels: the weight
     # gradient is one batched GEMM per kernel offset over the whole batch's output gradient
     # (held for the whole batch while the input gradient runs chunk by chunk), no columns
-    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", chunk_bytes)
-    conv_module._SCRATCH.arrays = {}
-    calls = []
-    stacked = conv_module._Plan._stacked_weight_grad
-
-    def spy(plan, g3, src):
-        calls.append(g3.shape)
-        return stacked(plan, g3, src)
-
-    monkeypatch.setattr(conv_module._Plan, "_stacked_weight_grad", spy)
+    chosen = force(chunk_bytes=chunk_bytes)
     x = RNG.standard_normal((5, c, 12, 11))
     w = RNG.standard_normal((o, c, 3, 3))
     b = RNG.standard_normal(o) if bias else None
@@ -436,11 +435,10 @@ def test_weight_gradient_by_shifted_input_views_matches_torch(monkeypatch, chunk
               "relu_pool": lambda x, w, b=None: TF.max_pool2d(TF.relu(TF.conv2d(x, w, b,
                                                                              padding=1)), 2)}
     compare_with_torch(ours[fused], theirs[fused], [x, w] + ([b] if bias else []))
-    assert calls and calls[0] == (5, o, 12 * 12)  # that path ran, on the whole batch (rows
-    # of 11 pixels and one padding pixel, shared with the next row)
+    assert ("weight_grad", "shifted_views") in chosen  # the geometry chose that path
 
 
-def test_random_geometries_match_torch(monkeypatch):
+def test_random_geometries_match_torch(force):
     # Kernels, strides, paddings (also wider than the kernel reaches), sizes, channels and
     # chunk sizes drawn at random: every layout (compact, wide, phase planes) against torch.
     rng = np.random.default_rng(1)
@@ -451,9 +449,41 @@ def test_random_geometries_match_torch(monkeypatch):
         h = max(int(rng.integers(1, 12)), kh - 2 * ph)
         w = max(int(rng.integers(1, 12)), kw - 2 * pw)
         n, c, o = (int(v) for v in rng.integers(1, 5, 3))
-        monkeypatch.setattr(conv_module, "_CHUNK_BYTES", int(rng.choice([1, 500, 3000, 1 << 20])))
+        force(chunk_bytes=int(rng.choice([1, 500, 3000, 1 << 20])))
         arrays = [rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw)),
                   rng.standard_normal(o)]
         compare_with_torch(lambda x, w, b: conv2d(x, w, b, (sh, sw), (ph, pw)),
                            lambda x, w, b: TF.conv2d(x, w, b, stride=(sh, sw), padding=(ph, pw)),
                            arrays)
+
+
+# ---- the plain reference (microgradnn.tensor.reference), which test_tensor_conv_algorithms
+# ---- holds every fast algorithm to: checked here against PyTorch
+
+@pytest.mark.parametrize("k,s,p", [((3, 3), 1, 1), ((3, 2), (2, 1), (1, 0)), ((1, 1), 2, 0),
+                                   ((5, 3), (1, 2), (2, 1)), ((2, 2), 3, 2)])
+def test_reference_conv_and_pools_match_torch(k, s, p):
+    x = RNG.standard_normal((2, 3, 9, 8))
+    w = RNG.standard_normal((4, 3) + k)
+    b = RNG.standard_normal(4)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tout = TF.conv2d(tx, tw, tb, stride=s, padding=p)
+    np.testing.assert_allclose(reference.conv2d(x, w, b, s, p), tout.detach().numpy(),
+                               rtol=1e-9, atol=1e-12)
+    u = RNG.standard_normal(tuple(tout.shape))
+    tout.backward(torch.tensor(u))
+    for ours, theirs in zip(reference.conv2d_backward(x, w, u, s, p), (tx, tw, tb)):
+        np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-9, atol=1e-11)
+    x = RNG.integers(0, 3, (2, 3, 9, 8)).astype(np.float64)  # ties in most windows
+    pad = (k[0] // 2, k[1] // 2)
+    for ours, backward, theirs in ((reference.max_pool2d, reference.max_pool2d_backward,
+                                    TF.max_pool2d),
+                                   (reference.avg_pool2d, reference.avg_pool2d_backward,
+                                    TF.avg_pool2d)):
+        tx = torch.tensor(x, requires_grad=True)
+        tout = theirs(tx, k, s, pad)
+        np.testing.assert_allclose(ours(x, k, s, pad), tout.detach().numpy(), rtol=1e-12)
+        u = RNG.standard_normal(tuple(tout.shape))
+        tout.backward(torch.tensor(u))
+        np.testing.assert_allclose(backward(x, u, k, s, pad), tx.grad.numpy(), rtol=1e-12,
+                                   atol=1e-12)

@@ -2,7 +2,7 @@
 
 ``linear`` is ``x @ W.T + b`` in one node; ``cross_entropy`` fuses log-softmax and the
 negative log-likelihood (log-sum-exp, so large logits never overflow) and passes back
-``(softmax - onehot) / N`` directly. Convolution and pooling live in ``conv.py``.
+``(softmax - onehot) / N`` directly. Convolution lives in ``conv/``, pooling in ``pool.py``.
 """
 
 from __future__ import annotations
