@@ -14,7 +14,10 @@ Assigning an attribute registers it, in assignment order:
 
 Every walk (``named_parameters``, ``named_modules``, ``state_dict``, ``train``, ...)
 reads these three dicts, never ``vars(self)``. Subclasses implement ``forward``;
-calling the module calls ``forward``.
+calling the module calls ``forward``, then each forward hook (as PyTorch's
+``register_forward_hook``): ``hook(module, args, output)`` sees every call, and a hook
+that returns something other than None replaces the output. The explain page records
+a model's numbers this way, from the model's own layers.
 
 Scalar names and layer arrays. ``named_parameters()`` names every number the scalar
 nn trains: ``layers.0.neurons.3.w.5`` is the weight from input 5 to neuron 3 of the
@@ -37,7 +40,7 @@ import numpy as np
 
 from .engine import Value
 
-__all__ = ["Module", "is_parameter", "IncompatibleKeys"]
+__all__ = ["Module", "is_parameter", "IncompatibleKeys", "RemovableHandle"]
 
 
 def is_parameter(obj: Any) -> bool:
@@ -50,6 +53,26 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: List[str]
     unexpected_keys: List[str]
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: Dict[int, Callable[..., Any]]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 class Module:
@@ -65,19 +88,40 @@ class Module:
     _parameters: Dict[str, Any]
     _buffers: Dict[str, Optional[np.ndarray]]
     _modules: Dict[str, Optional["Module"]]
+    _forward_hooks: Dict[int, Callable[..., Any]]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "Module":
         self = super().__new__(cls)
         d = self.__dict__
         d["_parameters"], d["_buffers"], d["_modules"] = {}, {}, {}
         d["training"] = True
+        d["_forward_hooks"] = {}
         return self
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        result = self.forward(*args, **kwargs)
+        if self._forward_hooks:  # one dict lookup when no hook is registered
+            for hook in tuple(self._forward_hooks.values()):
+                replaced = hook(self, args, result)
+                if replaced is not None:
+                    result = replaced
+        return result
+
+    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward`` of this module.
+
+        ``args`` is the tuple of positional inputs; a hook that returns a value other
+        than None replaces the output. Returns a handle whose ``remove()`` unregisters it.
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook: expected a callable, got "
+                            f"{type(hook).__name__}")
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # ---- registration ----
 

@@ -199,11 +199,22 @@ def test_a_page_without_batch_disables_the_switch(tmp_path, open_page):
     explain(model, digit(), None, loss="mse").save(path)
     page = open_page(path, READY)
     assert page.is_disabled("#mx-batch")
-    assert "none given" in page.text_content("#mx-summary")
+    summary = page.text_content("#mx-summary")
+    data = explain(model, digit(), None, loss="mse").data
+    assert f"label {data['prediction']} assumed (no label was given" in summary
+    # the lectures' cost: output activations a[L][j], no softmax percentages anywhere
+    assert "%" not in summary and "C = Σ_j (a[2][j] - y[j])²" in summary
+    out = page.text_content("#mx-out-3")
+    assert "%" not in out and out.startswith("3  a[2][3] = ")
+    assert shown(out.split(" = ")[1], data["layers"][-1]["activations"][3])
+    assert page.text_content("#mx-steps-title") == "The forward pass, step by step"
+    page.click("#mx-step-next")
+    assert "%" not in page.text_content("#mx-step-body")
+    page.click("#mx-mode-backward")
+    assert page.text_content("#mx-steps-title") == "Backpropagation, step by step"
     eq = page.text_content("#mx-cost-eq")
     assert eq.startswith("C = Σ_j (a[2][j] - y[j])²")
     terms = [float(t) for t in eq.splitlines()[1].strip(" =").split(" + ")]
-    data = explain(model, digit(), None, loss="mse").data
     assert abs(sum(terms) - data["loss"]) < 1e-3 and shown(eq.splitlines()[-1].strip(" ="), data["loss"])
     assert page.problems == []
 
@@ -237,7 +248,7 @@ def test_clicking_a_conv_map_shows_one_pixel_as_patch_kernel_products_and_sum(cn
     page = open_page(path, READY)
     assert page.eval_on_selector_all("canvas.mx-map", "c => c.length") == 1 + 3 + 3 + 3 + 4 + 4
     page.click("#mx-map-1-2")
-    assert page.text_content("#mx-detail-title") == "Convolution: map 2 of layer 1 (28×28)"
+    assert page.text_content("#mx-detail-title") == "Convolution z[1]: map 2 (28×28)"
     assert "kernel 3×3, stride 1, padding 1: output side ⌊(28 + 2·1 - 3) / 1⌋ + 1 = 28" in \
         page.text_content("#mx-conv-geometry")
     out = maps(data, 1)
@@ -256,9 +267,9 @@ def test_clicking_a_conv_map_shows_one_pixel_as_patch_kernel_products_and_sum(cn
     total = float(page.text_content("#mx-conv-sum"))
     bias = data["layers"][1]["bias"][2]
     assert abs(total + bias - out[2, 0, 0]) < 1e-6  # the written-out sum is the map's value
-    assert float(page.text_content("#mx-conv-value")) == pytest.approx(out[2, 0, 0], abs=1e-9)
+    assert float(page.text_content("#mx-conv-value")) == pytest.approx(out[2, 0, 0], abs=1e-6)
     eq = page.text_content("#mx-conv-eq")
-    assert "sum + bias = " in eq and eq.rstrip().endswith("= a[1][2][0,0]")
+    assert "sum + bias = " in eq and eq.rstrip().endswith("= z[1][2][0,0]")
     page.keyboard.press("ArrowRight")  # the window slides one stride to the right
     assert "pixel (0, 1)" in page.text_content("#mx-detail-body")
     assert page.problems == []
@@ -289,7 +300,7 @@ def test_clicking_a_pool_map_shows_the_window_and_its_winner(cnn_page, open_page
     path, data = cnn_page
     page = open_page(path, READY)
     page.click("#mx-map-3-1")
-    assert page.text_content("#mx-detail-title") == "Max pooling: map 1 of layer 3 (14×14)"
+    assert page.text_content("#mx-detail-title") == "Max pooling a[1]: map 1 (14×14)"
     r, q = selected_pixel(page)
     window = maps(data, 2)[1, 2 * r:2 * r + 2, 2 * q:2 * q + 2]
     w = int(np.argmax(window))
@@ -307,16 +318,21 @@ def test_flatten_and_the_cnn_backward_view(cnn_page, open_page):
     assert "4 maps of 7×7 → one vector of 196" in page.text_content("#mx-flatten-eq")
     page.click("#mx-mode-backward")
     assert page.text_content("#mx-step-counter") == "1 / 9"
-    assert page.text_content("#mx-step-title").startswith("∂C/∂ the output a[8]: Softmax")
+    assert page.text_content("#mx-step-title").startswith("∂C/∂ the output a[3]: Softmax")
     for _ in range(4):
         page.keyboard.press("ArrowRight")
-    assert page.text_content("#mx-step-title").startswith("∂C/∂ a[4]: Conv2d")
+    assert page.text_content("#mx-step-title").startswith("∂C/∂ z[2]: Conv2d")
     assert page.is_visible("#mx-kgrad-4 canvas")
     page.click("#mx-batch")
     assert page.is_visible("#mx-kgrad-batch-4 canvas")
     for _ in range(10):
         page.keyboard.press("ArrowRight")
     assert page.is_visible("#mx-saliency canvas")
+    # "Whole batch" shows the batch's saliency: the mean of dC/dx over its images
+    assert page.text_content("#mx-saliency").startswith("mini-batch mean ∂C/∂x")
+    batch_dx = np.asarray(data["layers"][0]["batch_grad"])
+    assert f"{np.abs(batch_dx).max():.4f}" in page.text_content("#mx-saliency") \
+        or f"{np.abs(batch_dx).max():.4e}" in page.text_content("#mx-saliency")
     page.click("#mx-map-1-0")
     assert "∂C/∂b[1][0]" in page.text_content("#mx-conv-eq")
     kgrad = page.eval_on_selector_all("#mx-conv-kgrad td", "t => t.map(e => e.textContent)")

@@ -67,9 +67,15 @@ def test_image_without_label_uses_the_prediction_and_no_mnist_means_no_batch(
     code = cli.main(["explain", str(mse_checkpoint), "--image", str(digit_png(tmp_path / "d.png")),
                      "--data", str(empty), "-o", str(out)])
     assert code == 0
-    assert "note: the MNIST training images are not on disk" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "note: the MNIST training images are not on disk" in captured.out
     data = page_data(out)
     assert data["label"] == data["prediction"] and data["label_given"] is False
+    assert captured.err.strip() == (f"note: no --label given: the cost compares with the "
+                                    f"prediction, label {data['label']} assumed")
+    # the lectures' cost: the output activation, not a softmax probability
+    assert f"prediction {data['label']} (a[3][{data['label']}] = " in captured.out
+    assert "probability" not in captured.out
     assert data["batch"] is None
 
 
@@ -110,7 +116,8 @@ def test_an_index_outside_the_test_set_is_one_line(tmp_path, mse_checkpoint, cap
 @pytest.mark.parametrize("argv, message", [
     (["--index", "1", "--image", "a.png"], "not allowed with argument"),
     (["--batch", "600", "--index", "1"], "expected 0..512, got 600"),
-    ([], "one of the arguments --index --image is required"),
+    ([], "one of the arguments --index --pick --image is required"),
+    (["--pick", "sure"], "argument --pick: invalid choice: 'sure'"),
 ])
 def test_argument_errors(tmp_path, mse_checkpoint, capsys, argv, message):
     with pytest.raises(SystemExit):
@@ -144,5 +151,61 @@ def test_a_checkpoint_of_an_unsupported_model_is_refused(tmp_path, monkeypatch, 
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["microgradnn explain: error: explain: layer 1 is GroupNorm, which the explain "
                    "page cannot draw; it draws Linear, ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, "
-                   "AvgPool2d, Flatten, Dropout"]
+                   "AvgPool2d, Flatten, Dropout, BatchNorm2d, LocalResponseNorm, "
+                   "AdaptiveAvgPool2d, BasicBlock, Inception"]
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- choosing the example
+
+def synthetic_test_set(n=60, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("loss", ["cross-entropy", "mse"])
+def test_pick_finds_the_first_wrong_and_the_least_sure_image(loss):
+    from microgradnn.training import predict_logits
+    from viz.explainer.pick import pick_example
+
+    model = build_model({"model": "mlp", "hidden": [16], "seed": 1})
+    images, labels = synthetic_test_set()
+    logits = predict_logits(model, images)
+    first_wrong = int(np.flatnonzero(logits.argmax(1) != labels)[0])
+    index, why = pick_example(model, images, labels, "wrong", loss, chunk=7)
+    assert index == first_wrong and why.startswith("the first misclassified test image")
+    top = (1 / (1 + np.exp(-logits)) if loss == "mse"
+           else np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).max(1)
+    index, why = pick_example(model, images, labels, "unsure", loss, chunk=7)
+    assert index == int(np.argmin(top))
+    assert why.endswith(f"is {top.min():.4f}")
+    assert ("top output activation" in why) == (loss == "mse")
+    right = logits.argmax(1)
+    assert pick_example(model, images, right, "wrong", loss) == (
+        None, "no test image among the 60 is misclassified")
+
+
+@pytest.mark.mnist
+@needs_mnist
+def test_pick_wrong_on_the_command_line(tmp_path, mse_checkpoint, capsys):
+    out = tmp_path / "wrong.html"
+    assert cli.main(["explain", str(mse_checkpoint), "--pick", "wrong", "--batch", "0",
+                     "-o", str(out)]) == 0
+    data = page_data(out)
+    assert data["prediction"] != data["label"] and data["label_given"] is True
+    n = int(data["image_name"].rsplit(" ", 1)[1])
+    assert f"picked MNIST test image {n}, the first misclassified" in capsys.readouterr().out
+
+
+def test_a_resnet_checkpoint_is_explained_with_its_architecture(tmp_path, capsys):
+    model = build_model({"model": "resnet", "seed": 0})
+    path = tmp_path / "resnet.npz"
+    checkpoint.save(model, path, model.spec)
+    out = tmp_path / "r.html"
+    assert cli.main(["explain", str(path), "--image", str(digit_png(tmp_path / "d.png")),
+                     "--label", "7", "--batch", "0", "-o", str(out)]) == 0
+    data = page_data(out)
+    assert [e["type"] for e in data["layers"]].count("BasicBlock") == 3
+    assert data["loss_fn"] == "cross-entropy" and "probability" in capsys.readouterr().out
+    svg = data["architecture"]
+    assert svg.lstrip().startswith("<?xml") and 'id="arch_3"' in svg  # the first block's box

@@ -349,7 +349,7 @@ def test_cnn_batch_kernel_gradients_are_the_mean():
 
 # ---------------------------------------------------------------- refusals
 
-class BatchNorm2d(Module):
+class GroupNorm(Module):
     """Stands in for a layer the page does not draw yet."""
 
     def __call__(self, x):
@@ -357,9 +357,10 @@ class BatchNorm2d(Module):
 
 
 @pytest.mark.parametrize("model, message", [
-    (Sequential(Conv2d(1, 2, 3, padding=1), BatchNorm2d(), Flatten(), Linear(1568, 10)),
-     "explain: layer 1 is BatchNorm2d, which the explain page cannot draw; it draws Linear, "
-     "ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout"),
+    (Sequential(Conv2d(1, 2, 3, padding=1), GroupNorm(), Flatten(), Linear(1568, 10)),
+     "explain: layer 1 is GroupNorm, which the explain page cannot draw; it draws Linear, "
+     "ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout, BatchNorm2d, "
+     "LocalResponseNorm, AdaptiveAvgPool2d, BasicBlock, Inception"),
     (Sequential(Linear(784, 10), Sigmoid()), "must end with the Linear layer that gives the class "
                                              "scores; it ends with Sigmoid"),
     (Linear(784, 10), "expected a Sequential of microgradnn.tensor layers"),
@@ -400,3 +401,41 @@ def test_the_readme_cnn_page_stays_small():
     page = explain(model, digit(), 3, batch=(images, labels))
     assert len(page.html.encode("utf-8")) < 5_000_000
     assert page.data["layers"][1]["weight"].shape == (16, 1, 3, 3)
+
+
+# ---------------------------------------------------------------- the recording
+
+def test_the_recording_runs_any_module_and_leaves_the_model_alone():
+    """A layer type the page has never heard of is recorded like any other: by its hook."""
+    from microgradnn.tensor import Tensor
+    from viz.explainer.record import Recording, float64_copy
+
+    class Double(Module):
+        def forward(self, x):
+            return x * 2.0
+
+    rng = np.random.default_rng(0)
+    model = Sequential(Flatten(), Double(), Linear(784, 10, rng=rng))
+    before = model[2].weight.data.copy()
+    twin = float64_copy(model)
+    run = Recording(twin, digit()[None, None] / 255.0)
+    run.backward(np.array([3]), "cross-entropy")
+    assert [c.name for c in run.calls] == ["0", "1", "2"]
+    flat, double = run.calls[0].output, run.calls[1].output
+    close(double.data, 2 * flat.data, "Double's output")
+    close(flat.grad, 2 * double.grad, "the gradient through Double")
+    assert twin[2].weight.data.dtype == np.float64 and not twin.training
+    assert model[2].weight.data.dtype == np.float32 and np.array_equal(model[2].weight.data, before)
+    assert model[2].weight.grad is None and all(m._forward_hooks == {} for m in twin.modules())
+    assert isinstance(run.input, Tensor) and run.input.grad.shape == (1, 1, 28, 28)
+
+
+def test_symbols_follow_the_notation():
+    from viz.explainer.symbols import layer_symbols
+
+    alexnet = ["Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d",
+               "Flatten", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert layer_symbols(alexnet) == ["z[1]", "ReLU(z[1])", "LRN(ReLU(z[1]))", "a[1]", "z[2]",
+                                      "ReLU(z[2])", "a[2]", "a[2]", "a[2]", "z[3]", "a[3]",
+                                      "a[3]", "z[4]"]
+    assert layer_symbols(["Linear", "Sigmoid", "Linear"]) == ["z[1]", "a[1]", "z[2]"]

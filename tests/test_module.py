@@ -285,3 +285,33 @@ def test_checkpoints_saved_before_the_registry_still_load(name):
     out = loaded.model(Tensor(x.astype(np.float32))).data
     np.testing.assert_allclose(out, np.load(GOLDEN / f"{name}_format1_outputs.npy"), rtol=1e-6,
                                atol=1e-7)
+
+
+# ---------------------------------------------------------------- forward hooks
+
+def test_forward_hooks_see_every_call_and_come_off_again():
+    from microgradnn.tensor import Linear, ReLU, Sequential, Tensor
+
+    model = Sequential(Linear(3, 4, rng=np.random.default_rng(0)), ReLU(), Linear(4, 2))
+    seen = []
+    handles = [m.register_forward_hook(lambda mod, args, out, n=n: seen.append(
+        (n, args[0].data.shape, out.data.shape))) for n, m in model.named_modules() if n]
+    x = Tensor(np.ones((5, 3), np.float32))
+    y = model(x)
+    # Linear followed by ReLU is fused while nothing listens; a hook sees each layer's own call
+    assert seen == [("0", (5, 3), (5, 4)), ("1", (5, 4), (5, 4)), ("2", (5, 4), (5, 2))]
+    for handle in handles:
+        handle.remove()
+    seen.clear()
+    assert np.array_equal(model(x).data, y.data) and seen == []
+
+
+def test_a_forward_hook_may_replace_the_output():
+    from microgradnn.tensor import ReLU, Tensor
+
+    relu = ReLU()
+    with relu.register_forward_hook(lambda m, args, out: out * 2.0):
+        assert relu(Tensor(np.array([-1.0, 3.0]))).data.tolist() == [0.0, 6.0]
+    assert relu(Tensor(np.array([-1.0, 3.0]))).data.tolist() == [0.0, 3.0]
+    with pytest.raises(TypeError, match="expected a callable, got int"):
+        relu.register_forward_hook(3)

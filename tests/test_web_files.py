@@ -30,7 +30,7 @@ PAGE_CODE = re.compile(r"addEventListener|getElementById|querySelector|function\
 def test_there_are_web_files():
     names = {p.relative_to(ROOT).as_posix() for p in WEB_FILES}
     assert {"viz/web/head.html", "viz/steps/web/page.js",
-            "viz/explainer/web/page.js"} <= names
+            "viz/explainer/web/main.js"} <= names
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")

@@ -1,14 +1,16 @@
-"""``microgradnn explain CHECKPOINT (--index N | --image PNG) [--label D] -o OUT.html``.
+"""``microgradnn explain CHECKPOINT (--index N | --pick wrong|unsure | --image PNG) -o OUT.html``.
 
 Writes the explain page (``viz.explain``): the checkpoint's network thinking about one
 image (every neuron or feature map, forward) and learning from it (every gradient,
 backward), beside the mean gradient of a mini-batch of MNIST training images.
-``viz`` is imported only when the command runs.
+``--label D`` sets the digit the cost compares with (an ``--image`` without it takes the
+prediction, and says so). ``viz`` is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
@@ -42,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--index", type=int, metavar="N",
                         help="MNIST test image N (its true label is the default --label)")
+    source.add_argument("--pick", choices=("wrong", "unsure"),
+                        help="the first misclassified MNIST test image (wrong) or the one whose "
+                             "top output is lowest (unsure): their gradients are not near zero")
     source.add_argument("--image", metavar="PNG", help="a PNG/JPEG of one digit, prepared "
                                                        "as MNIST was")
     parser.add_argument("--label", type=int, metavar="D",
@@ -63,10 +68,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_explain)
 
 
-def _test_image(args: argparse.Namespace) -> Tuple[np.ndarray, int, str]:
+def _test_image(args: argparse.Namespace, saved: Any) -> Tuple[np.ndarray, int, str]:
     from ..datasets.mnist import load_mnist
 
     images, labels = load_mnist("test", root=args.data, progress=False)
+    if args.pick is not None:
+        from viz.explainer.page import checkpoint_loss
+        from viz.explainer.pick import pick_example
+
+        index, why = pick_example(saved.model, images, labels, args.pick, checkpoint_loss(saved),
+                                  progress=True)
+        if index is None:
+            raise ValueError(f"--pick {args.pick}: {why}")
+        print(f"picked MNIST test image {index}, {why}")
+        args.index = index
     if not 0 <= args.index < len(labels):
         raise ValueError(f"--index {args.index}: the MNIST test set has images 0.."
                          f"{len(labels) - 1}")
@@ -98,8 +113,8 @@ def run_explain(args: argparse.Namespace) -> int:
     if not output.resolve().parent.is_dir():
         raise ValueError(f"-o {args.output}: folder {output.parent} does not exist")
     saved = load_checkpoint(args.checkpoint)
-    if args.index is not None:
-        image, true_label, image_name = _test_image(args)
+    if args.index is not None or args.pick is not None:
+        image, true_label, image_name = _test_image(args, saved)
         label: Optional[int] = true_label if args.label is None else args.label
     else:
         from ..datasets.digit_image import load_digit_image
@@ -118,8 +133,14 @@ def run_explain(args: argparse.Namespace) -> int:
     page.save(output)
     data = page.data
     size = len(page.html.encode("utf-8"))
-    print(f"{page.title}: prediction {data['prediction']} "
-          f"(probability {format_number(float(data['probabilities'][data['prediction']]))}), "
-          f"label {data['label']}, cost {format_number(data['loss'])} ({data['loss_fn']})")
+    j, out = data["prediction"], data["layers"][-1]
+    top = (f"probability {format_number(float(data['probabilities'][j]))}"
+           if data["loss_fn"] == "cross-entropy"
+           else f"a[{out['layer']}][{j}] = {format_number(float(out['activations'][j]))}")
+    print(f"{page.title}: prediction {j} ({top}), label {data['label']}, "
+          f"cost {format_number(data['loss'])} ({data['loss_fn']})")
     print(f"wrote {output} ({size / 1e6:.2f} MB)")
+    if not data["label_given"]:
+        print(f"note: no --label given: the cost compares with the prediction, label "
+              f"{data['label']} assumed", file=sys.stderr)
     return 0

@@ -220,7 +220,8 @@ class Sequential(Module):
     kernel larger than 1x1, a pool without padding) as one node "conv2d+relu+max_pool2d",
     which saves work in every training step. The call plan that pairs them is made again
     whenever the container changes. Call the layers one by one (``seq[0](x)``) to see every
-    step as a separate node.
+    step as a separate node. While a child has a forward hook, nothing is fused, so that
+    every hook sees its module's own call.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -268,6 +269,8 @@ class Sequential(Module):
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.__dict__["_plan"] = self._call_plan()
+        if any(m._forward_hooks for m in self._modules.values() if m is not None):
+            plan = tuple(self)
         for step in plan:
             x = step(x)
         return x

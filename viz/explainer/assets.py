@@ -1,7 +1,7 @@
 """The explain page's HTML template, style sheet and script, read from ``web/``.
 
-The template holds only the page's frame; every picture and number is drawn by
-``web/page.js`` from the JSON in ``<script type="application/json" id="microgradnn-data">``.
+The template holds only the page's frame; every picture and number is drawn by the
+script (``SCRIPT_FILES`` in ``web/``, joined in order into one script) from the JSON in ``<script type="application/json" id="microgradnn-data">``.
 Placeholders (``<!--EXPLAIN_...-->``, ``/*EXPLAIN_...*/``) are replaced exactly once.
 
 The script is vanilla JavaScript, no library, no network. User text (model and image names)
@@ -13,9 +13,14 @@ writes out for the learner (the products of a weighted sum, the terms of the cos
 
 from ..html import document_head, read_web_file
 
-__all__ = ["PAGE_TEMPLATE", "PAGE_CSS", "PAGE_JS"]
+__all__ = ["PAGE_TEMPLATE", "PAGE_CSS", "PAGE_JS", "SCRIPT_FILES"]
+
+# common: data, helpers, colours; mlp: the MLP view; steps: the cost and the steps;
+# cnn: the CNN view; blocks: batch norm, LRN, global pooling, residual and inception
+# blocks, the architecture diagram; main: selection, refresh, start.
+SCRIPT_FILES = ("common.js", "mlp.js", "steps.js", "cnn.js", "blocks.js", "main.js")
 
 PAGE_TEMPLATE = (document_head("<!--EXPLAIN_TITLE-->", "/*EXPLAIN_CSS*/")
                  + read_web_file(__package__, "page.html"))
 PAGE_CSS = read_web_file(__package__, "page.css")
-PAGE_JS = read_web_file(__package__, "page.js")
+PAGE_JS = "\n".join(read_web_file(__package__, name) for name in SCRIPT_FILES)

@@ -1,22 +1,24 @@
 """The numbers of the explain page: one image through a model, forward and backward.
 
-Every number comes from the vectorized path itself (``microgradnn.tensor``'s ops and
-its ``backward``), run in float64 on a copy of the model's weights: layer by layer
-the same functional op the layer calls (``linear``, ``conv2d``, ``max_pool2d``, ...),
-then the cost and one ``backward()``. Each layer's output keeps its gradient
-``dC/d(output)``, each weight its ``dC/dW``, the input its ``dC/dx``. Nothing here
-differentiates by hand: even ``σ'(z)``, shown in the backprop steps, is the gradient
-the activation op passes back for an upstream of ones.
+Every number comes from running the model's own modules (``record.Recording``: a float64
+copy in evaluation mode, a forward hook on every module), then the cost and one
+``backward()``. Each call's output keeps its gradient ``dC/d(output)``, each weight its
+``dC/dW``, the input its ``dC/dx``. Nothing here differentiates by hand, nor computes a
+layer a second time: even ``σ'(z)``, shown in the backprop steps, is the gradient the
+activation passes back for an upstream of ones.
 
 The result (``explain_data``) is a plain dict of numbers and numpy arrays, the schema
 the page reads (see ``viz.explainer.page``)::
 
     {"kind": "mlp" | "cnn", "label", "prediction", "probabilities", "loss", "loss_fn",
-     "layers": [{"name", "type", "shape", "activations", "grad", ...}, ...], "batch", ...}
+     "layers": [{"name", "type", "symbol", "shape", "activations", "grad", ...}, ...],
+     "batch", ...}
 
 ``layers`` starts with the input ("input") and ends with the output activation the
 cost reads ("output": softmax for cross-entropy, sigmoid for mse); in between one
-entry per module of the ``Sequential``, named by its index as in ``named_parameters``.
+entry per module of the ``Sequential``, named by its index as in ``named_parameters``
+(``entries`` describes one; a residual or inception block's holds its inner calls).
+``symbol`` names each column in the notation of NOTATION.md (``symbols``).
 """
 
 from __future__ import annotations
@@ -27,19 +29,23 @@ import numpy as np
 
 from microgradnn.models import describe, input_mode_of, input_shape_of
 from microgradnn.module import Module
-from microgradnn.tensor import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                                Sigmoid, Tanh, Tensor, avg_pool2d, conv2d, linear, max_pool2d,
-                                relu, sigmoid, softmax, tanh)
+from microgradnn.tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv2d,
+                                Dropout, Flatten, Inception, Linear, LocalResponseNorm,
+                                MaxPool2d, ReLU, Sequential, Sigmoid, Tanh, Tensor, softmax)
 from microgradnn.training import LOSSES, MNIST_MEAN, MNIST_STD, to_input
+
+from .entries import BLOCKS, block_entry, call_entry, local_grad
+from .record import Recording, float64_copy
+from .symbols import layer_symbols
 
 __all__ = ["explain_data", "check_model", "UnsupportedModelError", "SUPPORTED_LAYERS",
            "model_name"]
 
 SIDE = 28
-# Exact classes (AvgPool2d is a subclass of MaxPool2d, so isinstance would blur them).
-SUPPORTED_LAYERS = (Linear, ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout)
-_ACTIVATIONS = {ReLU: ("ReLU", relu), Sigmoid: ("Sigmoid", sigmoid), Tanh: ("Tanh", tanh)}
-_SPATIAL = (Conv2d, MaxPool2d, AvgPool2d)
+# The layers the page can draw (exact classes: AvgPool2d is a subclass of MaxPool2d).
+SUPPORTED_LAYERS = (Linear, ReLU, Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout,
+                    BatchNorm2d, LocalResponseNorm, AdaptiveAvgPool2d, BasicBlock, Inception)
+_SPATIAL = (Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d) + BLOCKS
 MAX_BATCH = 512
 
 
@@ -71,11 +77,11 @@ def check_model(model: Any) -> Tuple[Module, List[Module]]:
     layers = list(model)
     if not layers:
         raise UnsupportedModelError("explain: the model has no layers")
-    for i, layer in enumerate(layers):
-        if type(layer) not in SUPPORTED_LAYERS:
+    for name, module in model.named_modules():
+        if name and type(module) not in SUPPORTED_LAYERS + (Sequential,):
             raise UnsupportedModelError(
-                f"explain: layer {i} is {type(layer).__name__}, which the explain page cannot "
-                f"draw; it draws {_layer_names()}")
+                f"explain: layer {name} is {type(module).__name__}, which the explain page "
+                f"cannot draw; it draws {_layer_names()}")
     if type(layers[-1]) is not Linear:
         raise UnsupportedModelError(f"explain: the model must end with the Linear layer that "
                                     f"gives the class scores; it ends with "
@@ -138,93 +144,6 @@ def _prepare(image: Any, shape: Tuple[int, ...], mode: str) -> Tuple[np.ndarray,
     return x.reshape((1,) + shape), pixels
 
 
-def _param(tensor: Optional[Tensor]) -> Optional[Tensor]:
-    if tensor is None:
-        return None
-    return Tensor(np.asarray(tensor.data, dtype=np.float64), requires_grad=True)
-
-
-class _Run:
-    """One forward and backward pass of a batch through float64 copies of the weights."""
-
-    def __init__(self, layers: Sequence[Module], x: np.ndarray, input_grad: bool = True) -> None:
-        self.params: List[Tuple[Optional[Tensor], Optional[Tensor]]] = [
-            (_param(layer.weight), _param(layer.bias)) if type(layer) in (Linear, Conv2d)
-            else (None, None) for layer in layers]
-        self.input = Tensor(x, requires_grad=input_grad)
-        self.outputs: List[Tensor] = []
-        h = self.input
-        for layer, (weight, bias) in zip(layers, self.params):
-            kind = type(layer)
-            if kind is Linear:
-                h = linear(h, weight, bias)
-            elif kind is Conv2d:
-                h = conv2d(h, weight, bias, layer.stride, layer.padding)
-            elif kind is MaxPool2d:
-                h = max_pool2d(h, layer.kernel_size, layer.stride, layer.padding)
-            elif kind is AvgPool2d:
-                h = avg_pool2d(h, layer.kernel_size, layer.stride, layer.padding)
-            elif kind is Flatten:
-                h = h.reshape(h.data.shape[:layer.start_dim] + (-1,))
-            elif kind is Dropout:
-                h = h * 1.0  # off after training (eval): the identity, as its own node
-            else:
-                h = _ACTIVATIONS[kind][1](h)
-            self.outputs.append(h)
-        if h.data.ndim != 2:
-            raise UnsupportedModelError(f"explain: the model's output has shape "
-                                        f"{h.data.shape[1:]} per image, not a vector of "
-                                        f"class scores (a Flatten is missing?)")
-        if not np.isfinite(h.data).all():
-            raise ValueError("explain: the model's output is NaN or infinite for this image")
-        self.logits = h
-
-    def backward(self, labels: np.ndarray, loss_fn: str) -> None:
-        """The cost (mean over the batch) of ``labels`` and its gradients everywhere."""
-        logits = self.logits
-        n = logits.data.shape[0]
-        rows = np.arange(n)
-        if loss_fn == "cross-entropy":
-            self.out = softmax(logits, axis=1)
-            picked = self.out[rows, labels]
-            if picked.data.min() <= 0:
-                raise ValueError("explain: the probability of the label underflows to 0 for "
-                                 "this image; its cross-entropy is infinite")
-            self.loss = -(picked.log().sum()) * (1.0 / n)
-        else:
-            self.out = sigmoid(logits)
-            onehot = np.zeros(self.out.data.shape)
-            onehot[rows, labels] = 1.0
-            diff = self.out - onehot
-            self.loss = (diff * diff).sum() * (1.0 / n)
-        self.loss.backward()
-
-
-def _local_grad(kind: type, z: np.ndarray) -> np.ndarray:
-    """d(activation)/dz elementwise, as the activation op passes it back (upstream of ones)."""
-    leaf = Tensor(z.copy(), requires_grad=True)
-    _ACTIVATIONS[kind][1](leaf).backward(np.ones_like(z))
-    return leaf.grad
-
-
-def _layer_info(layer: Module) -> Dict[str, Any]:
-    kind = type(layer)
-    if kind is Linear:
-        return {"in_features": layer.in_features, "out_features": layer.out_features}
-    if kind is Conv2d:
-        return {"in_channels": layer.in_channels, "out_channels": layer.out_channels,
-                "kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
-                "padding": list(layer.padding)}
-    if kind in (MaxPool2d, AvgPool2d):
-        return {"kernel_size": list(layer.kernel_size), "stride": list(layer.stride),
-                "padding": list(layer.padding)}
-    if kind is Dropout:
-        return {"p": layer.p}
-    if kind is Flatten:
-        return {"start_dim": layer.start_dim}
-    return {}
-
-
 def _check_label(label: Any, classes: int, what: str = "label") -> int:
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)) \
             or not 0 <= label < classes:
@@ -249,10 +168,11 @@ def explain_data(model: Any, image: Any, label: Optional[int] = None, *,
     shape = _input_shape(model, layers)
     mode = input_mode_of(model)
     x, pixels = _prepare(image, shape, mode)
-    kind = "cnn" if any(type(layer) in _SPATIAL for layer in layers) else "mlp"
+    kind = "cnn" if any(isinstance(m, _SPATIAL) for m in model.modules()) else "mlp"
 
-    with np.errstate(over="ignore", invalid="ignore"):  # the output is checked in _Run
-        run = _Run(layers, x)
+    twin = float64_copy(model)
+    with np.errstate(over="ignore", invalid="ignore"):  # the output is checked by Recording
+        run = Recording(twin, x)
     classes = run.logits.data.shape[1]
     probabilities = softmax(Tensor(run.logits.data), axis=1).data[0]
     prediction = int(np.argmax(probabilities))
@@ -262,42 +182,17 @@ def explain_data(model: Any, image: Any, label: Optional[int] = None, *,
 
     batch_run, batch_info = None, None
     if batch is not None:
-        batch_run, batch_info = _batch(layers, shape, mode, batch, loss, classes, batch_name)
+        batch_run, batch_info = _batch(twin, shape, mode, batch, loss, classes, batch_name)
 
-    entries: List[Dict[str, Any]] = [{
-        "name": "input", "type": "Input", "shape": list(shape),
-        "activations": run.input.data[0], "grad": run.input.grad[0]}]
-    previous = run.input
-    for i, (layer, out) in enumerate(zip(layers, run.outputs)):
-        entry: Dict[str, Any] = {"name": str(i), "type": type(layer).__name__,
-                                 "shape": list(out.data.shape[1:]),
-                                 "activations": out.data[0], "grad": out.grad[0],
-                                 **_layer_info(layer)}
-        if type(layer) in _ACTIVATIONS:
-            entry["local_grad"] = _local_grad(type(layer), previous.data)[0]
-        weight, bias = run.params[i]
-        # The page draws every weight of an MLP and the kernels of a CNN; a CNN's fully
-        # connected weights (hundreds of thousands) stay out of the file.
-        if weight is not None and (kind == "mlp" or type(layer) is Conv2d):
-            entry["weight"], entry["weight_grad"] = weight.data, weight.grad
-            if bias is not None:
-                entry["bias"], entry["bias_grad"] = bias.data, bias.grad
-        if batch_run is not None:
-            entry["batch_grad"] = batch_run.outputs[i].grad.sum(axis=0)
-            b_weight, b_bias = batch_run.params[i]
-            if "weight" in entry:
-                entry["batch_weight_grad"] = b_weight.grad
-                if b_bias is not None:
-                    entry["batch_bias_grad"] = b_bias.grad
-        entries.append(entry)
-        previous = out
+    entries = _entries(run, batch_run, kind, shape)
     output = {"name": "output", "type": "Softmax" if loss == "cross-entropy" else "Sigmoid",
               "shape": [classes], "activations": run.out.data[0], "grad": run.out.grad[0]}
     if loss == "mse":
-        output["local_grad"] = _local_grad(Sigmoid, run.logits.data)[0]
+        output["local_grad"] = local_grad(Sigmoid(), run.logits.data)[0]
     if batch_run is not None:
         output["batch_grad"] = batch_run.out.grad.sum(axis=0)
     entries.append(output)
+    _name_columns(entries)
 
     onehot = np.zeros(classes)
     onehot[label] = 1.0
@@ -311,8 +206,43 @@ def explain_data(model: Any, image: Any, label: Optional[int] = None, *,
     }
 
 
-def _batch(layers: Sequence[Module], shape: Tuple[int, ...], mode: str, batch: Any, loss: str,
-           classes: int, name: str) -> Tuple[_Run, Dict[str, Any]]:
+def _entries(run: Recording, batch_run: Optional[Recording], kind: str,
+             shape: Tuple[int, ...]) -> List[Dict[str, Any]]:
+    """The input's entry, then one per top-level module (a block with its parts)."""
+    entry: Dict[str, Any] = {"name": "input", "type": "Input", "shape": list(shape),
+                             "activations": run.input.data[0], "grad": run.input.grad[0]}
+    if batch_run is not None:
+        entry["batch_grad"] = batch_run.input.grad.sum(axis=0)
+    entries = [entry]
+    l = 0
+    for position, call in enumerate(run.calls):
+        if "." in call.name:
+            continue
+        batch_call = batch_run.calls[position] if batch_run is not None else None
+        if isinstance(call.module, (Linear, Conv2d) + BLOCKS):
+            l += 1
+        if isinstance(call.module, BLOCKS):
+            entries.append(block_entry(position, l, run, batch_run))
+            for part in entries[-1]["parts"]:
+                part["layer"] = l
+        else:
+            entries.append(call_entry(call, run, batch_call, batch_run, kind == "mlp"))
+        entries[-1]["layer"] = l
+    return entries
+
+
+def _name_columns(entries: List[Dict[str, Any]]) -> None:
+    """Each column's symbol (``z[l]``, ``ẑ[l]``, ``a[l]``, ...; see ``symbols``)."""
+    entries[0]["symbol"], entries[0]["layer"] = "a[0]", 0
+    middle = entries[1:-1]
+    for entry, symbol in zip(middle, layer_symbols([e["type"] for e in middle])):
+        entry["symbol"] = symbol
+    layers = sum(e["type"] in ("Linear", "Conv2d", "BasicBlock", "Inception") for e in middle)
+    entries[-1]["symbol"], entries[-1]["layer"] = f"a[{layers}]", layers
+
+
+def _batch(model: Module, shape: Tuple[int, ...], mode: str, batch: Any, loss: str,
+           classes: int, name: str) -> Tuple[Recording, Dict[str, Any]]:
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise TypeError("explain: batch must be a pair (images, labels)")
     images, labels = np.asarray(batch[0]), np.asarray(batch[1])
@@ -327,7 +257,7 @@ def _batch(layers: Sequence[Module], shape: Tuple[int, ...], mode: str, batch: A
     labels = np.array([_check_label(v, classes, "a batch label") for v in labels.tolist()])
     x = to_input(images, shape, mode).astype(np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
-        run = _Run(layers, x, input_grad=False)  # a batch's dC/dx is not drawn: not computed
+        run = Recording(model, x)
     run.backward(labels, loss)
     predicted = run.logits.data.argmax(axis=1)
     info = {"size": n, "loss": float(run.loss.data), "labels": labels,

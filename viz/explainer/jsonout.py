@@ -1,9 +1,9 @@
 """Compact JSON for the explain page, safe inside ``<script type="application/json">``.
 
-Arrays become nested lists of their shape. Floats are written with 8 significant
-digits (more for arrays holding values of 10 or more), so every number read back is
-within 1e-6 of the float64 computed, at about half the size of Python's 17-digit
-``repr``. NaN and infinities become ``null``. In strings ``<``, ``>``, ``&``, U+2028 and
+Arrays become nested lists of their shape. Floats are written with 7 significant
+digits (one more per power of ten for arrays holding values of 10 or more, exponents
+without a leading zero), so every number read back is within 5e-7 of the float64
+computed, at less than half the size of Python's 17-digit ``repr``. NaN and infinities become ``null``. In strings ``<``, ``>``, ``&``, U+2028 and
 U+2029 are written as ``\\uXXXX`` escapes, so no user text can close the script element.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["page_json", "SIGNIFICANT_DIGITS"]
 
-SIGNIFICANT_DIGITS = 8
+SIGNIFICANT_DIGITS = 7
 _ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
             ("\u2029", "\\u2029"))
 
@@ -32,7 +32,7 @@ def _string(text: str) -> str:
 def _float_format(values: np.ndarray) -> str:
     finite = values[np.isfinite(values)]
     largest = float(np.abs(finite).max()) if finite.size else 0.0
-    extra = max(0, math.ceil(math.log10(largest)) - 1) if largest > 0 else 0
+    extra = max(0, math.floor(math.log10(largest))) if largest > 0 else 0
     return f"%.{min(17, SIGNIFICANT_DIGITS + extra)}g"
 
 
@@ -64,7 +64,7 @@ def _array(array: np.ndarray) -> str:
         return items[0]
     if array.size == 0:
         return _nest([], (0,)) if array.ndim == 1 else json.dumps(array.tolist())
-    return _nest(items, array.shape)
+    return _nest(items, array.shape).replace("e-0", "e-").replace("e+0", "e+")
 
 
 def page_json(value: Any) -> str:

@@ -20,7 +20,7 @@ from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .data import explain_data
 from .jsonout import page_json
 
-__all__ = ["explain", "ExplainPage", "page_html"]
+__all__ = ["explain", "ExplainPage", "page_html", "architecture_svg", "checkpoint_loss"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _PLACEHOLDER = re.compile(r"(/\*EXPLAIN_\w+\*/|<!--EXPLAIN_\w+-->)")
@@ -68,14 +68,21 @@ def page_html(data: Dict[str, Any], title: str, practice: bool = False) -> str:
     return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
 
 
+def checkpoint_loss(saved: Any) -> str:
+    """The cost a checkpoint's model was trained with: its spec's "loss" where the spec
+    records one, else the metadata ``fit`` writes (``extra["loss"]``), else cross-entropy."""
+    spec = saved.spec if isinstance(getattr(saved, "spec", None), dict) else {}
+    extra = saved.extra if isinstance(getattr(saved, "extra", None), dict) else {}
+    return str(spec.get("loss") or extra.get("loss") or "cross-entropy")
+
+
 def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:
     """A ``Checkpoint`` gives its model, the loss it was trained with and its name."""
     from microgradnn.checkpoint import Checkpoint
     from microgradnn.models import describe
 
     if isinstance(model, Checkpoint):
-        trained = model.extra.get("loss", "cross-entropy") if isinstance(model.extra, dict) \
-            else "cross-entropy"
+        trained = checkpoint_loss(model)
         try:
             name: Optional[str] = describe(model.spec)
         except (ValueError, TypeError):  # a family this version cannot name: list the layers
@@ -84,14 +91,28 @@ def _unpack(model: Any, loss: Optional[str]) -> Tuple[Any, str, Optional[str]]:
     return model, loss or "cross-entropy", None
 
 
+def architecture_svg(model: Any, input_shape: Any) -> Optional[str]:
+    """``viz.graph.draw_architecture`` of ``model`` as SVG text (each top-level layer's node
+    or block's box with the id ``arch_<position>``), or None where graphviz is missing."""
+    from ..graph import GraphvizNotFoundError
+    from ..graph.architecture import draw_architecture
+
+    try:
+        picture = draw_architecture(model, (1, *input_shape), fold=False, rankdir="LR")
+        return picture.pipe(format="svg").decode("utf-8")
+    except GraphvizNotFoundError:
+        return None
+
+
 def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Optional[str] = None,
             batch: Optional[Tuple[Any, Any]] = None, title: Optional[str] = None,
             image_name: Optional[str] = None, batch_name: str = "",
             practice: bool = False) -> ExplainPage:
     """The explain page of ``model`` for one 28x28 ``image``: forward and backward.
 
-    ``model``: a ``microgradnn.tensor.Sequential`` (an MLP or a CNN of Linear, ReLU,
-    Sigmoid, Tanh, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout), a scalar ``nn.MLP``,
+    ``model``: a ``microgradnn.tensor.Sequential`` (an MLP or a CNN of the layers in
+    ``SUPPORTED_LAYERS``: every CNN family's, residual and inception blocks included;
+    a CNN's page also shows its architecture diagram), a scalar ``nn.MLP``,
     or a ``Checkpoint`` from ``microgradnn.checkpoint.load_checkpoint`` (which also says
     the loss it was trained with). ``image``: uint8 pixels (28, 28) as MNIST stores them,
     or floats in [0, 1]. ``label``: the digit the cost compares with (default: the
@@ -108,4 +129,6 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
                         image_name=image_name, batch_name=batch_name)
     page_title = title if title is not None else f"{data['model']} on {image_name}"
     data["title"] = page_title
+    if data["kind"] == "cnn":
+        data["architecture"] = architecture_svg(net, data["layers"][0]["shape"])
     return ExplainPage(page_html(data, page_title, practice), data, page_title)

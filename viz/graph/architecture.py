@@ -54,6 +54,7 @@ class _Layer:
     shape: Tuple[int, ...]
     params: int
     acts: List[str] = field(default_factory=list)
+    index: Optional[int] = None  # position in the top-level Sequential: the node's SVG id
 
 
 @dataclass
@@ -64,6 +65,7 @@ class _Residual:
     params: int
     repeat: int = 1
     block: Optional[BasicBlock] = None
+    index: Optional[int] = None
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Inception:
     widths: List[int]
     shape: Tuple[int, ...]
     params: int
+    index: Optional[int] = None
 
 
 def _count(module: Module) -> int:
@@ -119,10 +122,14 @@ def _describe(m: Module) -> Tuple[str, str, str]:
     return "reshape", type(m).__name__, ""
 
 
-def _chain(modules: Sequence[Module], x: Tensor) -> Tuple[List[Any], Tensor]:
-    """Describe ``modules`` applied in order to ``x``; return the items and the output."""
+def _chain(modules: Sequence[Module], x: Tensor, top: bool = False) -> Tuple[List[Any], Tensor]:
+    """Describe ``modules`` applied in order to ``x``; return the items and the output.
+
+    ``top``: ``modules`` are the model's own, and each item keeps the position of its
+    first module (the SVG id ``arch_<position>`` of its node or box)."""
     items: List[Any] = []
-    for m in modules:
+    for position, m in enumerate(modules):
+        count = len(items)
         if isinstance(m, BasicBlock):
             body_mods = [m.conv1, m.bn1, m.relu, m.conv2, m.bn2]
             body, _ = _chain(body_mods, x)
@@ -151,6 +158,8 @@ def _chain(modules: Sequence[Module], x: Tensor) -> Tuple[List[Any], Tensor]:
             else:
                 kind, title, detail = _describe(m)
                 items.append(_Layer(kind, title, detail, tuple(y.data.shape[1:]), _count(m)))
+        if top and len(items) > count and items[-1].index is None:
+            items[-1].index = position
         x = y
     return items, x
 
@@ -208,7 +217,8 @@ class _Drawer:
 
     def layer(self, g: Any, layer: _Layer, compact: bool = False, group: str = "") -> str:
         node = self.new_id("l")
-        g.node(node, label=_label(layer, compact), shape="plain", group=group)
+        extra = {} if layer.index is None else {"id": f"arch_{layer.index}"}
+        g.node(node, label=_label(layer, compact), shape="plain", group=group, **extra)
         return node
 
     def column(self, g: Any, layers: List[_Layer], source: str, compact: bool = False,
@@ -225,9 +235,12 @@ class _Drawer:
         return source
 
     @contextmanager
-    def block(self, title: str, subtitle: str, params: int, source: str) -> Iterator[Any]:
+    def block(self, title: str, subtitle: str, params: int, source: str,
+              index: Optional[int] = None) -> Iterator[Any]:
         """A dashed box for a block; yields (its subgraph, the point where its input enters)."""
         with self.g.subgraph(name=self.new_id("cluster_")) as c:
+            if index is not None:
+                c.attr(id=f"arch_{index}")
             c.attr(label=f"<<B>{escape_html(title)}</B><BR/>"
                          f'<FONT POINT-SIZE="9">{escape_html(subtitle)} · '
                          f"{_params_text(params)}</FONT>>",
@@ -240,7 +253,7 @@ class _Drawer:
     def residual(self, item: _Residual, source: str) -> str:
         folded = f" ×{item.repeat} (identical blocks folded)" if item.repeat > 1 else ""
         with self.block(f"residual block{folded}", "y = ReLU(F(x) + shortcut(x))", item.params,
-                        source) as (c, entry):
+                        source, item.index) as (c, entry):
             end = self.column(c, item.body, entry, compact=True)
             add = self.new_id("add")
             c.node(add, label=f"<<B>+</B> then ReLU<BR/>"
@@ -259,7 +272,7 @@ class _Drawer:
 
     def inception(self, item: _Inception, source: str) -> str:
         with self.block("inception module", "4 parallel branches, joined along the channels",
-                        item.params, source) as (c, entry):
+                        item.params, source, item.index) as (c, entry):
             heads: List[str] = []
             ends = [self.column(c, branch, entry, compact=True, heads=heads)
                     for branch in item.branches]
@@ -324,7 +337,7 @@ def draw_architecture(model: Module, input_shape: Sequence[int] = (1, 1, 28, 28)
     try:
         with no_grad():
             modules = list(model) if isinstance(model, Sequential) else [model]
-            items, out = _chain(modules, Tensor(np.zeros(shape, dtype=dtype)))
+            items, out = _chain(modules, Tensor(np.zeros(shape, dtype=dtype)), top=True)
     finally:
         model.train(was_training)
     if fold:
