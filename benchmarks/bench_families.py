@@ -111,6 +111,7 @@ class Worker:
 
 
 def worker_main(peer: str, threads: int, workers: int = 1) -> int:
+    malloc.tune()  # as fit does (MICROGRADNN_MALLOC=default in PyTorch's worker: untouched)
     return serve(Worker(peer, threads, workers), ("setup", "chunk", "memory"))
 
 

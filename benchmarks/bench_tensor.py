@@ -150,13 +150,14 @@ def serve(worker: Any, commands: Sequence[str]) -> int:
 
 def worker_main(peer: str, torch_threads: int, cpu_clock: bool, workers: int = 1) -> int:
     """Answer the parent's requests, one JSON line in, one JSON line out."""
+    malloc.tune()  # as fit does (MICROGRADNN_MALLOC=default in PyTorch's worker: untouched)
     return serve(Worker(peer, torch_threads, cpu_clock, workers), ("setup", "chunk", "accuracy"))
 
 
 def peer_env(peer: str, pt_malloc: str) -> Dict[str, str]:
-    """A worker's environment. PyTorch's worker imports microgradnn (to build the same model
-    and copy its weights), which would set glibc's malloc thresholds for PyTorch too
-    (``microgradnn.malloc``); with ``pt_malloc="default"`` it runs as PyTorch does alone."""
+    """A worker's environment. Every worker calls ``malloc.tune()`` as ``fit`` does, which
+    would set glibc's malloc thresholds for PyTorch too (``microgradnn.malloc``); with
+    ``pt_malloc="default"`` PyTorch's worker runs as PyTorch does alone."""
     env = dict(os.environ)
     if peer == "pt":
         env["MICROGRADNN_MALLOC"] = pt_malloc

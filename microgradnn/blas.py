@@ -2,8 +2,7 @@
 
 Processes that each run their own share of a batch (``microgradnn.parallel``) should not
 also run BLAS threads: an idle OpenBLAS thread spins for a while before it sleeps, taking a
-core another process needs (one ResNet-small step in one process here: 67 ms with OpenBLAS's
-default two threads, 45 ms with one, measured an hour apart on a noisy machine). numpy
+core another process needs (benchmarks/RESULTS.md, "Figures moved out of the code"). numpy
 offers no call for it, so this finds OpenBLAS among the libraries the process has mapped and
 calls its own ``openblas_set_num_threads`` (the names numpy's bundled build exports are
 tried too).

@@ -64,12 +64,16 @@ class Checkpoint:
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
-def _json_bytes(obj: Mapping[str, Any], what: str) -> np.ndarray:
+def _json_bytes(obj: Mapping[str, Any], what: str, limit: int) -> np.ndarray:
     try:
         text = json.dumps(obj, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint {what} must be plain JSON data: {error}") from None
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+    data = text.encode("utf-8")
+    if len(data) > limit:  # load() would refuse the file: never write it
+        raise ValueError(f"checkpoint {what} is {len(data)} bytes of JSON, more than the "
+                         f"{limit} a checkpoint may hold; nothing written")
+    return np.frombuffer(data, dtype=np.uint8).copy()
 
 
 def _digest(arrays: Mapping[str, np.ndarray]) -> str:
@@ -106,8 +110,8 @@ def save(model: Any, path: PathLike, spec: Mapping[str, Any],
                 f"model given to save({str(path)!r})", integer_state_keys(normalized))
     arrays: Dict[str, np.ndarray] = {
         "format": np.array([FORMAT_VERSION], dtype=np.int64),
-        "spec": _json_bytes(spec, "spec"),
-        "extra": _json_bytes(dict(extra or {}), "extra"),
+        "spec": _json_bytes(spec, "spec", MAX_SPEC_BYTES),
+        "extra": _json_bytes(dict(extra or {}), "extra", MAX_EXTRA_BYTES),
     }
     for name, array in state.items():
         arrays[PARAM_PREFIX + name] = np.asarray(array)

@@ -62,6 +62,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"microgradnn {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # Ctrl-C: one line (fit's names the epoch and step)
+        said = f": {error.args[0]}" if error.args else ""
+        print(f"microgradnn {args.command}: interrupted{said}", file=sys.stderr)
+        return 130
     except (MemoryError, RecursionError) as error:  # a size check is missing somewhere: still one line
         what = "out of memory" if isinstance(error, MemoryError) else "input nested too deeply"
         print(f"microgradnn {args.command}: error: {what} ({type(error).__name__})",

@@ -30,6 +30,7 @@ from operator import attrgetter, mul
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 from . import autodiff
+from .activations import ACTIVATIONS, sigmoid_scalar
 
 __all__ = ["Value", "weighted_sum", "format_number", "Op", "OPS", "op_info", "WEIGHTED_SUM",
            "CALL_PRECEDENCE"]
@@ -159,12 +160,7 @@ class Value:
         return Value(t, "", "tanh", (self,), (1.0 - t * t,))
 
     def sigmoid(self) -> "Value":
-        x = self.data
-        if x >= 0.0:
-            s = 1.0 / (1.0 + math.exp(-x))
-        else:  # written this way so that exp never overflows
-            e = math.exp(x)
-            s = e / (1.0 + e)
+        s = sigmoid_scalar(self.data)  # 1 / (1 + exp(-x)), never overflowing (activations)
         return Value(s, "", "sigmoid", (self,), (s * (1.0 - s),))
 
     def relu(self) -> "Value":
@@ -317,9 +313,8 @@ OPS: Dict[str, Op] = {op.key: op for op in (
     _op("**k", "pow", 1, 4, "{a}**{k}", "{k}*{a}**{k_minus_1}"),
     _op("exp", "exp", 1, CALL_PRECEDENCE, "exp({a})", "{out}"),
     _op("log", "log", 1, CALL_PRECEDENCE, "log({a})", "1/{a}"),
-    _op("tanh", "tanh", 1, CALL_PRECEDENCE, "tanh({a})", "1 - {out}²"),
-    _op("sigmoid", "sigmoid", 1, CALL_PRECEDENCE, "sigmoid({a})", "{out}*(1 - {out})"),
-    _op("relu", "relu", 1, CALL_PRECEDENCE, "relu({a})", "[{a} > 0]"),
+    *(_op(a.name, a.name, 1, CALL_PRECEDENCE, a.formula, a.derivative_text)
+      for a in ACTIVATIONS.values()),
     _op(WEIGHTED_SUM, "weighted_sum", None, 1, "Σ {w_i}*{x_i} + {b}", "{x_i}", "{w_i}", "1"),
 )}
 

@@ -25,11 +25,12 @@ import tokenize
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
+from .activations import names as activation_names
 from .engine import Value
 
 __all__ = ["parse_expression", "parse_assignments", "FUNCTIONS", "MAX_EXPRESSION_LENGTH"]
 
-FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu")
+FUNCTIONS = ("exp", "log") + activation_names()  # each a Value method
 MAX_EXPRESSION_LENGTH = 10_000
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}

@@ -30,13 +30,11 @@ import numpy as np
 
 from .module import Module
 from .tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv2d, Dropout,
-                     Flatten, Inception, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential,
-                     Sigmoid, Tanh)
+                     Flatten, Inception, Linear, LocalResponseNorm, MaxPool2d, ReLU, Sequential)
+from .tensor.layers import ACTIVATIONS
 
 __all__ = ["FAMILIES", "FAMILY_DEFAULTS", "RECIPES", "FASTEST_RECIPE", "build_family",
            "describe_family", "recipe_command"]
-
-_ACT = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 # Defaults of each family's spec keys (besides "model", "seed", "classes", "input").
 FAMILY_DEFAULTS: Dict[str, Dict[str, Any]] = {
@@ -91,7 +89,7 @@ def _dropout(p: float, rng: np.random.Generator) -> List[Module]:
 
 
 def _lenet5(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
-    act = _ACT[spec["activation"]]
+    act = ACTIVATIONS[spec["activation"]]
     pool = MaxPool2d if spec["pool"] == "max" else AvgPool2d
     return [Conv2d(1, 6, 5, padding=2, rng=rng), act(), pool(2),      # 6 x 28 x 28 -> 14 x 14
             Conv2d(6, 16, 5, rng=rng), act(), pool(2),                # 16 x 10 x 10 -> 5 x 5

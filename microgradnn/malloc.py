@@ -6,13 +6,13 @@ each. glibc's ``malloc`` hands blocks above ``M_MMAP_THRESHOLD`` (128 KiB at fir
 as large blocks are freed) to fresh ``mmap`` calls and trims the top of its heap whenever
 more than ``M_TRIM_THRESHOLD`` is free there, so a step's arrays go back to the system and
 are faulted in again, page by page, at the next step. Fixing both thresholds high keeps
-them in the heap: one ResNet-small step of batch 64 (one thread, wall clock, 200 steps
-each, same machine and hour) took 37.3-38.8 ms with glibc's defaults and 34.3-34.4 ms
-with these; VGG-small, which works in reused scratch arrays, was unchanged (18.6 / 18.5).
+them in the heap, which makes a ResNet step faster (figures in benchmarks/RESULTS.md,
+"Allocator thresholds").
 
 The cost: up to ``TRIM_THRESHOLD`` of freed memory stays with the process, and blocks up
-to ``MMAP_THRESHOLD`` come from the heap. ``tune()`` runs once when ``microgradnn.tensor``
-is imported; where the C library is not glibc (macOS, Windows, musl) it does nothing, and
+to ``MMAP_THRESHOLD`` come from the heap. So importing microgradnn changes nothing: ``tune()``
+is an explicit call, made by ``microgradnn.training.fit`` and by the ``train`` and ``eval``
+commands. Where the C library is not glibc (macOS, Windows, musl) it does nothing, and
 ``MICROGRADNN_MALLOC=default`` in the environment leaves glibc's thresholds as they are
 (for a process that shares them with other code, or to compare).
 """

@@ -14,12 +14,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .activations import names
 from .engine import Value, weighted_sum
 from .module import Module
 
 __all__ = ["Neuron", "Layer", "MLP", "ACTIVATIONS"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+ACTIVATIONS = names() + ("linear",)  # the registry's (microgradnn.activations), or none
 INITS = ("fan_in", "unit")
 Input = Union[Value, float]
 _data = attrgetter("data")

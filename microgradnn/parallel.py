@@ -21,19 +21,31 @@ squares taken about its own mean, in the forward pass; sum of g and of g * (x - 
 backward) over the processes through shared memory and a barrier (``_Barrier``), so its
 statistics, running averages and input gradient are the whole batch's.
 
+The model takes part through public hooks only: a layer with ``set_sync(fn)`` and
+``sync_sizes()`` (the batch norm layers) gets its sums added over the processes, and a
+module with ``reseed(stream)`` (``Dropout``) draws its masks from a separate stream in
+each worker.
+
+No worker outlives its parent or makes it wait forever: a worker holds only its own end of
+its pipe (it sees the parent go as the end of the pipe), asks Linux to kill it when the
+parent dies (``PR_SET_PDEATHSIG``), and the parent waits for an answer at most ``timeout``
+seconds (a worker stopped with SIGSTOP, or swapped out), then kills the workers and fails
+the step with ``WorkerError`` naming the worker.
+
 Limits, refused in one line: the fork start method is needed (Linux, macOS); the loss must
-be a mean over the samples (``cross_entropy``, ``sigmoid_mse_loss``). Dropout draws its
-masks from a separate stream in each worker. A batch with fewer samples than workers runs
-in the parent alone.
+be a mean over the samples (``cross_entropy``, ``sigmoid_mse_loss``). A batch with fewer
+samples than workers runs in the parent alone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import mmap
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
@@ -43,13 +55,13 @@ import numpy as np
 
 from .blas import get_blas_threads, set_blas_threads
 
-__all__ = ["DataParallelStep", "MAX_WORKERS"]
+__all__ = ["DataParallelStep", "WorkerError", "MAX_WORKERS", "TIMEOUT_SECONDS"]
 
 MAX_WORKERS = 64
 
-
-# How long a process waits for the others at a batch norm layer before giving up.
-BARRIER_SECONDS = 300.0
+# How long a process waits for the others (a worker's answer, a batch norm layer's sums)
+# before it fails the step: far longer than any step, short enough to see a hang end.
+TIMEOUT_SECONDS = 120.0
 # How long it polls there before it sleeps, when every process has a core of its own
 SPIN_SECONDS = 0.002
 # How often a sleeping process looks whether those it waits for are still running
@@ -62,9 +74,8 @@ class _Barrier:
     Arriving, a process posts once to every other's semaphore, then takes ``parties - 1``
     posts from its own, polling for ``SPIN_SECONDS`` before it sleeps (when there are no
     more processes than cores): the others usually arrive within that time, and a process
-    put to sleep wakes up late. ResNet-small, two processes, 18 waits a step: the parent's
-    waiting went from 2.3-2.9 ms a step with ``multiprocessing.Barrier`` to 0.5-0.9 ms, the
-    step from 21.4-22.1 to 19.5-20.7 ms (``benchmarks/RESULTS.md``). A process that has gone
+    put to sleep wakes up late, so this waits less than ``multiprocessing.Barrier``
+    (benchmarks/RESULTS.md, "Figures moved out of the code"). A process that has gone
     on to the next round posts early, but it got there only because every process had
     arrived at this one, so taking its post here lets nobody through too soon.
     """
@@ -134,6 +145,23 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class WorkerError(RuntimeError):
+    """A worker process failed, died or sent no answer in time; the step cannot finish."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In a worker: ask Linux to kill this process when its parent dies; exit now if the
+    parent has already gone (it may have died before the request)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+        except (OSError, AttributeError):
+            pass  # the closed pipe still ends the worker
+    if os.getppid() != parent_pid:
+        os._exit(0)
+
+
 def _check_model(model: Any) -> List[Any]:
     params = list(model.parameters())
     for p in params:
@@ -152,11 +180,14 @@ class DataParallelStep:
     axis) into the model's input Tensor; ``loss_fn(outputs, targets_share)`` must return the
     mean loss over the share. ``outputs`` is the (n, ...) array of the model's outputs.
     Call ``close()`` (or use ``with``) to stop the workers; the parameters then get private
-    copies of their weights again.
+    copies of their weights again. A worker that sends no answer within ``timeout`` seconds
+    (``TIMEOUT_SECONDS`` if None) fails the step with ``WorkerError``, and the workers are
+    stopped.
     """
 
     def __init__(self, model: Any, loss_fn: Callable[[Any, np.ndarray], Any],
-                 workers: int = 2, prepare: Optional[Callable[[np.ndarray], Any]] = None) -> None:
+                 workers: int = 2, prepare: Optional[Callable[[np.ndarray], Any]] = None,
+                 timeout: Optional[float] = None) -> None:
         if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) \
                 or not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"DataParallelStep: workers must be an integer in 1..{MAX_WORKERS}, "
@@ -164,12 +195,19 @@ class DataParallelStep:
         if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
             raise ValueError("DataParallelStep: workers > 1 needs the 'fork' start method "
                              "(Linux, macOS), which this platform lacks; use workers=1")
+        timeout = TIMEOUT_SECONDS if timeout is None else timeout
+        if isinstance(timeout, bool) or not (isinstance(timeout, (int, float))
+                                             and 0 < timeout < float("inf")):
+            raise ValueError(f"DataParallelStep: timeout must be a positive number of seconds, "
+                             f"got {timeout!r}")
         self.model, self.loss_fn, self.workers = model, loss_fn, int(workers)
+        self.timeout = float(timeout)
         self.prepare = prepare if prepare is not None else (lambda a: a)
         self.params = _check_model(model)
-        from .tensor.norm import _BatchNorm
-        self._norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+        # the layers that take part in the batch-sync protocol (``BatchNorm*.set_sync``)
+        self._norms = [m for m in model.modules() if callable(getattr(m, "set_sync", None))]
         self._rank = 0  # 0 in the parent, k in worker k
+        self._killed = False  # the workers were killed after one sent no answer in time
         self._parent_pid = os.getpid()
         self._barrier: Any = None
         self._conns: List[Any] = []
@@ -212,16 +250,15 @@ class DataParallelStep:
             # one row per process of every batch norm layer's sums, forward and backward
             self._slots, width = {}, 0
             for layer, norm in enumerate(self._norms):
-                for phase, length in (("forward", 2 * norm.num_features + 1),
-                                      ("backward", 2 * norm.num_features)):
-                    self._slots[(layer, phase)] = (width, length)
+                for phase, length in norm.sync_sizes().items():
+                    self._slots[(layer, phase)] = (width, int(length))
                     width += length
             sums = mmap.mmap(-1, self.workers * width * 8)
             self._sums = np.frombuffer(sums, dtype=np.float64).reshape(self.workers, width)
             self._barrier = _Barrier(self.workers, ctx)
         for w in range(1, self.workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=self._serve, args=(child, w), daemon=True,
+            proc = ctx.Process(target=self._serve, args=(child, w, parent), daemon=True,
                                name=f"microgradnn-worker-{w}")
             proc.start()
             child.close()
@@ -234,10 +271,10 @@ class DataParallelStep:
         rows = self._sums[:, offset:offset + length]
         rows[self._rank] = local
         try:
-            self._barrier.wait(self._rank, BARRIER_SECONDS, self._others_alive)
+            self._barrier.wait(self._rank, self.timeout, self._others_alive)
         except threading.BrokenBarrierError:
-            raise RuntimeError("DataParallelStep: another process stopped in the middle of "
-                               "the step") from None
+            raise WorkerError("DataParallelStep: another process stopped in the middle of "
+                              "the step") from None
         return rows.sum(axis=0)
 
     def _others_alive(self) -> bool:
@@ -250,17 +287,23 @@ class DataParallelStep:
 
     def _synced(self, on: bool) -> None:
         for layer, norm in enumerate(self._norms):
-            norm.sync = functools.partial(self._exchange, layer) if on else None
+            norm.set_sync(functools.partial(self._exchange, layer) if on else None)
 
-    def _serve(self, conn: Any, worker: int) -> None:
+    def _serve(self, conn: Any, worker: int, parent_end: Any) -> None:
         """A worker's loop (in the forked process): a share in, its gradients out."""
         # Ctrl-C is the parent's to handle: it stops the workers by closing their pipes
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Only the parent's ends of the pipes may stay open there, so that the parent's death
+        # closes this worker's pipe (recv() then ends with EOFError)
+        for end in [parent_end] + self._conns:
+            end.close()
+        _die_with_parent(self._parent_pid)
         self._rank = worker
         for module in self.model.modules():  # its own dropout stream
-            rng = getattr(module, "_rng", None)
-            if isinstance(rng, np.random.Generator):
-                module._rng = np.random.default_rng([worker, int(rng.integers(2 ** 62))])
+            reseed = getattr(module, "reseed", None)
+            if callable(reseed):
+                reseed(worker)
         self._synced(True)
         grads = self._grads[worker - 1]
         while True:
@@ -309,8 +352,8 @@ class DataParallelStep:
         if self.workers == 1 or n < self.workers:
             loss, outputs, _ = self._share(inputs, targets, self.model.training, 1.0)
             return loss, outputs
-        if not self._procs:
-            raise RuntimeError("DataParallelStep: closed")
+        if not self._procs or self._killed:
+            raise WorkerError("DataParallelStep: closed (its workers were stopped)")
         for i, p in enumerate(self.params):  # weights loaded or replaced since: share them again
             if p.data is not self._shared[i]:
                 self._shared[i][...] = p.data
@@ -320,7 +363,11 @@ class DataParallelStep:
         cuts = np.linspace(0, n, self.workers + 1).round().astype(int)
         for w, conn in enumerate(self._conns, 1):
             a, b = cuts[w], cuts[w + 1]
-            conn.send((inputs[a:b], targets[a:b], self.model.training, (b - a) / n))
+            try:
+                conn.send((inputs[a:b], targets[a:b], self.model.training, (b - a) / n))
+            except OSError:  # it died since the last step: nothing of this step has started
+                self._kill()
+                raise self._died(w) from None
         first = int(cuts[1])
         self._synced(True)
         failure: Optional[BaseException] = None
@@ -360,15 +407,46 @@ class DataParallelStep:
 
     def _receive(self, worker: int, conn: Any) -> Any:
         """Worker ``worker``'s answer: (loss, outputs, which parameters got a gradient), or
-        the RuntimeError to raise once every worker has answered."""
+        the WorkerError to raise once every worker has answered. A worker that sends
+        nothing within ``timeout`` seconds is killed with the others (its answer could come
+        later, out of turn): this object is closed then."""
+        proc = self._procs[worker - 1]
+        deadline = time.monotonic() + self.timeout
         try:
+            while not conn.poll(min(CHECK_SECONDS * 5, max(0.0, deadline - time.monotonic()))):
+                if not proc.is_alive():
+                    break  # recv() below reads what it sent before dying, or EOF
+                if time.monotonic() >= deadline:
+                    self._kill()
+                    return WorkerError(f"DataParallelStep: worker {worker} (pid {proc.pid}) "
+                                       f"sent no answer within {self.timeout:g} s (stopped or "
+                                       f"stuck); the workers were stopped")
             status, loss, outputs, had = conn.recv()
         except (EOFError, OSError):
-            return RuntimeError(f"DataParallelStep: worker {worker} stopped (exit code "
-                                f"{self._procs[worker - 1].exitcode})")
+            return self._died(worker)
         if status != "ok":
-            return RuntimeError(f"DataParallelStep: worker {worker} failed: {loss}")
+            return WorkerError(f"DataParallelStep: worker {worker} failed: {loss}")
         return loss, outputs, had
+
+    def _died(self, worker: int) -> WorkerError:
+        proc = self._procs[worker - 1]
+        proc.join(timeout=1)
+        return WorkerError(f"DataParallelStep: worker {worker} (pid {proc.pid}) stopped "
+                           f"(exit code {proc.exitcode})")
+
+    def _kill(self) -> None:
+        """Kill every worker now (SIGKILL works on a stopped process too)."""
+        self._killed = True
+        for proc in self._procs:
+            if proc.is_alive():
+                proc.kill()
+        for proc in self._procs:
+            proc.join(timeout=5)
+
+    @property
+    def worker_pids(self) -> List[int]:
+        """The process ids of the workers (none once closed, or with ``workers=1``)."""
+        return [proc.pid for proc in self._procs]
 
     # -- the end --
 

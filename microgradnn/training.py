@@ -5,85 +5,54 @@ Images stay uint8 until a batch is drawn; only that batch becomes float32 in [0,
 Shuffling and augmentation draw from one ``numpy`` generator seeded by ``seed``, so the
 same seed, data and model give the same run.
 
-The divergence rule. ``fit`` stops with ``TrainingDiverged`` when
-
-1. a batch loss is NaN or infinite;
-2. the smoothed training loss (an exponential moving average, ``s = 0.9 s + 0.1 loss``,
-   started at the first batch's loss) rises above ``DIVERGENCE_FACTOR`` (10) times
-   ``max(first loss, 1)``: for cross-entropy from scratch, 10 x 2.3 = 23, a network far
-   worse than guessing. One unlucky batch moves ``s`` by a tenth, so it cannot trip this;
-3. a weight is NaN or infinite. A non-finite weight shows in the next batch's loss (rule
-   1); the weights are also scanned after the last step of every epoch, before they are
-   evaluated, saved or kept, which catches a blow-up in that last step or one hidden
-   behind a ReLU;
-4. the test loss of the epoch's evaluation is NaN or infinite.
-
-The error names the epoch, the step, the learning rate (and the weight decay, if any) and
-the reason; the model is put back to the weights of the last epoch that finished well
-(or those it started with) and the checkpoint on disk, if any, stays the one of that
-epoch: a diverged model is never saved. The optimizer's own state (momentum, Adam's
-moments) is not rolled back; make a new optimizer before training on.
+``fit`` is three parts: its checks (``_checked``: every argument refused in one line before
+any work), its epoch loop (``_FitRun.epoch``, one ``_FitRun.step`` per batch) and, after
+each epoch, evaluation and checkpointing (``_FitRun.evaluate``, ``_FitRun.keep``). It stops
+with ``TrainingDiverged`` by the rule of ``microgradnn.divergence`` (every cost: the loss,
+the weights' growth), with ``TrainingStopped`` when a worker process fails, and with
+``TrainingInterrupted`` on Ctrl-C. Each names the epoch, the step and the learning rate,
+puts the model back to the weights of the last epoch that finished well (or those it
+started with), and leaves the checkpoint on disk, if any, as that epoch wrote it: a
+diverged model is never saved, and the checkpoint and the history file are written
+together (Ctrl-C waits for both). The optimizer's own state (momentum, Adam's moments) is
+not rolled back; make a new optimizer before training on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import signal
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 
+from .divergence import CHECK_EVERY, DivergenceWatch, TrainingDiverged
 from .engine import format_number
 from .fileio import write_atomic
+from .malloc import tune as tune_malloc
 from .metrics import accuracy, confusion_matrix
 from .models import input_mode_of, input_shape_of
 from .tensor import Tensor, cross_entropy, from_uint8, log_softmax, no_grad, sigmoid_mse_loss
 from .tensor.tensor import wrap_array
 
 __all__ = ["fit", "evaluate", "predict_proba", "to_input", "input_tensor", "shift_batch",
-           "write_history", "TrainingDiverged", "HISTORY_FIELDS", "LOSSES", "loss_function"]
+           "write_history", "TrainingDiverged", "TrainingStopped", "TrainingInterrupted",
+           "HISTORY_FIELDS", "LOSSES", "loss_function", "MAX_CHECKPOINT_HISTORY"]
 
 Data = Tuple[np.ndarray, np.ndarray]
 PathLike = Union[str, "os.PathLike[str]"]
 HISTORY_FIELDS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
                   "seconds")
-
-
-DIVERGENCE_FACTOR = 10.0
-SMOOTHING = 0.1  # weight of the newest batch in the smoothed loss of the divergence rule
-
-
-class TrainingDiverged(ValueError):
-    """Training broke the divergence rule (module docstring); the message names the epoch,
-    step, learning rate and reason. ``history`` holds the epochs that finished well."""
-
-    def __init__(self, message: str, history: List[Dict[str, Any]], epoch: int = 0,
-                 step: int = 0, reason: str = "") -> None:
-        super().__init__(message)
-        self.history = history
-        self.epoch = epoch
-        self.step = step
-        self.reason = reason
-
-
-def _non_finite_parameter(model: Any) -> Optional[str]:
-    """The name of the first parameter holding NaN or inf, else None (one pass, no copies)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        for name, p in model.named_parameters():
-            data = p.data
-            if isinstance(data, np.ndarray):
-                # A sum is finite only if every element is (an overflowing sum of huge
-                # weights counts as diverged too); it needs no boolean temporary.
-                if not math.isfinite(float(np.add.reduce(data, axis=None))):
-                    return name
-            elif not math.isfinite(float(data)):
-                return name
-    return None
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -230,6 +199,56 @@ def write_history(history: List[Mapping[str, Any]], path: PathLike) -> Path:
     return path
 
 
+# The epochs of history a checkpoint keeps in its metadata (the history file keeps them all):
+# its ``extra`` stays far below what ``checkpoint.load`` accepts.
+MAX_CHECKPOINT_HISTORY = 10_000
+
+
+class TrainingStopped(RuntimeError):
+    """A worker process of ``fit(workers=...)`` failed (killed, stopped, out of memory); the
+    message names the epoch, step and learning rate. ``history``: the epochs that finished."""
+
+    def __init__(self, message: str, history: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``; the message names the epoch and step and what was kept."""
+
+    def __init__(self, message: str, history: List[Dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+@dataclass
+class _Plan:
+    """``fit``'s arguments once checked (``_checked``)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    val: Optional[Data]
+    epochs: int
+    batch_size: int
+    seed: int
+    spec: Optional[Dict[str, Any]]
+    checkpoint: Optional[PathLike]
+    history_path: Optional[PathLike]
+    lr_decay: float
+    augment: int
+    progress: bool
+    extra: Optional[Mapping[str, Any]]
+    loss_name: str
+    on_step: Optional[Callable[[int], None]]
+    workers: int
+    shape: Tuple[int, ...] = ()
+    mode: str = "unit"
+
+    @property
+    def steps(self) -> int:
+        return math.ceil(self.images.shape[0] / self.batch_size)
+
+
 def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 32, seed: int = 0,
         *, val_data: Optional[Data] = None, spec: Optional[Mapping[str, Any]] = None,
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
@@ -248,24 +267,32 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     ``augment`` pixels, then multiplies the optimizer's ``lr`` by ``lr_decay``. After each
     epoch it evaluates ``val_data`` if given, appends a record (see ``HISTORY_FIELDS``)
     to the returned history, rewrites ``history_path`` and saves ``checkpoint`` (needs
-    ``spec`` or ``model.spec``). Training that breaks the divergence rule (module
-    docstring) stops with ``TrainingDiverged`` naming the epoch, step and learning rate;
-    the model is put back to the last good epoch's weights and the checkpoint on disk is
-    left as it was. ``on_step(k)``, if given, is called after every optimizer step with
-    the number of steps done so far (e.g. ``microgradnn.snapshots.WeightSnapshots`` to
-    keep weight copies).
+    ``spec`` or ``model.spec``). Training that breaks the divergence rule
+    (``microgradnn.divergence``) stops with ``TrainingDiverged`` naming the epoch, step and
+    learning rate; the model is put back to the last good epoch's weights and the
+    checkpoint on disk is left as it was. ``on_step(k)``, if given, is called after every
+    optimizer step with the number of steps done so far (e.g.
+    ``microgradnn.snapshots.WeightSnapshots`` to keep weight copies). ``fit`` calls
+    ``microgradnn.malloc.tune()`` first.
 
     ``workers > 1`` splits each batch over that many processes sharing the weights
     (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
-    normalization over the whole batch; the CNN families' epochs 1.17-2.0x faster on two cores,
-    as measured in benchmarks/RESULTS.md).
+    normalization over the whole batch; faster on two cores, see benchmarks/RESULTS.md).
     """
-    from . import checkpoint as ckpt
+    plan = _checked(model, data, epochs, batch_size, seed, val_data, spec, checkpoint,
+                    history_path, lr_decay, augment, progress, extra, loss, on_step, workers)
+    return _FitRun(model, optimizer, plan).train()
 
+
+def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
+             val_data: Optional[Data], spec: Optional[Mapping[str, Any]],
+             checkpoint: Optional[PathLike], history_path: Optional[PathLike],
+             lr_decay: float, augment: int, progress: bool, extra: Optional[Mapping[str, Any]],
+             loss: str, on_step: Optional[Callable[[int], None]], workers: int) -> _Plan:
+    """``fit``'s arguments checked, each refused in one line naming it and its value."""
     images, labels = _check_data(data, "fit data")
-    loss_fn, loss_name = loss_function(loss), loss  # ``loss`` names the step's loss below
-    if val_data is not None:
-        val_images, val_labels = _check_data(val_data, "fit val_data")
+    loss_function(loss)
+    val = None if val_data is None else _check_data(val_data, "fit val_data")
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
@@ -276,116 +303,190 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     spec = dict(spec) if spec is not None else getattr(model, "spec", None)
     if checkpoint is not None and spec is None:
         raise ValueError("fit: saving a checkpoint needs the model's spec (pass spec=...)")
-    bad = _non_finite_parameter(model)
-    if bad is not None:
-        raise ValueError(f"fit: the model's weight {bad!r} holds NaN or inf before training")
-
-    from tqdm import tqdm
-
-    shape, mode = input_shape_of(model), input_mode_of(model)
-    shape = tuple(shape)
+    mode = input_mode_of(model)
     _scaling(mode)  # a bad mode fails now, not at the first batch
-    rng = np.random.default_rng(seed)
-    n = images.shape[0]
-    steps = math.ceil(n / batch_size)
-    history: List[Dict[str, Any]] = []
-    good_state = model.state_dict()
-    smoothed: Optional[float] = None
-    limit = math.inf
+    return _Plan(images, labels, val, int(epochs), int(batch_size), seed, spec, checkpoint,
+                 history_path, float(lr_decay), int(augment), progress, extra, loss, on_step,
+                 int(workers), tuple(input_shape_of(model)), mode)
 
-    def diverged(reason: str, epoch: int, step: int, bar: Any) -> TrainingDiverged:
-        bar.close()
-        model.load_state_dict(good_state)  # checked finite when it was kept
-        decay = getattr(optimizer, "weight_decay", 0.0)
-        rates = f"learning rate {optimizer.lr:g}" + (f", weight decay {decay:g}" if decay else "")
-        back = f"after epoch {epoch - 1}" if epoch > 1 else "it started with"
-        kept = "" if checkpoint is None else (
-            f"; the checkpoint {checkpoint} from epoch {epoch - 1} is kept" if epoch > 1
-            else f"; nothing was saved to {checkpoint}")
-        return TrainingDiverged(
-            f"training diverged at epoch {epoch}, step {step} of {steps}, {rates}: {reason}; "
-            f"the model was reset to the weights {back}{kept}. Try a smaller learning rate.",
-            history, epoch=epoch, step=step, reason=reason)
 
-    model.train()
-    parallel = None
-    if workers != 1:
-        from .parallel import DataParallelStep
-        parallel = DataParallelStep(model, loss_fn, workers,
-                                    prepare=lambda batch: input_tensor(batch, shape, mode))
+class _FitRun:
+    """One ``fit`` call: the epoch loop over ``step``s, then ``evaluate`` and ``keep``."""
+
+    def __init__(self, model: Any, optimizer: Any, plan: _Plan) -> None:
+        self.model, self.optimizer, self.plan = model, optimizer, plan
+        self.loss_fn = loss_function(plan.loss_name)
+        self.watch = DivergenceWatch(model, plan.loss_name)  # refuses NaN weights now
+        self.rng = np.random.default_rng(plan.seed)
+        self.history: List[Dict[str, Any]] = []
+        self.good_state = model.state_dict()
+        self.epoch, self.done = 1, 0  # where training is: epoch, steps done in it
+        self.parallel: Any = None
+        self.bar: Any = None
+
+    def train(self) -> List[Dict[str, Any]]:
+        from .parallel import WorkerError
+
+        tune_malloc()  # a step's freed arrays stay in the heap for the next (microgradnn.malloc)
+        self.model.train()
+        try:
+            if self.plan.workers != 1:
+                from .parallel import DataParallelStep
+                self.parallel = DataParallelStep(self.model, self.loss_fn, self.plan.workers,
+                                                 prepare=self.input)
+            for self.epoch in range(1, self.plan.epochs + 1):
+                self.run_epoch()
+            return self.history
+        except WorkerError as error:
+            raise TrainingStopped(self.stopped_text("training stopped", str(error)),
+                                  self.history) from None
+        except KeyboardInterrupt:
+            raise TrainingInterrupted(self.stopped_text("training interrupted", "Ctrl-C"),
+                                      self.history) from None
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+            if self.parallel is not None:
+                self.parallel.close()
+
+    def input(self, batch: np.ndarray) -> Tensor:
+        return input_tensor(batch, self.plan.shape, self.plan.mode)
+
+    # -- the epoch loop --
+
+    def run_epoch(self) -> None:
+        from tqdm import tqdm
+
+        plan, epoch = self.plan, self.epoch
+        started = time.perf_counter()
+        order = self.rng.permutation(plan.images.shape[0])
+        totals = [0.0, 0, 0]  # sum of the batch losses x sizes, correct, seen
+        self.bar = tqdm(range(plan.steps), desc=f"epoch {epoch}/{plan.epochs}", unit="batch",
+                        disable=not plan.progress, leave=True, dynamic_ncols=True)
+        for self.done in self.bar:
+            # sorted: a faster gather
+            index = np.sort(order[self.done * plan.batch_size:(self.done + 1) * plan.batch_size])
+            batch = plan.images[index]
+            if plan.augment:
+                batch = shift_batch(batch, plan.augment, self.rng)
+            self.step(batch, plan.labels[index], totals)
+        self.check(self.watch.weights(self.model))  # a blow-up in the last step shows in no loss
+        self.check(self.watch.epoch(totals[1] / totals[2]))
+        record: Dict[str, Any] = {
+            "epoch": epoch, "train_loss": totals[0] / totals[2],
+            "train_accuracy": totals[1] / totals[2], "test_loss": None, "test_accuracy": None,
+            "lr": self.optimizer.lr, "seconds": round(time.perf_counter() - started, 3)}
+        self.evaluate(record)
+        self.bar.close()
+        self.keep(record)
+        self.optimizer.lr *= plan.lr_decay
+
+    def step(self, batch: np.ndarray, target: np.ndarray, totals: List[Any]) -> None:
+        """One batch: forward and loss, the divergence rule, backward, the optimizer's step."""
+        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+            # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
+            if self.parallel is None:
+                logits = self.model(self.input(batch))
+                loss = self.loss_fn(logits, target)
+                value, outputs = float(loss.item()), np.asarray(logits.data)
+            else:  # forward and backward of the shares at once (no zero_grad needed)
+                value, outputs = self.parallel(batch, target)
+            self.check(self.watch.batch(value, outputs.shape[-1]))
+            if self.parallel is None:
+                self.optimizer.zero_grad()
+                loss.backward()
+            self.optimizer.step()
+            if (self.done + 1) % CHECK_EVERY == 0:
+                self.check(self.watch.weights(self.model))
+        if self.plan.on_step is not None:
+            self.plan.on_step((self.epoch - 1) * self.plan.steps + self.done + 1)
+        totals[0] += value * target.size
+        totals[1] += int((outputs.argmax(axis=1) == target).sum())
+        totals[2] += target.size
+        if self.plan.progress and (self.done % 20 == 0 or self.done == self.plan.steps - 1):
+            self.bar.set_postfix(loss=format_number(totals[0] / totals[2]),
+                                 acc=format_number(totals[1] / totals[2]), refresh=False)
+
+    # -- after each epoch: evaluation and checkpointing --
+
+    def evaluate(self, record: Dict[str, Any]) -> None:
+        """The test loss and accuracy of ``val_data`` into ``record``, if given."""
+        if self.plan.val is None:
+            return
+        with np.errstate(over="ignore", invalid="ignore"):
+            record["test_loss"], record["test_accuracy"] = _evaluate_loss(
+                self.model, *self.plan.val, self.plan.loss_name)
+        self.model.train()
+        if not math.isfinite(record["test_loss"]):
+            self.check(f"the test loss became {record['test_loss']}")
+
+    def keep(self, record: Dict[str, Any]) -> None:
+        """The epoch finished well: its record, weights, checkpoint and history file, all
+        written before a Ctrl-C is let through (they stay consistent)."""
+        from . import checkpoint as ckpt
+
+        plan = self.plan
+        with _interrupt_deferred():
+            self.history.append(record)
+            self.good_state = self.model.state_dict()
+            if plan.checkpoint is not None:
+                meta = dict(plan.extra or {})
+                meta.update({"epochs": self.epoch, "loss": plan.loss_name,
+                             "history": self.history[-MAX_CHECKPOINT_HISTORY:]})
+                ckpt.save(self.model, plan.checkpoint, plan.spec, extra=meta)
+            if plan.history_path is not None:
+                write_history(self.history, plan.history_path)
+        if plan.progress:
+            from tqdm import tqdm
+
+            shown = (f"test accuracy {format_number(record['test_accuracy'])}"
+                     if plan.val is not None
+                     else f"train accuracy {format_number(record['train_accuracy'])}")
+            tqdm.write(f"epoch {self.epoch}: loss {format_number(record['train_loss'])}, "
+                       f"{shown}, {record['seconds']:.1f} s")
+
+    # -- stopping --
+
+    def check(self, reason: Optional[str]) -> None:
+        """Raise ``TrainingDiverged`` if the divergence rule gave a ``reason``."""
+        if reason is not None:
+            raise TrainingDiverged(self.stopped_text("training diverged", reason)
+                                   + " Try a smaller learning rate.", self.history,
+                                   epoch=self.epoch, step=self.done + 1, reason=reason)
+
+    def stopped_text(self, what: str, reason: str) -> str:
+        """Put the model back to the last good weights; the one line saying so."""
+        if self.bar is not None:
+            self.bar.close()
+        self.model.load_state_dict(self.good_state)  # checked finite when it was kept
+        epoch, plan = self.epoch, self.plan
+        decay = getattr(self.optimizer, "weight_decay", 0.0)
+        rates = (f"learning rate {self.optimizer.lr:g}"
+                 + (f", weight decay {decay:g}" if decay else ""))
+        good = len(self.history)  # the epochs kept (the last may be this one, on Ctrl-C)
+        back = f"after epoch {good}" if good else "it started with"
+        kept = "" if plan.checkpoint is None else (
+            f"; the checkpoint {plan.checkpoint} from epoch {good} is kept" if good
+            else f"; nothing was saved to {plan.checkpoint}")
+        return (f"{what} at epoch {epoch}, step {self.done + 1} of {plan.steps}, {rates}: "
+                f"{reason}; the model was reset to the weights {back}{kept}.")
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) back until the block is done, then raise it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed outside Python: leave it alone
+        yield
+        return
+    caught: List[Any] = []
+    signal.signal(signal.SIGINT, lambda *args: caught.append(args))
     try:
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            order = rng.permutation(n)
-            loss_sum, correct, seen = 0.0, 0, 0
-            bar = tqdm(range(steps), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                       disable=not progress, leave=True, dynamic_ncols=True)
-            for step in bar:
-                # sorted: a faster gather
-                index = np.sort(order[step * batch_size:(step + 1) * batch_size])
-                batch = shift_batch(images[index], augment, rng) if augment else images[index]
-                target = labels[index]
-                with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                    # Pixels scaled from uint8 are finite by construction: no NaN scan per batch.
-                    if parallel is None:
-                        logits = model(input_tensor(batch, shape, mode))
-                        loss = loss_fn(logits, target)
-                        value, outputs = float(loss.item()), logits.data
-                    else:  # forward and backward of the shares at once (no zero_grad needed)
-                        value, outputs = parallel(batch, target)
-                    if not math.isfinite(value):
-                        raise diverged(f"the loss became {value}", epoch, step + 1, bar)
-                    if smoothed is None:
-                        smoothed, limit = value, DIVERGENCE_FACTOR * max(value, 1.0)
-                    else:
-                        smoothed += SMOOTHING * (value - smoothed)
-                    if smoothed > limit:
-                        raise diverged(f"the smoothed loss {smoothed:.4g} rose above "
-                                       f"{DIVERGENCE_FACTOR:g} x max(first loss, 1) = {limit:.4g}",
-                                       epoch, step + 1, bar)
-                    if parallel is None:
-                        optimizer.zero_grad()
-                        loss.backward()
-                    optimizer.step()
-                    if on_step is not None:
-                        on_step((epoch - 1) * steps + step + 1)
-                count = target.size
-                loss_sum += value * count
-                correct += int((np.asarray(outputs).argmax(axis=1) == target).sum())
-                seen += count
-                if progress and (step % 20 == 0 or step == steps - 1):
-                    bar.set_postfix(loss=format_number(loss_sum / seen),
-                                    acc=format_number(correct / seen), refresh=False)
-            bad = _non_finite_parameter(model)  # a blow-up in the last step shows in no loss yet
-            if bad is not None:
-                raise diverged(f"weight {bad!r} became NaN or inf", epoch, steps, bar)
-            record: Dict[str, Any] = {
-                "epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                "test_loss": None, "test_accuracy": None, "lr": optimizer.lr,
-                "seconds": round(time.perf_counter() - started, 3)}
-            if val_data is not None:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    record["test_loss"], record["test_accuracy"] = _evaluate_loss(
-                        model, val_images, val_labels, loss_name)
-                model.train()
-                if not math.isfinite(record["test_loss"]):
-                    raise diverged(f"the test loss became {record['test_loss']}", epoch, steps, bar)
-            bar.close()
-            history.append(record)
-            if progress:
-                shown = f"test accuracy {format_number(record['test_accuracy'])}" \
-                    if val_data is not None else f"train accuracy {format_number(correct / seen)}"
-                tqdm.write(f"epoch {epoch}: loss {format_number(record['train_loss'])}, {shown}, "
-                           f"{record['seconds']:.1f} s")
-            good_state = model.state_dict()
-            if checkpoint is not None:
-                meta = dict(extra or {})
-                meta.update({"epochs": epoch, "history": history, "loss": loss_name})
-                ckpt.save(model, checkpoint, spec, extra=meta)
-            if history_path is not None:
-                write_history(history, history_path)
-            optimizer.lr *= lr_decay
-        return history
+        yield
     finally:
-        if parallel is not None:
-            parallel.close()
+        signal.signal(signal.SIGINT, previous)
+    if caught and previous is not signal.SIG_IGN:
+        raise KeyboardInterrupt

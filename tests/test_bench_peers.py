@@ -82,7 +82,7 @@ def test_pytorchs_worker_keeps_glibcs_malloc_thresholds_unless_asked():
 
     from bench_tensor import peer_env
 
-    probe = "import microgradnn.tensor, microgradnn.malloc as m; print(m.tuned())"
+    probe = "import microgradnn.tensor, microgradnn.malloc as m; m.tune(); print(m.tuned())"
 
     def tuned(peer: str, pt_malloc: str) -> str:
         return subprocess.run([sys.executable, "-c", probe], env=peer_env(peer, pt_malloc),

@@ -378,3 +378,13 @@ def test_a_gif_of_too_many_frames_is_refused_before_drawing(tmp_path):
     with pytest.raises(ValueError, match="makes 1501 frames, more than 1000"):
         viz.save_descent_animation("bowl", {"sgd": path}, tmp_path / "d.gif")
     assert not (tmp_path / "d.gif").exists()
+
+
+def test_computing_the_paths_needs_no_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom viz.plots.descent_paths import descent_path\n"
+            "assert descent_path('bowl', steps=3).shape == (4, 2)\n"
+            "assert 'matplotlib' not in sys.modules, 'descent_paths imported matplotlib'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -178,3 +178,15 @@ def test_a_short_run_on_real_mnist_clearly_beats_chance():
         batch_size=32, seed=0, progress=False)
     accuracy, _ = evaluate(model, test_images[:1000], test_labels[:1000])
     assert accuracy > 0.8  # chance is 0.1
+
+
+def test_the_progress_bar_counts_every_step(capsys):
+    from microgradnn.models import build_model
+    from microgradnn.optim import SGD
+
+    model = build_model({"model": "mlp", "hidden": [4]})
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8), rng.integers(0, 10, 40)
+    fit(model, SGD(model.parameters(), lr=0.1), data, 1, batch_size=16, progress=True)
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "3/3" in err, err

@@ -127,8 +127,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--augment", type=int, default=0,
                        help="shift training images by up to this many pixels (default: 0)")
     train.add_argument("--workers", type=_worker_count, default=1,
-                       help="processes sharing each batch (default: 1); 2 on a two-core machine "
-                            "trained the CNN families 1.17-2.0x faster")
+                       help="processes sharing each batch (default: 1); 2 uses both cores of a "
+                            "two-core machine (speed-ups in benchmarks/RESULTS.md)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
@@ -207,8 +207,9 @@ def _optimizer(args: argparse.Namespace, parameters: List[Any]) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..cli import CommandError
     from ..models import build_model, describe
-    from ..training import evaluate, fit
+    from ..training import TrainingStopped, evaluate, fit
 
     from ..fileio import check_writable_file
 
@@ -229,14 +230,17 @@ def run_train(args: argparse.Namespace) -> int:
           f"seed {args.seed}{f', {args.workers} worker processes' if args.workers > 1 else ''}; "
           f"{len(train_data[1])} training and {len(test_data[1])} test images")
     started = time.perf_counter()
-    history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
-                  val_data=test_data, spec=spec, checkpoint=args.save,
-                  history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
-                  progress=not args.quiet, loss=args.loss,
-                  extra={"command": "train", "optimizer": args.optimizer,
-                         "batch_size": args.batch_size, "lr": optimizer.lr,
-                         "train_images": int(len(train_data[1]))},
-                  on_step=recorder, workers=args.workers)
+    try:
+        history = fit(model, optimizer, train_data, args.epochs, args.batch_size, args.seed,
+                      val_data=test_data, spec=spec, checkpoint=args.save,
+                      history_path=args.history, lr_decay=args.lr_decay, augment=args.augment,
+                      progress=not args.quiet, loss=args.loss,
+                      extra={"command": "train", "optimizer": args.optimizer,
+                             "batch_size": args.batch_size, "lr": optimizer.lr,
+                             "train_images": int(len(train_data[1]))},
+                      on_step=recorder, workers=args.workers)
+    except TrainingStopped as error:  # a worker process failed: one line, as every error
+        raise CommandError(str(error)) from None
     seconds = time.perf_counter() - started
     accuracy, _ = evaluate(model, *test_data)
     print(f"test accuracy {format_number(accuracy)} ({accuracy:.2%}) after {len(history)} "
@@ -276,9 +280,11 @@ def run_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..checkpoint import load_checkpoint
+    from ..malloc import tune
     from ..models import describe
     from ..training import evaluate
 
+    tune()  # the allocator keeps the batches' arrays (microgradnn.malloc); fit does it for train
     saved = load_checkpoint(args.checkpoint)
     images, labels = _load_split("test", args, args.limit)
     accuracy, confusion = evaluate(saved.model, images, labels)

@@ -6,7 +6,6 @@
     loss.backward()
 """
 
-from ..malloc import tune as _tune_malloc
 from . import ops as _ops  # noqa: F401  (attaches the operators to Tensor)
 from .conv import avg_pool2d, conv2d, max_pool2d
 from .functional import (cross_entropy, dropout, linear, log_softmax, mse_loss, sigmoid_mse_loss,
@@ -34,5 +33,3 @@ __all__ = ["Tensor", "no_grad", "is_grad_enabled", "from_uint8",
            "cat", "adaptive_avg_pool2d", "batch_norm", "local_response_norm",
            "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
            "BasicBlock", "Inception"]
-
-_tune_malloc()  # a step's arrays stay in the heap between steps (microgradnn.malloc)

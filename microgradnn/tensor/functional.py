@@ -7,14 +7,15 @@ negative log-likelihood (log-sum-exp, so large logits never overflow) and passes
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from ..activations import sigmoid_array
 from .tensor import Tensor, as_tensor, column_sums, make_node
 
 __all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
-           "dropout", "check_input", "sigmoid_mse_loss"]
+           "dropout", "check_input", "sigmoid_mse_loss", "shifted_exp"]
 
 # The ufunc reductions themselves: ``arr.sum()`` adds a Python wrapper call per use.
 _sum = np.add.reduce
@@ -96,6 +97,16 @@ def linear_relu_unchecked(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> 
 
 # ---- softmax family ----
 
+def shifted_exp(X: np.ndarray, axis: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The one log-sum-exp of the vectorized path: ``(z, e, s)`` with ``z = X - max(X)``,
+    ``e = exp(z)`` and ``s = sum(e)`` along ``axis`` (kept as length 1), so that
+    ``logsumexp(X) = max(X) + log(s)``, ``log_softmax(X) = z - log(s)`` and
+    ``softmax(X) = e / s``. The shift makes the largest exponent 0: nothing overflows."""
+    z = X - _max(X, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return z, e, _sum(e, axis=axis, keepdims=True)
+
+
 def _log_softmax_back(g, ctx, ops):
     p, axis = ctx
     return (g - p * g.sum(axis=axis, keepdims=True),)
@@ -103,10 +114,7 @@ def _log_softmax_back(g, ctx, ops):
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, stable for any magnitude; same shape as x."""
-    X = x.data
-    z = X - X.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    s = e.sum(axis=axis, keepdims=True)
+    z, e, s = shifted_exp(x.data, axis)
     out = z - np.log(s)
     return make_node(out, (x,), _log_softmax_back, (e / s, axis), "log_softmax")
 
@@ -119,9 +127,8 @@ def _softmax_back(g, ctx, ops):
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis`` (max subtracted first); same shape as x."""
-    X = x.data
-    e = np.exp(X - X.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    _, e, s = shifted_exp(x.data, axis)
+    e /= s
     return make_node(e, (x,), _softmax_back, (e, axis), "softmax")
 
 
@@ -189,9 +196,7 @@ def cross_entropy(logits: Tensor, targets: Any, reduction: str = "mean") -> Tens
     row maximum is subtracted before exponentiating.
     """
     logits, X, t, scale = _class_scores(logits, targets, reduction, "cross_entropy")
-    z = X - _max(X, axis=1, keepdims=True)
-    e = np.exp(z)
-    s = _sum(e, axis=1, keepdims=True)
+    z, e, s = shifted_exp(X, 1)
     rows = np.arange(X.shape[0])
     total = _sum(np.log(s), axis=None) - _sum(z[rows, t])
     out = np.asarray(total * scale, dtype=X.dtype)
@@ -240,9 +245,7 @@ def sigmoid_mse_loss(logits: Tensor, targets: Any, reduction: str = "mean") -> T
     ``((torch.sigmoid(z) - one_hot(t)) ** 2).sum(1).mean()``.
     """
     logits, X, t, scale = _class_scores(logits, targets, reduction, "sigmoid_mse_loss")
-    a = np.tanh(X * 0.5)  # sigmoid without overflow, as ops.sigmoid
-    a *= 0.5
-    a += 0.5
+    a = sigmoid_array(X)
     diff = a.copy()
     diff[np.arange(X.shape[0]), t] -= 1.0
     out = np.asarray(np.vdot(diff, diff) * scale, dtype=X.dtype)

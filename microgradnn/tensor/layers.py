@@ -72,31 +72,35 @@ class Linear(Module):
 
 
 class _Activation(Module):
-    """A parameter-free elementwise layer."""
+    """A parameter-free elementwise layer: the activation ``name`` of
+    ``microgradnn.activations`` (its function and derivative are written there)."""
+
+    activation = ""  # its name in the registry
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise TypeError(f"{type(self).__name__}: expected a Tensor, got {type(x).__name__}")
-        return self._fn(x)
+        return getattr(ops, self.activation)(x)
 
 
 class ReLU(_Activation):
     """``max(x, 0)`` elementwise."""
-    _fn = staticmethod(ops.relu)
+    activation = "relu"
 
 
 class Sigmoid(_Activation):
-    """``1 / (1 + exp(-x))`` elementwise."""
-    _fn = staticmethod(ops.sigmoid)
+    """``1 / (1 + exp(-x))`` elementwise (the lectures' σ)."""
+    activation = "sigmoid"
 
 
 class Tanh(_Activation):
     """``tanh(x)`` elementwise."""
-    _fn = staticmethod(ops.tanh)
+    activation = "tanh"
 
 
-#: The activation layers by the name the scalar nn and model specs use.
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+#: The activation layers by the registry's name (``microgradnn.activations``), which the
+#: scalar nn and the model specs use.
+ACTIVATIONS = {cls.activation: cls for cls in (ReLU, Sigmoid, Tanh)}
 
 
 class Flatten(Module):
@@ -129,6 +133,11 @@ class Dropout(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training, self._rng)
+
+    def reseed(self, stream: int) -> None:
+        """Draw the masks from a new stream, a function of ``stream`` and of the present one
+        (each process of a split batch gets its own: ``microgradnn.parallel``)."""
+        self._rng = np.random.default_rng([int(stream), int(self._rng.integers(2 ** 62))])
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

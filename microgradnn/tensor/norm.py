@@ -23,7 +23,7 @@ Local response normalization (AlexNet, 2012), across channels, as PyTorch's::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -38,8 +38,8 @@ def _per_channel(v: np.ndarray, x3: np.ndarray) -> np.ndarray:
     """A per-channel vector (C,) as a (1, C, S) array to combine with x3 (N, C, S).
 
     Each channel's value repeated S times: numpy then broadcasts over the samples only, with
-    C*S numbers in a row, instead of starting a new short loop for every (n, c) row
-    (64x8x784 multiply: 85 -> 58 us; add 72 -> 44 us; at 7x7 27 -> 22 us).
+    C*S numbers in a row, instead of starting a new short loop for every (n, c) row, which is
+    faster (benchmarks/RESULTS.md, "Figures moved out of the code").
     """
     return np.repeat(v.astype(x3.dtype), x3.shape[2]).reshape(1, x3.shape[1], x3.shape[2])
 
@@ -48,8 +48,8 @@ def _sums(a: np.ndarray, b: Optional[np.ndarray] = None) -> np.ndarray:
     """Per channel, float64: the sum of ``a`` (N, C, S), or of ``a * b``, over N and S.
 
     Each (n, c) row is summed in a's dtype, the N rows in float64. The products' rows are
-    N*C dot products of one batched matmul (BLAS: 2x faster here than ``einsum``, and no
-    temporary array).
+    N*C dot products of one batched matmul (BLAS: faster than ``einsum``, and no temporary
+    array; benchmarks/RESULTS.md, "Figures moved out of the code").
     """
     if b is None:
         rows = np.einsum("ncs->nc", a)
@@ -205,8 +205,21 @@ class _BatchNorm(Module):
         self.register_buffer("running_mean", np.zeros(self.num_features, dt))
         self.register_buffer("running_var", np.ones(self.num_features, dt))
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        # set by microgradnn.parallel while a batch is split over processes
-        self.sync: Optional[Callable[[str, np.ndarray], np.ndarray]] = None
+        self.sync: Optional[Callable[[str, np.ndarray], np.ndarray]] = None  # see set_sync
+
+    # -- the batch-sync protocol (microgradnn.parallel finds layers by ``set_sync``) --
+
+    def sync_sizes(self) -> Dict[str, int]:
+        """How many numbers this layer adds over the processes of a split batch, by phase:
+        forward the count, sum x and sum x^2 per channel (2C + 1); backward sum g and
+        sum g * (x - mean) per channel (2C)."""
+        return {"forward": 2 * self.num_features + 1, "backward": 2 * self.num_features}
+
+    def set_sync(self, sync: Optional[Callable[[str, np.ndarray], np.ndarray]]) -> None:
+        """While a batch is split over processes, ``sync(phase, sums)`` returns ``sums``
+        (of length ``sync_sizes()[phase]``) added over every process's share, so the
+        statistics and the input gradient are the whole batch's; None: the batch is local."""
+        self.sync = sync
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -259,7 +272,8 @@ def _window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
 
 def _power(base: np.ndarray, beta: float) -> np.ndarray:
     """base ** -beta; for AlexNet's beta = 0.75 as 1 / (r * sqrt(r)), r = sqrt(base):
-    numpy's float power is ~10x slower than its square roots (same numbers to rounding)."""
+    numpy's float power is much slower than its square roots (same numbers to rounding;
+    benchmarks/RESULTS.md, "Figures moved out of the code")."""
     if beta == 0.75:
         r = np.sqrt(base)
         np.multiply(r, np.sqrt(r), out=r)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..activations import ACTIVATIONS, Activation
 from .shape_ops import getitem, max, mean, reshape, sum, transpose
 from .tensor import Tensor, make_node, to_array, unbroadcast, wrap_array
 
@@ -210,35 +211,31 @@ def log(a: Tensor) -> Tensor:
     return make_node(np.log(a.data), (a,), _log_back, None, "log")
 
 
-def _tanh_back(g, out, ops):
-    return (g * (1 - out * out),)
+def _activation_back(g, ctx, ops):
+    derivative, out = ctx
+    return (g * derivative(out),)
+
+
+def _activate(a: Tensor, act: Activation) -> Tensor:
+    """``act`` elementwise (``microgradnn.activations``): its array form forward, its
+    derivative from the output backward."""
+    out = act.array(a.data)
+    return make_node(out, (a,), _activation_back, (act.derivative, out), act.name)
 
 
 def tanh(a: Tensor) -> Tensor:
-    out = np.tanh(a.data)
-    return make_node(out, (a,), _tanh_back, out, "tanh")
-
-
-def _sigmoid_back(g, out, ops):
-    return (g * (out * (1 - out)),)
+    """``tanh(x)`` elementwise."""
+    return _activate(a, ACTIVATIONS["tanh"])
 
 
 def sigmoid(a: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))`` computed as ``(1 + tanh(x/2)) / 2``: no overflow anywhere."""
-    out = np.tanh(a.data * 0.5)
-    out *= 0.5
-    out += 0.5
-    return make_node(out, (a,), _sigmoid_back, out, "sigmoid")
-
-
-def _relu_back(g, out, ops):
-    return (g * (out > 0),)
+    """``1 / (1 + exp(-x))`` elementwise, without overflow (``activations.sigmoid_array``)."""
+    return _activate(a, ACTIVATIONS["sigmoid"])
 
 
 def relu(a: Tensor) -> Tensor:
-    X = a.data
-    out = np.maximum(X, X.dtype.type(0))  # a zero of X's dtype: no Python-int conversion
-    return make_node(out, (a,), _relu_back, out, "relu")
+    """``max(x, 0)`` elementwise."""
+    return _activate(a, ACTIVATIONS["relu"])
 
 
 # ---- attach to Tensor ----

@@ -17,6 +17,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from microgradnn.activations import sigmoid_array
+from microgradnn.tensor.functional import shifted_exp
 from microgradnn.training import predict_logits
 
 __all__ = ["pick_example", "PICKS"]
@@ -27,9 +29,9 @@ PICKS = ("wrong", "unsure")
 def _top(logits: np.ndarray, loss: str) -> np.ndarray:
     """The top output of each row: softmax probability, or sigmoid activation for mse."""
     if loss == "mse":
-        return 1.0 / (1.0 + np.exp(-logits.max(axis=1)))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return 1.0 / np.exp(shifted).sum(axis=1)
+        return sigmoid_array(logits.max(axis=1))
+    _, _, total = shifted_exp(logits, axis=1)  # the top class's exp(0) = 1 over the sum
+    return 1.0 / total[:, 0]
 
 
 def pick_example(model: Any, images: np.ndarray, labels: np.ndarray, how: str,

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
+from microgradnn.activations import ACTIVATIONS
+
 __all__ = ["layer_symbols", "residual_symbols", "branch_symbols", "BRANCH_TAGS"]
 
 _WEIGHTED = ("Linear", "Conv2d", "BasicBlock", "Inception")
 _TRANSPARENT = ("Flatten", "Dropout")
 _OPS = {"MaxPool2d": "maxpool", "AvgPool2d": "avgpool", "LocalResponseNorm": "LRN",
-        "AdaptiveAvgPool2d": "mean", "ReLU": "ReLU", "Sigmoid": "σ", "Tanh": "tanh"}
+        "AdaptiveAvgPool2d": "mean",
+        **{act.layer: act.symbol for act in ACTIVATIONS.values()}}  # ReLU, σ, tanh
 BRANCH_TAGS = ("1x1", "3x3", "5x5", "pool")
 
 

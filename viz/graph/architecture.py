@@ -26,8 +26,9 @@ import numpy as np
 from microgradnn.module import Module
 from microgradnn.tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm1d,
                                 BatchNorm2d, Conv2d, Dropout, Flatten, Inception, Linear,
-                                LocalResponseNorm, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh,
-                                Tensor, no_grad)
+                                LocalResponseNorm, MaxPool2d, ReLU, Sequential, Tensor,
+                                no_grad)
+from microgradnn.tensor.layers import ACTIVATIONS
 
 from .dot import Picture, escape_html
 
@@ -43,7 +44,7 @@ LAYER_COLOURS: Dict[str, Tuple[str, str]] = {
     "join": ("#ffffff", "join: + (residual) or concat (inception)"),
     "io": ("#decbe4", "input / output"),
 }
-_ACTIVATIONS = (ReLU, Sigmoid, Tanh)
+_ACTIVATIONS = tuple(ACTIVATIONS.values())  # the registry's layers (microgradnn.activations)
 
 
 @dataclass

@@ -14,8 +14,9 @@ first appear in the trace, so the DOT text is deterministic.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Optional, Set, Tuple
 
 import graphviz
 
@@ -23,7 +24,7 @@ from microgradnn.engine import OPS, WEIGHTED_SUM
 
 from .dot import (MONO_FONT, Picture, diverging_colour, escape_html, format_value, intensity,
                   max_abs, scale_legend, sequential_colour, text_colour)
-from .grouping import group_order, groups, layer_of
+from .grouping import group_order, groups, layer_of, op_kind
 from .trace import NodeRecord, Trace
 
 __all__ = ["draw_collapsed", "collapsed_budget"]
@@ -123,9 +124,10 @@ def _added_parameters(t: Trace) -> Set[str]:
         if t.by_id[e.source].role != "parameter":
             continue
         target = t.by_id[e.target]
-        if target.op == "+":
+        kind = op_kind(target.op)
+        if kind == "add":
             added.add(e.source)
-        elif target.op == WEIGHTED_SUM:
+        elif kind == "weighted_sum":
             if OPS[WEIGHTED_SUM].operand_names(len(target.operand_ids))[e.slot] == "b":
                 added.add(e.source)
     return added
@@ -166,9 +168,33 @@ def _unit_label(unit: _Unit, level: str, has_grads: bool, show_grads: bool,
 def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
                    show_grads: bool, max_layout: int,
                    title: Optional[str] = None) -> graphviz.Digraph:
-    """Draw ``t`` with each neuron (``level="neuron"``) or layer collapsed into one node."""
+    """Draw ``t`` with each neuron (``level="neuron"``) or layer collapsed into one node.
+
+    Built in parts: the units (boxes) and links between them, the colour scales, the
+    caption (the legend), the boxes in layer columns, and the links."""
     shown = [n for n in t.nodes if not (hide_constants and n.role == "constant")]
     keys, level, merge = _assign(t, shown, level, collapsed_budget(max_layout))
+    units = _units(shown, keys)
+    links = _links(t, keys)
+    grad_scale, sum_scale = _scales(t, units, links, keys)
+
+    g = Picture(name="computation_graph_grouped")
+    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.2", ranksep="0.5")
+    g.attr("node", fontname="DejaVu Sans", fontsize="10", shape="plain")
+    g.attr("edge", fontname="DejaVu Sans", arrowsize="0.6", color="#555555")
+    note = _collapsed_caption(t, level, merge, show_grads, grad_scale, sum_scale, title)
+    g.attr(label=f'<<FONT POINT-SIZE="10">{note}<BR ALIGN="LEFT"/></FONT>>', labelloc="t",
+           labeljust="l")
+    label = functools.partial(_unit_label, level=level, has_grads=t.has_grads,
+                              show_grads=show_grads, grad_scale=grad_scale,
+                              sum_scale=sum_scale, biases=_added_parameters(t))
+    _draw_units(g, t, units, level, label)
+    _draw_links(g, units, links, show_grads and t.has_grads, grad_scale)
+    return g
+
+
+def _units(shown: List[NodeRecord], keys: Dict[str, Hashable]) -> Dict[Hashable, _Unit]:
+    """One box per key: a neuron or layer group, a lone node, a chain or an op bucket."""
     units: Dict[Hashable, _Unit] = {}
     for n in shown:
         key = keys[n.id]
@@ -185,7 +211,11 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
             kind = "bucket" if key[0] == "chain" else key[0]
             unit = units[key] = _Unit(f"u{len(units)}", kind, name)
         unit.members.append(n)
+    return units
 
+
+def _links(t: Trace, keys: Dict[str, Hashable]) -> Dict[Tuple[Hashable, Hashable], List[float]]:
+    """(from unit, to unit) -> [edges merged, their summed gradient contribution]."""
     links: Dict[Tuple[Hashable, Hashable], List[float]] = {}
     for e in t.edges:
         if e.source not in keys:
@@ -196,12 +226,15 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
         link = links.setdefault(pair, [0, 0.0])
         link[0] += 1
         link[1] += e.contribution
+    return links
 
-    has_grads = t.has_grads
-    biases = _added_parameters(t)
-    # Constants' gradients mean little to a reader and can dwarf everything else,
-    # so the colour scale is set by the other units (constants are clipped to it).
-    # The output's own seed gradient (1) is left out for the same reason.
+
+def _scales(t: Trace, units: Dict[Hashable, _Unit],
+            links: Dict[Tuple[Hashable, Hashable], List[float]],
+            keys: Dict[str, Hashable]) -> Tuple[float, float]:
+    """(the grad colour scale, the Σ|grad| scale). Constants' gradients mean little to a
+    reader and can dwarf everything else, so the scale is set by the other units
+    (constants are clipped to it); the output's own seed gradient (1) is left out too."""
     constant = {key for key, u in units.items() if all(m.role == "constant" for m in u.members)}
     root_key = keys.get(t.root)
     grad_scale = max_abs([u.members[0].grad for k, u in units.items()
@@ -210,11 +243,12 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     grad_scale = grad_scale or max_abs([t.by_id[t.root].grad])
     sum_scale = max_abs([sum(abs(m.grad) for m in u.members) for k, u in units.items()
                          if k not in constant])
+    return grad_scale, sum_scale
 
-    g = Picture(name="computation_graph_grouped")
-    g.attr(rankdir=rankdir, fontname="DejaVu Sans", nodesep="0.2", ranksep="0.5")
-    g.attr("node", fontname="DejaVu Sans", fontsize="10", shape="plain")
-    g.attr("edge", fontname="DejaVu Sans", arrowsize="0.6", color="#555555")
+
+def _collapsed_caption(t: Trace, level: str, merge: str, show_grads: bool, grad_scale: float,
+                       sum_scale: float, title: Optional[str]) -> str:
+    """The legend: what a box is, what was merged, what the colours and arrows mean."""
     merged = {"none": "", "op-height": "; chains and repeated ops at the same depth merged",
               "op": "; all nodes with the same op merged"}[merge]
     if t.modules is not None:
@@ -222,7 +256,7 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
     else:  # no model given: nothing to group by, only merges
         note = f"collapsed view{merged or ': nothing merged'}; "
     note += f"{len(t.nodes)} values in the full graph"
-    if show_grads and not has_grads:
+    if show_grads and not t.has_grads:
         note += "<BR/>gradients not computed yet: call backward() on the output"
     elif show_grads:
         note += "<BR/>" + scale_legend(grad_scale)
@@ -232,40 +266,45 @@ def draw_collapsed(t: Trace, *, level: str, rankdir: str, hide_constants: bool,
                  f"{format_value(sum_scale)})")
     if title:
         note = f'<FONT POINT-SIZE="13"><B>{escape_html(title)}</B></FONT><BR ALIGN="LEFT"/>' + note
-    note = note.replace("<BR/>", '<BR ALIGN="LEFT"/>')
-    g.attr(label=f'<<FONT POINT-SIZE="10">{note}<BR ALIGN="LEFT"/></FONT>>', labelloc="t",
-           labeljust="l")
+    return note.replace("<BR/>", '<BR ALIGN="LEFT"/>')
+
+
+def _draw_units(g: Any, t: Trace, units: Dict[Hashable, _Unit], level: str,
+                label: Callable[[_Unit], str]) -> None:
+    """The boxes: groups in one column per layer, neurons in index order (kept by an
+    invisible chain); the other boxes where the layout puts them."""
     columns: Dict[str, List[_Unit]] = {}
     for unit in units.values():
         if unit.kind == "group":
             columns.setdefault(layer_of(t, unit.title) if level == "neuron" else "", []).append(unit)
             continue
-        g.node(unit.name, id=unit.name,
-               label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale,
-                                        biases))
-    # One column per layer, neurons in index order (kept by an invisible chain).
+        g.node(unit.name, id=unit.name, label=label(unit))
     for i, column in enumerate(columns.values()):
         column.sort(key=lambda u: group_order(t, u.title))
         with g.subgraph(name=f"column_{i}") as c:
             c.attr(rank="same")
             for unit in column:
-                c.node(unit.name, id=unit.name,
-                       label=_unit_label(unit, level, has_grads, show_grads, grad_scale, sum_scale,
-                                        biases))
+                c.node(unit.name, id=unit.name, label=label(unit))
             for a, b in zip(column, column[1:]):
                 c.edge(a.name, b.name, style="invis")
+
+
+def _draw_links(g: Any, units: Dict[Hashable, _Unit],
+                links: Dict[Tuple[Hashable, Hashable], List[float]], show_grads: bool,
+                grad_scale: float) -> None:
+    """The arrows: ×n merged edges and the gradient they pass (labels, or hover text when
+    labels would bury a dense picture)."""
     for i, ((a, b), (count, total)) in enumerate(links.items()):
         attrs = {"id": f"ue{i}"}
         lines = [f"×{count}"] if count > 1 else []
-        if show_grads and has_grads:
+        if show_grads:
             lines.append(f"grad += {format_value(total)}")
             colour = diverging_colour(total, grad_scale)
             attrs["color"] = colour if colour != "#f7f7f7" else "#bbbbbb"
         if lines and len(links) <= _MAX_EDGE_LABELS:
             attrs["label"] = (f'<<FONT FACE="{MONO_FONT}" POINT-SIZE="8">'
                               + "<BR/>".join(lines) + "</FONT>>")
-        elif lines:  # a label per edge would bury a dense picture: hover text instead
+        elif lines:
             attrs["tooltip"] = ", ".join(lines)
             attrs["penwidth"] = f"{0.5 + 2.5 * intensity(total, grad_scale):.2f}"
         g.edge(units[a].name, units[b].name, **attrs)
-    return g

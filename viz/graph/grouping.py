@@ -9,7 +9,10 @@ part of N's own computation:
 * a weighted sum (``weighted_sum``'s node) over N's weights;
 * ``w * x`` with exactly one operand a parameter of N (``p * p``, the L2 penalty, is not);
 * ``+`` whose operands are both open nodes of N (the unfused ``w*x + z`` chain);
-* an activation (``tanh``, ``relu``, ``sigmoid``) of an open node of N, which closes it.
+* an activation (``microgradnn.activations``) of an open node of N, which closes it.
+
+Ops are recognised by their entry in the engine's op table (``op_kind``), never by the
+text of their op string.
 
 Everything else (inputs, losses, penalties) stays ungrouped. Works the same for
 a graph that calls the network on many samples: all calls of neuron N share N's group.
@@ -20,15 +23,24 @@ from __future__ import annotations
 
 from typing import Dict
 
-from microgradnn.engine import WEIGHTED_SUM
+from microgradnn.activations import ACTIVATIONS
+from microgradnn.engine import op_info
 
 from .trace import Trace
 
-__all__ = ["neuron_groups", "layer_of", "group_order", "groups", "GROUP_LEVELS"]
+__all__ = ["neuron_groups", "layer_of", "group_order", "groups", "op_kind", "GROUP_LEVELS"]
 
 GROUP_LEVELS = ("neuron", "layer")
 
-_ACTIVATIONS = frozenset({"tanh", "relu", "sigmoid"})
+
+def op_kind(op: str) -> str:
+    """What a node's op is, by the engine's op table (``engine.OPS``): "add", "mul",
+    "weighted_sum", "activation" (an entry of ``microgradnn.activations``), another
+    op's name ("exp", "pow"...), or "" for a leaf or an op the table does not hold."""
+    info = op_info(op) if op else None
+    if info is None:
+        return ""
+    return "activation" if info.key in ACTIVATIONS else info.name
 
 
 def neuron_groups(t: Trace) -> Dict[str, str]:
@@ -49,18 +61,19 @@ def neuron_groups(t: Trace) -> Dict[str, str]:
         operands = node.operand_ids
         keys = [group.get(o) for o in operands]
         neuron = None
-        if node.op == WEIGHTED_SUM:
+        kind = op_kind(node.op)
+        if kind == "weighted_sum":
             params = {k for o, k in zip(operands, keys) if is_param.get(o)}
             if len(params) == 1:
                 neuron = params.pop()
-        elif node.op == "*" and len(operands) == 2:
+        elif kind == "mul" and len(operands) == 2:
             a, b = operands
             if is_param.get(a, False) != is_param.get(b, False):
                 neuron = group[a] if is_param.get(a) else group[b]
-        elif node.op == "+" and len(operands) == 2:
+        elif kind == "add" and len(operands) == 2:
             if keys[0] is not None and keys[0] == keys[1] and not (set(operands) & closed):
                 neuron = keys[0]
-        elif node.op in _ACTIVATIONS:
+        elif kind == "activation":
             operand = operands[0]
             if keys[0] is not None and operand not in closed and not is_param.get(operand):
                 neuron = keys[0]

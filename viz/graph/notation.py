@@ -20,12 +20,10 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from .grouping import neuron_groups
+from .grouping import neuron_groups, op_kind
 from .trace import Trace
 
 __all__ = ["lecture_names", "neuron_index", "neuron_outputs", "parameter_places", "cost_name"]
-
-_ACTIVATIONS = frozenset({"tanh", "relu", "sigmoid"})
 
 
 def cost_name(t: Trace) -> str:
@@ -94,7 +92,7 @@ def neuron_outputs(t: Trace) -> Dict[str, Tuple[int, int, str, Optional[str]]]:
     for key, ids in members.items():
         path = "" if key == tree.root_name and key not in tree.order else key
         l, j = neuron_index(t, path)
-        closing = [i for i in ids if t.by_id[i].op in _ACTIVATIONS]
+        closing = [i for i in ids if op_kind(t.by_id[i].op) == "activation"]
         if len(closing) > 1:
             continue  # the neuron was called more than once: names would repeat
         if closing:

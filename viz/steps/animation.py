@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from microgradnn.engine import Value
 from microgradnn.fileio import atomic_path
@@ -129,20 +129,30 @@ class _Scene:
     """The artists of one figure, made once from a ``Layout``; ``show`` restyles them."""
 
     def __init__(self, tr: Trace, lay: Layout, steps: Sequence[Step], max_width_px: int, dpi: int):
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
-        from matplotlib.path import Path
-
         from ..graph.dot import diverging_colour, max_abs
 
         self.tr, self.names, self.total = tr, node_names(tr), len(steps)
         self.has_forward = any(step.kind == "forward" for step in steps)
         self.edge_records = {e.id: e for e in tr.edges}
-        # The caption band holds exactly the most lines any step shows: no empty band.
-        lines = min(max([len(_caption_lines(st)) for st in steps] + [1]), _MAX_CAPTION_LINES)
         final = final_grads(steps)
         root = tr.root
         scale = max_abs([g for i, g in final.items() if i != root]) or max_abs(list(final.values()))
+        ax = self._figure(lay, steps, scale, max_width_px, dpi)
+        self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
+        self.boxes, self.ops, self.edges = {}, {}, {}
+        self.data, self.grad, self.contrib = {}, {}, {}
+        self._draw_boxes(ax, lay)
+        self._draw_ops(ax, lay)
+        self._draw_edges(ax, lay)
+
+    def _figure(self, lay: Layout, steps: Sequence[Step], scale: float, max_width_px: int,
+                dpi: int) -> Any:
+        """The figure: the title and caption band above, the graph's axes, the legend below;
+        sets ``detail`` (text readable at this width) and ``scale``. Returns the axes."""
+        from matplotlib.figure import Figure
+
+        # The caption band holds exactly the most lines any step shows: no empty band.
+        lines = min(max([len(_caption_lines(st)) for st in steps] + [1]), _MAX_CAPTION_LINES)
         # Only the boxes and edges: the DOT's own caption (its legend) is not drawn here,
         # so its place is cut off instead of left as an empty band.
         x0, y0, x1, y1 = _drawn_box(lay)
@@ -173,11 +183,15 @@ class _Scene:
                                         linespacing=1.25)
         self.figure.text(0.01, (legend_pt - 6) / total_h, "\n".join(legend), va="top",
                          ha="left", fontsize=_CAPTION_PT * 0.8, color="#333333", linespacing=1.3)
-        self.colour = {i: diverging_colour(g, scale) for i, g in final.items()}
+        return ax
+
+    def _draw_boxes(self, ax: Any, lay: Layout) -> None:
+        """A rounded box per value: its name (when it has one), data and grad texts."""
+        from matplotlib.patches import FancyBboxPatch
+
+        tr, s = self.tr, self.scale
         lecture = lecture_names(tr)
         root_name = root_name_of(tr, lecture)
-        self.boxes, self.ops, self.edges = {}, {}, {}
-        self.data, self.grad, self.contrib = {}, {}, {}
         for node in tr.nodes:
             if node.id not in lay.nodes:  # hidden constant
                 continue
@@ -204,7 +218,13 @@ class _Scene:
                                          fontsize=_NODE_PT * s, family=_MONO,
                                          bbox=dict(boxstyle="square,pad=0.15", fc="white",
                                                    ec="none"))
-        for node in tr.nodes:
+
+    def _draw_ops(self, ax: Any, lay: Layout) -> None:
+        """A grey circle per op, its symbol inside."""
+        from matplotlib.patches import Circle
+
+        s = self.scale
+        for node in self.tr.nodes:
             op_id = f"{node.id}_op"
             if op_id in lay.nodes:
                 ox, oy, ow, _ = lay.nodes[op_id]
@@ -213,6 +233,13 @@ class _Scene:
                 if self.detail:
                     ax.text(ox, oy, node.op, ha="center", va="center", fontsize=_NODE_PT * s)
                 self.ops[node.id] = circle
+
+    def _draw_edges(self, ax: Any, lay: Layout) -> None:
+        """The arrows along graphviz's splines, with a text for each gradient contribution."""
+        from matplotlib.patches import FancyArrowPatch
+        from matplotlib.path import Path
+
+        s = self.scale
         for edge_id, points in lay.edges.items():
             if len(points) < 2:
                 continue

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..graph.dot import format_value
 from ..graph.grouping import neuron_groups
@@ -115,8 +115,19 @@ def neuron_steps(tr: Trace, steps: Sequence[Step]) -> NeuronLevel:
     one step per neuron of the model given to ``trace``.
 
     Raises ``ValueError`` when the trace has no model, or a neuron is used more than once
-    (a batch: the neuron view is for one sample).
+    (a batch: the neuron view is for one sample). Built in three parts: the boxes (the
+    input, each neuron, the cost), the links between them, and the steps.
     """
+    group, outputs = _one_sample(tr, steps)
+    cost_name = root_name_of(tr, lecture_names(tr))
+    boxes = _Boxes(tr, group, outputs, cost_name)
+    edges, into = _unit_links(tr, boxes.unit_of)
+    level, grad_final = _level_steps(tr, steps, boxes, into, cost_name)
+    return NeuronLevel(boxes.units, edges, level, boxes.unit_of, grad_final)
+
+
+def _one_sample(tr: Trace, steps: Sequence[Step]) -> Tuple[Dict[str, str], Dict[str, Any]]:
+    """(node -> neuron, the neurons' outputs) of a trace the neuron level can step."""
     if tr.modules is None:
         raise ValueError("stepping one neuron at a time needs the model: pass parameters=model")
     if any(s.kind == "forward" for s in steps):
@@ -126,44 +137,48 @@ def neuron_steps(tr: Trace, steps: Sequence[Step]) -> NeuronLevel:
     if not outputs or len(outputs) != len(set(group.values())):
         raise ValueError("stepping one neuron at a time needs one sample: a neuron is used "
                          "more than once in this graph (a batch?); step one sample's loss")
-    lecture = lecture_names(tr)
-    root = tr.by_id[tr.root]
-    cost_name = root_name_of(tr, lecture)
+    return group, outputs
 
-    # ---- the boxes: the input, each neuron (in layer order), the cost ----
-    units: List[Unit] = []
-    neuron_unit: Dict[str, Unit] = {}
-    for key in sorted(outputs, key=lambda k: outputs[k][:2]):
-        l, j, out_id, _ = outputs[key]
-        unit = Unit(f"u{len(neuron_unit) + 1}", "neuron", f"a[{l}][{j}]",
-                    format_value(tr.by_id[out_id].data), l, j)
-        neuron_unit[key] = unit
-    inside = {node_id: neuron_unit[key].id for node_id, key in group.items()}
-    consumers: Dict[str, List[str]] = {}
-    for e in tr.edges:
-        consumers.setdefault(e.source, []).append(e.target)
-    feeds_neurons = [n.id for n in tr.nodes if n.is_leaf and n.id not in inside
-                     and consumers.get(n.id) and all(c in inside for c in consumers[n.id])]
-    last_layer = max(u.layer for u in neuron_unit.values())
-    input_unit = Unit("u0", "input", "x", f"{len(feeds_neurons)} values", 0, 0)
-    units.append(input_unit)
-    units.extend(neuron_unit.values())
-    unit_of: Dict[str, str] = dict(inside)
-    unit_of.update({i: input_unit.id for i in feeds_neurons})
-    cost_unit: Optional[Unit] = None
-    if tr.root not in unit_of:
-        cost_unit = Unit(f"u{len(units)}", "cost", cost_name, format_value(root.data),
-                         last_layer + 1, 0)
-        units.append(cost_unit)
-        for n in tr.nodes:
-            unit_of.setdefault(n.id, cost_unit.id)
-    by_id = {u.id: u for u in units}
-    for node_id, unit_id in unit_of.items():
-        by_id[unit_id].nodes.append(node_id)
-    output_of = {neuron_unit[key].id: outputs[key][2] for key in outputs}
-    z_of = {neuron_unit[key].id: outputs[key][3] for key in outputs}
 
-    # ---- the links between boxes, one per pair (a scalar edge per weight inside) ----
+class _Boxes:
+    """The boxes: the input, each neuron (in layer order), the cost; which box each node
+    of the trace belongs to (``unit_of``), and each neuron's output and z nodes."""
+
+    def __init__(self, tr: Trace, group: Dict[str, str], outputs: Dict[str, Any],
+                 cost_name: str) -> None:
+        neuron_unit: Dict[str, Unit] = {}
+        for key in sorted(outputs, key=lambda k: outputs[k][:2]):
+            l, j, out_id, _ = outputs[key]
+            neuron_unit[key] = Unit(f"u{len(neuron_unit) + 1}", "neuron", f"a[{l}][{j}]",
+                                    format_value(tr.by_id[out_id].data), l, j)
+        inside = {node_id: neuron_unit[key].id for node_id, key in group.items()}
+        consumers: Dict[str, List[str]] = {}
+        for e in tr.edges:
+            consumers.setdefault(e.source, []).append(e.target)
+        feeds_neurons = [n.id for n in tr.nodes if n.is_leaf and n.id not in inside
+                         and consumers.get(n.id) and all(c in inside for c in consumers[n.id])]
+        last_layer = max(u.layer for u in neuron_unit.values())
+        input_unit = Unit("u0", "input", "x", f"{len(feeds_neurons)} values", 0, 0)
+        self.units: List[Unit] = [input_unit, *neuron_unit.values()]
+        self.unit_of: Dict[str, str] = dict(inside)
+        self.unit_of.update({i: input_unit.id for i in feeds_neurons})
+        if tr.root not in self.unit_of:
+            cost_unit = Unit(f"u{len(self.units)}", "cost", cost_name,
+                             format_value(tr.by_id[tr.root].data), last_layer + 1, 0)
+            self.units.append(cost_unit)
+            for n in tr.nodes:
+                self.unit_of.setdefault(n.id, cost_unit.id)
+        self.by_id = {u.id: u for u in self.units}
+        for node_id, unit_id in self.unit_of.items():
+            self.by_id[unit_id].nodes.append(node_id)
+        self.output_of = {neuron_unit[key].id: outputs[key][2] for key in outputs}
+        self.z_of = {neuron_unit[key].id: outputs[key][3] for key in outputs}
+
+
+def _unit_links(tr: Trace, unit_of: Dict[str, str]
+                ) -> Tuple[List[UnitEdge], Dict[str, List[str]]]:
+    """The links between boxes, one per pair (a scalar edge per weight inside), and the
+    links into each box."""
     link_ids: Dict[Tuple[str, str], int] = {}
     counts: List[int] = []
     for e in tr.edges:
@@ -178,8 +193,14 @@ def neuron_steps(tr: Trace, steps: Sequence[Step]) -> NeuronLevel:
     into: Dict[str, List[str]] = {}
     for edge in edges:
         into.setdefault(edge.target, []).append(edge.id)
+    return edges, into
 
-    # ---- the steps: scalar steps grouped by box, in the order each box finishes ----
+
+def _level_steps(tr: Trace, steps: Sequence[Step], boxes: _Boxes, into: Dict[str, List[str]],
+                 cost_name: str) -> Tuple[List[LevelStep], Dict[str, int]]:
+    """The steps: scalar steps grouped by box, in the order each box finishes; and for
+    each box, the step after which its gradient is final."""
+    unit_of, by_id = boxes.unit_of, boxes.by_id
     by_unit: Dict[str, List[int]] = {}
     for step in steps:
         if step.kind == "backward":
@@ -188,28 +209,29 @@ def neuron_steps(tr: Trace, steps: Sequence[Step]) -> NeuronLevel:
     # when its last scalar step is done: a neuron's additions to the layer before it come
     # in the engine's own order, so every "before" is the previous "after".
     order = sorted(by_unit, key=lambda u: (by_id[u].kind != "cost", by_unit[u][-1]))
-    level: List[LevelStep] = []
     seed = steps[0]
     seed_unit = unit_of[seed.node_id]
-    level.append(LevelStep(0, "seed", seed_unit, cost_name,
-                           f"d{cost_name}/d{cost_name} = {format_value(seed.upstream)}", (), (),
-                           (seed.index,), format_value(seed.upstream)))
+    level: List[LevelStep] = [
+        LevelStep(0, "seed", seed_unit, cost_name,
+                  f"d{cost_name}/d{cost_name} = {format_value(seed.upstream)}", (), (),
+                  (seed.index,), format_value(seed.upstream))]
     grad_final: Dict[str, int] = {seed_unit: 0}
     places = parameter_places(tr)
     for unit_id in order:
         unit = by_id[unit_id]
         scalar = [steps[i] for i in by_unit[unit_id]]
         if unit.kind == "cost":
-            step = _cost_step(len(level), unit, scalar, unit_of, output_of, by_id, cost_name,
-                              tuple(into.get(unit_id, ())))
+            step = _cost_step(len(level), unit, scalar, unit_of, boxes.output_of, by_id,
+                              cost_name, tuple(into.get(unit_id, ())))
         else:
             step = _neuron_step(len(level), unit, scalar, unit_of, by_id, places, cost_name,
-                                output_of[unit_id], z_of[unit_id], tuple(into.get(unit_id, ())))
+                                boxes.output_of[unit_id], boxes.z_of[unit_id],
+                                tuple(into.get(unit_id, ())))
         level.append(step)
         for row in step.rows:
             if row.unit:
                 grad_final[row.unit] = step.index
-    return NeuronLevel(units, edges, level, unit_of, grad_final)
+    return level, grad_final
 
 
 def _terms_by_operand(scalar: Sequence[Step]) -> Dict[str, Term]:
