@@ -148,6 +148,7 @@ TIERS: Dict[str, int] = {
     "microgradnn.gradcheck": 0, "microgradnn.activations": 0, "microgradnn.expression": 0,
     "microgradnn.metrics": 0, "microgradnn.fileio": 0, "microgradnn.malloc": 0,
     "microgradnn.blas": 0, "microgradnn.toy_training": 0, "microgradnn.datasets": 0,
+    "microgradnn.exercises": 0, "microgradnn.practice": 0,
     # 1, the vectorized path
     "microgradnn.tensor": 1,
     # 2, training and models (and the package's front door, whose load() reads checkpoints)
