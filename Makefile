@@ -99,6 +99,11 @@ explain-screenshots: $(VENV)/.installed-test system-deps
 practice-screenshot: $(VENV)/.installed-test system-deps
 	$(VPY) docs/practice_screenshot.py
 
+# The README's picture of the playground (trains the network live for one epoch in chromium).
+.PHONY: playground-screenshot
+playground-screenshot: $(VENV)/.installed-test system-deps
+	OPENBLAS_NUM_THREADS=1 $(VPY) docs/playground_screenshot.py
+
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(VENV)/.installed
 	@for f in examples/[0-9][0-9]_*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done

@@ -1,5 +1,5 @@
 """The ``microgradnn`` command: ``demo | graph | backprop | train | eval | predict | descent |
-landscape | explain | export |
+landscape | explain | export | serve |
 architecture``.
 
 Each sub-command lives in its own module under ``microgradnn.commands`` and
@@ -18,7 +18,8 @@ from typing import List, Optional
 __all__ = ["main", "build_parser"]
 
 # One module per group of sub-commands, in the order shown by --help.
-COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export", "architecture")
+COMMAND_MODULES = ("demo", "graph", "backprop", "mnist", "descent", "explain", "export", "architecture",
+                   "serve")
 
 
 class CommandError(Exception):

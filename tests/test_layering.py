@@ -101,7 +101,7 @@ def test_cli_modules_import_viz_only_inside_their_handlers(module):
 def test_import_viz_does_not_load_matplotlib():
     assert _loaded_after("import viz") == {"viz": True, "matplotlib": False, "graphviz": False}
     # every public name, and every part, can be imported without matplotlib
-    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.steps, viz.plots, viz.explainer")
+    loaded = _loaded_after("from viz import *\nimport viz.graph, viz.steps, viz.plots, viz.explainer, viz.playground")
     assert loaded["viz"] and loaded["graphviz"]
     assert not loaded["matplotlib"]
 
@@ -109,7 +109,7 @@ def test_import_viz_does_not_load_matplotlib():
 def test_every_public_name_of_viz_is_there():
     import viz
 
-    assert len(viz.__all__) == len(set(viz.__all__)) == 38
+    assert len(viz.__all__) == len(set(viz.__all__)) == 39
     for name in viz.__all__:
         assert getattr(viz, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

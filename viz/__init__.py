@@ -1,9 +1,10 @@
 """Pictures of microgradnn graphs and networks (graphviz and matplotlib).
 
-Four parts: ``viz.graph`` (graphviz pictures of a computation graph or a network),
+Five parts: ``viz.graph`` (graphviz pictures of a computation graph or a network),
 ``viz.steps`` (the backward pass one step at a time: HTML page, animation), ``viz.plots``
-(matplotlib figures: training, descent paths, cost landscapes) and ``viz.explainer`` (the
-explain page of a trained model on one image). Every public name is importable from
+(matplotlib figures: training, descent paths, cost landscapes), ``viz.explainer`` (the
+explain page of a trained model on one image) and ``viz.playground`` (``viz.serve``: the
+explain page as a local web app over a live model). Every public name is importable from
 ``viz`` itself; a part is imported the first time one of its names is used, so
 ``microgradnn graph`` loads only ``viz.graph``.
 
@@ -33,6 +34,7 @@ _PARTS: Dict[str, str] = {
     **dict.fromkeys(["descent_path", "plot_descent", "save_descent_animation"], "plots.descent"),
     **dict.fromkeys(["loss_landscape", "plot_landscape", "training_path"], "plots.landscape"),
     "explain": "explainer",
+    "serve": "playground.launch",
 }
 
 __all__ = list(_PARTS)
@@ -40,7 +42,7 @@ __all__ = list(_PARTS)
 
 def __getattr__(name: str) -> Any:
     """Import the part that defines ``name`` on first use (PEP 562), then cache it here."""
-    if name in ("graph", "steps", "plots", "explainer"):
+    if name in ("graph", "steps", "plots", "explainer", "playground"):
         return importlib.import_module(f"{__name__}.{name}")
     part = _PARTS.get(name)
     if part is None:
@@ -64,6 +66,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
                         plot_history, plot_images, plot_misclassified, plot_weight_images,
                         save_figure)
     from .explainer import explain
+    from .playground.launch import serve
     from .plots.descent import descent_path, plot_descent, save_descent_animation
     from .plots.landscape import loss_landscape, plot_landscape, training_path
     from .steps import (Step, Stepper, Term, backprop_steps, format_walkthrough,
