@@ -104,6 +104,11 @@ practice-screenshot: $(VENV)/.installed-test system-deps
 playground-screenshot: $(VENV)/.installed-test system-deps
 	OPENBLAS_NUM_THREADS=1 $(VPY) docs/playground_screenshot.py
 
+# The README's picture of the 2-D playground (trains a circles network for a few seconds).
+.PHONY: playground2d-screenshot
+playground2d-screenshot: $(VENV)/.installed-test system-deps
+	OPENBLAS_NUM_THREADS=1 $(VPY) docs/playground2d_screenshot.py
+
 # The learning path, each example in its quick form; pictures go to examples_out/.
 examples: $(VENV)/.installed
 	@for f in examples/[0-9][0-9]_*.py; do echo "== $$f"; $(VPY) $$f --quick || exit 1; done

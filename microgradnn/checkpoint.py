@@ -24,16 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AbstractSet, Any, BinaryIO, Dict, Mapping, Optional, Tuple, Union
+from typing import AbstractSet, Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
 from .fileio import atomic_path, check_readable_file
+from .ziparchive import ARCHIVE_ERRORS, check_directory, check_members
 
 __all__ = ["save", "load", "load_checkpoint", "Checkpoint", "CheckpointError", "FORMAT_VERSION"]
 
@@ -167,22 +166,6 @@ class _Entry:
     offset: int  # where the array's bytes start inside the member
 
 
-def _check_directory(handle: BinaryIO, size: int, path: Path) -> None:
-    """Refuse a zip whose central directory is too large to list (a directory bomb)
-    before ``zipfile`` builds one object per entry."""
-    tail_length = min(size, 22 + 65535)
-    handle.seek(size - tail_length)
-    tail = handle.read(tail_length)
-    handle.seek(0)
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        return  # not a zip: zipfile says so below
-    entries, directory_size = struct.unpack("<HI", tail[at + 10:at + 16])
-    if entries > MAX_ENTRIES or directory_size > MAX_ENTRIES * 1024:
-        raise CheckpointError(f"{path}: its zip directory lists {entries} entries in "
-                              f"{directory_size} bytes; a checkpoint has at most {MAX_ENTRIES}")
-
-
 def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> _Entry:
     name = info.filename[:-4]
     try:
@@ -195,7 +178,7 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) ->
             else:
                 raise ValueError(f"npy format version {version} is not supported")
             offset = member.tell()
-    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as error:
+    except (ValueError, SyntaxError, *ARCHIVE_ERRORS) as error:
         raise CheckpointError(f"{path}: entry {name!r} is not a readable array "
                               f"({_first_line(error)})") from None
     if dtype.hasobject:
@@ -219,6 +202,7 @@ def _list_entries(archive: zipfile.ZipFile, path: Path) -> Dict[str, _Entry]:
     if len(infos) > MAX_ENTRIES:
         raise CheckpointError(f"{path}: {len(infos)} entries; a checkpoint has at most "
                               f"{MAX_ENTRIES}")
+    check_members(infos, str(path), CheckpointError)
     entries: Dict[str, _Entry] = {}
     for info in infos:
         if not info.filename.endswith(".npy"):
@@ -248,16 +232,19 @@ _METADATA = {"format": (np.dtype(np.int64), 8, "one int64"),
              "extra": (np.dtype(np.uint8), MAX_EXTRA_BYTES, "uint8 JSON bytes")}
 
 
-def _small(archive: zipfile.ZipFile, entries: Mapping[str, _Entry], name: str,
-           path: Path) -> np.ndarray:
-    """Read a metadata entry after checking its dtype and size from the header."""
-    entry = entries[name]
-    dtype, limit, what = _METADATA[name]
-    if (entry.dtype.kind, entry.dtype.itemsize) != (dtype.kind, dtype.itemsize) or \
-            len(entry.shape) != 1 or entry.shape[0] * dtype.itemsize > limit:
-        raise CheckpointError(f"{path}: entry {name!r} should be {what}, at most {limit} bytes; "
-                              f"got {entry.dtype} of shape {entry.shape}")
-    return _read(archive, entry)
+def _check_metadata(entries: Mapping[str, _Entry], path: Path) -> None:
+    """Every metadata entry's dtype and size, from its header: before a byte is inflated."""
+    for name, (dtype, limit, what) in _METADATA.items():
+        entry = entries[name]
+        if (entry.dtype.kind, entry.dtype.itemsize) != (dtype.kind, dtype.itemsize) or \
+                len(entry.shape) != 1 or entry.shape[0] * dtype.itemsize > limit:
+            raise CheckpointError(f"{path}: entry {name!r} should be {what}, at most {limit} "
+                                  f"bytes; got {entry.dtype} of shape {entry.shape}")
+
+
+def _small(archive: zipfile.ZipFile, entries: Mapping[str, _Entry], name: str) -> np.ndarray:
+    """A metadata entry, its dtype and size checked by ``_check_metadata``."""
+    return _read(archive, entries[name])
 
 
 def _streamed_digest(archive: zipfile.ZipFile, entries: Mapping[str, _Entry]) -> str:
@@ -269,7 +256,7 @@ def _streamed_digest(archive: zipfile.ZipFile, entries: Mapping[str, _Entry]) ->
         entry = entries[name]
         h.update(f"{name}|{entry.dtype.str}|{entry.shape}|".encode("utf-8"))
         if entry.fortran and len(entry.shape) > 1:  # the digest is over C order
-            h.update(np.ascontiguousarray(_read(archive, entry)).tobytes())
+            _hash_c_order(h, _read(archive, entry))
             continue
         with archive.open(entry.info) as member:
             member.read(entry.offset)
@@ -279,6 +266,14 @@ def _streamed_digest(archive: zipfile.ZipFile, entries: Mapping[str, _Entry]) ->
                     break
                 h.update(chunk)
     return h.hexdigest()
+
+
+def _hash_c_order(h: Any, array: np.ndarray) -> None:
+    """Feed ``array``'s bytes in C order to ``h`` a slab of rows at a time, never a whole
+    copy (a Fortran-ordered array is stored transposed)."""
+    rows = max(1, _CHUNK // max(1, array[:1].nbytes))
+    for start in range(0, array.shape[0], rows):
+        h.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
 
 
 def _decode_json(array: np.ndarray, name: str, path: Path) -> Dict[str, Any]:
@@ -318,18 +313,18 @@ def load_checkpoint(path: PathLike) -> Checkpoint:
         if size > _max_file_bytes():
             raise CheckpointError(f"{path}: {size:,} bytes is larger than any checkpoint of a "
                                   f"model within the parameter limit")
-        _check_directory(handle, size, path)
+        check_directory(handle, size, MAX_ENTRIES, MAX_ENTRIES * 1024, str(path),
+                        CheckpointError)
         try:
             archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-                struct.error) as error:
+        except (ValueError, *ARCHIVE_ERRORS) as error:
             raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or not "
                                   f"written by microgradnn.checkpoint.save): "
                                   f"{_first_line(error)}") from None
         with archive:
             try:
                 return _load_from(archive, path)
-            except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+            except ARCHIVE_ERRORS as error:
                 raise CheckpointError(f"{path} is not a readable .npz checkpoint (truncated or "
                                       f"corrupt): {_first_line(error)}") from None
 
@@ -338,13 +333,14 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
     from .models import build_model, integer_state_keys, normalize_spec, parameter_shapes
 
     entries = _list_entries(archive, path)
-    version = _small(archive, entries, "format", path)
+    _check_metadata(entries, path)
+    version = _small(archive, entries, "format")
     if version.size != 1 or int(version[0]) != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {version.tolist()} is not supported "
                               f"(this microgradnn reads format {FORMAT_VERSION})")
     # The spec against the stored headers first: a file whose arrays do not match what it
     # claims is refused before a byte of them is read (or decompressed).
-    spec = _decode_json(_small(archive, entries, "spec", path), "spec", path)
+    spec = _decode_json(_small(archive, entries, "spec"), "spec", path)
     try:
         normalized = normalize_spec(spec)
         expected = parameter_shapes(normalized)
@@ -354,23 +350,53 @@ def _load_from(archive: zipfile.ZipFile, path: Path) -> Checkpoint:
               if name.startswith(PARAM_PREFIX)}
     _check_fits(expected, {name: (e.shape, e.dtype) for name, e in params.items()}, str(path),
                 integer_state_keys(normalized))
-    stored = _small(archive, entries, "sha256", path).tobytes().decode(
+    stored = _small(archive, entries, "sha256").tobytes().decode(
         "ascii", errors="replace")
     actual = _streamed_digest(archive, entries)
     if stored != actual:
         raise CheckpointError(f"{path}: sha256 check failed (stored {stored[:12]}..., content "
                               f"{actual[:12]}...): the file was modified or corrupted after it "
                               f"was saved")
-    extra = _decode_json(_small(archive, entries, "extra", path), "extra",
-                         path)
+    extra = _decode_json(_small(archive, entries, "extra"), "extra", path)
     state = {name: _read(archive, entry) for name, entry in params.items()}
     for name, array in state.items():
         if not np.all(np.isfinite(array)):
             raise CheckpointError(f"{path}: weight {name!r} holds NaN or inf")
     model = build_model(normalized)
+    counts = integer_state_keys(normalized)
+    weights_dtype = model.parameters()[0].data.dtype
+    state = _cast_and_check(state, {name: np.dtype(np.int64) if name in counts else weights_dtype
+                                    for name in state}, path)
     _load_into(model, state, str(path))
     model.eval()
     return Checkpoint(model=model, spec=spec, extra=extra)
+
+
+# Buffers with a domain of their own: BatchNorm's running variance and batch count.
+_NON_NEGATIVE = ("running_var", "num_batches_tracked")
+
+
+def _cast_and_check(state: Mapping[str, np.ndarray], dtypes: Mapping[str, np.dtype],
+                    path: Path) -> Dict[str, np.ndarray]:
+    """The stored arrays cast to the model's own ``dtypes``, refused if the cast overflows
+    (float64 1e300 is inf in float32) or a buffer leaves its domain (a negative variance)."""
+    cast: Dict[str, np.ndarray] = {}
+    for name, array in state.items():
+        dtype = dtypes[name]
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = array.astype(dtype, copy=False)
+        if dtype.kind == "f" and not np.all(np.isfinite(value)):
+            worst = float(np.max(np.abs(array[~np.isfinite(value)])))
+            raise CheckpointError(f"{path}: weight {name!r} holds {worst:.3g}, which is inf as "
+                                  f"{dtype} (the model's precision, largest "
+                                  f"{float(np.finfo(dtype).max):.3g})")
+        if dtype.kind in "iu" and not np.array_equal(value, array):
+            raise CheckpointError(f"{path}: {name!r} must hold whole numbers that fit {dtype}")
+        if name.rsplit(".", 1)[-1] in _NON_NEGATIVE and value.size and value.min() < 0:
+            raise CheckpointError(f"{path}: {name!r} holds {value.min():.3g}; it must be >= 0 "
+                                  f"(a variance or a count)")
+        cast[name] = value
+    return cast
 
 
 def load(path: PathLike) -> Any:

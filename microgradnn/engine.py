@@ -107,7 +107,12 @@ class Value:
         a, b = self.data, other.data
         if b == 0.0:
             raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
-        return Value(a / b, "", "/", (self, other), (1.0 / b, -a / (b * b)))
+        q = a / b
+        da, db = 1.0 / b, -q / b  # -a / b**2 without squaring b (1e-300**2 is 0.0)
+        if not (-_INF < q < _INF and -_INF < da < _INF and -_INF < db < _INF):
+            raise OverflowError(f"division overflow: {a!r} / {b!r}, its value or its derivative "
+                                f"is too large for a float")
+        return Value(q, "", "/", (self, other), (da, db))
 
     def __neg__(self) -> "Value":
         return Value(-self.data, "", "neg", (self,), (-1.0,))

@@ -198,6 +198,7 @@ def _math_error(text: str, node: ast.AST, args: List[Value], error: Exception) -
     message = str(error) if len(error.args) == 1 else ""
     overflow = isinstance(error, (OverflowError, ZeroDivisionError)) and (
         not message or message in ("float division by zero", "math range error")
+        or message.startswith("division overflow")
         or (isinstance(error, ZeroDivisionError) and all(a.data != 0.0 for a in args)))
     if overflow or (isinstance(error, ValueError) and "non-finite" in message):
         # Python's own words name no op: the value or the local derivative left the floats.

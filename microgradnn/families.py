@@ -24,7 +24,7 @@ in their first hundred steps.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Tuple
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from .tensor import (AdaptiveAvgPool2d, AvgPool2d, BasicBlock, BatchNorm2d, Conv
 from .tensor.layers import ACTIVATIONS
 
 __all__ = ["FAMILIES", "FAMILY_DEFAULTS", "RECIPES", "FASTEST_RECIPE", "build_family",
-           "describe_family", "recipe_command"]
+           "describe_family", "recipe_command", "Layer", "layer_plan"]
 
 # Defaults of each family's spec keys (besides "model", "seed", "classes", "input").
 FAMILY_DEFAULTS: Dict[str, Dict[str, Any]] = {
@@ -132,12 +132,18 @@ def _vgg(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
     return layers + [Linear(width, spec["classes"], rng=rng)]
 
 
+def _inception_widths(w: int) -> List[Tuple[int, ...]]:
+    """The three inception modules' (in, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)."""
+    h = max(w // 2, 1)
+    a = (2 * w, w, w, 2 * w, h, w, w)                                                # 14 x 14
+    b = (w + 2 * w + w + w, 2 * w, 3 * w // 2, 3 * w, h, w, w)                       # 14 x 14
+    c = (2 * w + 3 * w + w + w, 3 * w, 2 * w, 4 * w, h, w, w)                         # 7 x 7
+    return [a, b, c]
+
+
 def _googlenet(spec: Mapping[str, Any], rng: np.random.Generator) -> List[Module]:
     w = spec["width"]
-    h = max(w // 2, 1)
-    a = Inception(2 * w, w, w, 2 * w, h, w, w, rng=rng)                       # 14 x 14
-    b = Inception(a.out_channels, 2 * w, 3 * w // 2, 3 * w, h, w, w, rng=rng)  # 14 x 14
-    c = Inception(b.out_channels, 3 * w, 2 * w, 4 * w, h, w, w, rng=rng)       # 7 x 7
+    a, b, c = (Inception(*widths, rng=rng) for widths in _inception_widths(w))
     return [Conv2d(1, 2 * w, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),      # 28 -> 14
             a, b, MaxPool2d(3, 2, 1), c,                                         # 14 -> 7
             AdaptiveAvgPool2d(1), Flatten(), Linear(c.out_channels, spec["classes"], rng=rng)]
@@ -168,6 +174,71 @@ def _he_init(model: Module, rng: np.random.Generator) -> None:
             w = m.weight.data
             bound = np.sqrt(6.0 / w[0].size)
             w[...] = rng.uniform(-bound, bound, w.shape)
+
+
+class Layer(NamedTuple):
+    """One convolution or fully connected layer of a family, as ``layer_plan`` lists it:
+    ``inputs`` -> ``outputs`` channels (features), a ``kernel`` x ``kernel`` window, an
+    output of ``side`` x ``side`` (1 for a fully connected layer)."""
+
+    inputs: int
+    outputs: int
+    kernel: int
+    side: int
+
+
+def _resnet_plan(spec: Mapping[str, Any]) -> List[Layer]:
+    channels = spec["channels"]
+    plan, width, side = [Layer(1, channels[0], 3, 28)], channels[0], 28
+    for stage, out in enumerate(channels):
+        for block in range(spec["blocks"]):
+            stride = 2 if stage > 0 and block == 0 else 1
+            side = (side - 1) // stride + 1
+            plan += [Layer(width, out, 3, side), Layer(out, out, 3, side)]
+            if stride != 1 or width != out:
+                plan.append(Layer(width, out, 1, side))
+            width = out
+    return plan + [Layer(width, spec["classes"], 1, 1)]
+
+
+def _googlenet_plan(spec: Mapping[str, Any]) -> List[Layer]:
+    plan = [Layer(1, 2 * spec["width"], 3, 28)]
+    for (cin, c1, c3r, c3, c5r, c5, pool), side in zip(_inception_widths(spec["width"]),
+                                                       (14, 14, 7)):
+        plan += [Layer(cin, c1, 1, side), Layer(cin, c3r, 1, side), Layer(c3r, c3, 3, side),
+                 Layer(cin, c5r, 1, side), Layer(c5r, c5, 5, side), Layer(cin, pool, 1, side),
+                 Layer(cin, c1 + c3 + c5 + pool, 0, side)]  # the joined output: no weights
+    return plan + [Layer(plan[-1].outputs, spec["classes"], 1, 1)]
+
+
+def _fully_connected(width: int, spec: Mapping[str, Any]) -> List[Layer]:
+    plan = []
+    for size in [*spec.get("hidden", []), spec["classes"]]:
+        plan.append(Layer(width, size, 1, 1))
+        width = size
+    return plan
+
+
+def layer_plan(spec: Mapping[str, Any]) -> List[Layer]:
+    """The convolutions and fully connected layers ``build_family(spec)`` makes, computed
+    from the (normalized) spec without building anything: what bounds a spec's cost
+    (``microgradnn.models.check_spec_size``). A layer with ``kernel`` 0 is an inception
+    module's joined output (it has no weights of its own)."""
+    kind = spec["model"]
+    if kind == "lenet5":
+        return [Layer(1, 6, 5, 28), Layer(6, 16, 5, 10), Layer(400, 120, 1, 1),
+                Layer(120, 84, 1, 1), Layer(84, spec["classes"], 1, 1)]
+    if kind == "alexnet":
+        c1, c2, c3, c4, c5 = spec["channels"]
+        return [Layer(1, c1, 7, 28), Layer(c1, c2, 5, 13), Layer(c2, c3, 3, 6),
+                Layer(c3, c4, 3, 6), Layer(c4, c5, 3, 6)] + _fully_connected(c5 * 4, spec)
+    if kind == "vgg":
+        plan, channels, side = [], 1, 28
+        for out in spec["channels"]:
+            plan += [Layer(channels, out, 3, side), Layer(out, out, 3, side)]
+            channels, side = out, side // 2
+        return plan + _fully_connected(channels * side * side, spec)
+    return _googlenet_plan(spec) if kind == "googlenet" else _resnet_plan(spec)
 
 
 def build_family(spec: Mapping[str, Any]) -> Sequential:

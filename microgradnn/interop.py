@@ -245,9 +245,13 @@ def to_torch(model: Module) -> Any:
     return twin
 
 
-def _build_ours(module: Any, torch: Any, path: str) -> Module:
+def _build_ours(module: Any, torch: Any, path: str, inside: Tuple[int, ...] = ()) -> Module:
+    if id(module) in inside:
+        raise ValueError(f"from_torch: the module at {path!r} contains itself; a model is a "
+                         f"tree of layers")
     if isinstance(module, torch.nn.Sequential):
-        return L.Sequential(*[_build_ours(m, torch, f"{path}.{name}" if path else name)
+        return L.Sequential(*[_build_ours(m, torch, f"{path}.{name}" if path else name,
+                                          inside + (id(module),))
                               for name, m in module.named_children()])
     twins = _block_twins(torch)
     if type(module) is twins["BasicBlock"]:
@@ -266,6 +270,17 @@ def _build_ours(module: Any, torch: Any, path: str) -> Module:
                      f"counterpart; convertible layers: {_names()}")
 
 
+def _numpy_of(key: str, value: Any, torch: Any) -> np.ndarray:
+    """A copy of one ``state_dict`` tensor as numpy, refusing what numpy cannot hold."""
+    if value.is_meta:
+        raise ValueError(f"from_torch: {key!r} is on the meta device, a shape without data; "
+                         f"load or initialize real weights first")
+    if value.dtype not in (torch.float32, torch.float64) and value.is_floating_point():
+        raise ValueError(f"from_torch: {key!r} is {value.dtype}; parameters must all be "
+                         f"float32 or all float64 (call .float() or .double() first)")
+    return value.detach().cpu().numpy().copy()
+
+
 def from_torch(module: Any) -> Module:
     """The vectorized-path model equal to a ``torch.nn.Module`` built from convertible layers.
 
@@ -276,7 +291,7 @@ def from_torch(module: Any) -> Module:
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch: expected a torch.nn.Module, got {type(module).__name__}")
     model = _build_ours(module, torch, "")
-    state = {key: value.detach().cpu().numpy().copy() for key, value in module.state_dict().items()}
+    state = {key: _numpy_of(key, value, torch) for key, value in module.state_dict().items()}
     dtypes = {array.dtype for array in state.values() if array.dtype.kind != "i"}  # counts aside
     if dtypes - {np.dtype(np.float32), np.dtype(np.float64)} or len(dtypes) > 1:
         raise ValueError(f"from_torch: parameters must all be float32 or all float64, "

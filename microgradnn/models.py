@@ -24,10 +24,14 @@ Common keys: ``activation`` ("relu" | "sigmoid" | "tanh"), ``seed`` (weights dra
 help sigmoid units).
 
 Bounds (``check_spec_size``, called by ``normalize_spec``): at most ``MAX_HIDDEN_LAYERS``
-hidden layers and ``MAX_PARAMETERS`` parameters in all, counted from the spec by
-``parameter_shapes`` before anything is allocated. The checkpoint loader compares the
-same ``parameter_shapes`` with the arrays stored in a file before building the model.
-A new model family adds its entry to ``PARAMETER_SHAPES``.
+hidden layers, ``MAX_CLASSES`` classes and ``MAX_PARAMETERS`` parameters in all, counted
+from the spec by ``parameter_shapes`` before anything is allocated. A convolutional
+model (``cnn`` and the families) is also bounded by what evaluating it costs, read off
+its layers (``families.layer_plan``) without building it: at most ``MAX_ACTIVATIONS``
+numbers per image in any layer's output (what a batch of 1000 test images holds at
+once) and ``MAX_MULTIPLY_ADDS`` per image (its time). The checkpoint loader compares
+the same ``parameter_shapes`` with the arrays stored in a file before building the model.
+A new model family adds its entry to ``PARAMETER_SHAPES`` and to ``families.layer_plan``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .families import FAMILIES, FAMILY_DEFAULTS, build_family, describe_family
+from .families import FAMILIES, FAMILY_DEFAULTS, Layer, build_family, describe_family, layer_plan
 from .module import Module
 from .tensor import Conv2d, Dropout, Flatten, Linear, MaxPool2d, Sequential
 from .tensor.layers import ACTIVATIONS
@@ -46,12 +50,18 @@ from .tensor.layers import ACTIVATIONS
 __all__ = ["build_model", "normalize_spec", "input_shape", "input_shape_of", "input_mode_of",
            "describe", "to_scalar_mlp", "parameter_shapes", "check_spec_size", "ACTIVATIONS",
            "INPUT_MODES", "SIDE", "MAX_PARAMETERS", "MAX_HIDDEN_LAYERS", "PARAMETER_SHAPES",
-           "MODEL_KINDS", "FAMILIES", "integer_state_keys"]
+           "MODEL_KINDS", "FAMILIES", "integer_state_keys", "MAX_CLASSES", "MAX_ACTIVATIONS",
+           "MAX_MULTIPLY_ADDS", "evaluation_cost"]
 
 SIDE = 28
 INPUT_MODES = ("unit", "standard")
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights; training needs about 4x that
 MAX_HIDDEN_LAYERS = 64
+MAX_CLASSES = 1000
+# Per image, for the convolutional models: the largest layer output (32 channels of 28 x 28;
+# a batch of 1000 such images is 100 MB per array) and the multiply-adds of one forward pass.
+MAX_ACTIVATIONS = 32 * SIDE * SIDE
+MAX_MULTIPLY_ADDS = 10_000_000
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "mlp": {"hidden": [16, 16], "activation": "sigmoid", "seed": 0, "inputs": SIDE * SIDE,
             "classes": 10, "input": "unit"},
@@ -92,7 +102,7 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
     if not isinstance(spec, Mapping):
         raise TypeError(f"model spec must be a dict, got {type(spec).__name__}")
     kind = spec.get("model")
-    if kind not in _DEFAULTS:
+    if not isinstance(kind, str) or kind not in _DEFAULTS:
         raise ValueError(f"model spec: 'model' must be one of {sorted(_DEFAULTS)}, "
                          f"got {_shown(kind)}")
     out: Dict[str, Any] = {"model": kind, **_DEFAULTS[kind]}
@@ -115,8 +125,11 @@ def normalize_spec(spec: Mapping[str, Any]) -> Dict[str, Any]:
         raise ValueError(f"model spec: seed must be an integer in 0..2**64-1, got {_shown(seed)}")
     out["seed"] = int(seed)
     out["classes"] = _int_list(out["classes"], "classes", allow_empty=False)[0]
-    if kind in FAMILIES:  # bounded by _normalize_family: no count needed (it would build one)
-        return _normalize_family(out)
+    if out["classes"] > MAX_CLASSES:
+        raise ValueError(f"model spec: classes must be in 1..{MAX_CLASSES}, got {out['classes']}")
+    if kind in FAMILIES:
+        check_spec_size(_normalize_family(out))
+        return out
     if kind == "mlp":
         out["inputs"] = _int_list(out["inputs"], "inputs", allow_empty=False)[0]
     else:
@@ -208,12 +221,55 @@ def parameter_shapes(spec: Mapping[str, Any]) -> Dict[str, Tuple[int, ...]]:
     return shapes(spec)
 
 
-def check_spec_size(spec: Mapping[str, Any]) -> int:
-    """The parameter count of a normalized ``spec``; ``ValueError`` past ``MAX_PARAMETERS``.
+def _cnn_plan(spec: Mapping[str, Any]) -> List[Layer]:
+    plan, channels, side = [], 1, SIDE
+    for out in spec["channels"]:
+        plan.append(Layer(channels, out, spec["kernel"], side))
+        channels, side = out, side // 2
+    width = channels * side * side
+    for size in [*spec["hidden"], spec["classes"]]:
+        plan.append(Layer(width, size, 1, 1))
+        width = size
+    return plan
 
-    Counted from ``parameter_shapes`` with Python integers, so a spec asking for
-    ``hidden: [1000000000]`` is refused before a single weight is allocated.
+
+def evaluation_cost(spec: Mapping[str, Any]) -> Tuple[int, int, int]:
+    """(weights, largest layer output, multiply-adds), the last two per image, of a
+    normalized convolutional ``spec``, read off its layers without building it. The
+    weights leave out biases and batch-norm scales (``parameter_shapes`` has them all)."""
+    plan = layer_plan(spec) if spec["model"] in FAMILIES else _cnn_plan(spec)
+    weights = sum(layer.inputs * layer.outputs * layer.kernel ** 2 for layer in plan)
+    largest = max(layer.outputs * layer.side ** 2 for layer in plan)
+    work = sum(layer.inputs * layer.outputs * layer.kernel ** 2 * layer.side ** 2
+               for layer in plan)
+    return weights, largest, work
+
+
+def _check_cost(spec: Mapping[str, Any]) -> None:
+    weights, largest, work = evaluation_cost(spec)
+    if weights > MAX_PARAMETERS:
+        raise ValueError(f"model spec: {_describe(spec)} would have over {weights:,} "
+                         f"parameters, more than the limit of {MAX_PARAMETERS:,}")
+    if largest > MAX_ACTIVATIONS:
+        raise ValueError(f"model spec: {_describe(spec)} has a layer output of {largest:,} "
+                         f"numbers per image, more than the limit of {MAX_ACTIVATIONS:,} "
+                         f"(32 channels of 28x28) that keeps evaluating it within memory")
+    if work > MAX_MULTIPLY_ADDS:
+        raise ValueError(f"model spec: {_describe(spec)} needs {work:,} multiply-adds per "
+                         f"image, more than the limit of {MAX_MULTIPLY_ADDS:,} that keeps "
+                         f"evaluating it within seconds")
+
+
+def check_spec_size(spec: Mapping[str, Any]) -> int:
+    """The parameter count of a normalized ``spec``; ``ValueError`` past ``MAX_PARAMETERS``,
+    or, for a convolutional model, past ``MAX_ACTIVATIONS`` or ``MAX_MULTIPLY_ADDS``.
+
+    Counted from the spec with Python integers (``evaluation_cost``, then
+    ``parameter_shapes``), so a spec asking for ``hidden: [1000000000]`` or a million
+    classes is refused before a single weight is allocated.
     """
+    if spec["model"] != "mlp":
+        _check_cost(spec)
     total = sum(int(np.prod(shape, dtype=object)) for shape in parameter_shapes(spec).values())
     if total > MAX_PARAMETERS:
         raise ValueError(f"model spec: {_describe(spec)} would have {total:,} "
@@ -226,13 +282,13 @@ def _bounded_list(out: Dict[str, Any], key: str, lengths: range, upper: int) -> 
     if len(values) not in lengths or any(v > upper for v in values):
         raise ValueError(f"model spec for {out['model']!r}: {key!r} must hold "
                          f"{lengths.start}..{lengths.stop - 1} integers in 1..{upper}, "
-                         f"got {out[key]!r}")
+                         f"got {_shown(out[key])}")
     out[key] = values
 
 
 def _dropout_rate(p: Any) -> float:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"model spec: dropout must be in [0, 1), got {p!r}")
+        raise ValueError(f"model spec: dropout must be in [0, 1), got {_shown(p)}")
     return float(p)
 
 
@@ -240,8 +296,8 @@ def _normalize_family(out: Dict[str, Any]) -> Dict[str, Any]:
     """Check the keys of a CNN family's spec (see ``microgradnn.families``)."""
     kind = out["model"]
     if kind == "lenet5":
-        if out["pool"] not in ("max", "avg"):
-            raise ValueError(f"model spec: pool must be 'max' or 'avg', got {out['pool']!r}")
+        if not isinstance(out["pool"], str) or out["pool"] not in ("max", "avg"):
+            raise ValueError(f"model spec: pool must be 'max' or 'avg', got {_shown(out['pool'])}")
     elif kind == "alexnet":
         _bounded_list(out, "channels", range(5, 6), MAX_CHANNELS)
     elif kind == "vgg":
@@ -250,14 +306,14 @@ def _normalize_family(out: Dict[str, Any]) -> Dict[str, Any]:
         width = out["width"]
         if isinstance(width, bool) or not isinstance(width, (int, np.integer)) \
                 or not 1 <= width <= 64:
-            raise ValueError(f"model spec: width must be an integer in 1..64, got {width!r}")
+            raise ValueError(f"model spec: width must be an integer in 1..64, got {_shown(width)}")
         out["width"] = int(width)
     elif kind == "resnet":
         _bounded_list(out, "channels", range(1, 5), MAX_CHANNELS)
         blocks = out["blocks"]
         if isinstance(blocks, bool) or not isinstance(blocks, (int, np.integer)) \
                 or not 1 <= blocks <= 4:
-            raise ValueError(f"model spec: blocks must be an integer in 1..4, got {blocks!r}")
+            raise ValueError(f"model spec: blocks must be an integer in 1..4, got {_shown(blocks)}")
         out["blocks"] = int(blocks)
     if "hidden" in out:
         _bounded_list(out, "hidden", range(0, 5), MAX_HIDDEN)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Union
@@ -24,6 +23,7 @@ from typing import Any, Dict, List, Union
 import numpy as np
 
 from .fileio import atomic_path, check_readable_file
+from .ziparchive import ARCHIVE_ERRORS, check_directory, check_members
 
 __all__ = ["WeightSnapshots", "Snapshots", "load_snapshots", "snapshot_path", "MAX_SNAPSHOTS",
            "FORMAT_VERSION"]
@@ -114,35 +114,66 @@ def load_snapshots(path: PathLike) -> Snapshots:
     """Read a file written by ``WeightSnapshots.save``; a clear error if it is not one.
 
     The archive's directory is checked before anything is read: at most
-    ``MAX_ENTRIES`` arrays holding at most ``MAX_NUMBERS`` float64s in all.
+    ``MAX_ENTRIES`` arrays holding at most ``MAX_NUMBERS`` float64s in all (the zip64
+    end record included, see ``microgradnn.ziparchive``). Weights are floats; integer
+    entries (BatchNorm's ``num_batches_tracked``) are counts, kept as they are.
     """
     path = check_readable_file(path, "snapshots file")
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = archive.infolist()
-            total = sum(info.file_size for info in infos)
-        if len(infos) > MAX_ENTRIES or total > MAX_NUMBERS * 8 + (1 << 20):
-            raise ValueError(f"{path}: {len(infos)} entries of {total} bytes in all; snapshots "
-                             f"hold at most {MAX_ENTRIES} entries of {MAX_NUMBERS * 8} bytes")
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error) as error:
-        raise ValueError(f"{path} is not a readable snapshots .npz: {error}") from None
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            check_directory(handle, size, MAX_ENTRIES, MAX_ENTRIES * 1024, str(path), ValueError)
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+                check_members(infos, str(path), ValueError)
+                total = sum(info.file_size for info in infos)
+                if len(infos) > MAX_ENTRIES or total > MAX_NUMBERS * 8 + (1 << 20):
+                    raise ValueError(f"{path}: {len(infos)} entries of {total} bytes in all; "
+                                     f"snapshots hold at most {MAX_ENTRIES} entries of "
+                                     f"{MAX_NUMBERS * 8} bytes")
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except (KeyError, *ARCHIVE_ERRORS) as error:
+        raise ValueError(f"{path} is not a readable snapshots .npz: {_first_line(error)}") \
+            from None
     except ValueError as error:
-        raise ValueError(f"{path} is not a readable snapshots .npz: {error}") from None
+        message = _first_line(error)
+        if message.startswith(str(path)):
+            raise ValueError(message) from None
+        raise ValueError(f"{path} is not a readable snapshots .npz: {message}") from None
+    return _snapshots_from(arrays, path)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:300] if lines else type(error).__name__
+
+
+def _snapshots_from(arrays: Dict[str, np.ndarray], path: Path) -> Snapshots:
+    """Check the arrays of a snapshots file against what ``WeightSnapshots.save`` writes."""
     version = arrays.get("format", np.zeros(0)).ravel()
-    if version.size != 1 or int(version[0]) != FORMAT_VERSION or "steps" not in arrays:
+    if version.size != 1 or version.dtype.kind not in "iu" or int(version[0]) != FORMAT_VERSION \
+            or "steps" not in arrays:
         raise ValueError(f"{path} is not a microgradnn snapshots file (format {FORMAT_VERSION})")
-    steps = np.asarray(arrays["steps"]).astype(np.int64).ravel()
+    steps = np.asarray(arrays["steps"])
+    if steps.dtype.kind not in "iu" or steps.ndim != 1:
+        raise ValueError(f"{path}: 'steps' must be one row of integers, got {steps.dtype} of "
+                         f"shape {steps.shape}")
+    steps = steps.astype(np.int64)
     weights = {name[len(PARAM_PREFIX):]: array for name, array in arrays.items()
                if name.startswith(PARAM_PREFIX)}
     if not weights or steps.size < 2:
         raise ValueError(f"{path}: needs at least 2 snapshots of at least one parameter")
     for name, array in weights.items():
-        if array.shape[:1] != (steps.size,) or not np.issubdtype(array.dtype, np.floating):
+        if array.shape[:1] != (steps.size,) or array.dtype.kind not in "fiu":
             raise ValueError(f"{path}: parameter {name!r} has shape {array.shape} and dtype "
-                             f"{array.dtype}; expected floats with {steps.size} rows")
-        if not np.all(np.isfinite(array)):
+                             f"{array.dtype}; expected floats (or integer counts) with "
+                             f"{steps.size} rows")
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
             raise ValueError(f"{path}: parameter {name!r} holds NaN or inf")
-    per_epoch = int(np.asarray(arrays.get("steps_per_epoch", [0])).ravel()[0])
-    return Snapshots(steps, weights, per_epoch)
+    per_epoch = np.asarray(arrays.get("steps_per_epoch", np.zeros(1, np.int64)))
+    if per_epoch.size != 1 or per_epoch.dtype.kind not in "iu" or int(per_epoch.ravel()[0]) < 0:
+        raise ValueError(f"{path}: 'steps_per_epoch' must be one integer >= 0, got "
+                         f"{per_epoch.dtype} of shape {per_epoch.shape}")
+    return Snapshots(steps, weights, int(per_epoch.ravel()[0]))

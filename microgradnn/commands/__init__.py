@@ -8,7 +8,7 @@ import sys
 from typing import Any, List
 
 __all__ = ["add_expression_arguments", "ALLOWED_EXPRESSIONS", "check_picture_output",
-           "write_picture"]
+           "write_picture", "load_digit_checkpoint", "seed_value"]
 
 TEXT_SUFFIXES = (".dot", ".gv")
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".jpg", ".jpeg")
@@ -46,14 +46,30 @@ def _claim_expression(parser: argparse.ArgumentParser, args: argparse.Namespace,
     return extras
 
 
-def check_picture_output(output: str) -> None:
-    """Refuse an ``-o`` whose suffix names no picture format (before any work is done)."""
+def seed_value(text: str) -> int:
+    """``--seed``'s type: an integer in 0..2**64-1 (what ``numpy.random.default_rng`` takes),
+    refused by argparse as "argument --seed: ..." otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:60]!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"expected an integer in 0..2**64-1, got {text[:60]!r}")
+    return value
+
+
+def check_picture_output(output: str, flag: str = "-o") -> None:
+    """Refuse an ``-o`` whose suffix names no picture format, or that cannot be written
+    (a folder, a FIFO, a device, a missing folder), before any work is done."""
     from microgradnn.cli import CommandError
+    from microgradnn.fileio import check_writable_file
 
     suffix = os.path.splitext(output)[1].lower()
     if output != "-" and suffix not in TEXT_SUFFIXES + PICTURE_SUFFIXES:
         raise CommandError(f"cannot tell the picture format of {output!r}: use one of "
                            f"{', '.join(PICTURE_SUFFIXES + TEXT_SUFFIXES)}, or '-' for DOT")
+    if output != "-":
+        check_writable_file(output, flag)
 
 
 def write_picture(picture: Any, output: str) -> None:
@@ -72,3 +88,18 @@ def write_picture(picture: Any, output: str) -> None:
         except GraphvizNotFoundError as error:
             raise CommandError(str(error)) from None
     print(f"wrote {output}")
+
+
+def load_digit_checkpoint(path: str) -> Any:
+    """``load_checkpoint(path)``, refused in one line unless its model reads MNIST digits:
+    28x28 images in, 10 classes out (a hand-made spec may say otherwise)."""
+    from microgradnn.checkpoint import load_checkpoint
+    from microgradnn.models import SIDE, normalize_spec
+
+    saved = load_checkpoint(path)
+    spec = normalize_spec(saved.spec)
+    if spec.get("inputs", SIDE * SIDE) != SIDE * SIDE or spec["classes"] != 10:
+        raise ValueError(f"{path}: its model takes {spec.get('inputs', SIDE * SIDE)} inputs "
+                         f"and tells {spec['classes']} classes apart; an MNIST digit is "
+                         f"{SIDE * SIDE} pixels and one of 10 classes")
+    return saved

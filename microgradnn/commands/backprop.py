@@ -50,11 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_suffix(path: str, suffixes: tuple, option: str) -> None:
+    """Refuse a wrong suffix, or a target that cannot be written, before any work."""
     from microgradnn.cli import CommandError
+    from microgradnn.fileio import check_writable_file
 
     if os.path.splitext(path)[1].lower() not in suffixes:
         raise CommandError(f"{option} expects a file ending in {' or '.join(suffixes)}, "
                            f"got {path!r}")
+    check_writable_file(path, option)
 
 
 def _random_exercise(args: argparse.Namespace) -> tuple:
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         _check_suffix(args.html, (".html", ".htm"), "--html")
     if args.gif:
         _check_suffix(args.gif, (".gif",), "--gif")
+    if args.frames and os.path.exists(args.frames) and not os.path.isdir(args.frames):
+        raise CommandError(f"--frames {args.frames} exists and is not a folder")
     if args.practice and not (getattr(args, "output", None) or getattr(args, "html", None)):
         raise CommandError("--practice makes the HTML page a quiz: give the page's file name "
                            "(quiz.html)")

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import List
 
+from . import seed_value
 from ..engine import format_number
 from ..fileio import write_atomic
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "network on MNIST for one epoch if the files are on this machine.")
     parser.add_argument("--out", default="microgradnn_out", help="folder for the pictures (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=100, help="training steps on moons (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (default: %(default)s)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed for data and weights (default: %(default)s)")
     parser.add_argument("--no-mnist", action="store_true", help="skip the MNIST part")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
@@ -158,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise ValueError(f"--steps must be a positive integer, got {args.steps}")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     written: List[str] = []
     os.environ.setdefault("MPLBACKEND", "Agg")

@@ -22,12 +22,14 @@ import warnings
 from pathlib import Path
 from typing import Any, List, Optional
 
+from . import seed_value
 from ..engine import Value, format_number
 from ..fileio import check_writable_file
 
 __all__ = ["register", "run_descent", "run_landscape", "expression_function"]
 
 _FIGURE_SUFFIXES = (".png", ".svg")
+MAX_SPAN = 1000.0  # landscape --span: 1 is the weights' own scale (Li et al. draw 1)
 
 
 def _numbers(text: str) -> List[float]:
@@ -93,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                 "exists)")
     landscape.add_argument("--random", action="store_true",
                            help="use random directions even when snapshots exist")
-    landscape.add_argument("--seed", type=int, default=0,
+    landscape.add_argument("--seed", type=seed_value, default=0,
                            help="seed of the random directions (default: 0)")
     landscape.add_argument("--show", choices=("contour", "surface", "both"), default="both",
                            help="contours, the 3-D surface or both (default: %(default)s)")
@@ -144,6 +146,18 @@ def _leaves(root: Value) -> List[Value]:
     return [node for node in topological_order(root) if not node.operands]
 
 
+def _point(start: Any) -> str:
+    return "default" if start is None else ",".join(f"{v:g}" for v in start)
+
+
+def _check_start_in_view(start: List[float], cf: Any) -> None:
+    """A built-in function is drawn in its own view: a start outside it draws nothing."""
+    (x0, x1), (y0, y1) = cf.xlim, cf.ylim
+    if not (x0 <= start[0] <= x1 and y0 <= start[1] <= y1):
+        raise ValueError(f"--start {_point(start)} lies outside the picture of {cf.name!r} "
+                         f"(x in {x0:g}..{x1:g}, y in {y0:g}..{y1:g}); start inside it")
+
+
 def run_descent(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -181,6 +195,8 @@ def run_descent(args: argparse.Namespace) -> int:
                          f"or one per optimizer")
     if args.start is not None and len(args.start) != 2:
         raise ValueError(f"--start needs two numbers X,Y, got {len(args.start)}")
+    if args.start is not None and cf is not None:
+        _check_start_in_view(args.start, cf)
     paths = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -190,8 +206,11 @@ def run_descent(args: argparse.Namespace) -> int:
                 options["momentum"] = args.momentum
             if lr is None:
                 lr = cf.suggested_lr(name) if cf is not None else 0.05
-            path = viz.descent_path(f, start=args.start, optimizer=name, lr=lr,
-                                    steps=args.steps, **options)
+            try:
+                path = viz.descent_path(f, start=args.start, optimizer=name, lr=lr,
+                                        steps=args.steps, **options)
+            except ArithmeticError as error:  # the cost at the start itself overflows
+                raise ValueError(f"{name} from --start {_point(args.start)}: {error}") from None
             label = f"{name} (lr {lr:g})"
             paths[label] = path
             ok = np.all(np.isfinite(path), axis=1)
@@ -216,7 +235,7 @@ def run_descent(args: argparse.Namespace) -> int:
 
 
 def run_landscape(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..datasets.mnist import load_mnist
     from ..models import describe
     from ..snapshots import load_snapshots, snapshot_path
@@ -227,9 +246,11 @@ def run_landscape(args: argparse.Namespace) -> int:
     check_writable_file(output, "-o")
     if args.images < 1:
         raise ValueError(f"--images must be a positive integer, got {args.images}")
-    if args.span is not None and not (math.isfinite(args.span) and args.span > 0):
-        raise ValueError(f"--span must be a positive number, got {args.span}")
-    saved = load_checkpoint(args.checkpoint)
+    if args.span is not None and not (math.isfinite(args.span) and 0 < args.span <= MAX_SPAN):
+        raise ValueError(f"--span must be a positive number up to {MAX_SPAN:g} (the grid "
+                         f"reaches span times each direction, whose length is the weights' "
+                         f"own; past that the weights overflow), got {args.span:g}")
+    saved = load_digit_checkpoint(args.checkpoint)
     snapshots_file: Optional[Path] = None
     if not args.random:
         if args.snapshots is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 if TYPE_CHECKING:  # numpy is imported by the handler: `microgradnn graph --help` skips it
     import numpy as np
 
+from . import seed_value
 from ..engine import format_number
 
 __all__ = ["register", "run_explain"]
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch", type=_batch_size, default=32, metavar="N",
                         help="show the mean gradient of N random MNIST training images beside "
                              "this one (0: none; default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_value, default=0,
                         help="seed that picks the mini-batch (default: 0)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html",
                         help="the page to write")
@@ -107,12 +108,12 @@ def _batch(args: argparse.Namespace) -> Tuple[Optional[Tuple[Any, Any]], str]:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
 
-    output = Path(args.output)
-    if not output.resolve().parent.is_dir():
-        raise ValueError(f"-o {args.output}: folder {output.parent} does not exist")
-    saved = load_checkpoint(args.checkpoint)
+    from ..fileio import check_writable_file
+
+    output = check_writable_file(args.output, "-o")
+    saved = load_digit_checkpoint(args.checkpoint)
     if args.index is not None or args.pick is not None:
         image, true_label, image_name = _test_image(args, saved)
         label: Optional[int] = true_label if args.label is None else args.label

@@ -28,12 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
-    from ..fileio import atomic_path
+    from ..fileio import atomic_path, check_writable_file
     from ..interop import require_torch, to_torch, torch_source
     from ..models import input_mode_of, input_shape_of
 
+    check_writable_file(args.torch, "--torch")
+    saved = load_checkpoint(args.checkpoint)  # refused before torch is even imported
     torch = require_torch()
-    saved = load_checkpoint(args.checkpoint)
     twin = to_torch(saved.model)
     try:
         source = torch_source(saved.model)

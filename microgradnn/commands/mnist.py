@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from . import seed_value
 from ..engine import format_number
 from ..models import MODEL_KINDS
 
@@ -129,7 +130,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--workers", type=_worker_count, default=1,
                        help="processes sharing each batch (default: 1); 2 uses both cores of a "
                             "two-core machine (speed-ups in benchmarks/RESULTS.md)")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=seed_value, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
     train.add_argument("--history", metavar="FILE", help="per-epoch history, .csv or .json")
@@ -162,7 +163,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("image", nargs="?", help="PNG/JPEG of one digit")
     predict.add_argument("--noise", action="store_true",
                          help="classify uniform random noise instead of an image")
-    predict.add_argument("--seed", type=int, default=0, help="seed for --noise (default: 0)")
+    predict.add_argument("--seed", type=seed_value, default=0, help="seed for --noise (default: 0)")
     predict.add_argument("--ascii", action="store_true",
                          help="also print the 28x28 input the network sees")
     predict.set_defaults(handler=run_predict)
@@ -219,6 +220,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.snapshots is not None and (not args.save or args.snapshots < 2):
         raise ValueError(f"--snapshots {args.snapshots} needs N >= 2 and --save FILE.npz "
                          f"(the snapshots are written beside it)")
+    if args.snapshots is not None:
+        from ..snapshots import snapshot_path
+
+        check_writable_file(snapshot_path(args.save), "--snapshots")
     spec = _spec_from_args(args)
     model = build_model(spec)
     optimizer = _optimizer(args, model.parameters())
@@ -279,13 +284,13 @@ def _confusion_table(confusion: np.ndarray) -> str:
 def run_eval(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..malloc import tune
     from ..models import describe
     from ..training import evaluate
 
     tune()  # the allocator keeps the batches' arrays (microgradnn.malloc); fit does it for train
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     images, labels = _load_split("test", args, args.limit)
     accuracy, confusion = evaluate(saved.model, images, labels)
     print(f"{args.checkpoint}: {describe(saved.spec)}, {saved.model.num_parameters()} parameters")
@@ -301,14 +306,14 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from . import load_digit_checkpoint
     from ..datasets.digit_image import ascii_digit, load_digit_image
     from ..models import describe
     from ..training import predict_proba
 
     if args.noise == (args.image is not None):
         raise ValueError("give either an IMAGE or --noise (exactly one)")
-    saved = load_checkpoint(args.checkpoint)
+    saved = load_digit_checkpoint(args.checkpoint)
     if args.noise:
         image = np.random.default_rng(args.seed).integers(0, 256, (28, 28), dtype=np.uint8)
         source = f"uniform noise (seed {args.seed})"

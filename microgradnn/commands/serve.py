@@ -3,7 +3,9 @@
 Draw a digit and watch the forward and backward pass, see what each neuron "wants", take one
 step of gradient descent, nudge a weight by hand, train live and save the result
 (``viz.playground``). Without a checkpoint: an untrained 784-16-16-10 sigmoid network with the
-lectures' cost. Listens on 127.0.0.1 at a free port unless told otherwise; Ctrl-C stops it.
+lectures' cost. ``--data moons|circles|spiral|xor`` starts the 2-D playground instead
+(``viz.playground.toy_app``: a scalar MLP on the plane, every neuron a heat map; ``--setup``
+takes a setup string shared from its page). Listens on 127.0.0.1 at a free port unless told otherwise; Ctrl-C stops it.
 ``viz`` is imported only when the command runs.
 """
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["register", "run_serve"]
+__all__ = ["register", "run_serve", "TOY_DATA"]
+
+TOY_DATA = ("moons", "circles", "spiral", "xor")
 
 
 def _port(text: str) -> int:
@@ -46,9 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--save", metavar="OUT.npz",
                         help="where 'Save checkpoint' writes (default: a temporary file, "
                              "removed at exit; 'Download' gives it to the browser)")
-    parser.add_argument("--data", metavar="DIR",
-                        help="folder with the MNIST files (default: $MICROGRADNN_DATA, then "
-                             "the cache)")
+    parser.add_argument("--data", metavar="DIR|SET",
+                        help="moons, circles, spiral or xor: the 2-D playground on that data "
+                             "set; otherwise the folder with the MNIST files (default: "
+                             "$MICROGRADNN_DATA, then the cache; write ./moons for a folder "
+                             "named like a data set)")
+    parser.add_argument("--setup", metavar="TEXT",
+                        help="the 2-D playground's setup, as its page's address shows it "
+                             "after '#' (implies the 2-D playground)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.set_defaults(handler=run_serve)
 
@@ -62,8 +71,17 @@ def run_serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     if args.save is not None and not args.save.endswith(".npz"):
         raise ValueError(f"--save must name a .npz file, got {args.save!r}")
-    server = make_server(args.checkpoint, host=args.host, port=args.port, loss=args.loss,
-                         data=args.data, save=args.save, verbose=args.verbose)
+    if args.data in TOY_DATA or args.setup is not None:
+        from viz.playground.toy_app import make_toy_server
+
+        if args.checkpoint is not None:
+            raise ValueError(f"serve: the 2-D playground starts from its own network; "
+                             f"drop the checkpoint {args.checkpoint!r} or --data/--setup")
+        server = make_toy_server(args.data or "circles", setup=args.setup, host=args.host,
+                                 port=args.port, save=args.save, verbose=args.verbose)
+    else:
+        server = make_server(args.checkpoint, host=args.host, port=args.port, loss=args.loss,
+                             data=args.data, save=args.save, verbose=args.verbose)
     print_banner(server)
     if not args.no_browser:
         import webbrowser

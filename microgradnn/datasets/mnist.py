@@ -23,7 +23,6 @@ once (no retry storm) with a message naming the files and the variable.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import io
@@ -37,11 +36,12 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..fileio import check_readable_file, write_atomic
+from .gunzip import GunzipReader
 
 __all__ = ["load_mnist", "read_idx", "find_mnist_file", "download_mnist", "default_cache_dir",
            "MnistFile", "FILES", "MIRRORS", "MnistFormatError", "MnistUnavailableError",
@@ -156,8 +156,7 @@ def _read_content(stream: BinaryIO, spec: MnistFile, where: str) -> bytes:
     magic), read header first and never past ``spec.nbytes + 1`` bytes."""
     start = stream.read(2)
     stream.seek(0)
-    source: BinaryIO = gzip.GzipFile(fileobj=stream, mode="rb") if start == b"\x1f\x8b" \
-        else stream
+    source: Any = GunzipReader(stream) if start == b"\x1f\x8b" else stream
     try:
         head = source.read(_header_length(spec))
         _check_header(head, spec, where)
@@ -196,6 +195,10 @@ def read_idx(path: PathLike, spec: MnistFile) -> np.ndarray:
     """
     path = _checked_path(Path(path))
     with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > _download_cap(spec):  # no gzip or raw copy of this file is that large
+            raise MnistFormatError(f"{path}: too long, {size} bytes, more than any copy of this "
+                                   f"file (raw {spec.nbytes} bytes, or a gzip of them)")
         return _parse(_read_content(handle, spec, str(path)), spec, str(path))
 
 

@@ -44,10 +44,12 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Any) -> Tensor:
     if X.ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), "
                          f"got {X.shape}")
+    if X.shape[2] == 0 or X.shape[3] == 0:
+        raise ValueError(f"adaptive_avg_pool2d: the input {X.shape} has no pixels to average")
     rows, cols = _bins(X.shape[2], oh), _bins(X.shape[3], ow)
     if (oh, ow) == (1, 1):
-        n, c = X.shape[:2]
-        out = X.reshape(n, c, -1).mean(axis=2).reshape(n, c, 1, 1)
+        n, c, h, w = X.shape
+        out = X.reshape(n, c, h * w).mean(axis=2).reshape(n, c, 1, 1)  # an empty batch too
     else:
         out = np.empty(X.shape[:2] + (oh, ow), dtype=X.dtype)
         for i, (r0, r1) in enumerate(rows):

@@ -2,13 +2,15 @@
 
 Escaping of user strings into HTML-like labels, the one number format of the
 pictures, a colour-blind-safe diverging colour scale, and rendering with one clear
-error when the graphviz ``dot`` binary is missing.
+error when the graphviz ``dot`` binary is missing or fails.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
 from typing import Iterable, Optional, Tuple
 
 import graphviz
@@ -18,11 +20,13 @@ from microgradnn.fileio import write_atomic as _write_atomic
 
 __all__ = [
     "escape_html", "format_value", "diverging_colour", "sequential_colour", "text_colour",
-    "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "Picture", "render", "write_atomic",
-    "MONO_FONT", "INSTALL_HINT",
+    "max_abs", "intensity", "scale_legend", "GraphvizNotFoundError", "GraphvizFailedError", "Picture",
+    "render", "write_atomic",
+    "MONO_FONT", "INSTALL_HINT", "MAX_LABEL", "readable_text",
 ]
 
 MONO_FONT = "DejaVu Sans Mono,Courier,monospace"
+MAX_LABEL = 1000  # characters of one user string shown in a picture
 
 # Ends of ColorBrewer's PuOr scale, which stays distinguishable under the common
 # colour-vision deficiencies: purple for negative values, orange for positive ones.
@@ -38,15 +42,28 @@ _HTML_ESCAPES = {
 }
 
 
+def readable_text(text: str, limit: int = MAX_LABEL) -> str:
+    """``text`` that every picture and page can hold: lone surrogates (text that is not
+    UTF-8, e.g. from undecodable bytes) become U+FFFD, and past ``limit`` characters it is
+    cut to end in "…"."""
+    if len(text) > limit:
+        text = text[:limit - 1] + "\u2026"
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def escape_html(text: str) -> str:
     """Make any user string safe inside a graphviz HTML-like label.
 
     Markup characters become entities, newlines become ``<BR/>``, tabs spaces, and
     other control characters their visible Unicode "control pictures" (``␀``), since
-    graphviz rejects them. A non-empty string never escapes to an empty one.
+    graphviz rejects them; a lone surrogate (not UTF-8) becomes U+FFFD. Past
+    ``MAX_LABEL`` characters the text is cut and ends in "…" (dot fails on huge
+    labels). A non-empty string never escapes to an empty one.
     """
     out = []
-    for ch in str(text).replace("\r\n", "\n").replace("\r", "\n"):
+    for ch in readable_text(str(text).replace("\r\n", "\n").replace("\r", "\n")):
         if ch in _HTML_ESCAPES:
             out.append(_HTML_ESCAPES[ch])
         elif ch == "\n":
@@ -152,14 +169,43 @@ class Picture(graphviz.Digraph):
         return _with_install_hint(super().render, *args, **kwargs)
 
 
+class GraphvizFailedError(OSError):
+    """The graphviz ``dot`` program ran and failed (an error exit, or killed by a signal,
+    e.g. out of memory); the message is one line with its status and first error line."""
+
+
+def _failure(error: subprocess.CalledProcessError) -> GraphvizFailedError:
+    status = error.returncode
+    if status < 0:
+        try:
+            how = f"was killed by signal {signal.Signals(-status).name}"
+        except ValueError:
+            how = f"was killed by signal {-status}"
+    else:
+        how = f"exited with status {status}"
+    stderr = error.stderr or b""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else str(stderr)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = f": {lines[0][:200]}" if lines else ""
+    return GraphvizFailedError(f"graphviz 'dot' {how} while laying out the picture{detail}")
+
+
 def _with_install_hint(call, *args, **kwargs):
-    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError``."""
+    """``call(*args, **kwargs)``, a missing ``dot`` raised as ``GraphvizNotFoundError`` and a
+    failing one as ``GraphvizFailedError`` (one line each, dot's own words in it: nothing
+    of dot's is printed on stderr besides)."""
+    kwargs.setdefault("quiet", True)
     try:
         return call(*args, **kwargs)
     except graphviz.ExecutableNotFound as error:
         if isinstance(error, GraphvizNotFoundError):
             raise
         raise GraphvizNotFoundError() from error
+    except subprocess.CalledProcessError as error:
+        raise _failure(error) from None
+    except BrokenPipeError:
+        raise GraphvizFailedError("graphviz 'dot' stopped reading the picture before its end "
+                                  "(it failed on its input)") from None
 
 
 def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str:
@@ -172,12 +218,7 @@ def render(graph: graphviz.Digraph, path: str, fmt: Optional[str] = None) -> str
     if not fmt:
         raise ValueError(f"cannot tell the picture format of {path!r}: "
                          f"give a suffix like .svg or .png")
-    try:
-        data = graph.pipe(format=fmt)
-    except graphviz.ExecutableNotFound as error:
-        if isinstance(error, GraphvizNotFoundError):
-            raise
-        raise GraphvizNotFoundError() from error
+    data = _with_install_hint(graph.pipe, format=fmt)
     write_atomic(path, data)
     return path
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple, Un
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
 
+from .dot import readable_text
 from .structure import ModuleTree, module_tree
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def trace(root: Value, parameters: Parameters = None) -> Trace:
     for v in order:
         node_id = ids[id(v)]
         operand_ids = tuple(ids[id(o)] for o in v.operands)
-        nodes.append(NodeRecord(node_id, v.label, v.data, v.grad, v.op,
+        nodes.append(NodeRecord(node_id, readable_text(v.label), v.data, v.grad, v.op,
                                 _role(v, v is root, parameter_ids), operand_ids, v))
         if tree is not None and not v.operands and id(v) in tree.owner:
             owner[node_id] = tree.owner[id(v)]

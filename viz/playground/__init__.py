@@ -8,6 +8,12 @@
   ``wishes.py`` (the lecture's nudges read from the explain data), ``changes.py`` (a step of
   gradient descent, a nudge by hand), ``training_job.py`` (training live), ``mnist_app.py``
   (its routes), ``web/mnist.*`` (its page), ``launch.py`` (``viz.serve``, ``make_server``).
+- The 2-D playground (``serve --data moons|circles|spiral|xor``): ``toy_setup.py`` (the setup
+  in the page's address, parsed strictly; CSV points), ``toy_model.py`` (points, features,
+  the scalar MLP, costs, the vectorized path through the bridge), ``toy_session.py`` (live
+  state, training steps, what the page draws), ``toy_inspect.py`` (a point's backward pass,
+  a neuron's formula and graph, a nudge, the stepper), ``toy_export.py`` (checkpoint and
+  Python code), ``toy_app.py`` (its routes, ``make_toy_server``), ``web/toy.*`` (its page).
 """
 
 from __future__ import annotations

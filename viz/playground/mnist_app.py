@@ -26,7 +26,6 @@ Changing the weights by hand (step, nudge, undo) is refused (409) while training
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from typing import Any, Dict, Iterator, Optional, Tuple
@@ -40,6 +39,7 @@ from .jobs import JobBusy
 from .server import (App, HttpError, Request, Response, file_response, html_response,
                      json_response, page_response, sse_response)
 from .changes import nudge, step
+from .saving import Saver
 from .session import Session
 from .training_job import TrainingSettings, loss_curve, training_job
 from .wishes import neuron_wish, summary, weight_wish
@@ -67,33 +67,8 @@ def page() -> str:
     """The playground page with its style and script inlined."""
     html = read_web_file(__package__, "mnist.html")
     return (html.replace("/*PLAYGROUND_CSS*/", read_web_file(__package__, "mnist.css"), 1)
-            .replace("/*PLAYGROUND_JS*/", read_web_file(__package__, "mnist.js"), 1))
-
-
-class _Saver:
-    """Where "save" writes: the path given, or a temporary folder removed at the end; a
-    download is written in that folder too and removed once read (a GET writes no file of
-    the user's)."""
-
-    def __init__(self, path: Optional[str]) -> None:
-        self.path = path
-        self._tmp: Optional[tempfile.TemporaryDirectory] = None
-        self._lock = threading.Lock()
-
-    def temporary(self, name: str) -> str:
-        with self._lock:
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="microgradnn-serve-")
-            return os.path.join(self._tmp.name, name)
-
-    def target(self) -> str:
-        return self.path if self.path is not None else self.temporary("playground.npz")
-
-    def close(self) -> None:
-        with self._lock:
-            if self._tmp is not None:
-                self._tmp.cleanup()
-                self._tmp = None
+            .replace("/*PLAYGROUND_JS*/", read_web_file(__package__, "client.js")
+                     + read_web_file(__package__, "mnist.js"), 1))
 
 
 def mnist_app(session: Session, save_path: Optional[str] = None,
@@ -102,7 +77,7 @@ def mnist_app(session: Session, save_path: Optional[str] = None,
     new ``App`` if None, or one that also serves another page); ``save_path``: where the
     checkpoint is saved (None: a temporary file, removed when the server stops)."""
     app = app if app is not None else App()
-    saver = _Saver(save_path)
+    saver = Saver(save_path)
     app.on_shutdown(saver.close)
 
     @app.route("GET", "/")
@@ -271,7 +246,7 @@ def _events(app: App, session: Session) -> Iterator[Optional[Tuple[str, Any]]]:
         time.sleep(EVENTS_INTERVAL)
 
 
-def _saving_routes(app: App, session: Session, saver: _Saver) -> None:
+def _saving_routes(app: App, session: Session, saver: Saver) -> None:
     @app.route("POST", "/api/save")
     def save(request: Request) -> Response:
         path = session.save(saver.target())

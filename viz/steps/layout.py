@@ -21,14 +21,18 @@ import graphviz
 from microgradnn.autodiff import topological_order
 from microgradnn.engine import Value
 
-from ..graph.trace import Parameters
+from ..graph.layout_cost import layout_cost
+from ..graph.trace import Parameters, trace
 
 __all__ = ["graph_source", "graph_svg", "mark_svg", "layout", "Layout", "DEFAULT_MAX_NODES",
-           "fresh_gradients"]
+           "DEFAULT_MAX_LAYOUT", "fresh_gradients"]
 
 # The stepper lays out every node; past this many DOT nodes dot gets slow and the
 # page unreadable, so we refuse with a clear message instead.
 DEFAULT_MAX_NODES = 3000
+# The same estimate draw_graph uses (``layout_cost``), with twice its limit: the stepper
+# cannot fall back to a grouped view, and a dense 2-40-40-1 sample (about 5,900) must step.
+DEFAULT_MAX_LAYOUT = 10_000
 
 _SVG_NS = "http://www.w3.org/2000/svg"
 _XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -56,9 +60,14 @@ def fresh_gradients(root: Value) -> Iterator[List[Value]]:
 
 
 def graph_source(root: Value, rankdir: str = "LR", parameters: Parameters = None,
-                 hide_constants: bool = False,
-                 max_nodes: int = DEFAULT_MAX_NODES) -> graphviz.Digraph:
-    """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout."""
+                 hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
+                 max_layout: int = DEFAULT_MAX_LAYOUT) -> graphviz.Digraph:
+    """``draw_graph`` of ``root`` with its final gradients: the stepper's single layout.
+
+    Refused (``ValueError``) past ``max_nodes`` DOT nodes or past ``max_layout`` by
+    ``layout_cost`` (dense or long edges), the check ``draw_graph`` makes before it
+    sends a picture to ``dot``: the stepper needs every node, so it cannot fall back
+    to the grouped view."""
     from ..graph.graph import draw_graph  # the picture module; imported when a stepper is made
 
     nodes = topological_order(root)
@@ -68,6 +77,14 @@ def graph_source(root: Value, rankdir: str = "LR", parameters: Parameters = None
             f"the graph has {dot_nodes} DOT nodes, more than max_nodes={max_nodes}: too many to "
             f"step through one at a time; use a smaller expression, or pass parameters=model "
             f"for one sample of a network to step it one neuron at a time (or raise max_nodes)")
+    traced = trace(root, parameters)
+    visible = [n for n in traced.nodes if not (hide_constants and n.role == "constant")]
+    cost = layout_cost(visible, traced.edges)
+    if cost > max_layout:
+        raise ValueError(
+            f"the graph has {dot_nodes} DOT nodes but a layout size of {cost} (edges are dense "
+            f"or long), more than max_layout={max_layout}: graphviz would take too long to lay "
+            f"it out; use a smaller expression (or raise max_layout)")
     with fresh_gradients(root):
         return draw_graph(root, rankdir=rankdir, parameters=parameters,
                           hide_constants=hide_constants, show_grads=True, max_nodes=max_nodes + 1,

@@ -1,45 +1,12 @@
-"use strict";
 // The MNIST playground page. Every number shown comes from the server (microgradnn, in
 // Python); this script only draws them, sends the drawing and the buttons' requests.
 // User text reaches the page through textContent only.
 
-const $ = (id) => document.getElementById(id);
-const SVGNS = "http://www.w3.org/2000/svg";
-const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const P = { state: null, strokes: [], current: null, sending: false, pending: false,
             neuron: null, polling: null, nudging: false, lastSend: 0 };
 
-function withToken(path) {
-  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
-}
-function showError(message) {
-  const e = $("pg-error");
-  e.textContent = message || "";
-  e.hidden = !message;
-}
-async function api(method, path, body) {
-  const options = { method: method, headers: { "X-Microgradnn-Token": TOKEN } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(withToken(path), options);
-  const data = await response.json().catch(() => ({ error: "the server sent no JSON" }));
-  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
-  showError("");
-  return data;
-}
-function run(promise) { return promise.catch((error) => showError(error.message)); }
 
 // ---------------------------------------------------------------- numbers and colours
-function fmt(x) {
-  if (x === null || x === undefined) return "n/a";
-  if (!isFinite(x)) return isNaN(x) ? "nan" : (x > 0 ? "inf" : "-inf");
-  const m = Math.abs(x);
-  if (m >= 1e6 || (m > 0 && m < 1e-4)) return x.toExponential(4).replace(/e([+-])(\d)$/, "e$10$2");
-  const t = x.toFixed(4);
-  return t === "-0.0000" ? "0.0000" : t;
-}
 function par(x) { return x < 0 ? "(" + fmt(x) + ")" : fmt(x); }
 const NEG = [94, 60, 153], POS = [230, 97, 1], MID = [247, 247, 247];
 const LO = [247, 251, 255], HI = [8, 48, 107];
