@@ -9,7 +9,7 @@ Array state is updated in place so a step allocates almost nothing.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,76 @@ def _check_rate(name: str, value: float, upper: Optional[float] = None) -> float
         bound = f" and below {upper}" if upper is not None else ""
         raise ValueError(f"{name} must be a number >= 0{bound}, got {value!r}")
     return float(value)
+
+
+_PACKED = -1  # the index of the packed buffer in ``_state`` and ``_scratch``
+
+
+class _Packed:
+    """An optimizer's array parameters, gradients and state in one buffer each (``pack``)."""
+
+    def __init__(self, params: List[Any]) -> None:
+        self.slices = []
+        start = 0
+        for p in params:
+            self.slices.append((start, start + p.data.size, p.data.shape))
+            start += p.data.size
+        self.data = np.concatenate([p.data.reshape(-1) for p in params])
+        self.datas = self.views(self.data)
+        for p, view in zip(params, self.datas):
+            p.data = view
+        self.grad = np.zeros_like(self.data)
+        self.grads = self.views(self.grad)
+        self.state: Dict[str, Tuple[np.ndarray, List[np.ndarray]]] = {}
+
+    @classmethod
+    def of(cls, opt: "Optimizer") -> Optional["_Packed"]:
+        dtypes = {getattr(p.data, "dtype", None) for p in opt.params}
+        if len(dtypes) != 1 or not all(isinstance(p.data, np.ndarray) for p in opt.params) \
+                or dtypes.pop().kind != "f":
+            return None
+        lists = {name: getattr(opt, name) for name in opt._state_names}
+        for items in lists.values():
+            if any(x is None for x in items) and any(x is not None for x in items):
+                return None
+        packed = cls(opt.params)
+        for name, items in lists.items():
+            if items and items[0] is not None:
+                packed.adopt(opt, name, np.concatenate([x.reshape(-1) for x in items]))
+        return packed
+
+    def views(self, flat: np.ndarray) -> List[np.ndarray]:
+        return [flat[a:b].reshape(shape) for a, b, shape in self.slices]
+
+    def adopt(self, opt: "Optimizer", name: str, flat: np.ndarray) -> None:
+        """Make ``flat`` the packed state ``name``, its views the optimizer's list."""
+        views = self.views(flat)
+        self.state[name] = (flat, views)
+        getattr(opt, name)[:] = views
+
+    def holds_data(self, params: List[Any]) -> bool:
+        return all(p.data is d for p, d in zip(params, self.datas))
+
+    def intact(self, opt: "Optimizer") -> bool:
+        """Whether every parameter, gradient and state array is still this buffer's view."""
+        for p, d, g in zip(opt.params, self.datas, self.grads):
+            if p.data is not d or p.grad is not g:
+                return False
+        for name in opt._state_names:
+            items, entry = getattr(opt, name), self.state.get(name)
+            if entry is None:
+                if items[0] is None:
+                    if any(x is not None for x in items):
+                        return False
+                    continue
+                if any(x is None for x in items):
+                    return False  # made one by one since (the first step): packed from now on
+                self.adopt(opt, name, np.concatenate([x.reshape(-1) for x in items]))
+                continue
+            for x, y in zip(items, entry[1]):
+                if x is not y:
+                    return False
+        return True
 
 
 class Optimizer:
@@ -36,6 +106,57 @@ class Optimizer:
     def zero_grad(self) -> None:
         for p in self.params:
             p.zero_grad()
+
+    # ---- array parameters packed into one buffer ----
+
+    _state_names: Tuple[str, ...] = ()  # the lists of per-parameter state (SGD's velocity)
+
+    def pack(self) -> Optional[List[np.ndarray]]:
+        """Move every parameter into one contiguous array, with its gradient and state.
+
+        Each ``p.data`` becomes a view of one buffer (same numbers), the state arrays
+        likewise, and the returned list holds one gradient array per parameter, views of
+        one gradient buffer. While every ``p.grad`` is that view (a replayed step writes
+        its gradients there, ``microgradnn.tensor.replay``), ``step()`` updates all the
+        parameters with one call per formula over the whole buffer: the same numbers as
+        the update of each in turn. Otherwise (a new gradient array, weights loaded since)
+        it updates them one by one, as before. Returns None, packing nothing, unless
+        every parameter is an array of one float dtype and each state list is full or empty.
+        """
+        packed = self.__dict__.get("_packed")
+        if packed is not None and packed.holds_data(self.params):
+            return packed.grads
+        self.__dict__["_packed"] = packed = _Packed.of(self)
+        return None if packed is None else packed.grads
+
+    def _packed_arrays(self) -> Optional["_Packed"]:
+        packed = self.__dict__.get("_packed")
+        return packed if packed is not None and packed.intact(self) else None
+
+    def _state(self, name: str, i: int) -> Any:
+        """State ``name`` of parameter ``i``, or of the packed buffer for ``i == PACKED``."""
+        if i == _PACKED:
+            return self.__dict__["_packed"].state.get(name, (None,))[0]
+        return getattr(self, name)[i]
+
+    def _set_state(self, name: str, i: int, value: Any) -> Any:
+        if i == _PACKED:
+            self.__dict__["_packed"].adopt(self, name, value)
+        else:
+            getattr(self, name)[i] = value
+        return value
+
+    def _scratch(self, k: int, i: int, like: np.ndarray) -> np.ndarray:
+        """Temporary array ``k`` of parameter ``i`` (or of the packed buffer), shaped and
+        typed like ``like``: made once and reused, so that a step writes its intermediate
+        results (``out=``) instead of allocating them; same numbers as the expressions."""
+        slots = self.__dict__.get("_scratch_arrays")
+        if slots is None:
+            slots = self.__dict__["_scratch_arrays"] = ({}, {})
+        tmp = slots[k].get(i)
+        if tmp is None or tmp.shape != like.shape or tmp.dtype != like.dtype:
+            tmp = slots[k][i] = np.empty_like(like)
+        return tmp
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -70,43 +191,56 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         self.velocity: List[Any] = [None] * len(self.params)
 
+    _state_names = ("velocity",)
+
     def step(self) -> None:
-        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
-        if not (momentum or decay):
-            # Plain SGD, the common case: one fused update per array, no branches.
-            for p in self.params:
-                g = p.grad
-                if g is not None:
-                    p.data -= lr * g
+        packed = self._packed_arrays()
+        if packed is not None:
+            self._update(_PACKED, packed.data, packed.grad)
             self.step_count += 1
             return
+        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
         keep = 1.0 - self.dampening
-        nesterov = self.nesterov
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
-            if isinstance(p.data, np.ndarray):
-                if decay:
-                    g = g + decay * p.data
-                if momentum:
-                    v = self.velocity[i]
-                    if v is None:
-                        v = self.velocity[i] = np.array(g, dtype=p.data.dtype)
-                    else:
-                        v *= momentum
-                        v += g if keep == 1.0 else keep * g
-                    g = g + momentum * v if nesterov else v
-                p.data -= lr * g
-            else:
-                if decay:
-                    g = g + decay * p.data
-                if momentum:
-                    v = self.velocity[i]
-                    v = self.velocity[i] = g if v is None else momentum * v + keep * g
-                    g = g + momentum * v if nesterov else v
-                p.data -= lr * g
+            if isinstance(g, np.ndarray):
+                self._update(i, p.data, g)
+                continue
+            if decay:
+                g = g + decay * p.data
+            if momentum:
+                v = self.velocity[i]
+                v = self.velocity[i] = g if v is None else momentum * v + keep * g
+                g = g + momentum * v if self.nesterov else v
+            p.data -= lr * g
         self.step_count += 1
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+        """One array's update, in place (``i``: its index, or ``_PACKED``)."""
+        lr, momentum, decay = self.lr, self.momentum, self.weight_decay
+        tmp = self._scratch(0, i, g)
+        if decay:
+            g = g + decay * data
+        if momentum:
+            v = self._state("velocity", i)
+            if v is None:
+                v = self._set_state("velocity", i, np.array(g, dtype=data.dtype))
+            else:
+                v *= momentum
+                if self.dampening == 0.0:
+                    v += g
+                else:
+                    np.multiply(g, 1.0 - self.dampening, out=tmp)
+                    v += tmp
+            if self.nesterov:  # g + momentum * v
+                np.multiply(v, momentum, out=tmp)
+                g = np.add(g, tmp, out=tmp)
+            else:
+                g = v
+        np.multiply(g, lr, out=tmp)  # lr * g
+        data -= tmp
 
 
 class Adam(Optimizer):
@@ -134,39 +268,67 @@ class Adam(Optimizer):
         self.v: List[Any] = [None] * len(self.params)
         self.v_max: List[Any] = [None] * len(self.params)
 
+    _state_names = ("m", "v", "v_max")
+
     def step(self) -> None:
         self.step_count += 1
         t, b1, b2, eps, decay = self.step_count, self.beta1, self.beta2, self.eps, self.weight_decay
         step_size = self.lr / (1.0 - b1 ** t)
         v_correction = math.sqrt(1.0 - b2 ** t)
+        packed = self._packed_arrays()
+        if packed is not None:
+            self._update(_PACKED, packed.data, packed.grad, step_size, v_correction)
+            return
         # m moves towards g by (1 - b1), written as PyTorch's lerp (for weights below 1/2).
         w1 = 1.0 - b1
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
+            if isinstance(p.data, np.ndarray):
+                self._update(i, p.data, g, step_size, v_correction)
+                continue
             if decay:
                 g = g + decay * p.data
-            if isinstance(p.data, np.ndarray):
-                if self.m[i] is None:
-                    self.m[i] = np.zeros_like(p.data)
-                    self.v[i] = np.zeros_like(p.data)
-                m, v = self.m[i], self.v[i]
-                if w1 < 0.5:
-                    m += w1 * (g - m)
-                else:
-                    m *= b1
-                    m += w1 * g
-                v *= b2
-                v += (1.0 - b2) * (g * g)
-                if self.amsgrad:
-                    v = self.v_max[i] = v.copy() if self.v_max[i] is None \
-                        else np.maximum(self.v_max[i], v, out=self.v_max[i])
-                p.data -= step_size * m / (np.sqrt(v) / v_correction + eps)
-            else:
-                m = self.m[i] or 0.0
-                m = self.m[i] = m + w1 * (g - m) if w1 < 0.5 else g - (g - m) * b1
-                v = self.v[i] = b2 * (self.v[i] or 0.0) + (1.0 - b2) * g * g
-                if self.amsgrad:
-                    v = self.v_max[i] = max(v, self.v_max[i] or 0.0)
-                p.data -= step_size * m / (math.sqrt(v) / v_correction + eps)
+            m = self.m[i] or 0.0
+            m = self.m[i] = m + w1 * (g - m) if w1 < 0.5 else g - (g - m) * b1
+            v = self.v[i] = b2 * (self.v[i] or 0.0) + (1.0 - b2) * g * g
+            if self.amsgrad:
+                v = self.v_max[i] = max(v, self.v_max[i] or 0.0)
+            p.data -= step_size * m / (math.sqrt(v) / v_correction + eps)
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray, step_size: float,
+                v_correction: float) -> None:
+        """One array's update, in place (``i``: its index, or ``_PACKED``)."""
+        b1, b2 = self.beta1, self.beta2
+        w1 = 1.0 - b1
+        if self.weight_decay:
+            g = g + self.weight_decay * data
+        m = self._state("m", i)
+        if m is None:
+            m = self._set_state("m", i, np.zeros_like(data))
+            self._set_state("v", i, np.zeros_like(data))
+        v = self._state("v", i)
+        t1, t2 = self._scratch(0, i, g), self._scratch(1, i, g)
+        if w1 < 0.5:  # m += w1 * (g - m), PyTorch's lerp
+            np.subtract(g, m, out=t1)
+            t1 *= w1
+        else:  # m = b1 * m + w1 * g
+            m *= b1
+            np.multiply(g, w1, out=t1)
+        m += t1
+        v *= b2
+        np.multiply(g, g, out=t1)  # v += (1 - b2) * g * g
+        t1 *= 1.0 - b2
+        v += t1
+        if self.amsgrad:
+            v_max = self._state("v_max", i)
+            v = self._set_state("v_max", i, v.copy()) if v_max is None \
+                else np.maximum(v_max, v, out=v_max)
+        # p -= step_size * m / (sqrt(v) / v_correction + eps)
+        np.multiply(m, step_size, out=t1)
+        np.sqrt(v, out=t2)
+        t2 /= v_correction
+        t2 += self.eps
+        t1 /= t2
+        data -= t1

@@ -243,6 +243,7 @@ class _Plan:
     workers: int
     shape: Tuple[int, ...] = ()
     mode: str = "unit"
+    replay: bool = True
 
     @property
     def steps(self) -> int:
@@ -254,8 +255,8 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
         checkpoint: Optional[PathLike] = None, history_path: Optional[PathLike] = None,
         lr_decay: float = 1.0, augment: int = 0, progress: bool = True,
         extra: Optional[Mapping[str, Any]] = None, loss: str = "cross-entropy",
-        on_step: Optional[Callable[[int], None]] = None, workers: int = 1
-        ) -> List[Dict[str, Any]]:
+        on_step: Optional[Callable[[int], None]] = None, workers: int = 1,
+        replay: bool = True) -> List[Dict[str, Any]]:
     """Train ``model`` on uint8 ``data = (images (n, 28, 28), labels (n,))``.
 
     ``loss`` names the cost in ``LOSSES``: "cross-entropy" (softmax, the default) or
@@ -278,9 +279,15 @@ def fit(model: Any, optimizer: Any, data: Data, epochs: int, batch_size: int = 3
     ``workers > 1`` splits each batch over that many processes sharing the weights
     (``microgradnn.parallel.DataParallelStep``: the same gradients to float rounding, batch
     normalization over the whole batch; faster on two cores, see benchmarks/RESULTS.md).
+
+    ``replay`` (default True) trains with ``microgradnn.tensor.replay.ReplayStep``: each
+    batch shape's first step runs eagerly and is recorded, the next ones replay it as
+    plain numpy calls into fixed buffers, with the same numbers; ``replay=False`` builds
+    the graph at every step. With ``workers > 1`` the split step runs eagerly.
     """
     plan = _checked(model, data, epochs, batch_size, seed, val_data, spec, checkpoint,
-                    history_path, lr_decay, augment, progress, extra, loss, on_step, workers)
+                    history_path, lr_decay, augment, progress, extra, loss, on_step, workers,
+                    replay)
     return _FitRun(model, optimizer, plan).train()
 
 
@@ -288,7 +295,8 @@ def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
              val_data: Optional[Data], spec: Optional[Mapping[str, Any]],
              checkpoint: Optional[PathLike], history_path: Optional[PathLike],
              lr_decay: float, augment: int, progress: bool, extra: Optional[Mapping[str, Any]],
-             loss: str, on_step: Optional[Callable[[int], None]], workers: int) -> _Plan:
+             loss: str, on_step: Optional[Callable[[int], None]], workers: int,
+             replay: bool = True) -> _Plan:
     """``fit``'s arguments checked, each refused in one line naming it and its value."""
     images, labels = _check_data(data, "fit data")
     loss_function(loss)
@@ -296,6 +304,8 @@ def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("workers", workers)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
+    if not isinstance(replay, bool):
+        raise ValueError(f"fit: replay must be True or False, got {replay!r}")
     if not (isinstance(augment, (int, np.integer)) and 0 <= augment <= 8):
         raise ValueError(f"fit: augment must be a whole number of pixels in 0..8, got {augment!r}")
     if not (isinstance(lr_decay, (int, float)) and 0 < lr_decay <= 1):
@@ -307,7 +317,7 @@ def _checked(model: Any, data: Data, epochs: int, batch_size: int, seed: int,
     _scaling(mode)  # a bad mode fails now, not at the first batch
     return _Plan(images, labels, val, int(epochs), int(batch_size), seed, spec, checkpoint,
                  history_path, float(lr_decay), int(augment), progress, extra, loss, on_step,
-                 int(workers), tuple(input_shape_of(model)), mode)
+                 int(workers), tuple(input_shape_of(model)), mode, replay)
 
 
 class _FitRun:
@@ -334,6 +344,11 @@ class _FitRun:
                 from .parallel import DataParallelStep
                 self.parallel = DataParallelStep(self.model, self.loss_fn, self.plan.workers,
                                                  prepare=self.input)
+            elif self.plan.replay:  # the same (loss, outputs) protocol, recorded once a shape
+                from .tensor.replay import ReplayStep, ScaledImages
+                self.parallel = ReplayStep(self.model, self.loss_fn, self.optimizer,
+                                           ScaledImages(self.plan.shape, *_scaling(self.plan.mode)),
+                                           update=False)  # optimizer.step() after the check
             for self.epoch in range(1, self.plan.epochs + 1):
                 self.run_epoch()
             return self.history

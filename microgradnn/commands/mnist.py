@@ -130,6 +130,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--workers", type=_worker_count, default=1,
                        help="processes sharing each batch (default: 1); 2 uses both cores of a "
                             "two-core machine (speed-ups in benchmarks/RESULTS.md)")
+    train.add_argument("--no-replay", dest="replay", action="store_false",
+                       help="build the autograd graph at every step instead of replaying the "
+                            "first step's recorded numpy calls (same numbers; see "
+                            "microgradnn.tensor.replay; --workers 2 steps eagerly anyway)")
     train.add_argument("--seed", type=seed_value, default=0,
                        help="seed for weights, shuffling and augmentation (default: 0)")
     train.add_argument("--save", metavar="FILE.npz", help="checkpoint, rewritten after each epoch")
@@ -243,7 +247,7 @@ def run_train(args: argparse.Namespace) -> int:
                       extra={"command": "train", "optimizer": args.optimizer,
                              "batch_size": args.batch_size, "lr": optimizer.lr,
                              "train_images": int(len(train_data[1]))},
-                      on_step=recorder, workers=args.workers)
+                      on_step=recorder, workers=args.workers, replay=args.replay)
     except TrainingStopped as error:  # a worker process failed: one line, as every error
         raise CommandError(str(error)) from None
     seconds = time.perf_counter() - started

@@ -21,6 +21,7 @@ from .blocks import BasicBlock, Inception
 from .bridge import mlp_from_sequential, sequential_from_mlp
 from .gradcheck import tensor_gradcheck
 from .tensor import Tensor, from_uint8, is_grad_enabled, no_grad
+from .replay import ReplayRefused, ReplayStep, replay
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "from_uint8",
            "exp", "log", "tanh", "sigmoid", "relu",
@@ -32,4 +33,4 @@ __all__ = ["Tensor", "no_grad", "is_grad_enabled", "from_uint8",
            "tensor_gradcheck",
            "cat", "adaptive_avg_pool2d", "batch_norm", "local_response_norm",
            "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm",
-           "BasicBlock", "Inception"]
+           "BasicBlock", "Inception", "replay", "ReplayStep", "ReplayRefused"]

@@ -274,10 +274,18 @@ class Sequential(Module):
                 i += 1
         return tuple(plan)
 
-    def forward(self, x: Any) -> Any:
+    def call_plan(self) -> Tuple[Any, ...]:
+        """What ``forward`` calls, in order (fused pairs and triples as one call); the same
+        tuple until the container changes (``microgradnn.tensor.replay`` records by it)."""
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.__dict__["_plan"] = self._call_plan()
+        return plan
+
+    def forward(self, x: Any) -> Any:
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self.call_plan()
         if any(m._forward_hooks for m in self._modules.values() if m is not None):
             plan = tuple(self)
         for step in plan:
