@@ -105,6 +105,11 @@ mnist-results: $(VENV)/.installed
 explain-screenshots: $(VENV)/.installed-test system-deps
 	OPENBLAS_NUM_THREADS=1 $(VPY) docs/explain_screenshots.py
 
+# The README's picture of a quiz step (the stepper with practice=True; needs chromium).
+.PHONY: practice-screenshot
+practice-screenshot: $(VENV)/.installed-test system-deps
+	$(VPY) docs/practice_screenshot.py
+
 # The README's picture of the playground (trains the network live for one epoch in chromium).
 .PHONY: playground-screenshot
 playground-screenshot: $(VENV)/.installed-test system-deps

@@ -52,6 +52,17 @@ def test_one_image_through_a_checkpoint_as_a_page_and_a_gif(files, tmp_path, cap
         assert frames.n_frames == len(data["steps"])  # one frame per neuron step
 
 
+def test_a_checkpoints_digit_as_a_quiz(files, tmp_path, capsys):
+    checkpoint, image = files
+    quiz, plain = tmp_path / "quiz.html", tmp_path / "plain.html"
+    for path, extra in ((quiz, ["--practice"]), (plain, [])):
+        assert main(["backprop", str(checkpoint), "--image", str(image), "--label", "1",
+                     "-o", str(path), "--quiet", *extra]) == 0
+    asked, shown = _page_data(quiz), _page_data(plain)
+    assert "practice" in asked and "practice" not in shown
+    assert [s["name"] for s in asked["steps"]] == [s["name"] for s in shown["steps"]]
+
+
 def test_the_terminal_shows_the_cost_and_its_formula(files, capsys):
     checkpoint, image = files
     assert main(["backprop", str(checkpoint), "--image", str(image), "--label", "1"]) == 0
@@ -66,6 +77,9 @@ def test_the_terminal_shows_the_cost_and_its_formula(files, capsys):
     (["--image", "{image}", "--label", "1", "--set", "x=1"], "--set applies to an expression"),
     (["--image", "{image}", "--label", "12"], "label must be a digit in 0..9"),
     (["--image", "{image}", "--label", "1", "-o", "page.svg"], "-o expects a file ending in"),
+    (["--image", "{image}", "--label", "1", "--practice"], "--practice makes the HTML page a quiz"),
+    (["--image", "{image}", "--label", "1", "--random", "3", "-o", "q.html"],
+     "--random applies to an expression"),
 ])
 def test_bad_input_is_one_line(files, argv, message, capsys):
     checkpoint, image = files

@@ -149,6 +149,7 @@ TIERS: Dict[str, int] = {
     "microgradnn.metrics": 0, "microgradnn.fileio": 0, "microgradnn.ziparchive": 0,
     "microgradnn.malloc": 0,
     "microgradnn.blas": 0, "microgradnn.toy_training": 0, "microgradnn.datasets": 0,
+    "microgradnn.exercises": 0, "microgradnn.practice": 0,
     # 1, the vectorized path, and the costs (each defined once, on both paths)
     "microgradnn.tensor": 1, "microgradnn.costs": 1,
     # 2, training and models (and the package's front door, whose load() reads checkpoints)

@@ -28,7 +28,8 @@ pytest.importorskip("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "examples" / "notebooks"
-NAMES = ["01_backprop_by_hand", "02_neuron_to_mlp", "03_mnist_classic", "04_cnn"]
+NAMES = ["01_backprop_by_hand", "02_neuron_to_mlp", "03_mnist_classic", "04_cnn",
+         "05_backprop_by_hand"]
 MNIST_NOTEBOOKS = {"03_mnist_classic", "04_cnn"}
 MNIST_DIR = os.environ.get("MICROGRADNN_DATA", "")
 HAVE_MNIST = bool(MNIST_DIR) and Path(MNIST_DIR, "t10k-labels-idx1-ubyte.gz").exists()

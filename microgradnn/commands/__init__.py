@@ -41,7 +41,7 @@ def _claim_expression(parser: argparse.ArgumentParser, args: argparse.Namespace,
     """
     if args.expression is None and len(extras) == 1 and not _LONG_OPTION.match(extras[0]):
         args.expression = extras.pop()
-    if args.expression is None and not extras:
+    if args.expression is None and not extras and getattr(args, "random", None) is None:
         parser.error("the following arguments are required: EXPRESSION")
     return extras
 

@@ -70,6 +70,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--hide-constants", action="store_true",
                         help="leave unnamed numbers such as the 1 in x + 1 out of the pictures")
     parser.add_argument("--quiet", action="store_true", help="do not print the steps")
+    parser.add_argument("--practice", action="store_true",
+                        help="make the HTML page a quiz: you type each local derivative and "
+                             "gradient, the page checks them against the engine's")
+    parser.add_argument("--random", type=int, metavar="SEED",
+                        help="practise on a random expression drawn from SEED (instead of "
+                             "EXPRESSION and --set)")
+    parser.add_argument("--difficulty", choices=("easy", "medium", "hard"),
+                        help="how deep the random expression is and which ops it uses, with "
+                             "--random (default: medium)")
     parser.set_defaults(handler=run)
 
 
@@ -102,16 +111,35 @@ def _is_checkpoint(args: argparse.Namespace) -> bool:
     return args.expression is not None and args.expression.lower().endswith(".npz")
 
 
+def _random_exercise(args: argparse.Namespace) -> tuple:
+    """(expression, NAME=VALUE words) drawn from ``--random SEED`` at ``--difficulty``."""
+    from microgradnn.cli import CommandError
+    from microgradnn.exercises import DIFFICULTIES, random_expression
+
+    if args.expression is not None or args.assignments:
+        raise CommandError("--random draws its own expression: leave out EXPRESSION and --set")
+    difficulty = args.difficulty or "medium"
+    depth, ops = DIFFICULTIES[difficulty]
+    exercise = random_expression(args.random, depth, ops)
+    print(f"exercise {args.random} ({difficulty}): {exercise.expression} with "
+          f"{' '.join(exercise.assignments)}")
+    return exercise.expression, exercise.assignments
+
+
 def run(args: argparse.Namespace) -> int:
     """Step an expression or one image through a checkpoint; write what ``-o`` asks for."""
     from microgradnn.cli import CommandError
 
     pages, gifs = _outputs(args)
+    if args.practice and not pages:
+        raise CommandError("--practice makes the HTML page a quiz: give the page's file name "
+                           "(quiz.html)")
     digit_flags = [flag for flag, value in (("--index", args.index), ("--image", args.image),
                                             ("--label", args.label), ("--data", args.data))
                    if value is not None]
     if _is_checkpoint(args):
         for flag, given in (("--set", args.assignments), ("--frames", args.frames),
+                            ("--random", args.random), ("--difficulty", args.difficulty),
                             ("--forward", args.forward), ("--hide-constants",
                                                           args.hide_constants)):
             if given:
@@ -168,7 +196,7 @@ def _run_checkpoint(args: argparse.Namespace, pages: List[str], gifs: List[str])
         print(f"C = {format_number(run.loss.data)}  ({run.cost.describe()})")
     try:
         if pages:
-            page = digit_stepper(run, title)
+            page = digit_stepper(run, title, practice=args.practice)
             for path in pages:
                 page.save(path)
                 print(f"wrote {path}")
@@ -189,6 +217,11 @@ def _run_expression(args: argparse.Namespace, pages: List[str], gifs: List[str])
 
     if args.frames and os.path.exists(args.frames) and not os.path.isdir(args.frames):
         raise CommandError(f"--frames {args.frames} exists and is not a folder")
+    if args.random is not None:
+        args.expression, args.assignments = _random_exercise(args)
+    elif args.difficulty:
+        raise CommandError("--difficulty sets how hard a --random expression is: give "
+                           "--random SEED too")
     variables = parse_assignments(args.assignments)
     root = parse_expression(args.expression, variables)
 
@@ -212,8 +245,9 @@ def _run_expression(args: argparse.Namespace, pages: List[str], gifs: List[str])
     options = dict(forward=args.forward, rankdir=args.rankdir, hide_constants=args.hide_constants)
     try:
         for path in pages:
-            viz.save_stepper(root, path, title=f"Backpropagation through {args.expression}",
-                             **options)
+            what = "Backpropagation quiz" if args.practice else "Backpropagation"
+            viz.save_stepper(root, path, title=f"{what} through {args.expression}",
+                             practice=args.practice, **options)
             print(f"wrote {path}")
         frames_dir = args.frames  # written once, beside the first GIF if there is one
         for path in gifs + ([None] if frames_dir and not gifs else []):

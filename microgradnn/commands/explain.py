@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seed that picks the mini-batch (default: 0)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html",
                         help="the page to write")
+    parser.add_argument("--practice", action="store_true",
+                        help="add exercises: compute δ[L], one entry of δ[l], one ∂C/∂w and "
+                             "one ∂C/∂b from the numbers shown; the page checks them")
     parser.add_argument("--data", metavar="DIR",
                         help="folder with the MNIST files (default: $MICROGRADNN_DATA, then "
                              "the cache)")
@@ -127,7 +130,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from viz.explainer import explain
 
     page = explain(saved, image, label, batch=batch, image_name=image_name,
-                       batch_name=batch_name)
+                       batch_name=batch_name, practice=args.practice)
     page.save(output)
     data = page.data
     size = len(page.html.encode("utf-8"))

@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from microgradnn.costs import cost_of
 from microgradnn.fileio import write_atomic
 
+from ..html import read_web_file
 from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
 from .data import explain_data
 from .jsonout import page_json
@@ -51,10 +52,18 @@ class ExplainPage:
         return f"ExplainPage({self.title!r}, {len(self.html.encode('utf-8'))} bytes)"
 
 
-def page_html(data: Dict[str, Any], title: str) -> str:
-    """The page for ``data`` (from ``explain_data``) with ``title``, as a string."""
-    values = {"<!--EXPLAIN_TITLE-->": html.escape(title), "/*EXPLAIN_CSS*/": PAGE_CSS,
-              "/*EXPLAIN_DATA*/": page_json(data), "/*EXPLAIN_JS*/": PAGE_JS}
+def page_html(data: Dict[str, Any], title: str, practice: bool = False) -> str:
+    """The page for ``data`` (from ``explain_data``) with ``title``, as a string.
+    ``practice=True`` adds the exercises (``web/practice.js``, which reads the same JSON)."""
+    css, js = PAGE_CSS, PAGE_JS
+    if practice:
+        from ..steps.practice import judge_settings
+
+        data = {**data, "practice": {"judge": judge_settings()}}
+        css += read_web_file(__package__, "practice.css")
+        js += read_web_file("viz", "judge.js") + read_web_file(__package__, "practice.js")
+    values = {"<!--EXPLAIN_TITLE-->": html.escape(title), "/*EXPLAIN_CSS*/": css,
+              "/*EXPLAIN_DATA*/": page_json(data), "/*EXPLAIN_JS*/": js}
     # One pass over the template: text put in for one placeholder is never searched again.
     parts = _PLACEHOLDER.split(PAGE_TEMPLATE)
     return "".join(values[p] if i % 2 else p for i, p in enumerate(parts))
@@ -96,7 +105,8 @@ def architecture_svg(model: Any, input_shape: Any) -> Optional[str]:
 
 def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Optional[str] = None,
             batch: Optional[Tuple[Any, Any]] = None, title: Optional[str] = None,
-            image_name: Optional[str] = None, batch_name: str = "") -> ExplainPage:
+            image_name: Optional[str] = None, batch_name: str = "",
+            practice: bool = False) -> ExplainPage:
     """The explain page of ``model`` for one 28x28 ``image``: forward and backward.
 
     ``model``: a ``microgradnn.tensor.Sequential`` (an MLP or a CNN of the layers in
@@ -107,7 +117,9 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
     or floats in [0, 1]. ``label``: the digit the cost compares with (default: the
     prediction). ``loss``: "cross-entropy" or "mse" (default: the checkpoint's, else
     cross-entropy). ``batch``: ``(images uint8 (n, 28, 28), labels)`` whose mean gradient
-    the page shows beside this example's. Any other layer is refused with a
+    the page shows beside this example's. ``practice=True`` adds exercises: the learner
+    computes ``δ[L]``, one entry of ``δ[l]``, one ``∂C/∂w[l][j,k]`` and one
+    ``∂C/∂b[l][j]`` from the numbers shown, checked against the page's own. Any other layer is refused with a
     ``UnsupportedModelError`` naming it.
     """
     net, loss_name, name = _unpack(model, loss)
@@ -118,4 +130,4 @@ def explain(model: Any, image: Any, label: Optional[int] = None, *, loss: Option
     data["title"] = page_title
     if data["kind"] == "cnn":
         data["architecture"] = architecture_svg(net, data["layers"][0]["shape"])
-    return ExplainPage(page_html(data, page_title), data, page_title)
+    return ExplainPage(page_html(data, page_title, practice), data, page_title)

@@ -104,10 +104,12 @@ def step_digit(model: Any, image: Any, label: int, *, image_name: str = "this im
                          height)
 
 
-def digit_stepper(run: DigitBackward, title: str, height: int = 720) -> Stepper:
-    """The neuron-level stepper page of a ``digit_backward`` run; ``.backward`` is the run."""
+def digit_stepper(run: DigitBackward, title: str, height: int = 720,
+                  practice: bool = False) -> Stepper:
+    """The neuron-level stepper page of a ``digit_backward`` run; ``.backward`` is the run.
+    ``practice=True``: a quiz asking each neuron's σ'(z[l][j]) and δ[l][j]."""
     page = stepper(run.loss, title=title, parameters=run.mlp, level="neuron", height=height,
-                   output_names=[str(d) for d in range(len(run.outputs))])
+                   output_names=[str(d) for d in range(len(run.outputs))], practice=practice)
     page.backward = run  # what was stepped: the scalar network, C and its gradients
     return page
 

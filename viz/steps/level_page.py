@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..graph.dot import MONO_FONT, Picture, escape_html, format_value
 from ..graph.trace import Trace
-from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
+from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE, PRACTICE_CSS, PRACTICE_JS
 from .backprop import Step
 from .layout import mark_svg
 from .levels import NeuronLevel, Unit, neuron_steps
@@ -23,10 +23,10 @@ __all__ = ["level_stepper_html", "level_source", "level_data", "LEVEL_NOTE"]
 
 _MAX_DETAIL_LINES = 40  # per scalar step in a box's detail panel
 
+_CLICK_NOTE = " Click a box to read its own scalar steps."
 LEVEL_NOTE = ("One box per neuron a[l][j]: data is its activation, grad is dC/da[l][j] (summed "
               "over the neurons of the next layer). Each step is one neuron: its error "
-              "δ = dC/da * σ'(z) and the gradients it produces (vectors). Click a box to read "
-              "its own scalar steps.")
+              "δ = dC/da * σ'(z) and the gradients it produces (vectors)." + _CLICK_NOTE)
 
 
 def _final_grad(level: NeuronLevel, unit: Unit) -> str:
@@ -113,8 +113,11 @@ def _detail(level: NeuronLevel, steps: Sequence[Step]) -> Dict[str, str]:
     return out
 
 
-def level_data(level: NeuronLevel, steps: Sequence[Step], title: str) -> Dict[str, Any]:
-    """The page's JSON, in the shape ``viz.steps.page.stepper_data`` gives the script."""
+def level_data(level: NeuronLevel, steps: Sequence[Step], title: str,
+               clickable: bool = True) -> Dict[str, Any]:
+    """The page's JSON, in the shape ``viz.steps.page.stepper_data`` gives the script;
+    ``clickable=False`` leaves out each box's own scalar steps (a quiz: they hold answers)."""
+    click = "; click its box to read them" if clickable else ""
     nodes = {u.id: {"name": u.name, "label": u.name, "op": "", "leaf": u.kind == "input",
                     "data": None, "dataText": u.data_text, "final": level.grad_final.get(u.id, -1)}
              for u in level.units}
@@ -128,7 +131,7 @@ def level_data(level: NeuronLevel, steps: Sequence[Step], title: str) -> Dict[st
             "phase": (f"Backward pass: start at the output {step.name} with gradient 1"
                       if step.kind == "seed" else
                       f"Backward pass through {step.name} ({len(step.scalar)} scalar steps of "
-                      f"the engine; click its box to read them)")}
+                      f"the engine{click})")}
         if step.kind == "seed":
             item["gradText"] = step.upstream
         for row in step.rows:
@@ -139,16 +142,24 @@ def level_data(level: NeuronLevel, steps: Sequence[Step], title: str) -> Dict[st
                                   "before": row.before, "after": row.after})
         out_steps.append(item)
     return {"title": title, "root": level.steps[0].unit, "nodes": nodes, "edges": edges,
-            "steps": out_steps, "hasForward": False, "detail": _detail(level, steps),
-            "note": LEVEL_NOTE}
+            "steps": out_steps, "hasForward": False,
+            "detail": _detail(level, steps) if clickable else {},
+            "note": LEVEL_NOTE if clickable else LEVEL_NOTE[:-len(_CLICK_NOTE)]}
 
 
 def level_stepper_html(tr: Trace, steps: Sequence[Step], title: str, rankdir: str = "LR",
-                       output_names: Optional[Sequence[str]] = None) -> str:
-    """The whole page for ``tr``'s backward pass (``steps``), one neuron per step."""
+                       output_names: Optional[Sequence[str]] = None,
+                       practice: bool = False) -> str:
+    """The whole page for ``tr``'s backward pass (``steps``), one neuron per step;
+    ``practice=True``: a quiz asking each neuron's σ'(z) and δ (``viz.steps.practice``)."""
     level = neuron_steps(tr, steps)
     svg = mark_svg(level_source(level, rankdir, output_names).pipe(format="svg").decode("utf-8"))
-    return fill_template({"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
-                          "<!--STEPPER_SVG-->": svg,
-                          "/*STEPPER_DATA*/": script_json(level_data(level, steps, title)),
-                          "/*STEPPER_JS*/": PAGE_JS})
+    data = level_data(level, steps, title, clickable=not practice)
+    if practice:
+        from .practice import level_practice_data
+
+        data["practice"] = level_practice_data(tr, level, steps, title)
+    return fill_template({"/*STEPPER_CSS*/": PAGE_CSS + (PRACTICE_CSS if practice else ""),
+                          "<!--STEPPER_TITLE-->": html.escape(title),
+                          "<!--STEPPER_SVG-->": svg, "/*STEPPER_DATA*/": script_json(data),
+                          "/*STEPPER_JS*/": (PRACTICE_JS if practice else "") + PAGE_JS})

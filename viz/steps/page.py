@@ -23,7 +23,7 @@ from microgradnn.fileio import write_atomic
 from ..graph.dot import format_value
 from ..graph.notation import lecture_names
 from ..graph.trace import Parameters, Trace, trace
-from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE
+from .assets import PAGE_CSS, PAGE_JS, PAGE_TEMPLATE, PRACTICE_CSS, PRACTICE_JS
 from .backprop import Step, last_change, node_names, root_name_of, steps_from_trace
 from .layout import DEFAULT_MAX_NODES, graph_svg
 
@@ -95,7 +95,8 @@ LEVELS = ("auto", "node", "neuron")
 def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None,
+                 practice: bool = False) -> str:
     """The stepper page for the graph under ``root``, as a string (see ``save_stepper``)."""
     if not isinstance(root, Value):
         raise TypeError(f"stepper: expected a Value, got {type(root).__name__}")
@@ -111,9 +112,10 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
 
         steps = steps_from_trace(tr)
         return level_stepper_html(tr, steps, title if title is not None else
-                                  "Backpropagation, one neuron at a time", rankdir, output_names)
+                                  "Backpropagation, one neuron at a time", rankdir, output_names,
+                                  practice)
     steps = steps_from_trace(tr, forward=forward)
-    title = title if title is not None else "Backpropagation, step by step"
+    title = title if title is not None else _default_title(practice)
     names = node_names(tr)
     # Unlabelled computed nodes have no name in the picture: show the caption's name.
     lecture = lecture_names(tr)  # drawn in the node itself
@@ -123,11 +125,21 @@ def stepper_html(root: Value, forward: bool = False, title: Optional[str] = None
         tags[tr.root] = root_name_of(tr, lecture)  # what the captions call an unlabelled output
     svg = graph_svg(root, rankdir=rankdir, parameters=parameters,
                     hide_constants=hide_constants, max_nodes=max_nodes, tags=tags)
-    values = {"/*STEPPER_CSS*/": PAGE_CSS, "<!--STEPPER_TITLE-->": html.escape(title),
-              "<!--STEPPER_SVG-->": svg,
-              "/*STEPPER_DATA*/": script_json(stepper_data(tr, steps, title)),
-              "/*STEPPER_JS*/": PAGE_JS}
+    data = stepper_data(tr, steps, title)
+    if practice:  # the quiz: its data, style and script, which page.js hands its hooks
+        from .practice import practice_data
+
+        data["practice"] = practice_data(steps, title)
+    values = {"/*STEPPER_CSS*/": PAGE_CSS + (PRACTICE_CSS if practice else ""),
+              "<!--STEPPER_TITLE-->": html.escape(title), "<!--STEPPER_SVG-->": svg,
+              "/*STEPPER_DATA*/": script_json(data),
+              "/*STEPPER_JS*/": (PRACTICE_JS if practice else "") + PAGE_JS}
     return fill_template(values)
+
+
+def _default_title(practice: bool) -> str:
+    return "Backpropagation quiz: you compute each step" if practice \
+        else "Backpropagation, step by step"
 
 
 def fill_template(values: Dict[str, str]) -> str:
@@ -170,7 +182,7 @@ def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
             rankdir: str = "LR", parameters: Parameters = None,
             hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
             height: int = 640, level: str = "auto",
-            output_names: Optional[Sequence[str]] = None) -> Stepper:
+            output_names: Optional[Sequence[str]] = None, practice: bool = False) -> Stepper:
     """The interactive stepper for ``root`` as a ``Stepper`` (see ``save_stepper``).
 
     In Jupyter, leave it as the last expression of a cell to see it inline; ``.save(path)``
@@ -178,15 +190,16 @@ def stepper(root: Value, forward: bool = False, title: Optional[str] = None,
     """
     page = stepper_html(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
                         hide_constants=hide_constants, max_nodes=max_nodes, level=level,
-                        output_names=output_names)
-    shown = title if title is not None else "Backpropagation, step by step"
+                        output_names=output_names, practice=practice)
+    shown = title if title is not None else _default_title(practice)
     return Stepper(page, shown, height=height)
 
 
 def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[str] = None,
                  rankdir: str = "LR", parameters: Parameters = None,
                  hide_constants: bool = False, max_nodes: int = DEFAULT_MAX_NODES,
-                 level: str = "auto", output_names: Optional[Sequence[str]] = None) -> str:
+                 level: str = "auto", output_names: Optional[Sequence[str]] = None,
+                 practice: bool = False) -> str:
     """Write the interactive stepper for ``root`` to ``path`` (one HTML file); return ``path``.
 
     ``forward=True`` plays the forward pass (values in topological order) before
@@ -201,10 +214,15 @@ def save_stepper(root: Value, path: str, forward: bool = False, title: Optional[
     and a model is given. A graph too big for ``"node"`` without a model is refused with a
     ``ValueError``. ``output_names`` (one per output neuron, e.g. the ten digits) labels the
     output boxes of the neuron level.
+    ``practice=True`` makes the page a quiz (``viz.steps.practice``): each backward step
+    hides its local derivatives and results until the learner types them; the page says
+    right, close or wrong against the engine's numbers, hints at the op's rule, shows the
+    answer after three tries and the score at the end. On the neuron level each neuron's
+    step asks its ``σ'(z[l][j])`` and ``δ[l][j]``.
     The file needs no network and no server: open it from disk in any browser.
     """
     return stepper(root, forward=forward, title=title, rankdir=rankdir, parameters=parameters,
                    hide_constants=hide_constants, max_nodes=max_nodes, level=level,
-                   output_names=output_names).save(path)
+                   output_names=output_names, practice=practice).save(path)
 
 

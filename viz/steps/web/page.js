@@ -6,6 +6,7 @@
   var nodeIds = Object.keys(nodes);
   var frame = 0, timer = null, fit = true;
   var svg = document.querySelector("#mg-graph svg");
+  var practice = window.mgPractice || null;  // the quiz (practice.js), when on the page
 
   function el(id) { return document.getElementById(id); }
   function texts(group, cls) { return group ? group.querySelectorAll("text." + cls) : []; }
@@ -118,6 +119,7 @@
     el("mg-prev").disabled = el("mg-first").disabled = k === 0;
     el("mg-next").disabled = el("mg-last").disabled = k === total;
     if (cur && view[cur.node].g) reveal(view[cur.node].g);
+    if (practice) practice.rendered(k);
   }
 
   // Scroll the graph box (not the page) to centre the current node when it is out of view.
@@ -132,7 +134,7 @@
   }
 
   function go(k) {
-    frame = Math.max(0, Math.min(total, k));
+    frame = Math.max(0, Math.min(practice ? practice.limit() : total, k));
     render(frame);
   }
   function stop() {
@@ -214,6 +216,8 @@
   var vb0 = svg && svg.viewBox && svg.viewBox.baseVal;
   fit = !(vb0 && vb0.width * 4 / 3 <= el("mg-graph").clientWidth * 1.6);
   // Open on the first step (the output and its seed gradient), scrolled into view.
+  if (practice) practice.attach({data: data, view: view, edgeView: edgeView, go: go,
+                                 frame: function () { return frame; }});
   go(Math.min(1, total));
   zoom();
 })();
