@@ -200,6 +200,14 @@ class SGD(Optimizer):
             self.step_count += 1
             return
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
+        if not (momentum or decay):
+            # Plain SGD, the common case: one update per array, no per-array calls (the
+            # same numbers as _update's lr * g into a scratch array, then subtracted).
+            for p in self.params:
+                if p.grad is not None:
+                    p.data -= lr * p.grad
+            self.step_count += 1
+            return
         keep = 1.0 - self.dampening
         for i, p in enumerate(self.params):
             g = p.grad
