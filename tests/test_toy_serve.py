@@ -352,6 +352,7 @@ def test_cli_serve_data_starts_the_2d_playground_and_stops_on_ctrl_c():
 @pytest.mark.parametrize("args, words", [
     (("--setup", "layers=99"), "1..16"),
     (("--data", "circles", "some.npz"), "drop the checkpoint"),
+    (("--data", "moonz"), "neither a 2-D data set (moons, circles, spiral, xor) nor a folder"),
 ])
 def test_cli_serve_refuses_a_bad_setup_with_one_line(args, words):
     process = _cli(*args)

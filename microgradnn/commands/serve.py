@@ -12,6 +12,7 @@ takes a setup string shared from its page). Listens on 127.0.0.1 at a free port 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register", "run_serve", "TOY_DATA"]
@@ -72,6 +73,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     if args.save is not None and not args.save.endswith(".npz"):
         raise ValueError(f"--save must name a .npz file, got {args.save!r}")
+    if (args.data is not None and args.data not in TOY_DATA and args.setup is None
+            and not os.path.isdir(args.data)):
+        raise ValueError(f"--data {args.data!r} is neither a 2-D data set "
+                         f"({', '.join(TOY_DATA)}) nor a folder of MNIST files")
     if args.data in TOY_DATA or args.setup is not None:
         from viz.playground.toy_app import make_toy_server
 
