@@ -59,6 +59,7 @@ class RemovableHandle:
     """What ``register_forward_hook`` returns: ``handle.remove()`` takes the hook off again."""
 
     _next_id = 0
+    live = 0  # hooks registered on any module now: 0 lets containers skip looking for them
 
     def __init__(self, hooks: Dict[int, Callable[..., Any]]) -> None:
         self._hooks = hooks
@@ -66,7 +67,8 @@ class RemovableHandle:
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
-        self._hooks.pop(self.id, None)
+        if self._hooks.pop(self.id, None) is not None:
+            RemovableHandle.live -= 1
 
     def __enter__(self) -> "RemovableHandle":
         return self
@@ -121,6 +123,7 @@ class Module:
                             f"{type(hook).__name__}")
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        RemovableHandle.live += 1
         return handle
 
     # ---- registration ----

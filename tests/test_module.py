@@ -315,3 +315,22 @@ def test_a_forward_hook_may_replace_the_output():
     assert relu(Tensor(np.array([-1.0, 3.0]))).data.tolist() == [0.0, 3.0]
     with pytest.raises(TypeError, match="expected a callable, got int"):
         relu.register_forward_hook(3)
+
+
+def test_a_hook_on_a_fused_layer_is_called_and_the_live_count_returns():
+    import numpy as np
+    from microgradnn.module import RemovableHandle
+    from microgradnn.tensor import Linear, ReLU, Sequential, Tensor
+
+    net = Sequential(Linear(3, 2), ReLU())  # Linear+ReLU run as one node without hooks
+    before = RemovableHandle.live
+    seen = []
+    handle = net[0].register_forward_hook(lambda m, args, out: seen.append(out.data.copy()))
+    assert RemovableHandle.live == before + 1
+    out = net(Tensor(np.ones((4, 3), np.float32)))
+    assert len(seen) == 1 and np.array_equal(np.maximum(seen[0], 0), out.data)
+    handle.remove()
+    handle.remove()  # a second remove changes nothing
+    assert RemovableHandle.live == before
+    net(Tensor(np.ones((4, 3), np.float32)))
+    assert len(seen) == 1

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
 
-from ..module import Module
+from ..module import Module, RemovableHandle
 from . import ops
 from .conv import avg_pool2d, conv2d, conv2d_relu, conv2d_relu_max_pool2d, max_pool2d, pair
 from .functional import check_input, dropout, linear_relu_unchecked, linear_unchecked
@@ -298,7 +298,8 @@ class Sequential(Module):
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.call_plan()
-        if any(m._forward_hooks for m in self._modules.values() if m is not None):
+        if RemovableHandle.live and any(m._forward_hooks for m in self._modules.values()
+                                        if m is not None):  # a hook sees every layer: no fusing
             plan = tuple(self)
         for step in plan:
             x = step(x)

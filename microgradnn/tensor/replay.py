@@ -64,6 +64,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..module import RemovableHandle
 from .layers import Dropout, Sequential
 from .replay_ops import KERNELS, LOSSES, Built, Entry, Slot
 from .tensor import Tensor, from_uint8, wrap_array
@@ -454,6 +455,8 @@ class ReplayStep:
 def _hooked(model: Any) -> bool:
     """Whether the model or a layer the plan would call has forward hooks (``Module``):
     they see the output of every forward call, which a replayed step does not make."""
+    if not RemovableHandle.live:  # no hook registered anywhere: nothing to look for
+        return False
     if getattr(model, "_forward_hooks", None):
         return True
     return isinstance(model, Sequential) and any(
