@@ -344,7 +344,8 @@ def _assign(p: Any, array: np.ndarray) -> None:
     if isinstance(p, Value):
         p.data = float(array)
     else:
-        p.data = array.astype(p.data.dtype, copy=True)
+        p.data = array.astype(p.data.dtype, order="F" if p.data.flags.f_contiguous and
+                              not p.data.flags.c_contiguous else "C", copy=True)
 
 
 def _checked_array(key: str, given: Any, shape: Tuple[int, ...]) -> np.ndarray:

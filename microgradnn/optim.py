@@ -23,6 +23,11 @@ def _check_rate(name: str, value: float, upper: Optional[float] = None) -> float
     return float(value)
 
 
+def _order(a: np.ndarray) -> str:
+    """"F" for an array stored column-major (and not also row-major), else "C"."""
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
+
 _PACKED = -1  # the index of the packed buffer in ``_state`` and ``_scratch``
 
 
@@ -30,12 +35,15 @@ class _Packed:
     """An optimizer's array parameters, gradients and state in one buffer each (``pack``)."""
 
     def __init__(self, params: List[Any]) -> None:
+        # Each array keeps its memory layout: a column-major weight (``replay`` asks for
+        # some) is packed column-major, and its gradient and state views likewise.
         self.slices = []
         start = 0
         for p in params:
-            self.slices.append((start, start + p.data.size, p.data.shape))
+            order = _order(p.data)
+            self.slices.append((start, start + p.data.size, p.data.shape, order))
             start += p.data.size
-        self.data = np.concatenate([p.data.reshape(-1) for p in params])
+        self.data = np.concatenate([p.data.ravel(order=_order(p.data)) for p in params])
         self.datas = self.views(self.data)
         for p, view in zip(params, self.datas):
             p.data = view
@@ -56,11 +64,16 @@ class _Packed:
         packed = cls(opt.params)
         for name, items in lists.items():
             if items and items[0] is not None:
-                packed.adopt(opt, name, np.concatenate([x.reshape(-1) for x in items]))
+                packed.adopt(opt, name, packed.flat(items))
         return packed
 
     def views(self, flat: np.ndarray) -> List[np.ndarray]:
-        return [flat[a:b].reshape(shape) for a, b, shape in self.slices]
+        return [flat[a:b].reshape(shape, order=order) for a, b, shape, order in self.slices]
+
+    def flat(self, items: List[np.ndarray]) -> np.ndarray:
+        """Per-parameter arrays as one buffer, each in its parameter's layout."""
+        return np.concatenate([x.ravel(order=order) for x, (_, _, _, order) in
+                               zip(items, self.slices)])
 
     def adopt(self, opt: "Optimizer", name: str, flat: np.ndarray) -> None:
         """Make ``flat`` the packed state ``name``, its views the optimizer's list."""
@@ -85,7 +98,7 @@ class _Packed:
                     continue
                 if any(x is None for x in items):
                     return False  # made one by one since (the first step): packed from now on
-                self.adopt(opt, name, np.concatenate([x.reshape(-1) for x in items]))
+                self.adopt(opt, name, self.flat(items))
                 continue
             for x, y in zip(items, entry[1]):
                 if x is not y:

@@ -35,6 +35,18 @@ def check_input(x: Any, layer: Any, dtype: np.dtype) -> Tensor:
 
 # ---- linear ----
 
+def column_major(a: np.ndarray) -> bool:
+    """Whether ``a`` is stored column-major (and not also row-major, as 1-D arrays are)."""
+    return a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def weight_grad(g: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``g.T @ X`` (out, in), laid out as the weight ``W`` is (``layers.weight_order``): a
+    column-major weight gets ``(X.T @ g).T``, so that the optimizer's update runs over two
+    arrays of one layout."""
+    return (X.T @ g).T if column_major(W) else g.T @ X
+
+
 def _linear_back(g, ctx, ops):
     x, w = ops[0], ops[1]
     X = x.data
@@ -44,7 +56,7 @@ def _linear_back(g, ctx, ops):
         X = X.reshape(-1, X.shape[-1])
         g = g.reshape(-1, g.shape[-1])
         gx = (g @ w.data).reshape(x.data.shape) if x.requires_grad else None
-    gw = g.T @ X if w.requires_grad else None
+    gw = weight_grad(g, X, w.data) if w.requires_grad else None
     if len(ops) == 2:
         return gx, gw
     gb = column_sums(g) if ops[2].requires_grad else None

@@ -77,8 +77,11 @@ def _linear_backward(g: np.ndarray, x: Slot, node: Tensor,
     entries: List[Entry] = []
     if x.grad is not None:
         entries.append((np.matmul, (g, weight.data, x.grad)))
-    gw = grad_of(weight)
-    entries.append((np.matmul, (g.T, x.data, gw)))
+    gw = grad_of(weight)  # laid out as the weight (functional.weight_grad)
+    if functional.column_major(weight.data):
+        entries.append((np.matmul, (x.data.T, g, gw.T)))
+    else:
+        entries.append((np.matmul, (g.T, x.data, gw)))
     params = [(weight, gw)]
     if len(node.operands) == 3:
         bias = node.operands[2]
