@@ -64,10 +64,13 @@ class TorchRun:
         self.calls: Dict[str, List[Tuple[Any, Any]]] = {}
         self.back: Dict[str, Any] = {}
         handles = []
+        self.near_ties = 0  # pooled windows whose two largest values differ by rounding
         for name, m in self.twin.named_modules():
             if not name:
                 continue
             handles.append(m.register_forward_hook(self._record(name)))
+            if isinstance(m, torch.nn.MaxPool2d):
+                handles.append(m.register_forward_hook(self._count_near_ties))
             if name.endswith("conv1") or name.endswith("downsample"):
                 handles.append(m.register_full_backward_hook(self._grad_in(name)))
         self.x = torch.tensor(x, dtype=torch.float64, requires_grad=True)
@@ -88,6 +91,20 @@ class TorchRun:
             output.retain_grad()
             self.calls.setdefault(name, []).append((args, output))
         return hook
+
+    def _count_near_ties(self, module, args, output):
+        """Windows whose maximum is matched within 1e-9 (relative), not exactly, by a
+        second value: mathematically a tie (overlapping windows pass one maximum on to
+        several positions), broken by rounding, which torch and microgradnn do in their own
+        order; a max pool's gradient there may go to either (both are subgradients)."""
+        x = args[0].detach()
+        k, s, p = (torch.nn.modules.utils._pair(v) for v in
+                   (module.kernel_size, module.stride, module.padding))
+        x = torch.nn.functional.pad(x, (p[1], p[1], p[0], p[0]), value=-float("inf"))
+        windows = x.unfold(2, k[0], s[0]).unfold(3, k[1], s[1]).flatten(-2)
+        top = windows.max(-1, keepdim=True).values
+        close_to_top = (windows >= top - 1e-9 * top.abs()).sum(-1)
+        self.near_ties += int((close_to_top > (windows == top).sum(-1)).sum())
 
     def _grad_in(self, name):
         def hook(module, grad_input, grad_output):
@@ -138,12 +155,16 @@ def check_entry(e: Dict[str, Any], name: str, one: TorchRun, many: TorchRun, k: 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_number_matches_the_pytorch_twin(family):
     model = trained(family)
-    image, label = digits(1, 7)[0][0], 3
-    images, labels = digits(4, 9)
-    data = page_data(explain(model, image, label, batch=(images, labels)))
     shape, mode = input_shape_of(model), input_mode_of(model)
-    one = TorchRun(model, to_input(image[None], shape, mode), np.array([label]))
-    many = TorchRun(model, to_input(images, shape, mode), labels)
+    for seed in range(7, 17):  # images with no near tie in a max pool (TorchRun)
+        image, label = digits(1, seed)[0][0], 3
+        images, labels = digits(4, seed + 2)
+        one = TorchRun(model, to_input(image[None], shape, mode), np.array([label]))
+        many = TorchRun(model, to_input(images, shape, mode), labels)
+        if one.near_ties == many.near_ties == 0:
+            break
+    assert one.near_ties == many.near_ties == 0, "no images without a near tie in 10 tries"
+    data = page_data(explain(model, image, label, batch=(images, labels)))
     layers = data["layers"]
     close(layers[0]["grad"], one.x.grad[0], "dC/dx (saliency)")
     close(layers[0]["batch_grad"], many.x.grad.sum(0), "batch mean dC/dx")

@@ -335,3 +335,41 @@ def test_forward_hooks_see_every_step():
     handle.remove()
     step(batches[3][0].astype(np.float32), batches[3][1])
     assert seen == [(4, 16), (4, 16)] and step.recorded == 1
+
+
+def _column_major(a: np.ndarray) -> bool:
+    return a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+@pytest.mark.parametrize("layout", ["default", "row-major"])
+def test_weight_layouts_are_kept_and_replayed_equal_to_eager(layout):
+    """A float32 Linear weight is stored column-major (layers.weight_order); the gradient,
+    the optimizer's packed buffers and load_state_dict keep each array's layout, and a
+    row-major weight (as a user may assign) is replayed as eagerly too."""
+    def build():
+        model = Sequential(Linear(20, 12, rng=np.random.default_rng(2)), ReLU(),
+                           Linear(12, 10, rng=np.random.default_rng(3)))
+        if layout == "row-major":
+            for p in model.parameters():
+                p.data = np.ascontiguousarray(p.data)
+        return model
+    weights = [p for p in build().parameters() if p.data.ndim == 2]
+    assert all(_column_major(w.data) == (layout == "default") for w in weights)
+    a, b, step = _step_both(build, lambda m: Adam(m.parameters(), lr=1e-2),
+                            _batches((20,), [6, 6, 6]))
+    assert step.recorded == 1
+    for model in (a, b):
+        for p in model.parameters():
+            if p.data.ndim == 2:
+                assert _column_major(p.data) == _column_major(p.grad) == (layout == "default")
+    # the replayed model's weights are views of the packed buffer, in their own layout
+    assert all(p.data.base is b.parameters()[0].data.base for p in b.parameters())
+    a.load_state_dict({k: np.ascontiguousarray(v) for k, v in b.state_dict().items()})
+    assert all(_column_major(p.data) == (layout == "default")
+               for p in a.parameters() if p.data.ndim == 2)
+    _same_state(a, b)
+
+
+def test_float64_weights_stay_row_major():
+    assert Linear(5, 3, dtype=np.float64).weight.data.flags.c_contiguous
+    assert _column_major(Linear(5, 3).weight.data)
