@@ -329,7 +329,9 @@ class ScaledImages:
         return shape
 
     def into(self, images: np.ndarray, out: np.ndarray) -> None:
-        np.multiply(images.reshape(out.shape), self._scale, out=out)
+        # cast, then scale in place, as from_uint8 (faster than one mixed-type multiply)
+        np.copyto(out, images.reshape(out.shape))
+        out *= self._scale
         if self.offset:
             out -= self._offset
 

@@ -252,6 +252,13 @@ def _grid(span: Any, steps: Any) -> Tuple[np.ndarray, np.ndarray]:
     return axes[0], axes[1]
 
 
+def _like(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``values`` as a new array of ``ref``'s dtype and memory layout."""
+    out = np.empty_like(ref)
+    out[...] = values
+    return out
+
+
 class _Evaluator:
     """The cost at θ + a d₁ + b d₂: sets every parameter, then one forward of the batch.
 
@@ -268,8 +275,11 @@ class _Evaluator:
         self.model, self.y, self.loss = model, y, loss
         self.params = [p for _, p in named]
         self.originals = [p.data for p in self.params]
-        self.d1 = [pair[0][n].astype(p.data.dtype) for n, p in named]
-        self.d2 = [pair[1][n].astype(p.data.dtype) for n, p in named]
+        # in each parameter's dtype and memory layout, so that θ + a d₁ + b d₂ keeps the
+        # layout too (a column-major Linear weight, layers.weight_order): at a = b = 0 the
+        # same products as the model's own
+        self.d1 = [_like(pair[0][n], p.data) for n, p in named]
+        self.d2 = [_like(pair[1][n], p.data) for n, p in named]
         self.x = Tensor(x)
         self.first: Optional[Tuple[Any, int, Optional[int]]] = None
         self.rest: List[Any] = []
