@@ -343,12 +343,12 @@ def _column_major(a: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("layout", ["default", "row-major"])
 def test_weight_layouts_are_kept_and_replayed_equal_to_eager(layout):
-    """A float32 Linear weight is stored column-major (layers.weight_order); the gradient,
+    """A wide float32 Linear weight is stored column-major (layers.weight_order); the gradient,
     the optimizer's packed buffers and load_state_dict keep each array's layout, and a
     row-major weight (as a user may assign) is replayed as eagerly too."""
     def build():
-        model = Sequential(Linear(20, 12, rng=np.random.default_rng(2)), ReLU(),
-                           Linear(12, 10, rng=np.random.default_rng(3)))
+        model = Sequential(Linear(20, 64, rng=np.random.default_rng(2)), ReLU(),
+                           Linear(64, 72, rng=np.random.default_rng(3)))
         if layout == "row-major":
             for p in model.parameters():
                 p.data = np.ascontiguousarray(p.data)
@@ -370,6 +370,7 @@ def test_weight_layouts_are_kept_and_replayed_equal_to_eager(layout):
     _same_state(a, b)
 
 
-def test_float64_weights_stay_row_major():
-    assert Linear(5, 3, dtype=np.float64).weight.data.flags.c_contiguous
-    assert _column_major(Linear(5, 3).weight.data)
+def test_only_wide_float32_weights_are_column_major():
+    assert Linear(5, 64, dtype=np.float64).weight.data.flags.c_contiguous
+    assert Linear(784, 16).weight.data.flags.c_contiguous
+    assert _column_major(Linear(784, 64).weight.data)

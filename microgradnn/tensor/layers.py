@@ -41,17 +41,19 @@ def _uniform(rng: Optional[np.random.Generator], bound: float, shape: Tuple[int,
     return t
 
 
-def weight_order(dtype: np.dtype) -> str:
-    """The memory order of a new ``Linear`` weight (out, in): "F" (column-major) for float32.
+def weight_order(dtype: np.dtype, out_features: int) -> str:
+    """The memory order of a new ``Linear`` weight (out, in): "F" (column-major) for a
+    float32 layer with 64 or more outputs, else "C".
 
     Then ``x @ weight.T`` multiplies two row-major matrices, which OpenBLAS's sgemm runs
-    about a quarter faster than the transposed form (784 -> 128 at batch 64: 134 against
-    173 us; benchmarks/RESULTS.md, "Linear's weight layout"); ``g @ weight`` (the input's
-    gradient) becomes the transposed one, so the gain is the first layer's, whose input needs
-    no gradient. float64 gains nothing measurable and keeps row-major. The numbers do not
-    depend on it beyond the last bit; eager and replayed steps use the same arrays.
+    about a quarter faster than the transposed form (784 -> 128 at batch 64: 137 against
+    189 us); ``g @ weight`` (the input's gradient) becomes the transposed one, so the gain is
+    a first layer's, whose input needs no gradient, and hidden layers break even. Narrow
+    layers (16 or 10 outputs) and float64 gain nothing or lose: they stay row-major
+    (``benchmarks/bench_linear_layout.py``). The numbers differ at most in the last bit;
+    eager and replayed steps use the same arrays.
     """
-    return "F" if np.dtype(dtype) == np.float32 else "C"
+    return "F" if np.dtype(dtype) == np.float32 and out_features >= 64 else "C"
 
 
 class Linear(Module):
@@ -64,7 +66,7 @@ class Linear(Module):
         dt = check_dtype(dtype)
         bound = 1.0 / np.sqrt(self.in_features)
         self.weight = _uniform(rng, bound, (self.out_features, self.in_features), dt,
-                               weight_order(dt))
+                               weight_order(dt, self.out_features))
         self.bias = _uniform(rng, bound, (self.out_features,), dt) if bias else None
 
     def forward(self, x: Any) -> Tensor:

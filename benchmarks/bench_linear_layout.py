@@ -1,0 +1,77 @@
+"""A Linear layer's three matrix products with its weight stored row-major or column-major.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_linear_layout.py [--dtype float64]
+
+``Linear`` keeps a float32 weight W (out, in) column-major (``layers.weight_order``). This
+script is the measurement behind that choice: for the layer shapes of the README's MLPs
+and CNN heads at their batch sizes, the CPU time of
+
+* the forward ``x @ W.T`` (N, in) @ (in, out),
+* the weight's gradient ``g.T @ x`` (out, N) @ (N, in), written in the weight's layout
+  (``functional.weight_grad``: ``(x.T @ g).T`` for a column-major weight),
+* the input's gradient ``g @ W`` (N, out) @ (out, in), which a first layer never computes,
+
+each the fastest of 5 runs of ``--repeat`` calls (``time.process_time``), microseconds per
+call, W row-major ("C") and column-major ("F"). OpenBLAS runs a product fastest when
+neither operand is a transposed view of a row-major array in its second place, so the
+column-major weight speeds up ``x @ W.T`` and slows down ``g @ W`` by about as much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+SHAPES = [  # (batch, in, out): the MLPs' layers, LeNet-5's head, a wider first layer
+    (64, 784, 128), (64, 128, 64), (64, 64, 10), (32, 784, 16), (32, 16, 16),
+    (64, 400, 120), (64, 120, 84), (64, 1024, 128),
+]
+
+
+def cpu_us(fn: Callable[[], Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(repeat):
+            fn()
+        best = min(best, time.process_time() - start)
+    return best / repeat * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--repeat", type=int, default=200)
+    args = parser.parse_args()
+    dt = np.dtype(args.dtype)
+    rng = np.random.default_rng(0)
+    print(f"{args.dtype}, CPU us per call, weight row-major (C) / column-major (F)")
+    print(f"{'N, in, out':>16} | {'x @ W.T':>13} | {'g.T @ x':>13} | {'g @ W':>13} | "
+          f"{'first layer':>13} | {'hidden layer':>13}")
+    for n, fan_in, fan_out in SHAPES:
+        x, g = (rng.standard_normal(s).astype(dt) for s in ((n, fan_in), (n, fan_out)))
+        w_c = rng.standard_normal((fan_out, fan_in)).astype(dt)
+        w_f = np.asfortranarray(w_c)
+        z, gx = np.empty((n, fan_out), dt), np.empty((n, fan_in), dt)
+        gw_c, gw_f = np.empty_like(w_c), np.empty_like(w_f)
+        row = {}
+        for name, w, gw, grad in (
+                ("C", w_c, gw_c, lambda: np.matmul(g.T, x, out=gw_c)),
+                ("F", w_f, gw_f, lambda: np.matmul(x.T, g, out=gw_f.T))):
+            row[name] = (cpu_us(lambda w=w: np.matmul(x, w.T, out=z), args.repeat),
+                         cpu_us(grad, args.repeat),
+                         cpu_us(lambda w=w: np.matmul(g, w, out=gx), args.repeat))
+        cells = [f"{row['C'][k]:6.1f}/{row['F'][k]:<6.1f}" for k in range(3)]
+        first = [row[v][0] + row[v][1] for v in "CF"]
+        hidden = [sum(row[v]) for v in "CF"]
+        cells += [f"{first[0]:6.1f}/{first[1]:<6.1f}", f"{hidden[0]:6.1f}/{hidden[1]:<6.1f}"]
+        print(f"{str((n, fan_in, fan_out)):>16} | " + " | ".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
