@@ -34,6 +34,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 if "--worker" in sys.argv and "--blas-threads" in sys.argv:  # before numpy loads OpenBLAS
     os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--blas-threads") + 1]
+if "--worker" in sys.argv and "--cpu" in sys.argv:  # before any library starts a thread
+    os.sched_setaffinity(0, {int(sys.argv[sys.argv.index("--cpu") + 1])})
 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -146,10 +148,11 @@ class ReplayPeer(Peer):
     """``bench_tensor.Peer`` talking to this script's worker."""
 
     def __init__(self, peer: str, threads: Optional[int], torch_threads: int,  # noqa: D107
-                 cpu_clock: bool = False) -> None:
+                 cpu_clock: bool = False, cpu: Optional[int] = None) -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", peer,
                "--torch-threads", str(threads or torch_threads)] + (
-                   ["--cpu-clock"] if cpu_clock else [])
+                   ["--cpu-clock"] if cpu_clock else []) + (
+                   ["--cpu", str(cpu)] if cpu is not None else [])
         if peer == "pt":  # numpy only scales the batches there
             cmd += ["--blas-threads", "1"]
         elif threads:
@@ -193,6 +196,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="time each chunk by its worker's CPU time (all its threads) instead "
                              "of wall time: steadier on a loaded machine, and fair to JAX, which "
                              "computes on a thread of its own beside Python's")
+    parser.add_argument("--cpu", type=int,
+                        help="pin every worker (all its threads) to this one core, with --threads "
+                             "1: one core each, JAX's dispatch thread and its compute thread "
+                             "included (without it JAX computes beside Python on a second core)")
     parser.add_argument("--worker", choices=PEERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -205,7 +212,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"bench_replay: {err}", file=sys.stderr)
         return 2
     names = PEERS if not args.skip_mlp else ("eager", "replay")
-    peers = {name: ReplayPeer(name, args.threads, args.torch_threads, args.cpu_clock)
+    if args.cpu is not None and args.cpu not in os.sched_getaffinity(0):
+        print(f"bench_replay: --cpu {args.cpu} is not one of this machine's cores "
+              f"{sorted(os.sched_getaffinity(0))}", file=sys.stderr)
+        return 2
+    peers = {name: ReplayPeer(name, args.threads, args.torch_threads, args.cpu_clock, args.cpu)
              for name in names}
     try:
         peer_text = "" if args.skip_mlp else (
@@ -216,7 +227,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{peers['eager'].info['openblas_threads']}; {peer_text}"
               f"{os.cpu_count()} cores; activation {args.activation}; best of {args.repeats} "
               f"interleaved attempts per 100-step chunk; "
-              f"{'CPU' if args.cpu_clock else 'wall'} time; load average "
+              f"{'CPU' if args.cpu_clock else 'wall'} time; "
+              f"{'' if args.cpu is None else f'every worker on core {args.cpu}; '}load average "
               f"{os.getloadavg()[0]:.2f}", flush=True)
         cases = [] if args.skip_mlp else [("mlp", sizes, batch, goal, n)
                                           for sizes, batch, goal in MLP_CASES]

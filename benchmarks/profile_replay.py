@@ -12,7 +12,10 @@ For the MLP 784-16-16-10 at batch 32 (SGD, lr 0.1; ``--wide``: 784-128-64-10 at 
 2. the replayed step taken apart: each entry of its plan, the loss, ``optimizer.step()``,
    the targets' check and the input's conversion run alone ``--repeat`` times, CPU time
    (``time.process_time``, steadier than wall time on a loaded machine), microseconds each;
-3. ``--gemm``: the wide MLP's two large matrix products alone, numpy's against ``jax.jit``'s.
+3. ``--gemm``: the wide MLP's two large matrix products alone, numpy's against ``jax.jit``'s;
+4. ``--sequence``: each part of the replayed step timed where it runs, step after step over
+   ``--steps`` batches (``perf_counter_ns``, wall time, the timer's own ~0.1 us per part
+   included): the caches then hold what the step before left, not the part's own data.
 """
 
 from __future__ import annotations
@@ -71,11 +74,52 @@ def gemms(repeat: int) -> None:
         print(f"{us:8.1f}  jax.jit {name}")
 
 
+def sequence(step: Any, images: np.ndarray, labels: np.ndarray, order: Any) -> None:
+    """Each part of the replayed step timed in place, over every batch of ``order``."""
+    step(images[order[0]], labels[order[0]])  # records
+    plan = list(step.plans.values())[0]
+    names = (["gather the batch (images[idx], labels[idx])", "check the targets, scale the batch"]
+             + [f"forward  {_entry_text(e)}" for e in plan.forward]
+             + ["loss forward", "loss backward"]
+             + [f"backward {_entry_text(e)}" for e in plan.flat_backward]
+             + ["optimizer.step()"])
+    total = np.zeros(len(names))
+    clock = time.perf_counter_ns
+    for idx in order:
+        t0 = clock()
+        images_b, targets = images[idx], labels[idx]
+        t1 = clock()
+        total[0] += t1 - t0
+        t = plan.loss.check(targets)
+        step.prepare.into(images_b, plan.x.data)
+        plan.loss.place(t)
+        for p, _, g in plan.grads:
+            p.grad = g
+        t0 = clock()
+        total[1] += t0 - t1
+        k = 2
+        for part in ([lambda f=f, a=a: f(*a) for f, a in plan.forward]
+                     + [plan.loss.forward, plan.loss.backward]
+                     + [lambda f=f, a=a: f(*a) for f, a in plan.flat_backward]
+                     + [step.optimizer.step]):
+            part()
+            t1 = clock()
+            total[k] += t1 - t0
+            t0, k = t1, k + 1
+    total /= len(order) * 1000
+    print(f"\nthe replayed step in sequence (us per step, mean over {len(order)} steps):")
+    for us, name in zip(total, names):
+        print(f"{us:8.1f}  {name}")
+    print(f"{total.sum():8.1f}  in all")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--wide", action="store_true", help="784-128-64-10 at batch 64")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument("--sequence", action="store_true",
+                        help="only the replayed step's parts, timed in place step after step")
     parser.add_argument("--gemm", action="store_true",
                         help="only the wide MLP's two large products, numpy against jax.jit")
     args = parser.parse_args()
@@ -87,6 +131,12 @@ def main() -> int:
     labels = labels.astype(np.int64)
     order = batches(len(images), batch, 0)[:args.steps]
     weights = init_weights(sizes, 0)
+    if args.sequence:
+        net = mg_mlp(sizes, weights, "relu")
+        sequence(replay(net, cross_entropy, SGD(net.parameters(), lr=0.1),
+                        prepare=ScaledImages((784,), SCALE)), images, labels,
+                 [idx for idx in order if len(idx) == batch])
+        return 0
     eager, replayed = mg_mlp(sizes, weights, "relu"), mg_mlp(sizes, weights, "relu")
     opt_eager, opt = SGD(eager.parameters(), lr=0.1), SGD(replayed.parameters(), lr=0.1)
     step = replay(replayed, cross_entropy, opt, prepare=ScaledImages((784,), SCALE))
