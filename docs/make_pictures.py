@@ -40,7 +40,7 @@ from microgradnn.fileio import write_atomic
 DOCS = Path(__file__).resolve().parent
 SEED = 0
 STEPPER_STEP = 3  # the step photographed: backward through x*w + b, two gradients at once
-MNIST_STEP = 30  # the MNIST sample's step photographed: a neuron of layer 1, δ = dC/da * σ'(z)
+MNIST_STEP = 30  # the MNIST sample's step photographed: a neuron of layer 1, δ = ∂C/∂a * σ'(z)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 

@@ -2,7 +2,7 @@
 
     L = (a * b + c) * f      with a = 2, b = -3, c = 10, f = -2
 
-Forward computes L. Backward fills in dL/dx for every x, walking the graph from L
+Forward computes L. Backward fills in ∂L/∂x for every x, walking the graph from L
 back to the leaves and multiplying local derivatives (the chain rule). We check
 one of them by nudging a and watching L move.
 
@@ -35,14 +35,14 @@ def main() -> None:
         print(f"  {v.label} = {format_number(v.data)}")
 
     L.backward()
-    print("\nBackward pass (dL/dx for every x):")
+    print("\nBackward pass (∂L/∂x for every x):")
     for v in (L, d, f, e, c, a, b):
-        print(f"  dL/d{v.label} = {format_number(v.grad)}")
+        print(f"  ∂L/∂{v.label} = {format_number(v.grad)}")
 
     print("\nThe chain rule, step by step, for a:")
-    print(f"  dL/dd = f = {format_number(f.data)}")
-    print(f"  dL/de = dL/dd * dd/de = {format_number(d.grad)} * 1 = {format_number(e.grad)}")
-    print(f"  dL/da = dL/de * de/da = {format_number(e.grad)} * b "
+    print(f"  ∂L/∂d = f = {format_number(f.data)}")
+    print(f"  ∂L/∂e = ∂L/∂d * ∂d/∂e = {format_number(d.grad)} * 1 = {format_number(e.grad)}")
+    print(f"  ∂L/∂a = ∂L/∂e * ∂e/∂a = {format_number(e.grad)} * b "
           f"= {format_number(e.grad)} * {format_number(b.data)} = {format_number(a.grad)}")
 
     h = 1e-6

@@ -45,9 +45,9 @@ def main() -> None:
     o, leaves = neuron()
     o.backward()
     print(f"o = tanh(n) = tanh({format_number(leaves['n'].data)}) = {format_number(o.data)}")
-    print(f"do/dn = 1 - o**2 = {format_number(1 - o.data ** 2)}")
+    print(f"∂o/∂n = 1 - o**2 = {format_number(1 - o.data ** 2)}")
     for name in ("x1", "w1", "x2", "w2", "b"):
-        print(f"do/d{name} = {format_number(leaves[name].grad)}")
+        print(f"∂o/∂{name} = {format_number(leaves[name].grad)}")
 
     steps = backprop_steps(o)
     print(f"\nBackprop, step by step ({len(steps)} steps):")

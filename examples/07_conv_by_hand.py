@@ -4,8 +4,8 @@ Every pixel and every kernel weight is a ``Value``, and each output pixel is the
 sum of 9 products: the filter laid over one window of the (padded) image. Stride is
 how far the window jumps; padding adds a border of zeros so the window can sit on the
 edge. Backward then shows the two rules of conv layers:
-  * dL/d(kernel weight) = sum over windows of (upstream grad x the pixel under it);
-  * dL/d(pixel) = sum over the windows covering it of (upstream grad x the weight on it).
+  * ∂L/∂(kernel weight) = sum over windows of (upstream grad x the pixel under it);
+  * ∂L/∂(pixel) = sum over the windows covering it of (upstream grad x the weight on it).
 
     python examples/07_conv_by_hand.py [--quick] [--out DIR]
 """
@@ -97,8 +97,8 @@ def main() -> None:
     loss.backward()
     kernel_grad, image_grad = data(kernel, "grad"), data(image, "grad")
     print(f"\nL = sum of the 4x4 outputs = {format_number(loss.data)}")
-    show("dL/dkernel (each = the sum of the 16 pixels that weight touched)", kernel_grad)
-    show("dL/dimage (each = the sum of the weights that touched the pixel)", image_grad)
+    show("∂L/∂kernel (each = the sum of the 16 pixels that weight touched)", kernel_grad)
+    show("∂L/∂image (each = the sum of the weights that touched the pixel)", image_grad)
 
     windows = np.lib.stride_tricks.sliding_window_view(IMAGE, (3, 3))
     ones = np.zeros((8, 8))
@@ -119,7 +119,7 @@ def main() -> None:
 
     print("\nPictures:")
     draw_grids([("image", IMAGE), ("kernel", KERNEL), ("output (stride 1)", data(out)),
-                ("dL/dimage", image_grad), ("dL/dkernel", kernel_grad)], args.out / "conv_grids.png")
+                ("∂L/∂image", image_grad), ("∂L/∂kernel", kernel_grad)], args.out / "conv_grids.png")
     # One output pixel on its own, with stride 2 and padding 1: its window overlaps the border.
     kernel = values(KERNEL, "k")
     pixel = conv2d(values(IMAGE, "x"), kernel, stride=2, padding=1)[0][1]

@@ -39,9 +39,9 @@ def one_input(args) -> None:
     for start in (-0.3, 0.3):
         w = Value(start)
         cost = cost_1d(w)
-        cost.backward()  # the slope dC/dw at this w
+        cost.backward()  # the slope ∂C/∂w at this w
         side = "left" if w.grad > 0 else "right"
-        print(f"   at w = {start}: C = {format_number(cost.data)}, slope dC/dw = "
+        print(f"   at w = {start}: C = {format_number(cost.data)}, slope ∂C/∂w = "
               f"{format_number(w.grad)} ({'positive' if w.grad > 0 else 'negative'}: step {side})")
     paths = {f"start {s}": viz.descent_path(cost_1d, start=(s,), lr=0.05, steps=30)
              for s in (-0.3, 0.3)}

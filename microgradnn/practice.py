@@ -33,7 +33,7 @@ class CheckResult:
     """What ``check`` found.
 
     Attributes:
-        name: what was checked (``"dC/dW[2]"``).
+        name: what was checked (``"∂C/∂W[2]"``).
         verdict: one of ``VERDICTS``.
         max_diff: the largest ``|yours - reference|`` (NaN when the shapes differ or nothing
             was given; inf where an entry is NaN or infinite and the reference's is not).

@@ -24,9 +24,9 @@ def test_an_mlp_sample_reads_in_the_lectures_notation(fused):
     m = MLP(2, [2, 1], seed=0, fused=fused)
     loss = losses.mse_loss([m([0.5, -1.0])], [1.0])
     text = format_walkthrough(backprop_steps(loss, parameters=m))
-    assert "dC/dC = 1.0000" in text
-    for name in ("dC/dz[2][0]", "dC/dw[2][0,1]", "dC/db[2][0]", "dC/da[1][1]",
-                 "dC/dz[1][1]", "dC/dw[1][1,0]", "dC/dx[0]", "dC/dy[0]"):
+    assert "∂C/∂C = 1.0000" in text
+    for name in ("∂C/∂z[2][0]", "∂C/∂w[2][0,1]", "∂C/∂b[2][0]", "∂C/∂a[1][1]",
+                 "∂C/∂z[1][1]", "∂C/∂w[1][1,0]", "∂C/∂x[0]", "∂C/∂y[0]"):
         assert name in text, name
     # nothing a learner has to decode: no ids, no module paths, no plumbing
     assert not re.search(r"\bv\d+\b", text)

@@ -164,8 +164,8 @@ def test_cli_prints_walkthrough_and_writes_files(tmp_path, capsys):
                  "--html", str(html), "--gif", str(gif)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "dL/dx += w * dL/d(x*w) = (-3.0000) * 0.5000 = -1.5000" in out
-    assert "gradients: dL/dx = -1.5000, dL/dw = 1.0000, dL/db = 0.5000" in out
+    assert "∂L/∂x += w * ∂L/∂(x*w) = (-3.0000) * 0.5000 = -1.5000" in out
+    assert "gradients: ∂L/∂x = -1.5000, ∂L/∂w = 1.0000, ∂L/∂b = 0.5000" in out
     assert "forward" not in out
     assert html.exists() and gif.exists()
     assert page_data(html.read_text())["title"] == "Backpropagation through tanh(x*w + b)"
@@ -175,8 +175,8 @@ def test_cli_forward_and_errors(tmp_path, capsys):
     assert main(["backprop", "a*a", "--set", "a=3", "--forward"]) == 0
     out = capsys.readouterr().out
     assert "    L = a*a = 3.0000*3.0000 = 9.0000\n" in out
-    assert "dL/da += a * dL/dL = 3.0000 * 1.0000 = 3.0000" in out
-    assert "gradients: dL/da = 6.0000" in out
+    assert "∂L/∂a += a * ∂L/∂L = 3.0000 * 1.0000 = 3.0000" in out
+    assert "gradients: ∂L/∂a = 6.0000" in out
     assert main(["backprop", "x*y", "--set", "x=1"]) == 2
     assert "'y' has no value" in capsys.readouterr().err
     assert main(["backprop", "x", "--set", "x=1", "--html", str(tmp_path / "a.txt")]) == 2

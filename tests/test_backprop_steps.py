@@ -49,13 +49,13 @@ def test_neuron_steps_hand_computed():
     assert [s.kind for s in steps] == ["seed", "backward", "backward", "backward"]
     assert [s.node_name for s in steps] == ["o", "o", "x*w + b", "x*w"]
     seed, through_tanh, through_add, through_mul = steps
-    assert str(seed) == "do/do = 1.0000"
+    assert str(seed) == "∂o/∂o = 1.0000"
 
     (t,) = through_tanh.terms
     assert t.local_grad == pytest.approx(0.5, abs=1e-12)  # 1 - tanh^2 at atanh(1/sqrt 2)
     assert (t.upstream, t.grad_before) == (1.0, 0.0)
     assert t.contribution == pytest.approx(0.5, abs=1e-12)
-    assert str(t) == "do/d(x*w + b) += (1 - o²) * do/do = 0.5000 * 1.0000 = 0.5000"
+    assert str(t) == "∂o/∂(x*w + b) += (1 - o²) * ∂o/∂o = 0.5000 * 1.0000 = 0.5000"
 
     assert [term.operand_name for term in through_add.terms] == ["x*w", "b"]
     assert [term.local_grad for term in through_add.terms] == [1.0, 1.0]
@@ -66,8 +66,8 @@ def test_neuron_steps_hand_computed():
     assert (tw.operand_name, tw.local_grad, tw.local_text) == ("w", 2.0, "x")
     assert tx.grad_after == pytest.approx(-1.5)
     assert tw.grad_after == pytest.approx(1.0)
-    assert str(through_mul) == ("do/dx += w * do/d(x*w) = (-3.0000) * 0.5000 = -1.5000\n"
-                                "do/dw += x * do/d(x*w) = 2.0000 * 0.5000 = 1.0000")
+    assert str(through_mul) == ("∂o/∂x += w * ∂o/∂(x*w) = (-3.0000) * 0.5000 = -1.5000\n"
+                                "∂o/∂w += x * ∂o/∂(x*w) = 2.0000 * 0.5000 = 1.0000")
     assert through_mul.edge_ids == ("e0", "e1")
 
 
@@ -78,7 +78,7 @@ def test_example_term_format_from_issue():
     loss = o * c
     steps = backprop_steps(loss)
     lines = [str(t) for s in steps for t in s.terms]
-    assert "dL/dw += x * dL/do = 0.5000 * (-1.2000) = -0.6000" in lines
+    assert "∂L/∂w += x * ∂L/∂o = 0.5000 * (-1.2000) = -0.6000" in lines
 
 
 def test_a_times_a_accumulates_in_one_step():
@@ -149,7 +149,7 @@ def test_steps_use_stored_local_derivatives_not_calculus():
     assert term.local_grad == 7.0
     assert term.upstream == 3.0
     assert term.contribution == 21.0
-    assert term.local_text == "df/da"  # no formula known: the generic name
+    assert term.local_text == "∂f/∂a"  # no formula known: the generic name
 
 
 def test_steps_do_not_touch_gradients_and_ignore_accumulation():
@@ -178,7 +178,7 @@ def test_forward_steps_in_topological_order_with_stored_values():
 def test_leaf_root_has_only_the_seed():
     steps = backprop_steps(Value(4.0, label="z"))
     assert [s.kind for s in steps] == ["seed"]
-    assert str(steps[0]) == "dz/dz = 1.0000"
+    assert str(steps[0]) == "∂z/∂z = 1.0000"
 
 
 def test_names_fall_back_to_ids_and_wrap_constants():
@@ -192,7 +192,7 @@ def test_names_fall_back_to_ids_and_wrap_constants():
     assert names["v6"] == "(x + 1)*2 - 3"
     assert names[tr.root] == tr.root  # exp(((...)/4)**2) is too long: the id
     lines = [str(t) for s in backprop_steps(root) for t in s.terms]
-    assert any(line.startswith("dL/d(1) += ") for line in lines)
+    assert any(line.startswith("∂L/∂(1) += ") for line in lines)
 
 
 def test_walkthrough_text_has_headers_and_hides_forward_on_request():
@@ -227,7 +227,7 @@ def test_negative_zero_is_shown_as_zero():
     a = Value(-1.0, label="a")
     loss = a.relu() * -2.0
     line = str(backprop_steps(loss)[-1])
-    assert line == "dL/da += [a > 0] * dL/d(relu(a)) = 0.0000 * (-2.0000) = 0.0000"
+    assert line == "∂L/∂a += [a > 0] * ∂L/∂(relu(a)) = 0.0000 * (-2.0000) = 0.0000"
 
 
 def same_number(a, b):
@@ -245,7 +245,7 @@ def assert_stepper_matches_engine(root):
 
 
 def test_zero_gradient_is_skipped_as_in_the_engine():
-    """Issue 11: for x = 0, L = x**0.5 * 0 the engine gives dL/dx = 0; the replay showed NaN."""
+    """Issue 11: for x = 0, L = x**0.5 * 0 the engine gives ∂L/∂x = 0; the replay showed NaN."""
     x = Value(0.0, label="x")
     root = x ** 0.5
     loss = root * 0
@@ -256,7 +256,7 @@ def test_zero_gradient_is_skipped_as_in_the_engine():
     (term,) = steps[-1].terms  # the step through x**0.5
     assert term.skipped and term.contribution == 0.0 and math.isinf(term.local_grad)
     assert (term.grad_before, term.grad_after) == (0.0, 0.0)
-    assert str(term) == "dL/dx += nothing: dL/d(x**0.5) = 0.0000, so backward() skips x**0.5"
+    assert str(term) == "∂L/∂x += nothing: ∂L/∂(x**0.5) = 0.0000, so backward() skips x**0.5"
     assert_stepper_matches_engine(loss)
 
 

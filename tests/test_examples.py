@@ -68,7 +68,7 @@ def test_01_value_prints_the_chain_rule_and_draws_the_graph(tmp_path):
     out = run("01_value.py", tmp_path)  # default --out: examples_out/01_value in the cwd
     assert "L = -8.0000" in out
     for name, grad in [("a", 6.0), ("b", -4.0), ("c", -2.0), ("f", 4.0), ("d", -2.0)]:
-        assert f"dL/d{name} = {grad:.4f}" in out
+        assert f"∂L/∂{name} = {grad:.4f}" in out
     (slope, told), = numbers(r"/ h = (-?\d+\.\d+)\s+\(backprop said (-?\d+\.\d+)\)", out)
     assert slope == told == 6.0
     folder = tmp_path / "examples_out" / "01_value"
@@ -116,9 +116,9 @@ def test_07_conv_by_hand_gradients_match_the_rules(tmp_path):
     assert "L = sum of the 4x4 outputs = 32.0000" in out
     assert "numpy check: kernel grad True, image grad = full convolution with the flipped kernel True" in out
     assert "microgradnn.tensor.conv2d agrees: kernel grad True, image grad True" in out
-    # dL/dkernel: each weight touched a 4x4 block of pixels; the first column of the image
+    # ∂L/∂kernel: each weight touched a 4x4 block of pixels; the first column of the image
     # blocks sums to 5, 6, 7 going down (the edge moves left in the lower half).
-    block = out.split("dL/dkernel")[1].splitlines()[1:4]
+    block = out.split("∂L/∂kernel")[1].splitlines()[1:4]
     assert [[float(v) for v in row.split()] for row in block] == [[5, 9, 13], [6, 10, 14], [7, 11, 15]]
     assert "9 products, 3 of them with the zero border" in out
     assert_png(tmp_path / "pics" / "conv_grids.png")
@@ -128,9 +128,9 @@ def test_07_conv_by_hand_gradients_match_the_rules(tmp_path):
 def test_02_neuron_stepper_walks_through_backprop(tmp_path):
     out = run("02_neuron_stepper.py", tmp_path, "--quick", "--out", "pics")
     assert "o = tanh(n) = tanh(0.8814) = 0.7071" in out
-    grads = {name: float(v) for name, v in re.findall(r"^do/d(\w+) = (-?\d+\.\d+)$", out, re.M)}
+    grads = {name: float(v) for name, v in re.findall(r"^∂o/∂(\w+) = (-?\d+\.\d+)$", out, re.M)}
     assert grads == {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5}
-    assert "do/dn = 1 - o**2 = 0.5000" in out
+    assert "∂o/∂n = 1 - o**2 = 0.5000" in out
     assert "Backprop, step by step (6 steps)" in out and "[6/6]" in out
     assert "same gradients as the tanh node: True" in out
     page = (tmp_path / "pics" / "neuron_stepper.html").read_text(encoding="utf-8")
@@ -207,7 +207,7 @@ def test_08_gibberish_gets_confident_answers(tmp_path):
 # ---------------------------------------------------------------- gradient descent
 
 def _check_09_descent_parts(out: str, folder: Path) -> None:
-    slopes = dict(numbers(r"at w = (-?\d\.\d+): C = -?\d\.\d+, slope dC/dw = (-?\d+\.\d+)", out))
+    slopes = dict(numbers(r"at w = (-?\d\.\d+): C = -?\d\.\d+, slope ∂C/∂w = (-?\d+\.\d+)", out))
     assert slopes == {-0.3: 1.392, 0.3: -0.792}  # d/dw (w^2-1)^2 + 0.3w = 4w(w^2-1) + 0.3
     assert "(positive: step left)" in out and "(negative: step right)" in out
     rests = [w for (w,) in numbers(r"the ball rests at w = (-?\d\.\d+)", out)]

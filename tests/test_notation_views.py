@@ -28,19 +28,23 @@ LETTERS = {"x", "w", "W", "b", "z", "ẑ", "a", "y", "δ", "K"}
 # an indexed name whose index reads as a layer: a number, l, L, l-1, l+1
 INDEXED = re.compile(r"(?<![\w.\]])([A-Za-zδẑ][\w]*)\[(\d+|l|L|l-1|l\+1|k|k-1)\]")
 MODULE_PATH = re.compile(r"\b(?:layers\.\d+\.)?neurons\.\d+\b")
+# a derivative written with d where NOTATION writes ∂: dC/dz[1][0], do/d(x*w), dL/dw
+D_DERIVATIVE = re.compile(r"(?<![\w∂])d(?:[A-Za-z]\w*|\([^()]*\))/d(?=[\w(])")
 
 
 def names_outside_notation(text: str) -> List[str]:
     """The names in ``text`` that NOTATION.md does not have."""
     text = html.unescape(text)
     bad = [m.group(0) for m in INDEXED.finditer(text) if m.group(1) not in LETTERS
-           and not (m.group(1)[0] in "d∂" and m.group(1)[1:] in LETTERS)]  # dC/da[1], ∂a[1]
-    return bad + MODULE_PATH.findall(text)
+           and not (m.group(1)[0] == "∂" and m.group(1)[1:] in LETTERS)]  # ∂C/∂a[1]
+    return bad + MODULE_PATH.findall(text) + D_DERIVATIVE.findall(text)
 
 
 def test_the_checker_can_fail():
     assert names_outside_notation("a[1][0] = σ(z[1][0]); w[2][3,1]; K[1][c,c']; ẑ[2]") == []
-    assert names_outside_notation("dC/da[3][0] = 2; ∂C/∂w[1][0,2]") == []
+    assert names_outside_notation("∂C/∂a[3][0] = 2; ∂C/∂w[1][0,2]; ∂(a*b)/∂a") == []
+    assert names_outside_notation("dC/da[3][0] = 2; do/d(x*w); dL/dw") == [
+        "da[3]", "dC/d", "do/d", "dL/d"]
     assert names_outside_notation("h[1][0] and out[2] and layers.0.neurons.3") == [
         "h[1]", "out[2]", "layers.0.neurons.3"]
     assert names_outside_notation("a&#91;1&#93; h&#91;2&#93;") == ["h[2]"]

@@ -75,8 +75,8 @@ def test_right_close_wrong_hint_reveal_and_score(tmp_path, open_page):
     answer(page, 0, "local", "0.4")
     assert verdict(page, 0, "local").text_content().startswith("wrong (try 1 of 3)")
     shown_hint = hint(page, 0, "local").text_content()
-    assert rule_text("tanh", 0, 1) == "d(tanh(a))/da = 1 - tanh(a)²"
-    assert "d(tanh(a))/da = 1 - tanh(a)²" in shown_hint and "1 - o²" in shown_hint
+    assert rule_text("tanh", 0, 1) == "∂(tanh(a))/∂a = 1 - tanh(a)²"
+    assert "∂(tanh(a))/∂a = 1 - tanh(a)²" in shown_hint and "1 - o²" in shown_hint
     # close: within 5% but not to the digits shown
     answer(page, 0, "local", repr(term.local_grad * 1.02))
     assert verdict(page, 0, "local").text_content().startswith("close")
@@ -145,7 +145,7 @@ def test_the_page_accepts_the_engines_numbers_only(tmp_path, open_page):
     page.click("#mg-quiz-check")
     assert verdict(page, 0, "after").text_content() == "right"
     assert verdict(page, 1, "after").text_content().startswith("close")
-    assert "d(a*b)/db = a" in hint(page, 1, "after").text_content() or \
+    assert "∂(a*b)/∂b = a" in hint(page, 1, "after").text_content() or \
         "before" in hint(page, 1, "after").text_content()
     field(page, 1, "after").fill(format_value(second.grad_after))  # 1 + 1.5 + 1.5 = 4
     page.click("#mg-quiz-check")
@@ -164,7 +164,7 @@ def test_hostile_labels_stay_text(tmp_path, open_page):
     assert hostile in page.text_content("#mg-quiz-questions")
     assert page.locator("#mg-quiz img").count() == 0
     answer(page, 0, "local", "9")
-    assert "d(a*b)/da = b" in hint(page, 0, "local").text_content()
+    assert "∂(a*b)/∂a = b" in hint(page, 0, "local").text_content()
     assert page.problems == []
 
 
@@ -222,7 +222,7 @@ def test_the_neuron_level_asks_each_neurons_sigma_prime_and_delta(tmp_path, open
     cells = page.eval_on_selector_all("#mg-terms-body tr", "rs => rs.map(r => r.cells[5].textContent)")
     assert cells and all(c == "?" for c in cells)  # δ and what it passes back: hidden
     answer(page, 0, "local", "0.9")
-    assert "d(sigmoid(a))/da = sigmoid(a)*(1 - sigmoid(a))" in hint(page, 0, "local").text_content()
+    assert "∂(sigmoid(a))/∂a = sigmoid(a)*(1 - sigmoid(a))" in hint(page, 0, "local").text_content()
     answer(page, 0, "local", repr(term.local_grad))
     field(page, 0, "after").fill(repr(term.grad_after))  # δ: the engine's
     page.click("#mg-quiz-check")

@@ -23,22 +23,22 @@ def page_data(page: str) -> dict:
 
 
 def test_rules_come_from_the_op_table():
-    assert rule_text("*", 0, 2) == "d(a*b)/da = b"
-    assert rule_text("*", 1, 2) == "d(a*b)/db = a"
-    assert rule_text("/", 1, 2) == "d(a/b)/db = -a/b²"
-    assert rule_text("tanh", 0, 1) == "d(tanh(a))/da = 1 - tanh(a)²"
-    assert rule_text("sigmoid", 0, 1) == "d(sigmoid(a))/da = sigmoid(a)*(1 - sigmoid(a))"
-    assert rule_text("**2", 0, 1) == "d(a**2)/da = 2*a"
-    assert rule_text("**", 1, 2) == "d(a**b)/db = (a**b)*log(a)"
-    assert rule_text("Σwx+b", 0, 5) == "d(Σ w_i*x_i + b)/dw_i = x_i"
-    assert rule_text("Σwx+b", 3, 5) == "d(Σ w_i*x_i + b)/dx_i = w_i"
-    assert rule_text("Σwx+b", 4, 5) == "d(Σ w_i*x_i + b)/db = 1"
+    assert rule_text("*", 0, 2) == "∂(a*b)/∂a = b"
+    assert rule_text("*", 1, 2) == "∂(a*b)/∂b = a"
+    assert rule_text("/", 1, 2) == "∂(a/b)/∂b = -a/b²"
+    assert rule_text("tanh", 0, 1) == "∂(tanh(a))/∂a = 1 - tanh(a)²"
+    assert rule_text("sigmoid", 0, 1) == "∂(sigmoid(a))/∂a = sigmoid(a)*(1 - sigmoid(a))"
+    assert rule_text("**2", 0, 1) == "∂(a**2)/∂a = 2*a"
+    assert rule_text("**", 1, 2) == "∂(a**b)/∂b = (a**b)*log(a)"
+    assert rule_text("Σwx+b", 0, 5) == "∂(Σ w_i*x_i + b)/∂w_i = x_i"
+    assert rule_text("Σwx+b", 3, 5) == "∂(Σ w_i*x_i + b)/∂x_i = w_i"
+    assert rule_text("Σwx+b", 4, 5) == "∂(Σ w_i*x_i + b)/∂b = 1"
     assert rule_text("nope", 0, 1) == ""
     for key, op in OPS.items():  # every op of the table has a rule for every slot
         n = op.arity if op.arity is not None else 3
         if key == "**k":
             continue
-        assert all(rule_text(key, slot, n).startswith("d(") for slot in range(n))
+        assert all(rule_text(key, slot, n).startswith("∂(") for slot in range(n))
 
 
 def test_answers_are_the_engines_numbers():
@@ -160,10 +160,10 @@ def test_the_neuron_level_asks_the_engines_sigma_prime_and_delta():
     for l, j, out_id, z_id in neuron_outputs(tr).values():
         out, z = tr.by_id[out_id].value, tr.by_id[z_id].value
         if out is not z:
-            by_name[f"δ[{l}][{j}] = dC/dz[{l}][{j}]"] = (out.local_grads[0], z.grad)
+            by_name[f"δ[{l}][{j}] = ∂C/∂z[{l}][{j}]"] = (out.local_grads[0], z.grad)
     asked = [q for qs in data["questions"].values() for q in qs]
     assert len(asked) == len(by_name) == 6  # the hidden neurons (tanh); the outputs are linear
     for q in asked:
         local, delta = by_name[q["afterLabel"]]
         assert q["local"]["value"] == local and q["after"]["value"] == delta
-        assert q["rule"] == "d(tanh(a))/da = 1 - tanh(a)²"
+        assert q["rule"] == "∂(tanh(a))/∂a = 1 - tanh(a)²"

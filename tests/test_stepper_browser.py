@@ -111,7 +111,7 @@ def test_play_runs_to_the_end(tmp_path, open_page):
     page.wait_for_function("() => document.getElementById('mg-counter').textContent === '2 / 2'",
                            timeout=20000)
     assert grad_shown(page, "v0") == "6.0000"
-    assert page.text_content("#mg-caption").count("dL/da += a * dL/dL") == 2
+    assert page.text_content("#mg-caption").count("∂L/∂a += a * ∂L/∂L") == 2
     assert page.problems == []
 
 
@@ -145,8 +145,8 @@ def test_script_label_is_shown_as_text(tmp_path, open_page):
     assert page.text_content("#mg-title") == XSS
     assert XSS in page.text_content("#v1")
     page.keyboard.press("End")
-    assert f"do/dx += ({XSS}) * do/dv2 = " in page.text_content("#mg-caption")
-    assert f"do/d({XSS}) += x * do/dv2 = " in page.text_content("#mg-caption")
+    assert f"∂o/∂x += ({XSS}) * ∂o/∂v2 = " in page.text_content("#mg-caption")
+    assert f"∂o/∂({XSS}) += x * ∂o/∂v2 = " in page.text_content("#mg-caption")
     assert XSS in page.text_content("#mg-terms-body")
     assert page.evaluate("document.querySelectorAll('script').length") == 2
     assert page.problems == []
@@ -197,12 +197,12 @@ def test_a_model_sample_opens_on_its_cost_and_reads_in_lecture_notation(tmp_path
     steps = backprop_steps(loss, parameters=model)
     root = steps[0].node_id
     assert page.text_content("#mg-counter") == f"1 / {len(steps)}"
-    assert page.text_content("#mg-caption") == "dC/dC = 1.0000"
+    assert page.text_content("#mg-caption") == "∂C/∂C = 1.0000"
     assert _inside(page, f"#{root}")  # the cost is on screen, not the inputs' corner
     assert "w[1][0,0]" in page.text_content("#mg-graph")
     page.keyboard.press("End")
     caption = page.text_content("#mg-caption")
-    assert "dC/dw[1][" in caption and "v" not in caption.split("dC/d")[1][:2]
+    assert "∂C/∂w[1][" in caption and "v" not in caption.split("∂C/∂")[1][:2]
     # the last step's terms table is all there: nothing cut off in the caption box
     assert page.evaluate("""() => { const b = document.getElementById('mg-caption-box');
         return b.scrollHeight <= b.clientHeight + 1; }""")

@@ -50,15 +50,15 @@ def test_one_step_per_neuron_with_the_engines_numbers():
     for step in level.steps[2:]:
         l, j = map(int, re.findall(r"\d+", step.name))
         z = value[f"z[{l}][{j}]"]
-        assert f"δ[{l}][{j}] = dC/dz[{l}][{j}]" in step.text
+        assert f"δ[{l}][{j}] = ∂C/∂z[{l}][{j}]" in step.text
         first = step.text.split("\n")[0]
         assert first.endswith(f"= {format_value(z.grad)}") or \
             first.endswith(f"= {format_value(z.grad)} (no activation)")
-        assert f"dC/db[{l}][{j}] = δ[{l}][{j}] = {format_value(model.layers[l - 1].neurons[j].b.grad)}" \
+        assert f"∂C/∂b[{l}][{j}] = δ[{l}][{j}] = {format_value(model.layers[l - 1].neurons[j].b.grad)}" \
             in step.text
         ws = model.layers[l - 1].neurons[j].w
         assert "[" + ", ".join(format_value(w.grad) for w in ws) + "]" in step.text
-    # each box's shown gradient ends at the engine's dC/da
+    # each box's shown gradient ends at the engine's ∂C/∂a
     final = {}
     for step in level.steps:
         for row in step.rows:
@@ -86,7 +86,7 @@ def test_a_wide_input_is_summarised_not_listed():
     _, level = level_of(loss, model)
     first_layer = [s for s in level.steps if s.name.startswith("a[1]")]
     assert first_layer and all("40 values, the largest for w[1][" in s.text for s in first_layer)
-    assert all(any(r.name == "dC/dx[:] (40 values)" for r in s.rows) for s in first_layer)
+    assert all(any(r.name == "∂C/∂x[:] (40 values)" for r in s.rows) for s in first_layer)
 
 
 def test_needs_the_model_and_one_sample():

@@ -238,7 +238,7 @@ def _run_expression(args: argparse.Namespace, pages: List[str], gifs: List[str])
         for step in steps:
             for term in step.terms:
                 final[term.operand_name] = term.grad_after
-        named = [f"d{root_name}/d{name} = {format_value(final[name])}"
+        named = [f"∂{root_name}/∂{name} = {format_value(final[name])}"
                  for name in variables if name in final]
         if named:
             print("gradients: " + ", ".join(named))

@@ -95,8 +95,9 @@ class Step:
 
 
 def _d(root_name: str, name: str) -> str:
-    """``dL/dx``, with compound names in parentheses: ``dL/d(x*w)``."""
-    return f"d{_wrap_d(root_name)}/d{_wrap_d(name)}"
+    """``∂L/∂x`` (NOTATION's partial derivative), compound names in parentheses:
+    ``∂L/∂(x*w)``."""
+    return f"∂{_wrap_d(root_name)}/∂{_wrap_d(name)}"
 
 
 def _wrap_d(name: str) -> str:

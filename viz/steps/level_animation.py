@@ -2,7 +2,7 @@
 
 Each frame is the neuron-level picture (``level_page.level_source``: one box per neuron,
 the input and the cost) laid out by ``dot``, the box of the step's neuron filled, every
-box's grad cell showing ``dC/da`` as far as the pass has gone, and under it the step's
+box's grad cell showing ``∂C/∂a`` as far as the pass has gone, and under it the step's
 caption (the chain rule with its numbers) and the legend.
 """
 
@@ -25,7 +25,7 @@ __all__ = ["save_level_animation"]
 _FILL = "#fdb863"  # the step's box: the stepper page's highlight colour
 _MAX_CAPTION_LINES = 6
 LEGEND = ("Orange: this step's box. Each box: data = its output a[l][j] (z[l][j] without an "
-          "activation), grad = dC/d of it, summed so far ('?' until the pass reaches it).")
+          "activation), grad = ∂C/∂ of it, summed so far ('?' until the pass reaches it).")
 
 
 def _caption(title: str, step: LevelStep, total: int) -> str:

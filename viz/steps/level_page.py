@@ -24,9 +24,9 @@ __all__ = ["level_stepper_html", "level_source", "level_data", "LEVEL_NOTE"]
 _MAX_DETAIL_LINES = 40  # per scalar step in a box's detail panel
 
 _CLICK_NOTE = " Click a box to read its own scalar steps."
-LEVEL_NOTE = ("One box per neuron a[l][j]: data is its activation, grad is dC/da[l][j] (summed "
+LEVEL_NOTE = ("One box per neuron a[l][j]: data is its activation, grad is ∂C/∂a[l][j] (summed "
               "over the neurons of the next layer). Each step is one neuron: its error "
-              "δ = dC/da * σ'(z) and the gradients it produces (vectors)." + _CLICK_NOTE)
+              "δ = ∂C/∂a * σ'(z) and the gradients it produces (vectors)." + _CLICK_NOTE)
 
 
 def _final_grad(level: NeuronLevel, unit: Unit) -> str:

@@ -7,8 +7,8 @@ its ``record`` hook) by the model's neurons (``viz.graph.grouping``, read from t
 module tree) into one step per neuron, each showing the vectors of gradients it
 produced, as the lectures write them::
 
-    δ[l][j] = dC/da[l][j] * σ'(z[l][j])
-    dC/db[l][j] = δ[l][j],  dC/dw[l][j,:] = δ[l][j] * a[l-1][:],  dC/da[l-1][:] += δ[l][j] * w[l][j,:]
+    δ[l][j] = ∂C/∂a[l][j] * σ'(z[l][j])
+    ∂C/∂b[l][j] = δ[l][j],  ∂C/∂w[l][j,:] = δ[l][j] * a[l-1][:],  ∂C/∂a[l-1][:] += δ[l][j] * w[l][j,:]
 
 Every number shown is one the engine computed (a term's ``local_grad``, ``upstream``,
 ``contribution`` or ``grad_after``); nothing is differentiated again here. Each step
@@ -214,7 +214,7 @@ def _level_steps(tr: Trace, steps: Sequence[Step], boxes: _Boxes, into: Dict[str
     seed_unit = unit_of[seed.node_id]
     level: List[LevelStep] = [
         LevelStep(0, "seed", seed_unit, cost_name,
-                  f"d{cost_name}/d{cost_name} = {format_value(seed.upstream)}", (), (),
+                  f"∂{cost_name}/∂{cost_name} = {format_value(seed.upstream)}", (), (),
                   (seed.index,), format_value(seed.upstream))]
     grad_final: Dict[str, int] = {seed_unit: 0}
     places = parameter_places(tr)
@@ -256,12 +256,12 @@ def _cost_step(index: int, unit: Unit, scalar: Sequence[Step], unit_of: Dict[str
     for u in outputs:
         term = last[output_of[u]]
         values.append(term.grad_after)
-        rows.append(LevelRow(u, f"d{cost_name}/d{by_id[u].name}", "", "", "", "", "",
+        rows.append(LevelRow(u, f"∂{cost_name}/∂{by_id[u].name}", "", "", "", "", "",
                              format_value(term.grad_after)))
     layer = by_id[outputs[0]].layer if outputs else 0
     letter = by_id[outputs[0]].name[0] if outputs else "a"  # z[L] when the outputs are linear
     text = (f"backward through the {len(scalar)} nodes of {cost_name}:\n"
-            f"d{cost_name}/d{letter}[{layer}][:] = "
+            f"∂{cost_name}/∂{letter}[{layer}][:] = "
             f"{format_vector(values, lambda k: by_id[outputs[k]].name)}")
     return LevelStep(index, "backward", unit.id, cost_name, text, tuple(rows), edges,
                      tuple(s.index for s in scalar), "")
@@ -273,7 +273,7 @@ def _neuron_step(index: int, unit: Unit, scalar: Sequence[Step], unit_of: Dict[s
                  out_id: str, z_id: str, edges: Tuple[str, ...]) -> LevelStep:
     """One neuron: δ from its activation's step, then what its weighted sum passed back."""
     l, j = unit.layer, unit.index
-    d = f"d{cost_name}/d"
+    d = f"∂{cost_name}/∂"
     first = scalar[0]
     upstream = next((s.upstream for s in scalar if s.node_id == out_id), first.upstream)
     act = next((s for s in scalar if s.node_id == out_id and out_id != z_id), None)

@@ -1,15 +1,15 @@
 """The stepper as a quiz: each backward step asks for its local derivatives and results.
 
 For every chain-rule term of a backward step the learner types two numbers: the local
-derivative ``d(node)/d(operand)`` and the operand's gradient once the step is done
-(``d(root)/d(operand)``: what it had before plus local derivative times upstream). The
+derivative ``∂(node)/∂(operand)`` and the operand's gradient once the step is done
+(``∂(root)/∂(operand)``: what it had before plus local derivative times upstream). The
 answers are the engine's own numbers, recorded by the stepper from ``backward()``
 (``Term.local_grad`` is the node's stored ``local_grads`` entry, ``Term.grad_after`` the
 gradient the loop left); the page only compares a typed number with them.
 
 The hint after a wrong or close answer names the rule, written from the engine's op table
 (``microgradnn.engine.OPS`` through ``op_info``) with generic operand names, e.g.
-``d(a*b)/da = b`` or ``d(tanh(a))/da = 1 - tanh(a)²``, and then the rule as it reads at
+``∂(a*b)/∂a = b`` or ``∂(tanh(a))/∂a = 1 - tanh(a)²``, and then the rule as it reads at
 this node (``Term.local_text``, from the same table). Nothing of calculus is in the page.
 
 How an answer is judged (by the page, with the thresholds written here):
@@ -54,9 +54,9 @@ def right_tolerance(x: float) -> float:
 def rule_text(op: str, slot: int, n_operands: int) -> str:
     """The derivative rule of ``op`` for operand ``slot``, with generic names, from ``OPS``.
 
-    ``rule_text("*", 0, 2) == "d(a*b)/da = b"``; ``rule_text("tanh", 0, 1) ==
-    "d(tanh(a))/da = 1 - tanh(a)²"``; a weighted sum's slot reads
-    ``"d(Σ w_i*x_i + b)/dw_i = x_i"``. ``""`` for an op the table does not know.
+    ``rule_text("*", 0, 2) == "∂(a*b)/∂a = b"``; ``rule_text("tanh", 0, 1) ==
+    "∂(tanh(a))/∂a = 1 - tanh(a)²"``; a weighted sum's slot reads
+    ``"∂(Σ w_i*x_i + b)/∂w_i = x_i"``. ``""`` for an op the table does not know.
     """
     info = op_info(op)
     if info is None or (info.arity is not None and info.arity != n_operands):
@@ -67,12 +67,12 @@ def rule_text(op: str, slot: int, n_operands: int) -> str:
         names = {"w_i": "w_i", "x_i": "x_i", "b": "b"}
         formula = info.formula.format(**names)
         wrt = ("w_i", "x_i", "b")[kind]
-        return f"d({formula})/d{wrt} = {info.derivatives[kind].format(**names)}"
+        return f"∂({formula})/∂{wrt} = {info.derivatives[kind].format(**names)}"
     names = info.operand_names(n_operands)
     formula = info.fill(info.formula_for(n_operands), names)
     out = formula if info.precedence == CALL_PRECEDENCE else f"({formula})"
     derivative = info.fill(info.derivatives_for(n_operands)[slot], names, out)
-    return f"d({formula})/d{names[slot]} = {derivative}"
+    return f"∂({formula})/∂{names[slot]} = {derivative}"
 
 
 def _answer(x: float) -> Dict[str, Any]:
@@ -153,7 +153,7 @@ def level_practice_data(tr: Trace, level: NeuronLevel, steps: Sequence[Step],
 def _neuron_question(act: Step, l: int, j: int, cost: str) -> Dict[str, Any]:
     term = act.terms[0]
     delta = f"δ[{l}][{j}]"
-    local = _d(act.node_name, term.operand_name)  # da[l][j]/dz[l][j], σ'(z[l][j])
+    local = _d(act.node_name, term.operand_name)  # ∂a[l][j]/∂z[l][j], σ'(z[l][j])
     upstream = f"{_d(cost, act.node_name)} * σ'(z[{l}][{j}])"
     return {
         "operand": "", "edge": "",
