@@ -22,8 +22,9 @@ endif
 demo: $(VENV)/.installed
 	$(VPY) -m microgradnn demo
 
+# on every core (up to 4): the suite takes about 3 minutes on 2 cores instead of 5 on one
 test: $(VENV)/.installed-test system-deps
-	$(VPY) -m pytest -q
+	$(VPY) -m pytest -q -n auto --maxprocesses 4
 
 venv: $(VPY)
 install: $(VENV)/.installed

@@ -6,13 +6,12 @@ gradient it passed on (``upstream``) and exactly what each operand received. The
 final gradients shown are therefore ``backward()``'s own, zero, inf and NaN included
 (a node whose gradient is exactly 0 passes nothing back, as in the engine).
 
-The words shown beside the numbers (``do/dw = x``) come from the engine's op table
+The words shown beside the numbers (``∂o/∂w = x``) come from the engine's op table
 (``microgradnn.engine.OPS``); the numbers are always the stored ones.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -22,6 +21,7 @@ from microgradnn.engine import CALL_PRECEDENCE, Value, op_info
 from ..graph.dot import format_value
 from ..graph.notation import cost_name, lecture_names
 from ..graph.trace import NodeRecord, Trace, trace
+from .captions import derivative, factor, wrap
 
 __all__ = ["Term", "Step", "backprop_steps", "steps_from_trace", "node_names", "root_name_of",
            "format_walkthrough", "last_change", "final_grads"]
@@ -56,12 +56,12 @@ class Term:
 
     def __str__(self) -> str:
         if self.skipped:
-            return (f"{_d(self.root_name, self.operand_name)} += nothing: "
-                    f"{_d(self.root_name, self.node_name)} = {format_value(self.upstream)}, "
+            return (f"{derivative(self.root_name, self.operand_name)} += nothing: "
+                    f"{derivative(self.root_name, self.node_name)} = {format_value(self.upstream)}, "
                     f"so backward() skips {self.node_name}")
-        return (f"{_d(self.root_name, self.operand_name)} += {_wrap(self.local_text)} * "
-                f"{_d(self.root_name, self.node_name)} = {_factor(self.local_grad)} * "
-                f"{_factor(self.upstream)} = {format_value(self.contribution)}")
+        return (f"{derivative(self.root_name, self.operand_name)} += {wrap(self.local_text)} * "
+                f"{derivative(self.root_name, self.node_name)} = {factor(self.local_grad)} * "
+                f"{factor(self.upstream)} = {format_value(self.contribution)}")
 
 
 @dataclass(frozen=True)
@@ -92,53 +92,6 @@ class Step:
 
     def __str__(self) -> str:
         return self.text
-
-
-def _d(root_name: str, name: str) -> str:
-    """``∂L/∂x`` (NOTATION's partial derivative), compound names in parentheses:
-    ``∂L/∂(x*w)``."""
-    return f"∂{_wrap_d(root_name)}/∂{_wrap_d(name)}"
-
-
-def _wrap_d(name: str) -> str:
-    return name if _SIMPLE.match(name) and not _is_number(name) else f"({name})"
-
-
-# labels like w1 or layers.0.w.1, indexed names like x[0] or w[1][0,2], ids, plain numbers
-_SIMPLE = re.compile(r"^[\w.]+(\[[\d,]+\])*$")
-
-
-def _is_call(name: str) -> bool:
-    """``f(...)`` or ``(...)`` whose first parenthesis closes at the very end."""
-    m = re.match(r"^\w*\(", name)
-    if not m or not name.endswith(")"):
-        return False
-    depth = 0
-    for i in range(m.end() - 1, len(name)):
-        depth += {"(": 1, ")": -1}.get(name[i], 0)
-        if depth == 0:
-            return i == len(name) - 1
-    return False
-
-
-def _wrap(name: str) -> str:
-    """Parenthesize anything but a simple name, a number or a call."""
-    simple = bool(_SIMPLE.match(name)) or _is_call(name) or name.startswith("[")
-    return name if simple else f"({name})"
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _factor(x: float) -> str:
-    """A number inside a product: negatives in parentheses, ``(-1.2000)``."""
-    text = format_value(x)
-    return f"({text})" if text.startswith("-") else text
 
 
 _ATOM_LEVEL = CALL_PRECEDENCE  # a name, a number or a call: never needs parentheses
@@ -209,13 +162,13 @@ def _local_texts(node: NodeRecord, names: Dict[str, str], node_name: str) -> Lis
     info = op_info(node.op)
     n = len(node.operand_ids)
     if info is None or (info.arity is not None and info.arity != n):
-        return [_d(node_name, names[i]) for i in node.operand_ids]
-    operands = [_wrap(names[i]) for i in node.operand_ids]
+        return [derivative(node_name, names[i]) for i in node.operand_ids]
+    operands = [wrap(names[i]) for i in node.operand_ids]
     if info.arity is not None:
-        return [info.fill(t, operands, _wrap(node_name)) for t in info.derivatives_for(n)]
+        return [info.fill(t, operands, wrap(node_name)) for t in info.derivatives_for(n)]
     # the weighted sum: one slot-name table for its 2n + 1 templates (``fill`` would
     # rebuild it for each, quadratic in the inputs of a 784-input neuron)
-    slots = dict(zip(info.operand_names(n), operands), out=_wrap(node_name))
+    slots = dict(zip(info.operand_names(n), operands), out=wrap(node_name))
     return [t.format_map(slots) for t in info.derivatives_for(n)]
 
 
@@ -274,7 +227,7 @@ def steps_from_trace(tr: Trace, forward: bool = False) -> List[Step]:
                 steps.append(_forward_step(len(steps), node, tr, names_for_d))
     seed, passes = _record_backward(tr)
     steps.append(Step(len(steps), "seed", root.id, root_name, root.op, root.data, seed, (),
-                      f"{_d(root_name, root_name)} = {format_value(seed)}"))
+                      f"{derivative(root_name, root_name)} = {format_value(seed)}"))
     id_of = {id(n.value): n.id for n in tr.nodes}
     edges_by_target: Dict[str, list] = {}
     for edge in tr.edges:
@@ -313,9 +266,9 @@ def _forward_step(index: int, node: NodeRecord, tr: Trace, names: Dict[str, str]
     info = op_info(node.op)
     if info is not None and (info.arity is None or info.arity == len(operands)):
         template = info.formula_for(len(operands))
-        wrap = _wrap if info.precedence != CALL_PRECEDENCE else str  # f(x*w), not f((x*w))
-        formula = info.fill(template, [wrap(names[o.id]) for o in operands])
-        values = info.fill(template, [_factor(o.data) for o in operands])
+        shown = wrap if info.precedence != CALL_PRECEDENCE else str  # f(x*w), not f((x*w))
+        formula = info.fill(template, [shown(names[o.id]) for o in operands])
+        values = info.fill(template, [factor(o.data) for o in operands])
     else:
         formula = f"{node.op}({', '.join(names[o.id] for o in operands)})"
         values = f"{node.op}({', '.join(format_value(o.data) for o in operands)})"

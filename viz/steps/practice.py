@@ -31,7 +31,8 @@ from microgradnn.engine import CALL_PRECEDENCE, op_info
 from ..graph.dot import format_value
 from ..graph.notation import neuron_outputs
 from ..graph.trace import Trace
-from .backprop import Step, Term, _d, _factor, _wrap, root_name_of
+from .backprop import Step, Term, root_name_of
+from .captions import derivative, factor, wrap
 from .levels import NeuronLevel
 
 __all__ = ["practice_data", "level_practice_data", "judge_settings", "rule_text",
@@ -85,8 +86,8 @@ def _answer(x: float) -> Dict[str, Any]:
 
 def _question(step: Step, term: Term, root_name: str) -> Dict[str, Any]:
     n_operands = len(step.terms)
-    d_local = _d(step.node_name, term.operand_name)
-    d_root = _d(root_name, term.operand_name)
+    d_local = derivative(step.node_name, term.operand_name)
+    d_root = derivative(root_name, term.operand_name)
     before = format_value(term.grad_before)
     return {
         "operand": term.operand_id, "edge": term.edge_id,
@@ -95,10 +96,10 @@ def _question(step: Step, term: Term, root_name: str) -> Dict[str, Any]:
         "rule": rule_text(step.op, term.slot, n_operands),
         "here": f"{d_local} = {term.local_text}",
         "chain": (f"{d_root} after = {d_root} before + {d_local} * "
-                  f"{_d(root_name, step.node_name)} = {before} + {_wrap(d_local)} * "
-                  f"{_factor(term.upstream)}"),
-        "line": f"{d_root} += {d_local} * {_d(root_name, step.node_name)} = ? * "
-                f"{_factor(term.upstream)} = ?",
+                  f"{derivative(root_name, step.node_name)} = {before} + {wrap(d_local)} * "
+                  f"{factor(term.upstream)}"),
+        "line": f"{d_root} += {d_local} * {derivative(root_name, step.node_name)} = ? * "
+                f"{factor(term.upstream)} = ?",
     }
 
 
@@ -153,16 +154,16 @@ def level_practice_data(tr: Trace, level: NeuronLevel, steps: Sequence[Step],
 def _neuron_question(act: Step, l: int, j: int, cost: str) -> Dict[str, Any]:
     term = act.terms[0]
     delta = f"δ[{l}][{j}]"
-    local = _d(act.node_name, term.operand_name)  # ∂a[l][j]/∂z[l][j], σ'(z[l][j])
-    upstream = f"{_d(cost, act.node_name)} * σ'(z[{l}][{j}])"
+    local = derivative(act.node_name, term.operand_name)  # ∂a[l][j]/∂z[l][j], σ'(z[l][j])
+    upstream = f"{derivative(cost, act.node_name)} * σ'(z[{l}][{j}])"
     return {
         "operand": "", "edge": "",
         "localLabel": f"σ'(z[{l}][{j}]) = {local}",
-        "afterLabel": f"{delta} = {_d(cost, term.operand_name)}",
+        "afterLabel": f"{delta} = {derivative(cost, term.operand_name)}",
         "local": _answer(term.local_grad), "after": _answer(term.grad_after),
         "rule": rule_text(act.op, 0, 1), "here": f"{local} = {term.local_text}",
-        "chain": f"{delta} = {upstream} = {_factor(term.upstream)} * σ'(z[{l}][{j}])",
-        "line": f"{delta} = {upstream} = {_factor(term.upstream)} * ? = ?",
+        "chain": f"{delta} = {upstream} = {factor(term.upstream)} * σ'(z[{l}][{j}])",
+        "line": f"{delta} = {upstream} = {factor(term.upstream)} * ? = ?",
     }
 
 
