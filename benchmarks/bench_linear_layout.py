@@ -20,26 +20,18 @@ column-major weight speeds up ``x @ W.T`` and slows down ``g @ W`` by about as m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
-from typing import Any, Callable
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_time import cpu_us  # noqa: E402
 
 SHAPES = [  # (batch, in, out): the MLPs' layers, LeNet-5's head, a wider first layer
     (64, 784, 128), (64, 128, 64), (64, 64, 10), (32, 784, 16), (32, 16, 16),
     (64, 400, 120), (64, 120, 84), (64, 1024, 128),
 ]
-
-
-def cpu_us(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(5):
-        start = time.process_time()
-        for _ in range(repeat):
-            fn()
-        best = min(best, time.process_time() - start)
-    return best / repeat * 1e6
 
 
 def main() -> int:
@@ -62,9 +54,9 @@ def main() -> int:
         for name, w, gw, grad in (
                 ("C", w_c, gw_c, lambda: np.matmul(g.T, x, out=gw_c)),
                 ("F", w_f, gw_f, lambda: np.matmul(x.T, g, out=gw_f.T))):
-            row[name] = (cpu_us(lambda w=w: np.matmul(x, w.T, out=z), args.repeat),
-                         cpu_us(grad, args.repeat),
-                         cpu_us(lambda w=w: np.matmul(g, w, out=gx), args.repeat))
+            row[name] = (cpu_us(lambda w=w: np.matmul(x, w.T, out=z), args.repeat, 5),
+                         cpu_us(grad, args.repeat, 5),
+                         cpu_us(lambda w=w: np.matmul(g, w, out=gx), args.repeat, 5))
         cells = [f"{row['C'][k]:6.1f}/{row['F'][k]:<6.1f}" for k in range(3)]
         first = [row[v][0] + row[v][1] for v in "CF"]
         hidden = [sum(row[v]) for v in "CF"]

@@ -27,7 +27,7 @@ import os
 import pstats
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,23 +35,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_replay import replay_epoch  # noqa: E402
+from cpu_time import cpu_us  # noqa: E402
 from tensor_peers import SCALE, batches, init_weights, mg_epoch, mg_mlp  # noqa: E402
 
 from microgradnn.datasets.mnist import load_mnist  # noqa: E402
 from microgradnn.optim import SGD  # noqa: E402
 from microgradnn.tensor import cross_entropy, replay  # noqa: E402
 from microgradnn.tensor.replay import ScaledImages, _entry_text  # noqa: E402
-
-
-def cpu_us(fn: Callable[[], Any], repeat: int) -> float:
-    """Best of three runs of ``repeat`` calls, CPU microseconds per call."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        for _ in range(repeat):
-            fn()
-        best = min(best, time.process_time() - start)
-    return best / repeat * 1e6
 
 
 def gemms(repeat: int) -> None:
