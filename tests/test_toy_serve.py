@@ -405,3 +405,32 @@ def test_the_pages_neuron_numbers_over_http_equal_a_scalar_mlp_of_the_pages_weig
             [w.grad for w in mlp.layers[l - 1].neurons[j].w], abs=1e-9)
         assert frame["backward"]["layers"][l - 1]["dz"][j] == pytest.approx(
             a.operands[0].grad, abs=1e-9)
+
+
+def test_viz_serve_starts_the_2d_playground_from_python():
+    """viz.serve(data="moons") (or setup=...) is the 2-D playground, as `serve --data moons`;
+    a model with 2-D data, a misspelt data set and a save path that is not .npz are refused."""
+    import urllib.request
+
+    import viz
+    from viz.playground.launch import make_playground, stop
+
+    url = viz.serve(data="moons")
+    try:
+        with urllib.request.urlopen(url.replace("/?", "/toy/api/frame?"), timeout=60) as reply:
+            frame = json.loads(reply.read())
+        assert frame["setup"].startswith("data=moons")
+    finally:
+        stop()
+    server = make_playground(setup="data=xor&layers=3").start()
+    try:
+        with urllib.request.urlopen(server.url.replace("/?", "/toy/api/frame?"),
+                                    timeout=60) as reply:
+            assert json.loads(reply.read())["setup"].startswith("data=xor")
+    finally:
+        server.stop()
+    for kwargs, words in (({"model": MLP(2, [2, 1]), "data": "circles"}, "drop the checkpoint"),
+                          ({"data": "moonz"}, "neither a 2-D data set"),
+                          ({"data": "moons", "save": "net.txt"}, "must name a .npz file")):
+        with pytest.raises(ValueError, match=words):
+            make_playground(**kwargs)

@@ -12,12 +12,9 @@ takes a setup string shared from its page). Listens on 127.0.0.1 at a free port 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-__all__ = ["register", "run_serve", "TOY_DATA"]
-
-TOY_DATA = ("moons", "circles", "spiral", "xor")
+__all__ = ["register", "run_serve"]
 
 
 def _port(text: str) -> int:
@@ -65,29 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from viz.playground.launch import make_server
+    from viz.playground.launch import make_playground
     from viz.playground.server import print_banner, warn_if_public
 
     warning = warn_if_public(args.host)
     if warning:
         print(warning, file=sys.stderr)
-    if args.save is not None and not args.save.endswith(".npz"):
-        raise ValueError(f"--save must name a .npz file, got {args.save!r}")
-    if (args.data is not None and args.data not in TOY_DATA and args.setup is None
-            and not os.path.isdir(args.data)):
-        raise ValueError(f"--data {args.data!r} is neither a 2-D data set "
-                         f"({', '.join(TOY_DATA)}) nor a folder of MNIST files")
-    if args.data in TOY_DATA or args.setup is not None:
-        from viz.playground.toy_app import make_toy_server
-
-        if args.checkpoint is not None:
-            raise ValueError(f"serve: the 2-D playground starts from its own network; "
-                             f"drop the checkpoint {args.checkpoint!r} or --data/--setup")
-        server = make_toy_server(args.data or "circles", setup=args.setup, host=args.host,
-                                 port=args.port, save=args.save, verbose=args.verbose)
-    else:
-        server = make_server(args.checkpoint, host=args.host, port=args.port, loss=args.loss,
-                             data=args.data, save=args.save, verbose=args.verbose)
+    server = make_playground(args.checkpoint, data=args.data, setup=args.setup,
+                             loss=args.loss, host=args.host, port=args.port, save=args.save,
+                             verbose=args.verbose)
     print_banner(server)
     if not args.no_browser:
         import webbrowser

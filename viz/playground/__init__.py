@@ -25,13 +25,13 @@ from .server import App, HttpError, Request, Response, Server, json_response, ss
 
 __all__ = ["App", "Server", "Request", "Response", "HttpError", "json_response",
            "sse_response", "JobRunner", "JobControl", "JobStopped", "JobBusy", "serve",
-           "make_server", "stop"]
+           "make_server", "make_playground", "stop"]
 
 
 def __getattr__(name: str) -> Any:
-    """``serve``, ``make_server`` and ``stop`` come with the MNIST app, imported on first use
+    """``serve``, ``make_server``, ``make_playground`` and ``stop`` come with the MNIST app, imported on first use
     (an app that needs only the core does not load the explain page and the tensor path)."""
-    if name in ("serve", "make_server", "stop"):
+    if name in ("serve", "make_server", "make_playground", "stop"):
         from . import launch
 
         return getattr(launch, name)
