@@ -107,19 +107,12 @@ def one_run(seconds: float, interval: float) -> dict:
 
 def browser_run(seconds: float) -> dict:
     """The page itself in headless chromium: Play, then frames drawn and steps per second."""
-    import os
-    import shutil
+    sys.path.insert(0, str(ROOT / "docs"))
+    from make_pictures import browser_page
 
-    from playwright.sync_api import sync_playwright
-
-    chromium = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-                or "/usr/bin/chromium")
     server = make_toy_server(setup=SETUP).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1360, "height": 1000})
+        with browser_page(1360, 1000) as page:
             page.goto(server.url)
             page.wait_for_selector(".tp-neuron[data-l='2']")
             page.click("#tp-play")
@@ -129,7 +122,6 @@ def browser_run(seconds: float) -> dict:
             page.wait_for_timeout(int(seconds * 1000))
             drawn1, steps1, t1 = page.evaluate(read)
             page.click("#tp-play")
-            browser.close()
     finally:
         server.stop()
     took = (t1 - t0) / 1000

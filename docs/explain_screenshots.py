@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+from make_pictures import browser_page  # noqa: E402
+
 MLP_RECIPE = ["--model", "mlp", "--hidden", "16,16", "--activation", "sigmoid", "--loss", "mse",
               "--optimizer", "adam", "--lr", "0.003", "--lr-decay", "0.95", "--augment", "1",
               "--epochs", "20", "--batch-size", "32", "--seed", "0"]
@@ -52,15 +54,7 @@ def checkpoint(given: str, path: Path, recipe: list) -> Path:
 def shoot(page_path: Path, png: Path, actions, height: int, region=None) -> None:
     """Open the page, run ``actions``, save the top ``height`` pixels (or the clip that
     ``region(page)`` returns)."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-                or "/usr/bin/chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu",
-                                          "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": height})
+    with browser_page(1400, height) as page:
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
@@ -70,7 +64,6 @@ def shoot(page_path: Path, png: Path, actions, height: int, region=None) -> None
         page.mouse.move(0, 0)
         clip = region(page) if region else {"x": 0, "y": 0, "width": 1400, "height": height}
         page.screenshot(path=str(png), clip=clip, full_page=region is not None)
-        browser.close()
     if errors:
         raise SystemExit(f"{page_path}: the page reported errors: {errors}")
     print(f"wrote {png}")

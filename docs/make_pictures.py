@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List
 
-import numpy as np
 
 import viz
 from microgradnn import Value
@@ -71,10 +71,10 @@ def chromium_path() -> str:
     return found
 
 
-def photograph(page_path: Path, steps_forward: int, width: int = 1100, height: int = 640,
-               click: str = "") -> bytes:
-    """A PNG of the stepper page ``page_path`` after ``steps_forward`` presses of the right
-    arrow (the page opens on step 1), and a click on the element ``click`` if given."""
+@contextmanager
+def browser_page(width: int, height: int) -> Iterator[Any]:
+    """A page of headless chromium (the OS's, ``chromium_path``) at ``width`` x ``height``,
+    closed on leaving: every picture script and the 2-D playground's benchmark open theirs so."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -84,15 +84,22 @@ def photograph(page_path: Path, steps_forward: int, width: int = 1100, height: i
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(page_path.as_uri())
-            for _ in range(steps_forward):
-                page.keyboard.press("ArrowRight")  # the page's own key for "next step"
-            if click:
-                page.click(click)
-            return page.screenshot(full_page=False)
+            yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+def photograph(page_path: Path, steps_forward: int, width: int = 1100, height: int = 640,
+               click: str = "") -> bytes:
+    """A PNG of the stepper page ``page_path`` after ``steps_forward`` presses of the right
+    arrow (the page opens on step 1), and a click on the element ``click`` if given."""
+    with browser_page(width, height) as page:
+        page.goto(page_path.as_uri())
+        for _ in range(steps_forward):
+            page.keyboard.press("ArrowRight")  # the page's own key for "next step"
+        if click:
+            page.click(click)
+        return page.screenshot(full_page=False)
 
 
 def stepper(out: Path, quick: bool) -> List[Path]:

@@ -11,13 +11,12 @@ Needs chromium (``/usr/bin/chromium`` or ``$MICROGRADNN_CHROMIUM``) and ``playwr
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))
 
 
 def main() -> int:
@@ -26,18 +25,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="training time")
     args = parser.parse_args()
 
-    from playwright.sync_api import sync_playwright
+    from make_pictures import browser_page
 
     from viz.playground.toy_app import make_toy_server
 
-    chromium = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-                or "/usr/bin/chromium")
     server = make_toy_server("circles").start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1360, "height": 1060})
+        with browser_page(1360, 1060) as page:
             page.goto(server.url)
             page.wait_for_selector(".tp-neuron[data-l='1']")
             page.click(".tp-feature[data-feature='x1sq']")
@@ -59,7 +53,6 @@ def main() -> int:
             page.wait_for_selector("#tp-neuron:not([hidden])")
             page.wait_for_timeout(800)
             page.screenshot(path=args.out, clip={"x": 0, "y": 0, "width": 1360, "height": 1060})
-            browser.close()
     finally:
         server.stop()
     print(f"wrote {args.out}")

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs"))
 
 
 def three_strokes(left: float, top: float, size: float):
@@ -51,18 +50,13 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "playground.png"))
     args = parser.parse_args()
 
-    from playwright.sync_api import sync_playwright
+    from make_pictures import browser_page
 
     from viz.playground.launch import make_server
 
-    chromium = (os.environ.get("MICROGRADNN_CHROMIUM") or shutil.which("chromium")
-                or "/usr/bin/chromium")
     server = make_server().start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        with browser_page(1500, 1000) as page:
             page.goto(server.url)
             page.wait_for_selector("#pg-outputs circle")
             page.fill("#pg-train-lr", "0.5")
@@ -77,7 +71,6 @@ def main() -> int:
             page.wait_for_selector("#pg-step-result table")
             page.wait_for_timeout(500)
             page.locator("#pg-grid").screenshot(path=args.out)
-            browser.close()
     finally:
         server.stop()
     print(f"wrote {args.out}")

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_pictures import CHROMIUM_ARGS, chromium_path, tour_neuron  # noqa: E402
+from make_pictures import browser_page, tour_neuron  # noqa: E402
 
 import viz  # noqa: E402
 from microgradnn.fileio import write_atomic  # noqa: E402
@@ -35,28 +35,20 @@ def answer_step(page, step) -> None:
 
 
 def photograph(page_path: Path, width: int = 1100, height: int = 860) -> bytes:
-    from playwright.sync_api import sync_playwright
-
     steps = viz.backprop_steps(tour_neuron())
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                                    args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(page_path.as_uri())
-            page.wait_for_selector("#mg-quiz")
-            page.keyboard.press("ArrowRight")  # from the seed to the first backward step
-            answer_step(page, steps[1])  # tanh
-            answer_step(page, steps[2])  # +
-            times = steps[3]  # x*w: dx right, dw's local derivative wrong (x, not w)
-            x_term, w_term = times.terms
-            page.fill("input[data-term='0'][data-field='local']", format_value(x_term.local_grad))
-            wrong = format_value(w_term.local_grad * -1.5)  # w's value where x's belongs
-            page.fill("input[data-term='1'][data-field='local']", wrong)
-            page.click("#mg-quiz-check")
-            return page.screenshot(full_page=False)
-        finally:
-            browser.close()
+    with browser_page(width, height) as page:
+        page.goto(page_path.as_uri())
+        page.wait_for_selector("#mg-quiz")
+        page.keyboard.press("ArrowRight")  # from the seed to the first backward step
+        answer_step(page, steps[1])  # tanh
+        answer_step(page, steps[2])  # +
+        times = steps[3]  # x*w: dx right, dw's local derivative wrong (x, not w)
+        x_term, w_term = times.terms
+        page.fill("input[data-term='0'][data-field='local']", format_value(x_term.local_grad))
+        wrong = format_value(w_term.local_grad * -1.5)  # w's value where x's belongs
+        page.fill("input[data-term='1'][data-field='local']", wrong)
+        page.click("#mg-quiz-check")
+        return page.screenshot(full_page=False)
 
 
 def main(argv=None) -> int:
