@@ -15,6 +15,14 @@ each the fastest of 5 runs of ``--repeat`` calls (``time.process_time``), micros
 call, W row-major ("C") and column-major ("F"). OpenBLAS runs a product fastest when
 neither operand is a transposed view of a row-major array in its second place, so the
 column-major weight speeds up ``x @ W.T`` and slows down ``g @ W`` by about as much.
+
+    MICROGRADNN_DATA=/work/shared/mnist OPENBLAS_NUM_THREADS=1 \
+        python benchmarks/bench_linear_layout.py --families
+
+instead trains each CNN family (and the README CNN) twice in one process, replayed (Adam, batch
+64, the same MNIST batches), once with every Linear weight row-major and once column-major,
+``--steps`` steps per round, rounds alternated (the order swapped every round): the best
+round's CPU milliseconds per step of each, and their ratio.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -34,11 +43,55 @@ SHAPES = [  # (batch, in, out): the MLPs' layers, LeNet-5's head, a wider first 
 ]
 
 
+def families(steps: int, rounds: int) -> None:
+    """Each family's replayed step with its Linear weights row-major against column-major."""
+    from microgradnn.datasets.mnist import load_mnist
+    from microgradnn.families import FAMILIES
+    from microgradnn.models import build_model
+    from microgradnn.optim import Adam
+    from microgradnn.tensor import cross_entropy, replay
+    from microgradnn.tensor.replay import ScaledImages
+
+    images, labels = load_mnist("train", progress=False)
+    labels = labels.astype(np.int64)
+    rng = np.random.default_rng(0)
+    print(f"ms of CPU per replayed step, best of {rounds} rounds of {steps} steps")
+    for kind in ("cnn",) + tuple(FAMILIES):
+        batches = [rng.choice(len(images), 64, replace=False) for _ in range(steps)]
+        runs = {}
+        for order in ("C", "F"):
+            model = build_model({"model": kind, "seed": 0})
+            for p in model.parameters():
+                if p.data.ndim == 2:
+                    p.data = np.asarray(p.data, order=order).copy(order=order)
+            step = replay(model, cross_entropy, Adam(model.parameters(), lr=1e-3),
+                          prepare=ScaledImages((1, 28, 28), 1 / 255))
+            step(images[batches[0]], labels[batches[0]])  # records
+            runs[order] = (step, [])
+        for r in range(rounds):
+            for order in (("C", "F") if r % 2 == 0 else ("F", "C")):
+                step, times = runs[order]
+                start = time.process_time()
+                for idx in batches:
+                    step(images[idx], labels[idx])
+                times.append((time.process_time() - start) / steps * 1e3)
+        best = {order: min(times) for order, (_, times) in runs.items()}
+        print(f"{kind:>10}: row-major {best['C']:7.2f}  column-major {best['F']:7.2f}  "
+              f"column/row {best['F'] / best['C']:.3f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--families", action="store_true",
+                        help="the CNN families' replayed steps with either layout (needs MNIST)")
+    parser.add_argument("--steps", type=int, default=20, help="with --families: steps a round")
+    parser.add_argument("--rounds", type=int, default=4, help="with --families: rounds")
     args = parser.parse_args()
+    if args.families:
+        families(args.steps, args.rounds)
+        return 0
     dt = np.dtype(args.dtype)
     rng = np.random.default_rng(0)
     print(f"{args.dtype}, CPU us per call, weight row-major (C) / column-major (F)")
