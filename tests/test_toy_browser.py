@@ -143,3 +143,24 @@ def test_a_shared_address_opens_its_setup(toy):
     page.wait_for_function("document.querySelectorAll('.tp-neuron[data-l]').length === 3 + 2 + 4")
     assert page.evaluate("P.frame.sizes") == [3, 3, 2, 4]
     assert not page.problems
+
+
+def test_a_dragged_weight_springs_back_unless_kept(toy):
+    server, page, _ = toy
+    page.click(".tp-neuron[data-l='1'][data-j='0']")
+    page.wait_for_selector("#tp-nudges input[type=range][data-k='0']")
+    weight = lambda: page.evaluate("""async () => (await api('GET',
+        '/toy/api/neuron?point=0&l=1&j=0')).terms[0].w""")
+    before = weight()
+    drag = """(v) => { const r = document.querySelector("#tp-nudges input[data-k='0']");
+                       r.value = String(v); r.dispatchEvent(new Event('input'));
+                       r.dispatchEvent(new Event('change')); }"""
+    page.evaluate(drag, before + 1.0)
+    page.wait_for_function("document.getElementById('tp-nudge-out').textContent.includes('→')")
+    assert weight() == before  # let go: it sprang back
+    page.check("#tp-nudge-keep")
+    page.evaluate(drag, before + 1.0)
+    page.wait_for_function("document.getElementById('tp-nudge-out').textContent.includes('kept')")
+    assert weight() == pytest.approx(before + 1.0, abs=1e-9)
+    assert page.is_checked("#tp-nudge-keep")  # the rebuilt sliders keep the choice
+    assert not page.problems

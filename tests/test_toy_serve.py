@@ -434,3 +434,16 @@ def test_viz_serve_starts_the_2d_playground_from_python():
                           ({"data": "moons", "save": "net.txt"}, "must name a .npz file")):
         with pytest.raises(ValueError, match=words):
             make_playground(**kwargs)
+
+
+def test_a_kept_nudge_stays_and_keep_must_be_a_boolean():
+    session = ToySession(parse_setup("data=moons&layers=4,3&cost=ce"))
+    w = backward_pass(session, 3)["layers"][0]["w"][0][1]
+    preview = nudge(session, 3, 1, 0, 1, w + 0.5)
+    assert not preview["kept"] and backward_pass(session, 3)["layers"][0]["w"][0][1] == w
+    kept = nudge(session, 3, 1, 0, 1, w + 0.5, keep=True)
+    assert kept["kept"] and kept["point"]["after"] == preview["point"]["after"]
+    assert backward_pass(session, 3)["layers"][0]["w"][0][1] == w + 0.5
+    assert backward_pass(session, 3)["cost"] == pytest.approx(kept["point"]["after"], abs=1e-12)
+    with pytest.raises(ValueError, match="keep must be true or false"):
+        nudge(session, 3, 1, 0, 1, w, keep="yes")

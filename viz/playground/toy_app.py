@@ -11,7 +11,7 @@ size rules as the MNIST playground) with::
                            {"clear": true}   the learner's own points (a new setup)
     POST /toy/api/play | /pause | /step | /reset
     GET  /toy/api/neuron   ?point=&l=&j=     a neuron's formula, numbers and scalar graph
-    POST /toy/api/nudge    {"point", "l", "j", "k" (-1: the bias), "value"}
+    POST /toy/api/nudge    {"point", "l", "j", "k" (-1: the bias), "value", "keep"}
     GET  /toy/stepper      ?point=i          the backprop stepper of one point
     POST /toy/api/save     write the checkpoint; GET /toy/api/checkpoint downloads it
     GET  /toy/api/code     the Python that rebuilds and trains the network
@@ -143,7 +143,7 @@ def _inspect_routes(app: App, session: ToySession) -> None:
         body = request.json()
         i = check_point_index(session, body.get("point"))
         return json_response(nudge(session, i, body.get("l"), body.get("j"), body.get("k"),
-                                   body.get("value")))
+                                   body.get("value"), body.get("keep", False)))
 
     @app.route("GET", "/toy/stepper")
     def stepper(request: Request) -> Response:

@@ -124,10 +124,15 @@ def _parameter(session: ToySession, l: Any, j: Any, k: Any) -> Value:
     return neuron.b if k == -1 else neuron.w[k]
 
 
-def nudge(session: ToySession, i: int, l: Any, j: Any, k: Any, value: Any) -> Dict[str, Any]:
+def nudge(session: ToySession, i: int, l: Any, j: Any, k: Any, value: Any,
+          keep: Any = False) -> Dict[str, Any]:
     """``C`` of point ``i`` and the training cost with one weight set to ``value``, beside
-    the first-order prediction; the weight keeps its value afterwards."""
+    the first-order prediction. The weight springs back to its old value afterwards, unless
+    ``keep``: then it stays at ``value`` (the learner's hand-made step; "reset" or training
+    moves it on from there)."""
     value = check_number(value, "value", -100.0, 100.0)
+    if not isinstance(keep, bool):
+        raise ValueError(f"keep must be true or false, got {keep!r}")
     with session.lock:
         param = _parameter(session, l, j, k)
         train = session.train_index
@@ -146,10 +151,10 @@ def nudge(session: ToySession, i: int, l: Any, j: Any, k: Any, value: Any) -> Di
             after_point = _graph(session, i)[1].data
             after_train = session.batch_cost(train).data if len(train) else None
         finally:
-            param.data = old
+            param.data = value if keep else old
             session.mlp.zero_grad()
         delta = value - old
-        return {"old": old, "value": value, "delta": delta,
+        return {"old": old, "value": value, "delta": delta, "kept": keep,
                 "point": {"before": before_point, "after": after_point, "grad": g_point,
                           "change": after_point - before_point, "predicted": g_point * delta},
                 "train": None if before_train is None else {

@@ -6,7 +6,7 @@ const FEATURES = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"];
 const FEATURE_NAMES = ["x1", "x2", "x1²", "x2²", "x1·x2", "sin x1", "sin x2"];
 const CLASS_COLOURS = [[232, 113, 10], [25, 103, 210], [24, 128, 56], [161, 66, 244], [217, 48, 37]];
 const P = { S: {}, order: [], frame: null, point: null, neuron: null, busy: false,
-            timer: null, netKey: "", nudgeSeq: 0, drawn: 0 };
+            timer: null, netKey: "", nudgeSeq: 0, drawn: 0, keepNudge: false };
 
 function par(x) { return x < 0 ? "(" + fmt(x) + ")" : fmt(x); }
 function h(tag, attrs, text) {
@@ -344,22 +344,39 @@ function buildNudges(d) {
   const box = $("tp-nudges");
   box.textContent = "";
   box.appendChild(h("div", { class: "tp-note" }, "Drag a weight: the cost changes (measured) " +
-    "beside the gradient's prediction ∂C/∂w · Δw. The weight springs back when you let go."));
+    "beside the gradient's prediction ∂C/∂w · Δw. The weight springs back when you let go, " +
+    "unless \u201ckeep\u201d is ticked: then it stays, a step of gradient descent by hand."));
+  const keepLabel = h("label", {}, "keep the value when I let go ");
+  const keep = h("input", { type: "checkbox", id: "tp-nudge-keep" });
+  keep.checked = P.keepNudge;
+  keep.onchange = () => { P.keepNudge = keep.checked; };
+  keepLabel.appendChild(keep);
+  box.appendChild(keepLabel);
   const params = d.terms.map((t, k) => [t.name, t.w, k]).concat([["b[" + d.l + "][" + d.j + "]", d.b, -1]]);
   for (const [name, value, k] of params) {
     const label = h("label", {}, name + " ");
     const range = h("input", { type: "range", min: String(value - 2), max: String(value + 2),
                                step: "0.01", value: String(value), "data-k": String(k) });
-    range.oninput = () => run(sendNudge(d, k, Number(range.value), name));
-    range.onchange = () => { range.value = String(value); };
+    range.oninput = () => run(sendNudge(d, k, Number(range.value), name, false));
+    range.onchange = () => {
+      if (keep.checked) run(sendNudge(d, k, Number(range.value), name, true));
+      else range.value = String(value);
+    };
     label.appendChild(range);
     box.appendChild(label);
   }
   box.appendChild(h("div", { id: "tp-nudge-out" }));
 }
-async function sendNudge(d, k, value, name) {
+async function sendNudge(d, k, value, name, kept) {
   const seq = ++P.nudgeSeq;
-  const r = await api("POST", "/toy/api/nudge", { point: d.point, l: d.l, j: d.j, k: k, value: value });
+  const r = await api("POST", "/toy/api/nudge", { point: d.point, l: d.l, j: d.j, k: k, value: value,
+                                                 keep: kept });
+  if (kept) {  // the network changed: redraw it, and the neuron around its new weights
+    await refresh();
+    await openNeuron(d.l, d.j);
+    $("tp-nudge-out").textContent = name + " kept: " + fmt(r.old) + " → " + fmt(r.value);
+    return;
+  }
   if (seq !== P.nudgeSeq) return;
   const line = (what, x) => what + ": C " + fmt(x.before) + " → " + fmt(x.after) + ", change " +
     fmt(x.change) + "; the gradient predicted ∂C/∂w·Δw = " + fmt(x.grad) + " × " + fmt(r.delta) +
