@@ -76,7 +76,7 @@ def weight_scan(model: Any) -> Tuple[Optional[str], float]:
         for name, p in model.named_parameters():
             data = p.data
             if isinstance(data, np.ndarray):
-                flat = data.reshape(-1)
+                flat = data.ravel(order="K")  # a view in either memory order
                 # A sum is finite only if every element is; it needs no boolean temporary.
                 if not math.isfinite(float(np.add.reduce(flat))):
                     return name, math.inf

@@ -349,3 +349,24 @@ def test_ctrl_c_while_an_epoch_is_saved_waits_for_both_files(tmp_path, monkeypat
     monkeypatch.setattr(checkpoint, "save", real_save)
     _consistent(tmp_path)
     assert len(json.loads((tmp_path / "h.json").read_text())) == 1
+
+
+def test_the_weight_scan_copies_no_weight_in_either_memory_order():
+    """divergence.weight_scan reads every parameter in place: a column-major Linear weight
+    (layers.weight_order) included, so the check costs no copy of the weights."""
+    import tracemalloc
+
+    from microgradnn.divergence import weight_scan
+    from microgradnn.tensor import Linear, Sequential
+
+    model = Sequential(Linear(784, 512), Linear(512, 64))
+    assert model[0].weight.data.flags.f_contiguous and not model[0].weight.data.flags.c_contiguous
+    weight_scan(model)  # warm up
+    tracemalloc.start()
+    name, rms = weight_scan(model)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert name is None and 0 < rms < 1
+    assert peak < model[0].weight.data.nbytes // 10, peak
+    model[1].weight.data[3, 5] = np.nan
+    assert weight_scan(model)[0] == "1.weight"
