@@ -151,8 +151,10 @@ def nudge(session: ToySession, i: int, l: Any, j: Any, k: Any, value: Any,
             after_point = _graph(session, i)[1].data
             after_train = session.batch_cost(train).data if len(train) else None
         finally:
-            param.data = value if keep else old
+            param.data = old
             session.mlp.zero_grad()
+        if keep:  # only once the measurement went through: a failed request changes nothing
+            param.data = value
         delta = value - old
         return {"old": old, "value": value, "delta": delta, "kept": keep,
                 "point": {"before": before_point, "after": after_point, "grad": g_point,
