@@ -296,3 +296,13 @@ def test_server_stop_ends_a_running_job_after_its_step():
     assert app.jobs.status()["state"] == "stopped" and not app.jobs.running
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+
+
+def test_a_save_path_that_is_not_npz_is_refused_by_either_app():
+    from viz.playground.launch import make_server
+    from viz.playground.toy_app import make_toy_server
+
+    for make in (lambda: make_toy_server("moons", save="net.txt"),
+                 lambda: make_server(save="net.txt")):
+        with pytest.raises(ValueError, match="save must name a .npz file, got 'net.txt'"):
+            make()

@@ -56,8 +56,6 @@ def make_playground(model: Any = None, *, data: Optional[str] = None,
     2-D one when ``data`` names a 2-D data set (moons, circles, spiral, xor) or ``setup`` is
     given (its page's address after "#"), else the MNIST one (``make_server``), ``data``
     then being the MNIST folder."""
-    if save is not None and not str(save).endswith(".npz"):
-        raise ValueError(f"save must name a .npz file, got {save!r}")
     if data is not None and data not in TOY_DATA and setup is None \
             and not os.path.isdir(data):
         raise ValueError(f"data {data!r} is neither a 2-D data set ({', '.join(TOY_DATA)}) "

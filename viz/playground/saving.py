@@ -20,6 +20,8 @@ class Saver:
     the user's)."""
 
     def __init__(self, path: Optional[str]) -> None:
+        if path is not None and not str(path).endswith(".npz"):
+            raise ValueError(f"save must name a .npz file, got {path!r}")
         self.path = path
         self._tmp: Optional[tempfile.TemporaryDirectory] = None
         self._lock = threading.Lock()
