@@ -40,11 +40,15 @@ def column_major(a: np.ndarray) -> bool:
     return a.flags.f_contiguous and not a.flags.c_contiguous
 
 
-def weight_grad(g: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
+def weight_grad(g: np.ndarray, X: np.ndarray, W: np.ndarray,
+                out: Optional[np.ndarray] = None) -> np.ndarray:
     """``g.T @ X`` (out, in), laid out as the weight ``W`` is (``layers.weight_order``): a
     column-major weight gets ``(X.T @ g).T``, so that the optimizer's update runs over two
-    arrays of one layout."""
-    return (X.T @ g).T if column_major(W) else g.T @ X
+    arrays of one layout. ``out`` (of that layout): written in place, as a replayed step
+    does (``replay_ops``), with the same product."""
+    if column_major(W):
+        return np.matmul(X.T, g, out=None if out is None else out.T).T
+    return np.matmul(g.T, X, out=out)
 
 
 def _linear_back(g, ctx, ops):

@@ -74,16 +74,13 @@ GradOf = Callable[[Tensor], np.ndarray]  # a parameter -> the buffer for its gra
 
 def _linear_backward(g: np.ndarray, x: Slot, node: Tensor,
                      grad_of: GradOf) -> Tuple[List[Entry], List[Any]]:
-    """``_linear_back``'s calls: gx = g @ W, gW = g.T @ x, gb = ones @ g (``column_sums``)."""
+    """``_linear_back``'s calls: gx = g @ W, gW = weight_grad(g, x, W), gb = ones @ g."""
     weight = node.operands[1]
     entries: List[Entry] = []
     if x.grad is not None:
         entries.append((np.matmul, (g, weight.data, x.grad)))
     gw = grad_of(weight)  # laid out as the weight (functional.weight_grad)
-    if functional.column_major(weight.data):
-        entries.append((np.matmul, (x.data.T, g, gw.T)))
-    else:
-        entries.append((np.matmul, (g.T, x.data, gw)))
+    entries.append((functional.weight_grad, (g, x.data, weight.data, gw)))
     params = [(weight, gw)]
     if len(node.operands) == 3:
         bias = node.operands[2]
