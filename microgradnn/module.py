@@ -39,6 +39,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 import numpy as np
 
 from .engine import Value
+from .layout import memory_order
 
 __all__ = ["Module", "is_parameter", "IncompatibleKeys", "RemovableHandle"]
 
@@ -344,8 +345,7 @@ def _assign(p: Any, array: np.ndarray) -> None:
     if isinstance(p, Value):
         p.data = float(array)
     else:
-        p.data = array.astype(p.data.dtype, order="F" if p.data.flags.f_contiguous and
-                              not p.data.flags.c_contiguous else "C", copy=True)
+        p.data = array.astype(p.data.dtype, order=memory_order(p.data), copy=True)
 
 
 def _checked_array(key: str, given: Any, shape: Tuple[int, ...]) -> np.ndarray:

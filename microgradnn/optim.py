@@ -13,6 +13,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from .layout import memory_order
+
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
@@ -21,11 +23,6 @@ def _check_rate(name: str, value: float, upper: Optional[float] = None) -> float
         bound = f" and below {upper}" if upper is not None else ""
         raise ValueError(f"{name} must be a number >= 0{bound}, got {value!r}")
     return float(value)
-
-
-def _order(a: np.ndarray) -> str:
-    """"F" for an array stored column-major (and not also row-major), else "C"."""
-    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
 
 
 _PACKED = -1  # the index of the packed buffer in ``_state`` and ``_scratch``
@@ -40,10 +37,10 @@ class _Packed:
         self.slices = []
         start = 0
         for p in params:
-            order = _order(p.data)
+            order = memory_order(p.data)
             self.slices.append((start, start + p.data.size, p.data.shape, order))
             start += p.data.size
-        self.data = np.concatenate([p.data.ravel(order=_order(p.data)) for p in params])
+        self.data = np.concatenate([p.data.ravel(order=memory_order(p.data)) for p in params])
         self.datas = self.views(self.data)
         for p, view in zip(params, self.datas):
             p.data = view

@@ -147,7 +147,7 @@ TIERS: Dict[str, int] = {
     "microgradnn.nn": 0, "microgradnn.losses": 0, "microgradnn.optim": 0,
     "microgradnn.gradcheck": 0, "microgradnn.activations": 0, "microgradnn.expression": 0,
     "microgradnn.metrics": 0, "microgradnn.fileio": 0, "microgradnn.ziparchive": 0,
-    "microgradnn.malloc": 0,
+    "microgradnn.malloc": 0, "microgradnn.layout": 0,
     "microgradnn.blas": 0, "microgradnn.toy_training": 0, "microgradnn.datasets": 0,
     "microgradnn.exercises": 0, "microgradnn.practice": 0,
     # 1, the vectorized path, and the costs (each defined once, on both paths)

@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ..activations import sigmoid_array
+from ..layout import memory_order
 from .tensor import Tensor, as_tensor, column_sums, make_node
 
 __all__ = ["linear", "linear_unchecked", "linear_relu_unchecked", "cross_entropy", "mse_loss", "softmax", "log_softmax",
@@ -35,18 +36,13 @@ def check_input(x: Any, layer: Any, dtype: np.dtype) -> Tensor:
 
 # ---- linear ----
 
-def column_major(a: np.ndarray) -> bool:
-    """Whether ``a`` is stored column-major (and not also row-major, as 1-D arrays are)."""
-    return a.flags.f_contiguous and not a.flags.c_contiguous
-
-
 def weight_grad(g: np.ndarray, X: np.ndarray, W: np.ndarray,
                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """``g.T @ X`` (out, in), laid out as the weight ``W`` is (``layers.weight_order``): a
     column-major weight gets ``(X.T @ g).T``, so that the optimizer's update runs over two
     arrays of one layout. ``out`` (of that layout): written in place, as a replayed step
     does (``replay_ops``), with the same product."""
-    if column_major(W):
+    if memory_order(W) == "F":
         return np.matmul(X.T, g, out=None if out is None else out.T).T
     return np.matmul(g.T, X, out=out)
 
