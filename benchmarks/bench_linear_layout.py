@@ -63,7 +63,7 @@ def families(steps: int, rounds: int) -> None:
             model = build_model({"model": kind, "seed": 0})
             for p in model.parameters():
                 if p.data.ndim == 2:
-                    p.data = np.asarray(p.data, order=order).copy(order=order)
+                    p.data = p.data.copy(order=order)
             step = replay(model, cross_entropy, Adam(model.parameters(), lr=1e-3),
                           prepare=ScaledImages((1, 28, 28), 1 / 255))
             step(images[batches[0]], labels[batches[0]])  # records
