@@ -290,3 +290,16 @@ def test_the_landscape_draws_the_models_own_cost_unless_told_otherwise(tmp_path,
         assert main(["landscape", str(checkpoint), "-o", str(tmp_path / "l.png"), "--images",
                      "20", "--steps", "3", "--random", *flags]) == 0
         assert formula in capsys.readouterr().out
+
+
+def test_the_centre_is_the_models_own_cost_with_a_column_major_weight():
+    """θ + 0·d₁ + 0·d₂ keeps each weight's memory layout (a float32 Linear of 64 or more
+    outputs is column-major), so the centre is the very arithmetic of the model's own forward."""
+    model = build_model({"model": "cnn", "channels": [2], "hidden": [], "seed": 0})
+    # Linear(392, 10) is row-major by default; column-major here. Its products round
+    # differently in the two layouts, so a centre computed in the other layout is caught.
+    head = model[-1].weight
+    head.data = np.asfortranarray(head.data)
+    images, labels = digits(20)
+    land = viz.loss_landscape(model, images, labels, span=0.2, steps=3)
+    assert land.center_cost == model_cost(model, images, labels)

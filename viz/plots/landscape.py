@@ -27,6 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from microgradnn.engine import format_number
+from microgradnn.layout import memory_order
 
 __all__ = ["loss_landscape", "plot_landscape", "training_path", "random_directions",
            "Landscape", "TrainingPath", "MAX_GRID_STEPS", "MAX_IMAGES"]
@@ -252,13 +253,6 @@ def _grid(span: Any, steps: Any) -> Tuple[np.ndarray, np.ndarray]:
     return axes[0], axes[1]
 
 
-def _like(values: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``values`` as a new array of ``ref``'s dtype and memory layout."""
-    out = np.empty_like(ref)
-    out[...] = values
-    return out
-
-
 class _Evaluator:
     """The cost at θ + a d₁ + b d₂: sets every parameter, then one forward of the batch.
 
@@ -278,8 +272,10 @@ class _Evaluator:
         # in each parameter's dtype and memory layout, so that θ + a d₁ + b d₂ keeps the
         # layout too (a column-major Linear weight, layers.weight_order): at a = b = 0 the
         # same products as the model's own
-        self.d1 = [_like(pair[0][n], p.data) for n, p in named]
-        self.d2 = [_like(pair[1][n], p.data) for n, p in named]
+        self.d1 = [np.array(pair[0][n], p.data.dtype, order=memory_order(p.data))
+                   for n, p in named]
+        self.d2 = [np.array(pair[1][n], p.data.dtype, order=memory_order(p.data))
+                   for n, p in named]
         self.x = Tensor(x)
         self.first: Optional[Tuple[Any, int, Optional[int]]] = None
         self.rest: List[Any] = []
