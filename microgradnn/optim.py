@@ -32,15 +32,14 @@ class _Packed:
     """An optimizer's array parameters, gradients and state in one buffer each (``pack``)."""
 
     def __init__(self, params: List[Any]) -> None:
-        # Each array keeps its memory layout: a column-major weight (``replay`` asks for
-        # some) is packed column-major, and its gradient and state views likewise.
+        # Each array keeps its memory layout (``layout.memory_order``): a column-major weight
+        # is packed column-major, and its gradient and state views likewise.
         self.slices = []
         start = 0
         for p in params:
-            order = memory_order(p.data)
-            self.slices.append((start, start + p.data.size, p.data.shape, order))
+            self.slices.append((start, start + p.data.size, p.data.shape, memory_order(p.data)))
             start += p.data.size
-        self.data = np.concatenate([p.data.ravel(order=memory_order(p.data)) for p in params])
+        self.data = self.flat([p.data for p in params])
         self.datas = self.views(self.data)
         for p, view in zip(params, self.datas):
             p.data = view

@@ -62,7 +62,7 @@ def _slot_like(node: Tensor) -> Slot:
 
 def _relu_into(x: np.ndarray, out: np.ndarray) -> Entry:
     """``max(x, 0)`` into ``out``: the eager op's numbers, against an array of zeros, which
-    numpy takes ~3x faster than the scalar 0 (its SIMD loop for two arrays); ``out`` goes by
+    numpy runs faster than against the scalar 0 (its loop for two arrays); ``out`` goes by
     keyword (a third positional argument to np.maximum is deprecated)."""
     return functools.partial(np.maximum, out=out), (x, np.zeros_like(out))
 
