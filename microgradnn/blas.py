@@ -8,14 +8,23 @@ calls its own ``openblas_set_num_threads`` (the names numpy's bundled build expo
 tried too).
 
 Elsewhere (macOS Accelerate, MKL, Windows) the functions do nothing and say so.
+
+``axpy(alpha, x, y)`` is BLAS's ``y += alpha * x`` with one rounding per element (a fused
+multiply-add), as PyTorch's ``add_(x, alpha=...)`` computes it: the optimizers' update
+(``microgradnn.optim``). It calls OpenBLAS's own ``cblas_?axpy`` where the symbol's name
+says its integer width (numpy's wheels bundle ``scipy_cblas_saxpy64_``); elsewhere numpy
+computes the same numbers for float32 (in float64, whose product of two float32 is exact),
+and rounds twice for float64.
 """
 
 from __future__ import annotations
 
 import ctypes
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
-__all__ = ["get_blas_threads", "set_blas_threads"]
+import numpy as np
+
+__all__ = ["get_blas_threads", "set_blas_threads", "axpy", "axpy_reference"]
 
 _SETTERS = ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
             "scipy_openblas_set_num_threads_64_", "openblas_set_num_threads64_")
@@ -66,3 +75,69 @@ def set_blas_threads(count: int) -> bool:
         return False
     function(ctypes.c_int(int(count)))
     return True
+
+
+# ILP64 names only: the "64_" suffix says the integer arguments are 64-bit (a 32-bit int
+# library called with 64-bit sizes would read the wrong lengths).
+_AXPY_NAMES = {np.dtype(np.float32): ("scipy_cblas_saxpy64_", "cblas_saxpy64_"),
+               np.dtype(np.float64): ("scipy_cblas_daxpy64_", "cblas_daxpy64_")}
+_SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+_BYTE = ctypes.c_ubyte
+_POINTER = ctypes.POINTER(_BYTE)
+_axpy_functions: Optional[Dict[np.dtype, Any]] = None
+
+
+def _axpy_function(dtype: np.dtype) -> Any:
+    global _axpy_functions
+    if _axpy_functions is None:  # looked up once: /proc/self/maps is read per lookup
+        found = {}
+        for key, names in _AXPY_NAMES.items():
+            function = _function(names)
+            if function is not None:
+                function.argtypes = [ctypes.c_int64, _SCALARS[key], _POINTER, ctypes.c_int64,
+                                     _POINTER, ctypes.c_int64]
+                function.restype = None
+                found[key] = function
+        _axpy_functions = found
+    return _axpy_functions.get(dtype)
+
+
+def _first_byte(a: np.ndarray) -> Any:
+    """A contiguous array's first byte for BLAS: ``from_buffer`` costs a fraction of
+    ``a.ctypes.data``, which matters for the small arrays of a step (a bias)."""
+    try:
+        return _BYTE.from_buffer(a if a.flags.c_contiguous else a.T)
+    except TypeError:  # a read-only array exports no writable buffer
+        return ctypes.cast(a.ctypes.data, _POINTER)
+
+
+def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
+    """``y += alpha * x`` in place, rounded once per element (module docstring).
+
+    ``x`` and ``y``: float arrays of one dtype and shape that do not overlap; ``alpha`` is
+    taken in their dtype, as numpy takes a Python float. Arrays BLAS cannot walk as one run
+    of memory (a strided view, two different layouts or dtypes) take ``axpy_reference``,
+    with numpy's casting and broadcasting.
+    """
+    function = _axpy_functions.get(y.dtype) if _axpy_functions is not None \
+        else _axpy_function(y.dtype)
+    if function is not None and x.dtype == y.dtype and x.shape == y.shape \
+            and x.strides == y.strides:
+        flags = y.flags
+        if flags.writeable and (flags.c_contiguous or flags.f_contiguous):
+            if y.size:
+                function(y.size, alpha, _first_byte(x), 1, _first_byte(y), 1)
+            return
+    axpy_reference(alpha, x, y)
+
+
+def axpy_reference(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
+    """``axpy`` in numpy: float32 through float64, where ``alpha * x`` is exact and the sum
+    is rounded to float64 then to float32 (the fused result, but for a sum that falls within
+    2**-29 of a halfway point between two float32); other dtypes round twice."""
+    if y.dtype == np.float32:
+        wide = y.astype(np.float64)
+        wide += np.float64(np.float32(alpha)) * x.astype(np.float64)
+        np.copyto(y, wide, casting="same_kind")
+    else:
+        y += alpha * x

@@ -259,15 +259,20 @@ def test_fit_replay_argument_is_checked():
         fit(_mlp("relu"), SGD(_mlp("relu").parameters(), lr=0.1), _data(), 1, replay="yes")
 
 
+def _fused(y, alpha, x):
+    """y + alpha * x rounded once (float64 holds the float32 product exactly)."""
+    return (y.astype(np.float64) + np.float64(np.float32(alpha)) * x).astype(np.float32)
+
+
 def _written_out_sgd(params, grads, velocity, lr, momentum, decay, keep, nesterov):
     for i, (p, g) in enumerate(zip(params, grads)):
         if decay:
-            g = g + decay * p
+            g = _fused(g, decay, p)
         if momentum:
             v = velocity[i] = np.array(g) if velocity[i] is None else \
-                momentum * velocity[i] + keep * g
-            g = g + momentum * v if nesterov else v
-        p -= lr * g
+                _fused(momentum * velocity[i], keep, g)
+            g = _fused(g, momentum, v) if nesterov else v
+        p[...] = _fused(p, -lr, g)
 
 
 def test_optimizer_updates_in_place_give_the_written_out_numbers():
