@@ -102,15 +102,6 @@ def _axpy_function(dtype: np.dtype) -> Any:
     return _axpy_functions.get(dtype)
 
 
-def _first_byte(a: np.ndarray) -> Any:
-    """A contiguous array's first byte for BLAS: ``from_buffer`` costs a fraction of
-    ``a.ctypes.data``, which matters for the small arrays of a step (a bias)."""
-    try:
-        return _BYTE.from_buffer(a if a.flags.c_contiguous else a.T)
-    except TypeError:  # a read-only array exports no writable buffer
-        return ctypes.cast(a.ctypes.data, _POINTER)
-
-
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """``y += alpha * x`` in place, rounded once per element (module docstring).
 
@@ -121,12 +112,23 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """
     function = _axpy_functions.get(y.dtype) if _axpy_functions is not None \
         else _axpy_function(y.dtype)
-    if function is not None and x.dtype == y.dtype and x.shape == y.shape \
-            and x.strides == y.strides:
+    if function is not None and x.strides == y.strides and x.dtype == y.dtype \
+            and x.shape == y.shape:
         flags = y.flags
-        if flags.writeable and (flags.c_contiguous or flags.f_contiguous):
-            if y.size:
-                function(y.size, alpha, _first_byte(x), 1, _first_byte(y), 1)
+        if flags.c_contiguous or flags.f_contiguous:
+            if not y.size:
+                return
+            # same strides: x is laid out as y; a C-ordered view of each gives its first
+            # byte through from_buffer, a fraction of a.ctypes.data's cost (a step has
+            # small arrays: the biases)
+            xc, yc = (x, y) if flags.c_contiguous else (x.T, y.T)
+            try:
+                function(y.size, alpha, _BYTE.from_buffer(xc), 1, _BYTE.from_buffer(yc), 1)
+            except TypeError:  # a read-only x exports no writable buffer; y must be writable
+                if not flags.writeable:
+                    raise ValueError("axpy: y is read-only") from None
+                function(y.size, alpha, ctypes.cast(x.ctypes.data, _POINTER), 1,
+                         _BYTE.from_buffer(yc), 1)
             return
     axpy_reference(alpha, x, y)
 

@@ -53,3 +53,13 @@ def test_axpy_uses_openblas_where_numpy_bundles_it():
         pytest.skip(f"numpy's BLAS here is {blas_name!r}, not OpenBLAS: the numpy route runs")
     assert blas._axpy_function(np.dtype(np.float32)) is not None
     assert blas._axpy_function(np.dtype(np.float64)) is not None
+
+
+def test_axpy_reads_a_read_only_x_and_refuses_a_read_only_y():
+    x = np.arange(4, dtype=np.float32)
+    x.flags.writeable = False
+    y = np.ones(4, dtype=np.float32)
+    blas.axpy(2.0, x, y)
+    assert y.tolist() == [1.0, 3.0, 5.0, 7.0]
+    with pytest.raises(ValueError, match="read-only"):
+        blas.axpy(1.0, y, x)
