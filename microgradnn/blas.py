@@ -11,10 +11,12 @@ Elsewhere (macOS Accelerate, MKL, Windows) the functions do nothing and say so.
 
 ``axpy(alpha, x, y)`` is BLAS's ``y += alpha * x`` with one rounding per element (a fused
 multiply-add), as PyTorch's ``add_(x, alpha=...)`` computes it: the optimizers' update
-(``microgradnn.optim``). It calls OpenBLAS's own ``cblas_?axpy`` where the symbol's name
-says its integer width (numpy's wheels bundle ``scipy_cblas_saxpy64_``); elsewhere numpy
-computes the same numbers for float32 (in float64, whose product of two float32 is exact),
-and rounds twice for float64.
+(``microgradnn.optim``). It calls OpenBLAS's own ``cblas_?axpby`` with ``beta = 1`` where the
+symbol's name says its integer width (numpy's wheels bundle ``scipy_cblas_saxpby64_``): unlike
+its ``?axpy``, which hands arrays over 10,000 elements to its threads, ``?axpby`` runs on the
+caller's thread, and waking the threads cost more than updating a small network's weights
+(benchmarks/RESULTS.md). Elsewhere numpy computes the same numbers for float32 (in float64,
+whose product of two float32 is exact), and rounds twice for float64.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ def set_blas_threads(count: int) -> bool:
 
 # ILP64 names only: the "64_" suffix says the integer arguments are 64-bit (a 32-bit int
 # library called with 64-bit sizes would read the wrong lengths).
-_AXPY_NAMES = {np.dtype(np.float32): ("scipy_cblas_saxpy64_", "cblas_saxpy64_"),
-               np.dtype(np.float64): ("scipy_cblas_daxpy64_", "cblas_daxpy64_")}
+_AXPY_NAMES = {np.dtype(np.float32): ("scipy_cblas_saxpby64_", "cblas_saxpby64_"),
+               np.dtype(np.float64): ("scipy_cblas_daxpby64_", "cblas_daxpby64_")}
 _SCALARS = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 _BYTE = ctypes.c_ubyte
 _POINTER = ctypes.POINTER(_BYTE)
@@ -94,7 +96,8 @@ def _axpy_function(dtype: np.dtype) -> Any:
         for key, names in _AXPY_NAMES.items():
             function = _function(names)
             if function is not None:
-                function.argtypes = [ctypes.c_int64, _SCALARS[key], _POINTER, ctypes.c_int64,
+                scalar = _SCALARS[key]  # (n, alpha, x, incx, beta, y, incy)
+                function.argtypes = [ctypes.c_int64, scalar, _POINTER, ctypes.c_int64, scalar,
                                      _POINTER, ctypes.c_int64]
                 function.restype = None
                 found[key] = function
@@ -112,8 +115,9 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """
     function = _axpy_functions.get(y.dtype) if _axpy_functions is not None \
         else _axpy_function(y.dtype)
+    # alpha 0 goes to numpy: ?axpby skips x then, where 0 * nan must still give nan
     if function is not None and x.strides == y.strides and x.dtype == y.dtype \
-            and x.shape == y.shape:
+            and x.shape == y.shape and alpha != 0:
         flags = y.flags
         if flags.c_contiguous or flags.f_contiguous:
             if not y.size:
@@ -123,11 +127,11 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
             # small arrays: the biases)
             xc, yc = (x, y) if flags.c_contiguous else (x.T, y.T)
             try:
-                function(y.size, alpha, _BYTE.from_buffer(xc), 1, _BYTE.from_buffer(yc), 1)
+                function(y.size, alpha, _BYTE.from_buffer(xc), 1, 1.0, _BYTE.from_buffer(yc), 1)
             except TypeError:  # a read-only x exports no writable buffer; y must be writable
                 if not flags.writeable:
                     raise ValueError("axpy: y is read-only") from None
-                function(y.size, alpha, ctypes.cast(x.ctypes.data, _POINTER), 1,
+                function(y.size, alpha, ctypes.cast(x.ctypes.data, _POINTER), 1, 1.0,
                          _BYTE.from_buffer(yc), 1)
             return
     axpy_reference(alpha, x, y)

@@ -63,3 +63,11 @@ def test_axpy_reads_a_read_only_x_and_refuses_a_read_only_y():
     assert y.tolist() == [1.0, 3.0, 5.0, 7.0]
     with pytest.raises(ValueError, match="read-only"):
         blas.axpy(1.0, y, x)
+
+
+def test_axpy_with_alpha_zero_still_carries_a_nan_as_torch_does():
+    x = np.array([np.nan, 1.0, np.inf], dtype=np.float32)
+    y = np.zeros(3, dtype=np.float32)
+    with np.errstate(invalid="ignore"):  # 0 * inf
+        blas.axpy(0.0, x, y)
+    assert np.isnan(y[0]) and y[1] == 0.0 and np.isnan(y[2])
