@@ -111,7 +111,7 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     ``x`` and ``y``: float arrays of one dtype and shape that do not overlap; ``alpha`` is
     taken in their dtype, as numpy takes a Python float. Arrays BLAS cannot walk as one run
     of memory (a strided view, two different layouts or dtypes) take ``axpy_reference``,
-    with numpy's casting and broadcasting.
+    with numpy's casting; two shapes are refused by name.
     """
     function = _axpy_functions.get(y.dtype) if _axpy_functions is not None \
         else _axpy_function(y.dtype)
@@ -134,6 +134,8 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
                 function(y.size, alpha, ctypes.cast(x.ctypes.data, _POINTER), 1, 1.0,
                          _BYTE.from_buffer(yc), 1)
             return
+    if x.shape != y.shape:
+        raise ValueError(f"axpy: x of shape {x.shape} and y of shape {y.shape} must match")
     axpy_reference(alpha, x, y)
 
 

@@ -71,3 +71,8 @@ def test_axpy_with_alpha_zero_still_carries_a_nan_as_torch_does():
     with np.errstate(invalid="ignore"):  # 0 * inf
         blas.axpy(0.0, x, y)
     assert np.isnan(y[0]) and y[1] == 0.0 and np.isnan(y[2])
+
+
+def test_axpy_refuses_two_shapes_in_one_line():
+    with pytest.raises(ValueError, match=r"axpy: x of shape \(3,\) and y of shape \(4,\) must match"):
+        blas.axpy(1.0, np.ones(3, np.float32), np.ones(4, np.float32))
