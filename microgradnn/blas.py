@@ -1,4 +1,4 @@
-"""The thread count of the OpenBLAS that numpy loaded, read and set at run time.
+"""The OpenBLAS that numpy loaded, reached at run time: its thread count, and a fused axpy.
 
 Processes that each run their own share of a batch (``microgradnn.parallel``) should not
 also run BLAS threads: an idle OpenBLAS thread spins for a while before it sleeps, taking a
@@ -7,7 +7,7 @@ offers no call for it, so this finds OpenBLAS among the libraries the process ha
 calls its own ``openblas_set_num_threads`` (the names numpy's bundled build exports are
 tried too).
 
-Elsewhere (macOS Accelerate, MKL, Windows) the functions do nothing and say so.
+Elsewhere (macOS Accelerate, MKL, Windows) the thread functions do nothing and say so.
 
 ``axpy(alpha, x, y)`` is BLAS's ``y += alpha * x`` with one rounding per element (a fused
 multiply-add), as PyTorch's ``add_(x, alpha=...)`` computes it: the optimizers' update
@@ -141,8 +141,9 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
 
 def axpy_reference(alpha: float, x: np.ndarray, y: np.ndarray) -> None:
     """``axpy`` in numpy: float32 through float64, where ``alpha * x`` is exact and the sum
-    is rounded to float64 then to float32 (the fused result, but for a sum that falls within
-    2**-29 of a halfway point between two float32); other dtypes round twice."""
+    is rounded to float64 then to float32. That is the fused result except when the first
+    rounding lands exactly halfway between two float32 (a double rounding: about one sum in
+    2**29 of random bits); other dtypes round twice."""
     if y.dtype == np.float32:
         wide = y.astype(np.float64)
         wide += np.float64(np.float32(alpha)) * x.astype(np.float64)
