@@ -14,8 +14,8 @@ multiply-add), as PyTorch's ``add_(x, alpha=...)`` computes it: the optimizers' 
 (``microgradnn.optim``). It calls OpenBLAS's own ``cblas_?axpby`` with ``beta = 1`` where the
 symbol's name says its integer width (numpy's wheels bundle ``scipy_cblas_saxpby64_``): unlike
 its ``?axpy``, which hands arrays over 10,000 elements to its threads, ``?axpby`` runs on the
-caller's thread, and waking the threads cost more than updating a small network's weights
-(benchmarks/RESULTS.md). Elsewhere numpy computes the same numbers for float32 (in float64,
+caller's thread: with default threads, ``?axpy`` woke the second thread at every step of the
+lectures' network (13,002 weights) and its update took longer (benchmarks/RESULTS.md). Elsewhere numpy computes the same numbers for float32 (in float64,
 whose product of two float32 is exact), and rounds twice for float64.
 """
 
